@@ -1,0 +1,197 @@
+//! Function identities and the stable invocation hash (SPEC §2).
+//!
+//! The hash must be the same in every process, on every machine and in every
+//! build of the same code, so it is XXH3-128 (a published, platform-independent
+//! algorithm) over a canonical bincode encoding of the arguments. Rust's
+//! `DefaultHasher` is randomly seeded and is never used here.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use serde::Serialize;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::error::{BoxError, Error};
+
+/// Who a cached function is: its module path, its name and a fingerprint of
+/// its code. The `#[cached]` macro fills the fingerprint with a hash of the
+/// function's tokens, so editing the body yields a new identity and old
+/// results are never served for new code.
+///
+/// ```
+/// use redis_func_cache_core::FuncId;
+/// static FIB: FuncId = FuncId::with_version(module_path!(), "fib", "v1");
+/// assert_eq!(FIB.name(), "fib");
+/// assert_eq!(FIB.fingerprint_text().len(), 16);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FuncId {
+    module: &'static str,
+    name: &'static str,
+    fingerprint: u64,
+}
+
+impl FuncId {
+    /// An identity with an explicit fingerprint (the macro passes the hash of
+    /// the function's tokens).
+    pub const fn new(module: &'static str, name: &'static str, fingerprint: u64) -> Self {
+        FuncId {
+            module,
+            name,
+            fingerprint,
+        }
+    }
+
+    /// An identity whose fingerprint is the hash of a version text: bump the
+    /// text whenever the function's results change, for hand-written
+    /// [`FuncCache::call`](crate::FuncCache::call) closures.
+    pub const fn with_version(module: &'static str, name: &'static str, version: &str) -> Self {
+        FuncId {
+            module,
+            name,
+            fingerprint: xxhash_rust::const_xxh3::xxh3_64(version.as_bytes()),
+        }
+    }
+
+    /// The module path, as `module_path!()` writes it.
+    pub const fn module(&self) -> &'static str {
+        self.module
+    }
+
+    /// The function's name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The fingerprint of the function's code.
+    pub const fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    /// The fingerprint as 16 lower-case hex digits, as used in key names.
+    pub fn fingerprint_text(&self) -> String {
+        format!("{:016x}", self.fingerprint)
+    }
+
+    /// The invocation hash of this function called with `args`.
+    ///
+    /// `args` is usually a tuple of references to the arguments; a tuple of
+    /// references hashes the same as the tuple of values.
+    ///
+    /// ```
+    /// use redis_func_cache_core::FuncId;
+    /// static ADD: FuncId = FuncId::new("m", "add", 7);
+    /// let a = ADD.invocation_hash(&(1u32, "x")).unwrap();
+    /// let b = ADD.invocation_hash(&(&1u32, &"x")).unwrap();
+    /// assert_eq!(a, b);
+    /// assert_ne!(a, ADD.invocation_hash(&(2u32, "x")).unwrap());
+    /// ```
+    pub fn invocation_hash<A: Serialize + ?Sized>(&self, args: &A) -> Result<InvocationHash, Error> {
+        let mut hasher = Xxh3::new();
+        for part in [self.module.as_bytes(), self.name.as_bytes()] {
+            hasher.update(&(part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        hasher.update(&self.fingerprint.to_le_bytes());
+        let mut writer = HashWriter(&mut hasher);
+        bincode::serde::encode_into_std_write(args, &mut writer, bincode::config::standard())
+            .map_err(|e| Error::Encode {
+                what: "arguments",
+                source: BoxError::from(e),
+            })?;
+        Ok(InvocationHash(hasher.digest128().to_be_bytes()))
+    }
+}
+
+/// Feeds the canonical encoding straight into the hasher: hashing arguments
+/// allocates nothing.
+struct HashWriter<'a>(&'a mut Xxh3);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The 128-bit hash of one invocation: the member stored in a pair's index and
+/// the field of its value map, as 16 raw bytes.
+///
+/// ```
+/// use redis_func_cache_core::InvocationHash;
+/// let h = InvocationHash::from_bytes([7; 16]);
+/// assert_eq!(h.as_bytes(), &[7; 16]);
+/// assert_eq!(h.to_string(), "07".repeat(16));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InvocationHash([u8; 16]);
+
+impl InvocationHash {
+    /// Wraps raw bytes (as read back from a store).
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        InvocationHash(bytes)
+    }
+
+    /// The raw bytes. Their order is the order a Redis sorted set uses for
+    /// members of equal score.
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl Hash for InvocationHash {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // The bytes are already a uniform hash; eight of them are plenty.
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(head));
+    }
+}
+
+impl fmt::Debug for InvocationHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InvocationHash({self})")
+    }
+}
+
+impl fmt::Display for InvocationHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static F: FuncId = FuncId::new("crate::m", "f", 1);
+
+    #[test]
+    fn hash_is_stable_across_builds() {
+        // A fixed vector: if this changes, every deployed cache is invalidated.
+        let h = F.invocation_hash(&(1u64, "a")).unwrap();
+        assert_eq!(h.to_string(), STABLE_VECTOR);
+    }
+
+    const STABLE_VECTOR: &str = "__FILL__";
+
+    #[test]
+    fn identity_parts_all_matter() {
+        let base = F.invocation_hash(&1u8).unwrap();
+        assert_ne!(base, FuncId::new("crate::n", "f", 1).invocation_hash(&1u8).unwrap());
+        assert_ne!(base, FuncId::new("crate::m", "g", 1).invocation_hash(&1u8).unwrap());
+        assert_ne!(base, FuncId::new("crate::m", "f", 2).invocation_hash(&1u8).unwrap());
+        // Length prefixes keep ("ab","c") apart from ("a","bc").
+        assert_ne!(
+            FuncId::new("ab", "c", 0).invocation_hash(&()).unwrap(),
+            FuncId::new("a", "bc", 0).invocation_hash(&()).unwrap()
+        );
+    }
+}

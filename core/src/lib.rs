@@ -1,0 +1,31 @@
+//! Core of `redis-func-cache`: the [`Store`] and [`EvictionPolicy`]
+//! abstractions, function identities and the stable invocation hash, key
+//! names, serializers, modes, statistics, and the [`FuncCache`] front that
+//! ties them together.
+//!
+//! Users normally depend on the `redis-func-cache` facade crate, which
+//! re-exports all of this with the policies, the stores and `#[cached]`.
+#![warn(missing_docs)]
+
+mod cache;
+pub mod clock;
+mod error;
+mod identity;
+mod keys;
+mod mode;
+pub mod policy;
+pub mod serializer;
+pub mod stats;
+pub mod store;
+
+pub use cache::{
+    DEFAULT_MAXSIZE, DEFAULT_TTL, FuncCache, FuncCacheBuilder, NoStore, OnStoreError,
+};
+pub use error::{BoxError, Error};
+pub use identity::{FuncId, InvocationHash};
+pub use keys::{DEFAULT_PREFIX, KeyPair};
+pub use mode::{Mode, WithMode};
+pub use policy::{EvictionPolicy, Layout, Policy, PolicyRules};
+pub use serializer::{Bincode, Serializer};
+pub use stats::StatsSnapshot;
+pub use store::{DynStore, Store};

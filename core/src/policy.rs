@@ -1,0 +1,223 @@
+//! Eviction policies as descriptions (SPEC §3).
+//!
+//! A policy is data, not code: how a member is scored when it is inserted, hit
+//! or overwritten, and which member goes when the cache is full. Every store
+//! carries the same description out (the memory store in process, the Redis
+//! store in Lua), so a new policy built from these rules needs no new store
+//! code.
+
+/// How the index of a pair is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IndexKind {
+    /// Ordered by (score, member bytes), as a Redis sorted set.
+    SortedSet,
+    /// No order at all, as a Redis set; only a random victim makes sense.
+    Set,
+}
+
+/// What score a member gets when it is inserted or hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScoreRule {
+    /// The score stays what it was (no-op on hit).
+    Keep,
+    /// One more than the highest score in the index (0 when empty): a
+    /// logical clock that needs no third key.
+    MaxPlusOne,
+    /// Exactly one (a fresh use count).
+    One,
+    /// The current score plus one (a use count).
+    Increment,
+    /// The store's clock, in whole microseconds.
+    ClockMicros,
+}
+
+/// Which member leaves when room is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Victim {
+    /// The lowest (score, member bytes).
+    Lowest,
+    /// The highest (score, member bytes).
+    Highest,
+    /// Any member, uniformly at random.
+    Random,
+}
+
+/// The complete description of a policy's behaviour.
+///
+/// ```
+/// use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
+/// // "least recently inserted, hits do not count": FIFO.
+/// let fifo = PolicyRules {
+///     word: "fifo",
+///     index: IndexKind::SortedSet,
+///     on_insert: ScoreRule::MaxPlusOne,
+///     on_hit: ScoreRule::Keep,
+///     on_overwrite: ScoreRule::Keep,
+///     victim: Victim::Lowest,
+/// };
+/// assert!(fifo.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PolicyRules {
+    /// The key word used in key names (`lru`, `fifo`, ...).
+    pub word: &'static str,
+    /// How the index is kept.
+    pub index: IndexKind,
+    /// Score of a member put for the first time.
+    pub on_insert: ScoreRule,
+    /// Score of a member after a hit.
+    pub on_hit: ScoreRule,
+    /// Score of a member that is put again while present (its value is
+    /// always replaced).
+    pub on_overwrite: ScoreRule,
+    /// Which member is evicted.
+    pub victim: Victim,
+}
+
+impl PolicyRules {
+    /// Checks that the rules fit together: a plain set keeps no scores, and a
+    /// use count cannot start from nothing.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let bad = |what: &str| {
+            Err(crate::Error::config(format!(
+                "policy `{}`: {what}",
+                self.word
+            )))
+        };
+        if self.word.is_empty() || !self.word.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return bad("the key word must be non-empty ASCII letters and digits");
+        }
+        match self.index {
+            IndexKind::Set => {
+                if self.victim != Victim::Random {
+                    return bad("a set index has no order, so its victim must be Random");
+                }
+                if [self.on_insert, self.on_hit, self.on_overwrite] != [ScoreRule::Keep; 3] {
+                    return bad("a set index keeps no scores, so every score rule must be Keep");
+                }
+            }
+            IndexKind::SortedSet => {
+                if matches!(self.on_insert, ScoreRule::Keep | ScoreRule::Increment) {
+                    return bad("a new member needs a score: on_insert cannot be Keep or Increment");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a cache keeps its entries: one key pair for the whole cache, or one
+/// per function; with or without a cluster hash tag (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// One pair per cache.
+    Single,
+    /// One pair per cache and function.
+    Multiple,
+    /// One pair per cache, both keys under one cluster hash tag.
+    Cluster,
+    /// One pair per cache and function, each pair under its own hash tag.
+    ClusterMultiple,
+}
+
+impl Layout {
+    /// All four layouts.
+    pub const ALL: [Layout; 4] = [
+        Layout::Single,
+        Layout::Multiple,
+        Layout::Cluster,
+        Layout::ClusterMultiple,
+    ];
+
+    /// Whether both keys of a pair carry one hash tag, as Redis Cluster needs.
+    pub const fn is_cluster(self) -> bool {
+        matches!(self, Layout::Cluster | Layout::ClusterMultiple)
+    }
+
+    /// Whether each function gets a pair of its own.
+    pub const fn per_function(self) -> bool {
+        matches!(self, Layout::Multiple | Layout::ClusterMultiple)
+    }
+
+    /// The layout's name as the replay tool spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Layout::Single => "single",
+            Layout::Multiple => "multiple",
+            Layout::Cluster => "cluster",
+            Layout::ClusterMultiple => "cluster-multiple",
+        }
+    }
+
+    /// Parses [`Layout::as_str`].
+    ///
+    /// ```
+    /// use redis_func_cache_core::Layout;
+    /// assert_eq!(Layout::parse("cluster-multiple"), Some(Layout::ClusterMultiple));
+    /// assert_eq!(Layout::parse("nope"), None);
+    /// ```
+    pub fn parse(text: &str) -> Option<Layout> {
+        Layout::ALL.into_iter().find(|l| l.as_str() == text)
+    }
+
+    /// The suffix added to the policy word in key names.
+    pub(crate) const fn word_suffix(self) -> &'static str {
+        match self {
+            Layout::Single => "",
+            Layout::Multiple => "-m",
+            Layout::Cluster => "-c",
+            Layout::ClusterMultiple => "-cm",
+        }
+    }
+}
+
+/// An eviction policy: rules plus a layout. The 24 seed names
+/// (`LruPolicy` ... `TLruClusterMultiplePolicy`) in the policies crate
+/// implement it, and so does [`Policy`], for choosing one at run time.
+pub trait EvictionPolicy {
+    /// The scoring and eviction rules.
+    fn rules(&self) -> PolicyRules;
+    /// The key layout.
+    fn layout(&self) -> Layout;
+}
+
+/// A policy chosen at run time.
+///
+/// ```
+/// use redis_func_cache_core::policy::{EvictionPolicy, IndexKind, Layout, Policy, PolicyRules, ScoreRule, Victim};
+/// let rules = PolicyRules { word: "lfu", index: IndexKind::SortedSet, on_insert: ScoreRule::One,
+///     on_hit: ScoreRule::Increment, on_overwrite: ScoreRule::Keep, victim: Victim::Lowest };
+/// let p = Policy::new(rules, Layout::Cluster);
+/// assert_eq!(p.layout(), Layout::Cluster);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Policy {
+    rules: PolicyRules,
+    layout: Layout,
+}
+
+impl Policy {
+    /// Combines rules and a layout.
+    pub const fn new(rules: PolicyRules, layout: Layout) -> Self {
+        Policy { rules, layout }
+    }
+
+    /// The rules, borrowed (what stores are handed on every call).
+    pub const fn rules_ref(&self) -> &PolicyRules {
+        &self.rules
+    }
+
+    /// Takes the description of any policy.
+    pub fn of(policy: &impl EvictionPolicy) -> Self {
+        Policy::new(policy.rules(), policy.layout())
+    }
+}
+
+impl EvictionPolicy for Policy {
+    fn rules(&self) -> PolicyRules {
+        self.rules
+    }
+    fn layout(&self) -> Layout {
+        self.layout
+    }
+}

@@ -1,0 +1,164 @@
+//! Value encodings (SPEC §7). Every decoder here refuses input larger than its
+//! limit and never allocates more than that limit for hostile input, so bytes
+//! read from a shared store cannot exhaust the process's memory.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{BoxError, Error, Message};
+
+/// The default decode limit: 64 MiB.
+pub const DEFAULT_DECODE_LIMIT: usize = 64 << 20;
+
+/// Turns values into bytes and back.
+///
+/// ```
+/// use redis_func_cache_core::serializer::{Bincode, Serializer};
+/// let bytes = Bincode::default().encode(&vec![1u32, 2, 3]).unwrap();
+/// let back: Vec<u32> = Bincode::default().decode(&bytes).unwrap();
+/// assert_eq!(back, [1, 2, 3]);
+/// ```
+pub trait Serializer: Send + Sync + 'static {
+    /// Encodes a value.
+    fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error>;
+    /// Decodes a value; any malformed, truncated or oversized input is an
+    /// error, never a panic.
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error>;
+}
+
+fn encode_error(e: impl Into<BoxError>) -> Error {
+    Error::Encode {
+        what: "value",
+        source: e.into(),
+    }
+}
+
+fn decode_error(e: impl Into<BoxError>) -> Error {
+    Error::Decode { source: e.into() }
+}
+
+fn check_size(len: usize, limit: usize) -> Result<(), Error> {
+    if len > limit {
+        return Err(decode_error(Message(format!(
+            "{len} bytes is over the decode limit of {limit}"
+        ))));
+    }
+    Ok(())
+}
+
+/// bincode 2 through serde, the default: compact and fast. `LIMIT` bounds
+/// both the input size and what decoding may allocate.
+///
+/// ```
+/// use redis_func_cache_core::serializer::{Bincode, Serializer};
+/// // A length prefix claiming 2^60 elements: refused, nothing allocated.
+/// let hostile = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0x10];
+/// assert!(Bincode::<1024>.decode::<Vec<u64>>(&hostile).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bincode<const LIMIT: usize = DEFAULT_DECODE_LIMIT>;
+
+impl<const LIMIT: usize> Serializer for Bincode<LIMIT> {
+    fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
+        bincode::serde::encode_to_vec(value, bincode::config::standard()).map_err(encode_error)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
+        check_size(bytes.len(), LIMIT)?;
+        let config = bincode::config::standard().with_limit::<LIMIT>();
+        let (value, used) =
+            bincode::serde::decode_from_slice(bytes, config).map_err(decode_error)?;
+        if used != bytes.len() {
+            return Err(decode_error(Message(format!(
+                "{} bytes left over after the value",
+                bytes.len() - used
+            ))));
+        }
+        Ok(value)
+    }
+}
+
+/// JSON through `serde_json`: readable in `redis-cli`, larger and slower.
+#[cfg(feature = "json")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<const LIMIT: usize = DEFAULT_DECODE_LIMIT>;
+
+#[cfg(feature = "json")]
+impl<const LIMIT: usize> Serializer for Json<LIMIT> {
+    fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec(value).map_err(encode_error)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
+        check_size(bytes.len(), LIMIT)?;
+        serde_json::from_slice(bytes).map_err(decode_error)
+    }
+}
+
+/// MessagePack through `rmp-serde`: compact and language-neutral.
+#[cfg(feature = "msgpack")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MessagePack<const LIMIT: usize = DEFAULT_DECODE_LIMIT>;
+
+#[cfg(feature = "msgpack")]
+impl<const LIMIT: usize> Serializer for MessagePack<LIMIT> {
+    fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
+        rmp_serde::to_vec(value).map_err(encode_error)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
+        check_size(bytes.len(), LIMIT)?;
+        let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+        let value = T::deserialize(&mut de).map_err(decode_error)?;
+        if de.get_ref().is_empty() {
+            Ok(value)
+        } else {
+            Err(decode_error(Message("bytes left over after the value".into())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn roundtrip<S: Serializer>(s: S) {
+        let v = (1u8, String::from("x"), vec![Some(2.5f64), None]);
+        let bytes = s.encode(&v).unwrap();
+        let back: (u8, String, Vec<Option<f64>>) = s.decode(&bytes).unwrap();
+        assert_eq!(back, v);
+        // Trailing garbage is a decode failure, not a silently different value.
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(s.decode::<(u8, String, Vec<Option<f64>>)>(&longer).is_err());
+        // Oversized input is refused before decoding.
+        assert!(s.decode::<u8>(&vec![0; 2048]).is_err());
+    }
+
+    #[test]
+    fn bincode_roundtrips_and_refuses_bad_input() {
+        roundtrip(Bincode::<1024>);
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn json_roundtrips_and_refuses_bad_input() {
+        roundtrip(Json::<1024>);
+    }
+
+    #[cfg(feature = "msgpack")]
+    #[test]
+    fn msgpack_roundtrips_and_refuses_bad_input() {
+        roundtrip(MessagePack::<1024>);
+    }
+
+    proptest! {
+        #[test]
+        fn bincode_never_panics_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let s = Bincode::<4096>;
+            let _ = s.decode::<Vec<String>>(&bytes);
+            let _ = s.decode::<(u64, Option<Vec<u8>>, std::collections::BTreeMap<String, i32>)>(&bytes);
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Statistics: per cache (a snapshot at any time) and per block of code or
+//! future (everything any cache counted while it ran).
+
+use std::cell::Cell;
+use std::future::Future;
+use std::ops::{Add, Sub};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::task::{Context, Poll};
+
+/// Counts at one moment.
+///
+/// ```
+/// use redis_func_cache_core::StatsSnapshot;
+/// let a = StatsSnapshot { hits: 3, misses: 1, ..Default::default() };
+/// let b = StatsSnapshot { hits: 1, ..Default::default() };
+/// assert_eq!((a - b).hits, 2);
+/// assert_eq!(a.hit_ratio(), 0.75);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct StatsSnapshot {
+    /// Reads that returned a stored value.
+    pub hits: u64,
+    /// Reads that found nothing usable (absent, expired or undecodable).
+    pub misses: u64,
+    /// Values written after the function ran.
+    pub writes: u64,
+    /// Entries the store evicted to make room.
+    pub evictions: u64,
+    /// Stored values that failed to decode (each is also a miss).
+    pub decode_failures: u64,
+    /// Store operations that failed.
+    pub backend_errors: u64,
+}
+
+impl StatsSnapshot {
+    /// `hits / (hits + misses)`, or 0 when nothing was read.
+    pub fn hit_ratio(&self) -> f64 {
+        let reads = self.hits + self.misses;
+        if reads == 0 {
+            0.0
+        } else {
+            self.hits as f64 / reads as f64
+        }
+    }
+
+    fn zip(self, other: Self, op: fn(u64, u64) -> u64) -> Self {
+        StatsSnapshot {
+            hits: op(self.hits, other.hits),
+            misses: op(self.misses, other.misses),
+            writes: op(self.writes, other.writes),
+            evictions: op(self.evictions, other.evictions),
+            decode_failures: op(self.decode_failures, other.decode_failures),
+            backend_errors: op(self.backend_errors, other.backend_errors),
+        }
+    }
+}
+
+impl Add for StatsSnapshot {
+    type Output = StatsSnapshot;
+    fn add(self, rhs: Self) -> Self {
+        self.zip(rhs, u64::saturating_add)
+    }
+}
+
+impl Sub for StatsSnapshot {
+    type Output = StatsSnapshot;
+    fn sub(self, rhs: Self) -> Self {
+        self.zip(rhs, u64::saturating_sub)
+    }
+}
+
+/// One kind of event a cache counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    Hit,
+    Miss,
+    Write,
+    Evictions(u64),
+    DecodeFailure,
+    BackendError,
+}
+
+impl Event {
+    fn as_snapshot(self) -> StatsSnapshot {
+        let mut s = StatsSnapshot::default();
+        match self {
+            Event::Hit => s.hits = 1,
+            Event::Miss => s.misses = 1,
+            Event::Write => s.writes = 1,
+            Event::Evictions(n) => s.evictions = n,
+            Event::DecodeFailure => s.decode_failures = 1,
+            Event::BackendError => s.backend_errors = 1,
+        }
+        s
+    }
+}
+
+/// The live counters of one cache.
+#[derive(Debug, Default)]
+pub(crate) struct CacheStats {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    writes: AtomicU64,
+    evictions: AtomicU64,
+    decode_failures: AtomicU64,
+    backend_errors: AtomicU64,
+}
+
+impl CacheStats {
+    pub(crate) fn record(&self, event: Event) {
+        let (counter, n) = match event {
+            Event::Hit => (&self.hits, 1),
+            Event::Miss => (&self.misses, 1),
+            Event::Write => (&self.writes, 1),
+            Event::Evictions(0) => return,
+            Event::Evictions(n) => (&self.evictions, n),
+            Event::DecodeFailure => (&self.decode_failures, 1),
+            Event::BackendError => (&self.backend_errors, 1),
+        };
+        counter.fetch_add(n, Relaxed);
+        SCOPE.with(|scope| {
+            if let Some(counts) = scope.get() {
+                scope.set(Some(counts + event.as_snapshot()));
+            }
+        });
+    }
+
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            hits: self.hits.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+            writes: self.writes.load(Relaxed),
+            evictions: self.evictions.load(Relaxed),
+            decode_failures: self.decode_failures.load(Relaxed),
+            backend_errors: self.backend_errors.load(Relaxed),
+        }
+    }
+}
+
+thread_local! {
+    static SCOPE: Cell<Option<StatsSnapshot>> = const { Cell::new(None) };
+}
+
+/// Runs `f` and returns, with its result, what every cache counted on this
+/// thread while it ran. Scopes nest: an outer scope sees the inner counts too.
+///
+/// ```
+/// use redis_func_cache_core::stats;
+/// let (value, counts) = stats::count(|| 42);
+/// assert_eq!(value, 42);
+/// assert_eq!(counts.hits + counts.misses, 0);
+/// ```
+pub fn count<R>(f: impl FnOnce() -> R) -> (R, StatsSnapshot) {
+    let mut counts = StatsSnapshot::default();
+    let out = counted_step(&mut counts, f);
+    (out, counts)
+}
+
+/// Adds to `counts` what is counted while `f` runs, and passes the same
+/// counts on to an enclosing scope.
+fn counted_step<R>(counts: &mut StatsSnapshot, f: impl FnOnce() -> R) -> R {
+    struct Restore<'a> {
+        outer: Option<StatsSnapshot>,
+        before: StatsSnapshot,
+        counts: &'a mut StatsSnapshot,
+    }
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let after = SCOPE.with(|s| s.replace(self.outer)).unwrap_or_default();
+            let delta = after - self.before;
+            *self.counts = after;
+            if let Some(outer) = self.outer {
+                SCOPE.with(|s| s.set(Some(outer + delta)));
+            }
+        }
+    }
+    let before = *counts;
+    let outer = SCOPE.with(|s| s.replace(Some(before)));
+    let _restore = Restore {
+        outer,
+        before,
+        counts,
+    };
+    f()
+}
+
+/// Wraps a future so that it returns, with its output, what every cache
+/// counted while it was polled.
+///
+/// ```
+/// # use redis_func_cache_core::stats;
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let (v, counts) = rt.block_on(stats::count_async(async { 7 }));
+/// assert_eq!((v, counts.writes), (7, 0));
+/// ```
+pub fn count_async<F: Future>(future: F) -> Counted<F> {
+    Counted {
+        counts: StatsSnapshot::default(),
+        future,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future that counts cache events; see [`count_async`].
+    #[derive(Debug)]
+    pub struct Counted<F> {
+        counts: StatsSnapshot,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Counted<F> {
+    type Output = (F::Output, StatsSnapshot);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let future = this.future;
+        match counted_step(this.counts, || future.poll(cx)) {
+            Poll::Ready(out) => Poll::Ready((out, *this.counts)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The store abstraction: what a backend must do to carry out a policy.
+//!
+//! The shape follows what Redis can do atomically in one script (SPEC §5):
+//! a read that also applies the hit rule is one request, and a write that
+//! evicts, inserts and sets the TTL is another. The memory store does the
+//! same two steps under a lock.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::Error;
+use crate::identity::InvocationHash;
+use crate::keys::KeyPair;
+use crate::policy::PolicyRules;
+
+/// How long entries live (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    /// TTL set on both keys of a pair when the pair is created.
+    pub pair_ttl: Duration,
+    /// Whether every hit and every put restarts the pair TTL.
+    pub slide: bool,
+    /// A deadline per entry, kept with its value; `None`: entries live as
+    /// long as their pair.
+    pub entry_ttl: Option<Duration>,
+}
+
+/// A read of one member, which applies the policy's hit rule when it hits.
+#[derive(Debug, Clone, Copy)]
+pub struct GetRequest<'a> {
+    /// The pair to read.
+    pub pair: &'a KeyPair,
+    /// The invocation.
+    pub member: InvocationHash,
+    /// The policy to carry out.
+    pub rules: &'a PolicyRules,
+    /// TTL settings.
+    pub expiry: Expiry,
+}
+
+/// A write of one member: evicts if a new member finds the pair full,
+/// inserts or replaces, sets TTLs.
+#[derive(Debug, Clone)]
+pub struct PutRequest<'a> {
+    /// The pair to write.
+    pub pair: &'a KeyPair,
+    /// The invocation.
+    pub member: InvocationHash,
+    /// The encoded value.
+    pub value: Bytes,
+    /// The policy to carry out.
+    pub rules: &'a PolicyRules,
+    /// The most entries the pair may hold after this put.
+    pub maxsize: u64,
+    /// TTL settings.
+    pub expiry: Expiry,
+}
+
+/// What a put did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutOutcome {
+    /// The members evicted to make room, in eviction order.
+    pub evicted: Vec<InvocationHash>,
+}
+
+/// What a store can do, so the builder can refuse a combination that cannot
+/// work and behaviour tests can pick the cases that apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// The backend's name, used in errors and logs.
+    pub backend: &'static str,
+    /// The store talks to a Redis Cluster, so every pair must carry a hash
+    /// tag (a cluster layout).
+    pub needs_cluster_layout: bool,
+}
+
+impl Capabilities {
+    /// Capabilities of a backend with this name and no special needs.
+    pub const fn new(backend: &'static str) -> Self {
+        Capabilities {
+            backend,
+            needs_cluster_layout: false,
+        }
+    }
+
+    /// Marks the backend as a cluster client.
+    pub const fn with_cluster(mut self) -> Self {
+        self.needs_cluster_layout = true;
+        self
+    }
+}
+
+/// A place to keep cache entries, used from sync and async code.
+///
+/// Implementations must be cheap to clone or share, thread-safe, and must
+/// carry out [`PolicyRules`] exactly as SPEC §3 describes; the memory store is
+/// the reference the others are tested against. Every method is required: a
+/// wrapper cannot silently fall back to a default.
+pub trait Store: Send + Sync + 'static {
+    /// What this store is and can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Reads a member and applies the hit rule; `None` is a miss.
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error>;
+
+    /// Writes a member, evicting first if a new member finds the pair full.
+    fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error>;
+
+    /// How many entries a pair holds.
+    fn len(&self, pair: &KeyPair) -> Result<u64, Error>;
+
+    /// Removes a pair; returns how many entries it held.
+    fn purge(&self, pair: &KeyPair) -> Result<u64, Error>;
+
+    /// Removes every pair whose index key starts with `prefix`; returns how
+    /// many entries they held.
+    fn purge_prefix(&self, prefix: &str) -> Result<u64, Error>;
+
+    /// [`Store::get`], for async code.
+    fn get_async(
+        &self,
+        req: &GetRequest<'_>,
+    ) -> impl Future<Output = Result<Option<Bytes>, Error>> + Send;
+
+    /// [`Store::put`], for async code.
+    fn put_async(
+        &self,
+        req: &PutRequest<'_>,
+    ) -> impl Future<Output = Result<PutOutcome, Error>> + Send;
+
+    /// [`Store::len`], for async code.
+    fn len_async(&self, pair: &KeyPair) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// [`Store::purge`], for async code.
+    fn purge_async(&self, pair: &KeyPair) -> impl Future<Output = Result<u64, Error>> + Send;
+
+    /// [`Store::purge_prefix`], for async code.
+    fn purge_prefix_async(&self, prefix: &str)
+    -> impl Future<Output = Result<u64, Error>> + Send;
+}
+
+/// The object-safe form of [`Store`], for choosing a backend at run time.
+/// Every `Store` is a `DynStore`, and `Arc<dyn DynStore>` is a `Store`.
+///
+/// ```ignore
+/// let store: Arc<dyn DynStore> = if use_redis { Arc::new(redis) } else { Arc::new(memory) };
+/// let cache = FuncCache::builder("c").store(store).build()?;
+/// ```
+#[async_trait::async_trait]
+pub trait DynStore: Send + Sync + 'static {
+    /// See [`Store::capabilities`].
+    fn capabilities(&self) -> Capabilities;
+    /// See [`Store::get`].
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error>;
+    /// See [`Store::put`].
+    fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error>;
+    /// See [`Store::len`].
+    fn len(&self, pair: &KeyPair) -> Result<u64, Error>;
+    /// See [`Store::purge`].
+    fn purge(&self, pair: &KeyPair) -> Result<u64, Error>;
+    /// See [`Store::purge_prefix`].
+    fn purge_prefix(&self, prefix: &str) -> Result<u64, Error>;
+    /// See [`Store::get_async`].
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error>;
+    /// See [`Store::put_async`].
+    async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error>;
+    /// See [`Store::len_async`].
+    async fn len_async(&self, pair: &KeyPair) -> Result<u64, Error>;
+    /// See [`Store::purge_async`].
+    async fn purge_async(&self, pair: &KeyPair) -> Result<u64, Error>;
+    /// See [`Store::purge_prefix_async`].
+    async fn purge_prefix_async(&self, prefix: &str) -> Result<u64, Error>;
+}
+
+#[async_trait::async_trait]
+impl<S: Store> DynStore for S {
+    fn capabilities(&self) -> Capabilities {
+        Store::capabilities(self)
+    }
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+        Store::get(self, req)
+    }
+    fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
+        Store::put(self, req)
+    }
+    fn len(&self, pair: &KeyPair) -> Result<u64, Error> {
+        Store::len(self, pair)
+    }
+    fn purge(&self, pair: &KeyPair) -> Result<u64, Error> {
+        Store::purge(self, pair)
+    }
+    fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
+        Store::purge_prefix(self, prefix)
+    }
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+        Store::get_async(self, req).await
+    }
+    async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
+        Store::put_async(self, req).await
+    }
+    async fn len_async(&self, pair: &KeyPair) -> Result<u64, Error> {
+        Store::len_async(self, pair).await
+    }
+    async fn purge_async(&self, pair: &KeyPair) -> Result<u64, Error> {
+        Store::purge_async(self, pair).await
+    }
+    async fn purge_prefix_async(&self, prefix: &str) -> Result<u64, Error> {
+        Store::purge_prefix_async(self, prefix).await
+    }
+}
+
+impl Store for Arc<dyn DynStore> {
+    fn capabilities(&self) -> Capabilities {
+        DynStore::capabilities(&**self)
+    }
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+        DynStore::get(&**self, req)
+    }
+    fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
+        DynStore::put(&**self, req)
+    }
+    fn len(&self, pair: &KeyPair) -> Result<u64, Error> {
+        DynStore::len(&**self, pair)
+    }
+    fn purge(&self, pair: &KeyPair) -> Result<u64, Error> {
+        DynStore::purge(&**self, pair)
+    }
+    fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
+        DynStore::purge_prefix(&**self, prefix)
+    }
+    fn get_async(
+        &self,
+        req: &GetRequest<'_>,
+    ) -> impl Future<Output = Result<Option<Bytes>, Error>> + Send {
+        async move { DynStore::get_async(&**self, req).await }
+    }
+    fn put_async(
+        &self,
+        req: &PutRequest<'_>,
+    ) -> impl Future<Output = Result<PutOutcome, Error>> + Send {
+        async move { DynStore::put_async(&**self, req).await }
+    }
+    fn len_async(&self, pair: &KeyPair) -> impl Future<Output = Result<u64, Error>> + Send {
+        async move { DynStore::len_async(&**self, pair).await }
+    }
+    fn purge_async(&self, pair: &KeyPair) -> impl Future<Output = Result<u64, Error>> + Send {
+        async move { DynStore::purge_async(&**self, pair).await }
+    }
+    fn purge_prefix_async(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<u64, Error>> + Send {
+        async move { DynStore::purge_prefix_async(&**self, prefix).await }
+    }
+}

@@ -1,0 +1,189 @@
+//! The eviction policies of `redis-func-cache` (SPEC §3), each a description
+//! that every store carries out, in the four key layouts of SPEC §4.
+//!
+//! The 24 seed names of the Python library are unit types:
+//!
+//! ```
+//! use redis_func_cache_core::{EvictionPolicy, Layout};
+//! use redis_func_cache_policies::{LruPolicy, MruClusterMultiplePolicy, rules};
+//! assert_eq!(LruPolicy.rules(), rules::LRU);
+//! assert_eq!(MruClusterMultiplePolicy.layout(), Layout::ClusterMultiple);
+//! ```
+#![warn(missing_docs)]
+
+pub use redis_func_cache_core::policy::{
+    EvictionPolicy, IndexKind, Layout, Policy, PolicyRules, ScoreRule, Victim,
+};
+
+/// The six rule sets, one per key word.
+pub mod rules {
+    use super::{IndexKind, PolicyRules, ScoreRule, Victim};
+
+    /// Least recently used: every use moves a member to the top.
+    pub const LRU: PolicyRules = PolicyRules {
+        word: "lru",
+        index: IndexKind::SortedSet,
+        on_insert: ScoreRule::MaxPlusOne,
+        on_hit: ScoreRule::MaxPlusOne,
+        on_overwrite: ScoreRule::Keep,
+        victim: Victim::Lowest,
+    };
+
+    /// Most recently used: the member used last is the one evicted.
+    pub const MRU: PolicyRules = PolicyRules {
+        victim: Victim::Highest,
+        word: "mru",
+        ..LRU
+    };
+
+    /// First in, first out: hits do not move a member.
+    pub const FIFO: PolicyRules = PolicyRules {
+        word: "fifo",
+        on_hit: ScoreRule::Keep,
+        ..LRU
+    };
+
+    /// Least frequently used: the score counts uses; ties go by member bytes.
+    pub const LFU: PolicyRules = PolicyRules {
+        word: "lfu",
+        index: IndexKind::SortedSet,
+        on_insert: ScoreRule::One,
+        on_hit: ScoreRule::Increment,
+        on_overwrite: ScoreRule::Keep,
+        victim: Victim::Lowest,
+    };
+
+    /// Random replacement: a set, and a uniformly random victim.
+    pub const RR: PolicyRules = PolicyRules {
+        word: "rr",
+        index: IndexKind::Set,
+        on_insert: ScoreRule::Keep,
+        on_hit: ScoreRule::Keep,
+        on_overwrite: ScoreRule::Keep,
+        victim: Victim::Random,
+    };
+
+    /// Time-based LRU: the score is the clock time of the last use.
+    pub const TLRU: PolicyRules = PolicyRules {
+        word: "tlru",
+        index: IndexKind::SortedSet,
+        on_insert: ScoreRule::ClockMicros,
+        on_hit: ScoreRule::ClockMicros,
+        on_overwrite: ScoreRule::ClockMicros,
+        victim: Victim::Lowest,
+    };
+
+    /// All six, in the order of SPEC §3's table.
+    pub const ALL: [PolicyRules; 6] = [LRU, MRU, FIFO, LFU, RR, TLRU];
+
+    /// The rules for a key word (`lru`, `mru`, `fifo`, `lfu`, `rr`, `tlru`).
+    ///
+    /// ```
+    /// use redis_func_cache_policies::rules;
+    /// assert_eq!(rules::by_word("lfu"), Some(rules::LFU));
+    /// assert_eq!(rules::by_word("arc"), None);
+    /// ```
+    pub fn by_word(word: &str) -> Option<PolicyRules> {
+        ALL.into_iter().find(|r| r.word == word)
+    }
+}
+
+macro_rules! seed_policies {
+    ($($name:ident => $rules:ident, $layout:ident;)*) => {$(
+        #[doc = concat!(
+            "`", stringify!($rules), "` rules (see [`rules::", stringify!($rules), "`]) in the `",
+            stringify!($layout), "` layout."
+        )]
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+        pub struct $name;
+
+        impl EvictionPolicy for $name {
+            fn rules(&self) -> PolicyRules {
+                rules::$rules
+            }
+            fn layout(&self) -> Layout {
+                Layout::$layout
+            }
+        }
+    )*};
+}
+
+seed_policies! {
+    FifoPolicy => FIFO, Single;
+    FifoMultiplePolicy => FIFO, Multiple;
+    FifoClusterPolicy => FIFO, Cluster;
+    FifoClusterMultiplePolicy => FIFO, ClusterMultiple;
+    LfuPolicy => LFU, Single;
+    LfuMultiplePolicy => LFU, Multiple;
+    LfuClusterPolicy => LFU, Cluster;
+    LfuClusterMultiplePolicy => LFU, ClusterMultiple;
+    LruPolicy => LRU, Single;
+    LruMultiplePolicy => LRU, Multiple;
+    LruClusterPolicy => LRU, Cluster;
+    LruClusterMultiplePolicy => LRU, ClusterMultiple;
+    MruPolicy => MRU, Single;
+    MruMultiplePolicy => MRU, Multiple;
+    MruClusterPolicy => MRU, Cluster;
+    MruClusterMultiplePolicy => MRU, ClusterMultiple;
+    RrPolicy => RR, Single;
+    RrMultiplePolicy => RR, Multiple;
+    RrClusterPolicy => RR, Cluster;
+    RrClusterMultiplePolicy => RR, ClusterMultiple;
+    TLruPolicy => TLRU, Single;
+    TLruMultiplePolicy => TLRU, Multiple;
+    TLruClusterPolicy => TLRU, Cluster;
+    TLruClusterMultiplePolicy => TLRU, ClusterMultiple;
+}
+
+/// A policy from its key word and layout name, for run-time choice (the
+/// replay tool's `--policy` and `--layout`).
+///
+/// ```
+/// use redis_func_cache_policies::{by_name, EvictionPolicy, Layout};
+/// let p = by_name("fifo", "cluster").unwrap();
+/// assert_eq!((p.rules().word, p.layout()), ("fifo", Layout::Cluster));
+/// assert!(by_name("fifo", "ring").is_none());
+/// ```
+pub fn by_name(word: &str, layout: &str) -> Option<Policy> {
+    Some(Policy::new(rules::by_word(word)?, Layout::parse(layout)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_set_is_valid_and_words_are_unique() {
+        let mut words: Vec<_> = rules::ALL.iter().map(|r| r.word).collect();
+        for r in rules::ALL {
+            r.validate().unwrap();
+        }
+        words.sort();
+        words.dedup();
+        assert_eq!(words.len(), 6);
+    }
+
+    #[test]
+    fn seed_names_cover_every_rule_and_layout() {
+        let seeds: Vec<Policy> = vec![
+            Policy::of(&FifoPolicy), Policy::of(&FifoMultiplePolicy), Policy::of(&FifoClusterPolicy), Policy::of(&FifoClusterMultiplePolicy),
+            Policy::of(&LfuPolicy), Policy::of(&LfuMultiplePolicy), Policy::of(&LfuClusterPolicy), Policy::of(&LfuClusterMultiplePolicy),
+            Policy::of(&LruPolicy), Policy::of(&LruMultiplePolicy), Policy::of(&LruClusterPolicy), Policy::of(&LruClusterMultiplePolicy),
+            Policy::of(&MruPolicy), Policy::of(&MruMultiplePolicy), Policy::of(&MruClusterPolicy), Policy::of(&MruClusterMultiplePolicy),
+            Policy::of(&RrPolicy), Policy::of(&RrMultiplePolicy), Policy::of(&RrClusterPolicy), Policy::of(&RrClusterMultiplePolicy),
+            Policy::of(&TLruPolicy), Policy::of(&TLruMultiplePolicy), Policy::of(&TLruClusterPolicy), Policy::of(&TLruClusterMultiplePolicy),
+        ];
+        for rules in rules::ALL {
+            for layout in Layout::ALL {
+                let count = seeds.iter().filter(|p| **p == Policy::new(rules, layout)).count();
+                assert_eq!(count, 1, "{} {:?}", rules.word, layout);
+            }
+        }
+    }
+
+    #[test]
+    fn mru_evicts_the_highest_unlike_the_python_bug() {
+        assert_eq!(MruPolicy.rules().victim, Victim::Highest);
+        assert_eq!(LruPolicy.rules().victim, Victim::Lowest);
+    }
+}

@@ -141,12 +141,10 @@ impl Store for MemoryStore {
             }
         }
         let mut pairs = self.shared.pairs.write();
-        let state = pairs
-            .entry(req.pair.index().into())
-            .or_insert_with(|| {
-                let rng = self.shared.seed.lock().fork();
-                Mutex::new(PairState::new(req.rules.index, rng))
-            });
+        let state = pairs.entry(req.pair.index().into()).or_insert_with(|| {
+            let rng = self.shared.seed.lock().fork();
+            Mutex::new(PairState::new(req.rules.index, rng))
+        });
         state.get_mut().put(req, now)
     }
 

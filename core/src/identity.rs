@@ -86,7 +86,10 @@ impl FuncId {
     /// assert_eq!(a, b);
     /// assert_ne!(a, ADD.invocation_hash(&(2u32, "x")).unwrap());
     /// ```
-    pub fn invocation_hash<A: Serialize + ?Sized>(&self, args: &A) -> Result<InvocationHash, Error> {
+    pub fn invocation_hash<A: Serialize + ?Sized>(
+        &self,
+        args: &A,
+    ) -> Result<InvocationHash, Error> {
         let mut hasher = Xxh3::new();
         for part in [self.module.as_bytes(), self.name.as_bytes()] {
             hasher.update(&(part.len() as u64).to_le_bytes());
@@ -185,9 +188,24 @@ mod tests {
     #[test]
     fn identity_parts_all_matter() {
         let base = F.invocation_hash(&1u8).unwrap();
-        assert_ne!(base, FuncId::new("crate::n", "f", 1).invocation_hash(&1u8).unwrap());
-        assert_ne!(base, FuncId::new("crate::m", "g", 1).invocation_hash(&1u8).unwrap());
-        assert_ne!(base, FuncId::new("crate::m", "f", 2).invocation_hash(&1u8).unwrap());
+        assert_ne!(
+            base,
+            FuncId::new("crate::n", "f", 1)
+                .invocation_hash(&1u8)
+                .unwrap()
+        );
+        assert_ne!(
+            base,
+            FuncId::new("crate::m", "g", 1)
+                .invocation_hash(&1u8)
+                .unwrap()
+        );
+        assert_ne!(
+            base,
+            FuncId::new("crate::m", "f", 2)
+                .invocation_hash(&1u8)
+                .unwrap()
+        );
         // Length prefixes keep ("ab","c") apart from ("a","bc").
         assert_ne!(
             FuncId::new("ab", "c", 0).invocation_hash(&()).unwrap(),

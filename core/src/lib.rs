@@ -18,9 +18,7 @@ pub mod serializer;
 pub mod stats;
 pub mod store;
 
-pub use cache::{
-    DEFAULT_MAXSIZE, DEFAULT_TTL, FuncCache, FuncCacheBuilder, NoStore, OnStoreError,
-};
+pub use cache::{DEFAULT_MAXSIZE, DEFAULT_TTL, FuncCache, FuncCacheBuilder, NoStore, OnStoreError};
 pub use error::{BoxError, Error};
 pub use identity::{FuncId, InvocationHash};
 pub use keys::{DEFAULT_PREFIX, KeyPair};

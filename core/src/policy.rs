@@ -98,7 +98,9 @@ impl PolicyRules {
             }
             IndexKind::SortedSet => {
                 if matches!(self.on_insert, ScoreRule::Keep | ScoreRule::Increment) {
-                    return bad("a new member needs a score: on_insert cannot be Keep or Increment");
+                    return bad(
+                        "a new member needs a score: on_insert cannot be Keep or Increment",
+                    );
                 }
             }
         }

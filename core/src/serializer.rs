@@ -113,7 +113,9 @@ impl<const LIMIT: usize> Serializer for MessagePack<LIMIT> {
         if de.get_ref().is_empty() {
             Ok(value)
         } else {
-            Err(decode_error(Message("bytes left over after the value".into())))
+            Err(decode_error(Message(
+                "bytes left over after the value".into(),
+            )))
         }
     }
 }

@@ -139,8 +139,7 @@ pub trait Store: Send + Sync + 'static {
     fn purge_async(&self, pair: &KeyPair) -> impl Future<Output = Result<u64, Error>> + Send;
 
     /// [`Store::purge_prefix`], for async code.
-    fn purge_prefix_async(&self, prefix: &str)
-    -> impl Future<Output = Result<u64, Error>> + Send;
+    fn purge_prefix_async(&self, prefix: &str) -> impl Future<Output = Result<u64, Error>> + Send;
 }
 
 /// The object-safe form of [`Store`], for choosing a backend at run time.
@@ -250,10 +249,7 @@ impl Store for Arc<dyn DynStore> {
     fn purge_async(&self, pair: &KeyPair) -> impl Future<Output = Result<u64, Error>> + Send {
         async move { DynStore::purge_async(&**self, pair).await }
     }
-    fn purge_prefix_async(
-        &self,
-        prefix: &str,
-    ) -> impl Future<Output = Result<u64, Error>> + Send {
+    fn purge_prefix_async(&self, prefix: &str) -> impl Future<Output = Result<u64, Error>> + Send {
         async move { DynStore::purge_prefix_async(&**self, prefix).await }
     }
 }

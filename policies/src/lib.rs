@@ -166,16 +166,37 @@ mod tests {
     #[test]
     fn seed_names_cover_every_rule_and_layout() {
         let seeds: Vec<Policy> = vec![
-            Policy::of(&FifoPolicy), Policy::of(&FifoMultiplePolicy), Policy::of(&FifoClusterPolicy), Policy::of(&FifoClusterMultiplePolicy),
-            Policy::of(&LfuPolicy), Policy::of(&LfuMultiplePolicy), Policy::of(&LfuClusterPolicy), Policy::of(&LfuClusterMultiplePolicy),
-            Policy::of(&LruPolicy), Policy::of(&LruMultiplePolicy), Policy::of(&LruClusterPolicy), Policy::of(&LruClusterMultiplePolicy),
-            Policy::of(&MruPolicy), Policy::of(&MruMultiplePolicy), Policy::of(&MruClusterPolicy), Policy::of(&MruClusterMultiplePolicy),
-            Policy::of(&RrPolicy), Policy::of(&RrMultiplePolicy), Policy::of(&RrClusterPolicy), Policy::of(&RrClusterMultiplePolicy),
-            Policy::of(&TLruPolicy), Policy::of(&TLruMultiplePolicy), Policy::of(&TLruClusterPolicy), Policy::of(&TLruClusterMultiplePolicy),
+            Policy::of(&FifoPolicy),
+            Policy::of(&FifoMultiplePolicy),
+            Policy::of(&FifoClusterPolicy),
+            Policy::of(&FifoClusterMultiplePolicy),
+            Policy::of(&LfuPolicy),
+            Policy::of(&LfuMultiplePolicy),
+            Policy::of(&LfuClusterPolicy),
+            Policy::of(&LfuClusterMultiplePolicy),
+            Policy::of(&LruPolicy),
+            Policy::of(&LruMultiplePolicy),
+            Policy::of(&LruClusterPolicy),
+            Policy::of(&LruClusterMultiplePolicy),
+            Policy::of(&MruPolicy),
+            Policy::of(&MruMultiplePolicy),
+            Policy::of(&MruClusterPolicy),
+            Policy::of(&MruClusterMultiplePolicy),
+            Policy::of(&RrPolicy),
+            Policy::of(&RrMultiplePolicy),
+            Policy::of(&RrClusterPolicy),
+            Policy::of(&RrClusterMultiplePolicy),
+            Policy::of(&TLruPolicy),
+            Policy::of(&TLruMultiplePolicy),
+            Policy::of(&TLruClusterPolicy),
+            Policy::of(&TLruClusterMultiplePolicy),
         ];
         for rules in rules::ALL {
             for layout in Layout::ALL {
-                let count = seeds.iter().filter(|p| **p == Policy::new(rules, layout)).count();
+                let count = seeds
+                    .iter()
+                    .filter(|p| **p == Policy::new(rules, layout))
+                    .count();
                 assert_eq!(count, 1, "{} {:?}", rules.word, layout);
             }
         }

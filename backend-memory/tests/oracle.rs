@@ -194,13 +194,24 @@ fn check_exact(rules: PolicyRules, maxsize: u64, ops: &[Op]) -> Result<(), Strin
     let mut want: Vec<_> = o.entries.iter().map(|e| (e.1, e.0)).collect();
     want.sort();
     let contents = s.store.contents(&s.pair);
-    let got: Vec<_> = contents.index.iter().map(|(m, sc)| (sc.unwrap(), *m)).collect();
+    let got: Vec<_> = contents
+        .index
+        .iter()
+        .map(|(m, sc)| (sc.unwrap(), *m))
+        .collect();
     if got != want {
-        return Err(format!("{}: final index {got:?} != oracle {want:?}; ops {ops:?}", rules.word));
+        return Err(format!(
+            "{}: final index {got:?} != oracle {want:?}; ops {ops:?}",
+            rules.word
+        ));
     }
     let mut want_values: Vec<_> = o.entries.iter().map(|e| (e.0, vec![e.2])).collect();
     want_values.sort();
-    let got_values: Vec<_> = contents.values.iter().map(|(m, v)| (*m, v.to_vec())).collect();
+    let got_values: Vec<_> = contents
+        .values
+        .iter()
+        .map(|(m, v)| (*m, v.to_vec()))
+        .collect();
     if got_values != want_values {
         return Err(format!("{}: final values differ; ops {ops:?}", rules.word));
     }
@@ -222,7 +233,11 @@ fn check_invariants(rules: PolicyRules, maxsize: u64, ops: &[Op]) -> Result<(), 
         let was_new = !resident.contains_key(&member(k));
         let size = resident.len() as u64;
         let evicted = s.put(k, v);
-        let expected = if was_new && size >= s.maxsize { size - s.maxsize + 1 } else { 0 };
+        let expected = if was_new && size >= s.maxsize {
+            size - s.maxsize + 1
+        } else {
+            0
+        };
         if evicted.len() as u64 != expected {
             return Err(format!("put {k}: evicted {} not {expected}", evicted.len()));
         }
@@ -362,12 +377,17 @@ fn the_oracle_catches_mru_behaving_as_lru() {
     let ops = [Op::Call(0), Op::Call(1), Op::Call(2)];
     // The store follows the rules it is given; judge it by true MRU.
     let s = Subject::new(wrong, 2);
-    let mut o = Oracle { rules: rules::MRU, entries: vec![] };
+    let mut o = Oracle {
+        rules: rules::MRU,
+        entries: vec![],
+    };
     let mut differs = false;
     for op in ops {
         if let Op::Call(k) = op {
             let got = s.get(k).map_or_else(|| s.put(k, k), |_| vec![]);
-            let want = o.get(member(k), 0).map_or_else(|| o.put(member(k), k, 2, 0), |_| vec![]);
+            let want = o
+                .get(member(k), 0)
+                .map_or_else(|| o.put(member(k), k, 2, 0), |_| vec![]);
             differs |= got != want;
         }
     }

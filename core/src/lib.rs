@@ -9,6 +9,8 @@
 
 mod cache;
 pub mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod identity;
 mod keys;

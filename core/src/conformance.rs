@@ -1,0 +1,363 @@
+//! The behaviour every [`Store`] must show, written once as plain functions
+//! over a store. Each backend's tests call every one of them (the memory
+//! store's in process, the Redis store's against a real server), so a
+//! difference between backends is a failing check, not a surprise.
+//!
+//! Each check panics with a message on failure, like an assertion. A check
+//! that needs time to pass takes a [`Harness`], so the memory store can move
+//! a manual clock and a server-backed store can sleep.
+//!
+//! ```
+//! # #[cfg(any())] {
+//! use redis_func_cache_core::conformance;
+//! conformance::run_all(&my_harness);
+//! conformance::run_all_async(&my_harness).await;
+//! # }
+//! ```
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::identity::{FuncId, InvocationHash};
+use crate::keys::KeyPair;
+use crate::policy::{IndexKind, Layout, PolicyRules, ScoreRule, Victim};
+use crate::store::{Expiry, GetRequest, PutRequest, Store};
+
+/// What the checks need besides the store.
+pub trait Harness {
+    /// The store under test.
+    type Store: Store;
+    /// The store. Checks use their own key names, but expect no other
+    /// writer on them.
+    fn store(&self) -> &Self::Store;
+    /// Lets `by` pass on the store's clock (advance a manual clock, or
+    /// sleep).
+    fn advance(&self, by: Duration);
+    /// A time unit the store's TTLs resolve reliably: checks use TTLs of a
+    /// few units and advance by units. A manual clock can use a microsecond;
+    /// a real server wants tens of milliseconds.
+    fn tick(&self) -> Duration;
+}
+
+const LRU: PolicyRules = PolicyRules {
+    word: "lru",
+    index: IndexKind::SortedSet,
+    on_insert: ScoreRule::MaxPlusOne,
+    on_hit: ScoreRule::MaxPlusOne,
+    on_overwrite: ScoreRule::Keep,
+    victim: Victim::Lowest,
+};
+const MRU: PolicyRules = PolicyRules {
+    word: "mru",
+    victim: Victim::Highest,
+    ..LRU
+};
+const FIFO: PolicyRules = PolicyRules {
+    word: "fifo",
+    on_hit: ScoreRule::Keep,
+    ..LRU
+};
+const LFU: PolicyRules = PolicyRules {
+    word: "lfu",
+    index: IndexKind::SortedSet,
+    on_insert: ScoreRule::One,
+    on_hit: ScoreRule::Increment,
+    on_overwrite: ScoreRule::Keep,
+    victim: Victim::Lowest,
+};
+const RR: PolicyRules = PolicyRules {
+    word: "rr",
+    index: IndexKind::Set,
+    on_insert: ScoreRule::Keep,
+    on_hit: ScoreRule::Keep,
+    on_overwrite: ScoreRule::Keep,
+    victim: Victim::Random,
+};
+
+static CHECK: FuncId = FuncId::new("conformance", "check", 0);
+
+fn member(k: u32) -> InvocationHash {
+    CHECK.invocation_hash(&k).expect("u32 always encodes")
+}
+
+fn pair(check: &str, rules: &PolicyRules) -> KeyPair {
+    KeyPair::new(
+        "rfc-conformance:",
+        check,
+        rules.word,
+        Layout::Single,
+        &CHECK,
+    )
+}
+
+/// A long-lived, sliding pair TTL and no entry TTL.
+const LONG: Expiry = Expiry {
+    pair_ttl: Duration::from_secs(600),
+    slide: true,
+    entry_ttl: None,
+};
+
+/// The sync or async face of a store, so each check is written once.
+struct Ops<'a, S: Store> {
+    store: &'a S,
+    pair: KeyPair,
+    rules: PolicyRules,
+    expiry: Expiry,
+    maxsize: u64,
+}
+
+impl<'a, S: Store> Ops<'a, S> {
+    fn new(store: &'a S, check: &str, rules: PolicyRules) -> Self {
+        Ops {
+            store,
+            pair: pair(check, &rules),
+            rules,
+            expiry: LONG,
+            maxsize: 3,
+        }
+    }
+    fn get_req(&self, k: u32) -> GetRequest<'_> {
+        GetRequest {
+            pair: &self.pair,
+            member: member(k),
+            rules: &self.rules,
+            expiry: self.expiry,
+        }
+    }
+    fn put_req(&self, k: u32, v: &str) -> PutRequest<'_> {
+        PutRequest {
+            pair: &self.pair,
+            member: member(k),
+            value: Bytes::copy_from_slice(v.as_bytes()),
+            rules: &self.rules,
+            maxsize: self.maxsize,
+            expiry: self.expiry,
+        }
+    }
+}
+
+/// One check, runnable on either face of the store.
+macro_rules! checks {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident / $async_name:ident ($h:ident, $ops:ident) $body:block
+    )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name<H: Harness>($h: &H) {
+                #[allow(unused_macros)]
+                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get(&$o.get_req($k)).expect("get").map(|b: Bytes| String::from_utf8_lossy(&b).into_owned()) } }
+                #[allow(unused_macros)]
+                macro_rules! put { ($o:expr, $k:expr, $v:expr) => { $o.store.put(&$o.put_req($k, $v)).expect("put").evicted.len() } }
+                #[allow(unused_macros)]
+                macro_rules! len { ($o:expr) => { $o.store.len(&$o.pair).expect("len") } }
+                #[allow(unused_macros)]
+                macro_rules! purge { ($o:expr) => { $o.store.purge(&$o.pair).expect("purge") } }
+                #[allow(unused_macros)]
+                macro_rules! purge_prefix { ($o:expr, $p:expr) => { $o.store.purge_prefix($p).expect("purge_prefix") } }
+                let $ops = |check: &str, rules: PolicyRules| {
+                    let o = Ops::new($h.store(), &format!("sync-{check}"), rules);
+                    $h.store().purge(&o.pair).expect("purge before the check");
+                    o
+                };
+                $body
+            }
+
+            $(#[$doc])*
+            /// (Async face.)
+            pub async fn $async_name<H: Harness>($h: &H) {
+                #[allow(unused_macros)]
+                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get_async(&$o.get_req($k)).await.expect("get").map(|b: Bytes| String::from_utf8_lossy(&b).into_owned()) } }
+                #[allow(unused_macros)]
+                macro_rules! put { ($o:expr, $k:expr, $v:expr) => { $o.store.put_async(&$o.put_req($k, $v)).await.expect("put").evicted.len() } }
+                #[allow(unused_macros)]
+                macro_rules! len { ($o:expr) => { $o.store.len_async(&$o.pair).await.expect("len") } }
+                #[allow(unused_macros)]
+                macro_rules! purge { ($o:expr) => { $o.store.purge_async(&$o.pair).await.expect("purge") } }
+                #[allow(unused_macros)]
+                macro_rules! purge_prefix { ($o:expr, $p:expr) => { $o.store.purge_prefix_async($p).await.expect("purge_prefix") } }
+                let $ops = |check: &str, rules: PolicyRules| {
+                    let o = Ops::new($h.store(), &format!("async-{check}"), rules);
+                    $h.store().purge(&o.pair).expect("purge before the check");
+                    o
+                };
+                $body
+            }
+        )*
+
+        /// Runs every sync check.
+        pub fn run_all<H: Harness>(h: &H) {
+            $( $name(h); )*
+        }
+
+        /// Runs every async check.
+        pub async fn run_all_async<H: Harness>(h: &H) {
+            $( $async_name(h).await; )*
+        }
+    };
+}
+
+checks! {
+    /// A miss, a put, then a hit that returns exactly the bytes put.
+    fn miss_put_hit / miss_put_hit_async(h, ops) {
+        let o = ops("miss-put-hit", LRU);
+        assert_eq!(get!(o, 1), None, "an empty pair is a miss");
+        assert_eq!(put!(o, 1, "one"), 0);
+        assert_eq!(get!(o, 1).as_deref(), Some("one"));
+        assert_eq!(len!(o), 1);
+    }
+
+    /// Putting a present member replaces its value and never evicts.
+    fn overwrite_replaces / overwrite_replaces_async(h, ops) {
+        let mut o = ops("overwrite", LRU);
+        o.maxsize = 1;
+        assert_eq!(put!(o, 1, "a"), 0);
+        assert_eq!(put!(o, 1, "b"), 0, "an overwrite evicts nothing");
+        assert_eq!(get!(o, 1).as_deref(), Some("b"));
+        assert_eq!(len!(o), 1);
+    }
+
+    /// The size never exceeds maxsize, each put of a new member into a full
+    /// pair evicts exactly one, and a lower maxsize evicts the surplus at
+    /// once on the next new put.
+    fn size_is_bounded / size_is_bounded_async(h, ops) {
+        let mut o = ops("bounded", LRU);
+        o.maxsize = 4;
+        for k in 0..4 {
+            assert_eq!(put!(o, k, "v"), 0);
+        }
+        assert_eq!(put!(o, 10, "v"), 1);
+        assert_eq!(len!(o), 4);
+        o.maxsize = 2;
+        assert_eq!(put!(o, 11, "v"), 3, "size 4 -> maxsize 2 evicts 4 - 2 + 1");
+        assert_eq!(len!(o), 2);
+    }
+
+    /// LRU evicts the least recently used; a hit protects an entry.
+    fn lru_keeps_touched / lru_keeps_touched_async(h, ops) {
+        let o = ops("lru", LRU);
+        for k in 0..3 { put!(o, k, "v"); }
+        assert!(get!(o, 0).is_some());
+        assert_eq!(put!(o, 3, "v"), 1);
+        assert!(get!(o, 0).is_some(), "the touched entry stays");
+        assert!(get!(o, 1).is_none(), "the least recently used went");
+    }
+
+    /// MRU evicts the most recently used.
+    fn mru_evicts_recent / mru_evicts_recent_async(h, ops) {
+        let o = ops("mru", MRU);
+        for k in 0..3 { put!(o, k, "v"); }
+        assert!(get!(o, 0).is_some());
+        assert_eq!(put!(o, 3, "v"), 1);
+        assert!(get!(o, 0).is_none(), "the most recently used went");
+        assert!(get!(o, 1).is_some() && get!(o, 2).is_some() && get!(o, 3).is_some());
+    }
+
+    /// FIFO evicts the oldest insert even after hits on it.
+    fn fifo_ignores_hits / fifo_ignores_hits_async(h, ops) {
+        let o = ops("fifo", FIFO);
+        for k in 0..3 { put!(o, k, "v"); }
+        for _ in 0..5 { assert!(get!(o, 0).is_some()); }
+        assert_eq!(put!(o, 3, "v"), 1);
+        assert!(get!(o, 0).is_none(), "the first in went first");
+    }
+
+    /// LFU evicts the least used.
+    fn lfu_evicts_least_used / lfu_evicts_least_used_async(h, ops) {
+        let o = ops("lfu", LFU);
+        for k in 0..3 { put!(o, k, "v"); }
+        for k in [0, 0, 1, 1, 2] { assert!(get!(o, k).is_some()); }
+        assert_eq!(put!(o, 3, "v"), 1);
+        assert!(get!(o, 2).is_none(), "the least used went");
+        assert!(get!(o, 0).is_some() && get!(o, 1).is_some());
+    }
+
+    /// RR keeps the size bounded and only evicts residents.
+    fn rr_bounded / rr_bounded_async(h, ops) {
+        let o = ops("rr", RR);
+        for k in 0..20 { put!(o, k, "v"); }
+        assert_eq!(len!(o), 3);
+        let mut resident = 0;
+        for k in 0..20 {
+            resident += usize::from(get!(o, k).is_some());
+        }
+        assert_eq!(resident, 3);
+    }
+
+    /// A pair expires `pair_ttl` after its last use when sliding.
+    fn pair_ttl_slides / pair_ttl_slides_async(h, ops) {
+        let mut o = ops("ttl-slide", LRU);
+        let tick = h.tick();
+        o.expiry = Expiry { pair_ttl: tick * 4, slide: true, entry_ttl: None };
+        put!(o, 1, "v");
+        for _ in 0..3 {
+            h.advance(tick * 2);
+            assert!(get!(o, 1).is_some(), "each hit restarts the TTL");
+        }
+        h.advance(tick * 5);
+        assert!(get!(o, 1).is_none(), "idle past the TTL: gone");
+        assert_eq!(len!(o), 0);
+    }
+
+    /// Without sliding, a pair expires a fixed time after it was created.
+    fn pair_ttl_fixed / pair_ttl_fixed_async(h, ops) {
+        let mut o = ops("ttl-fixed", LRU);
+        let tick = h.tick();
+        o.expiry = Expiry { pair_ttl: tick * 4, slide: false, entry_ttl: None };
+        put!(o, 1, "v");
+        h.advance(tick * 2);
+        assert!(get!(o, 1).is_some());
+        put!(o, 2, "v");
+        h.advance(tick * 3);
+        assert!(get!(o, 1).is_none() && get!(o, 2).is_none(), "fixed TTL ran out for the whole pair");
+    }
+
+    /// An entry past its own deadline is a miss and is removed, while its
+    /// neighbours stay.
+    fn entry_ttl_expires / entry_ttl_expires_async(h, ops) {
+        let mut o = ops("entry-ttl", LRU);
+        let tick = h.tick();
+        o.expiry = Expiry { pair_ttl: Duration::from_secs(600), slide: true, entry_ttl: Some(tick * 4) };
+        put!(o, 1, "old");
+        h.advance(tick * 2);
+        put!(o, 2, "new");
+        h.advance(tick * 3);
+        assert!(get!(o, 1).is_none(), "past its deadline");
+        assert_eq!(get!(o, 2).as_deref(), Some("new"));
+        assert_eq!(len!(o), 1, "the expired entry was removed");
+        put!(o, 1, "again");
+        assert_eq!(get!(o, 1).as_deref(), Some("again"));
+    }
+
+    /// Purging a pair removes it and reports how many entries it held;
+    /// purging by prefix removes every matching pair and no other.
+    fn purge_pairs / purge_pairs_async(h, ops) {
+        let a = ops("purge-a", LRU);
+        let b = ops("purge-b", LRU);
+        let c = ops("other-c", LRU);
+        for k in 0..2 { put!(a, k, "v"); put!(b, k, "v"); put!(c, k, "v"); }
+        put!(a, 9, "v");
+        assert_eq!(purge!(a), 3);
+        assert_eq!(len!(a), 0);
+        assert_eq!(purge!(a), 0);
+        let prefix = b.pair.index().trim_end_matches("purge-b:lru:0");
+        let prefix = format!("{prefix}purge-");
+        put!(a, 1, "v");
+        assert_eq!(purge_prefix!(b, &prefix), 3);
+        assert_eq!((len!(a), len!(b), len!(c)), (0, 0, 2));
+        purge!(c);
+    }
+
+    /// Two pairs never see each other's entries.
+    fn pairs_are_isolated / pairs_are_isolated_async(h, ops) {
+        let mut a = ops("iso-a", LRU);
+        let b = ops("iso-b", LRU);
+        a.maxsize = 1;
+        put!(a, 1, "a");
+        put!(b, 1, "b");
+        put!(a, 2, "a2");
+        assert_eq!(get!(b, 1).as_deref(), Some("b"));
+        assert_eq!(len!(b), 1);
+    }
+}

@@ -1,0 +1,94 @@
+//! `replay`: one trace through one policy, for benchmarking and
+//! model-checking policies.
+//!
+//! ```text
+//! cargo run --release -p redis-func-cache-benches --bin replay -- \
+//!     --trace ../shared/traces/web07.trace.gz --policy lru --capacity 1000 --json
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use redis_func_cache_benches::{replay, trace};
+
+/// Replays a cache trace through a cached function f(key) -> key.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// The trace: one integer key per line, plain or gzip'd.
+    #[arg(long)]
+    trace: PathBuf,
+    /// lru, mru, fifo, lfu, rr or tlru.
+    #[arg(long)]
+    policy: String,
+    /// The cache's maxsize.
+    #[arg(long)]
+    capacity: u64,
+    /// The store: memory (redis comes with the Redis store).
+    #[arg(long, default_value = "memory")]
+    backend: String,
+    /// single, multiple, cluster or cluster-multiple.
+    #[arg(long, default_value = "single")]
+    layout: String,
+    /// Replay at most this many requests.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Print one JSON line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("replay: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let policy = replay::policy(&args.policy, &args.layout)?;
+    if args.capacity == 0 {
+        return Err("--capacity must be at least 1".into());
+    }
+    let keys = trace::load(&args.trace, args.limit)?;
+    let name = trace::name(&args.trace);
+    let report = match args.backend.as_str() {
+        "memory" => replay::run_memory(&name, &keys, policy, args.capacity)?,
+        other => {
+            return Err(format!(
+                "unknown backend {other:?}: this build has `memory` (the Redis store is not implemented yet)"
+            ));
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        let ratio = if report.requests == 0 {
+            0.0
+        } else {
+            report.hits as f64 / report.requests as f64
+        };
+        println!(
+            "{} {} {} cap {} ({}): {} requests, {} hits, {} misses, {} evictions, hit ratio {:.2}%, {:.3}s",
+            report.trace,
+            report.policy,
+            report.layout,
+            report.capacity,
+            report.backend,
+            report.requests,
+            report.hits,
+            report.misses,
+            report.evictions,
+            ratio * 100.0,
+            report.seconds
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! Replays a trace through the public API: each key is one call of a cached
+//! `f(key: i64) -> i64`, so hashing, encoding and the store all run.
+
+use std::time::Instant;
+
+use redis_func_cache::{FuncCache, FuncId, MemoryStore, Policy, Store, by_name};
+use serde::Serialize;
+
+/// The function every trace line calls.
+pub static F: FuncId = FuncId::with_version(module_path!(), "f", "1");
+
+/// What a replay measured: the line `--json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The trace's name.
+    pub trace: String,
+    /// The policy's key word.
+    pub policy: String,
+    /// The cache's maxsize.
+    pub capacity: u64,
+    /// The store.
+    pub backend: String,
+    /// The key layout.
+    pub layout: String,
+    /// Calls made.
+    pub requests: u64,
+    /// Calls answered from the cache.
+    pub hits: u64,
+    /// Calls that ran the function.
+    pub misses: u64,
+    /// Entries evicted.
+    pub evictions: u64,
+    /// Wall time of the replay.
+    pub seconds: f64,
+}
+
+/// A policy from its `--policy` and `--layout` names, with a message that
+/// lists the valid names.
+pub fn policy(word: &str, layout: &str) -> Result<Policy, String> {
+    by_name(word, layout).ok_or_else(|| {
+        format!(
+            "unknown policy {word:?} or layout {layout:?}: policies are lru, mru, fifo, lfu, rr, tlru; layouts are single, multiple, cluster, cluster-multiple"
+        )
+    })
+}
+
+/// Replays `keys` through a cache on `store`.
+pub fn run<S: Store>(
+    trace: &str,
+    keys: &[i64],
+    policy: Policy,
+    capacity: u64,
+    store: S,
+    backend: &str,
+) -> Result<Report, String> {
+    let cache = FuncCache::builder(format!("replay-{trace}"))
+        .policy(policy)
+        .maxsize(capacity)
+        .store(store)
+        .build()
+        .map_err(|e| e.to_string())?;
+    cache.purge().map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    for &key in keys {
+        let value: i64 = cache
+            .call(&F, &key, || key)
+            .map_err(|e| format!("call failed: {e}"))?;
+        if value != key {
+            return Err(format!("f({key}) returned {value}"));
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let stats = cache.stats();
+    Ok(Report {
+        trace: trace.to_owned(),
+        policy: policy_word(&policy),
+        capacity,
+        backend: backend.to_owned(),
+        layout: redis_func_cache::EvictionPolicy::layout(&policy)
+            .as_str()
+            .to_owned(),
+        requests: keys.len() as u64,
+        hits: stats.hits,
+        misses: stats.misses,
+        evictions: stats.evictions,
+        seconds,
+    })
+}
+
+fn policy_word(policy: &Policy) -> String {
+    redis_func_cache::EvictionPolicy::rules(policy)
+        .word
+        .to_owned()
+}
+
+/// Replays on a fresh memory store.
+pub fn run_memory(
+    trace: &str,
+    keys: &[i64],
+    policy: Policy,
+    capacity: u64,
+) -> Result<Report, String> {
+    run(trace, keys, policy, capacity, MemoryStore::new(), "memory")
+}

@@ -183,7 +183,10 @@ mod tests {
         assert_eq!(h.to_string(), STABLE_VECTOR);
     }
 
-    const STABLE_VECTOR: &str = "__FILL__";
+    /// XXH3-128 of `8u64 LE ++ "crate::m" ++ 1u64 LE ++ "f" ++ 1u64 LE ++
+    /// [1, 1, b'a']` (bincode's varint 1, then the string "a"), computed
+    /// independently with Python's `xxhash.xxh3_128_hexdigest`.
+    const STABLE_VECTOR: &str = "1f7c64e236714948312402764084424f";
 
     #[test]
     fn identity_parts_all_matter() {

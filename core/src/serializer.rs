@@ -108,9 +108,10 @@ impl<const LIMIT: usize> Serializer for MessagePack<LIMIT> {
 
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
         check_size(bytes.len(), LIMIT)?;
-        let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
-        let value = T::deserialize(&mut de).map_err(decode_error)?;
-        if de.get_ref().is_empty() {
+        let mut rest = bytes;
+        let value =
+            T::deserialize(&mut rmp_serde::Deserializer::new(&mut rest)).map_err(decode_error)?;
+        if rest.is_empty() {
             Ok(value)
         } else {
             Err(decode_error(Message(

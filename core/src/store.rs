@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+pub use bytes::Bytes;
 
 use crate::error::Error;
 use crate::identity::InvocationHash;

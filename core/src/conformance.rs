@@ -7,13 +7,8 @@
 //! that needs time to pass takes a [`Harness`], so the memory store can move
 //! a manual clock and a server-backed store can sleep.
 //!
-//! ```
-//! # #[cfg(any())] {
-//! use redis_func_cache_core::conformance;
-//! conformance::run_all(&my_harness);
-//! conformance::run_all_async(&my_harness).await;
-//! # }
-//! ```
+//! A backend's test implements [`Harness`] and calls [`run_all`] and
+//! [`run_all_async`]; the memory store's `tests/conformance.rs` is the model.
 
 use std::time::Duration;
 

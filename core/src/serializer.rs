@@ -14,8 +14,9 @@ pub const DEFAULT_DECODE_LIMIT: usize = 64 << 20;
 ///
 /// ```
 /// use redis_func_cache_core::serializer::{Bincode, Serializer};
-/// let bytes = Bincode::default().encode(&vec![1u32, 2, 3]).unwrap();
-/// let back: Vec<u32> = Bincode::default().decode(&bytes).unwrap();
+/// let bincode: Bincode = Bincode; // the default 64 MiB decode limit
+/// let bytes = bincode.encode(&vec![1u32, 2, 3]).unwrap();
+/// let back: Vec<u32> = bincode.decode(&bytes).unwrap();
 /// assert_eq!(back, [1, 2, 3]);
 /// ```
 pub trait Serializer: Send + Sync + 'static {

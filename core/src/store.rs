@@ -145,10 +145,7 @@ pub trait Store: Send + Sync + 'static {
 /// The object-safe form of [`Store`], for choosing a backend at run time.
 /// Every `Store` is a `DynStore`, and `Arc<dyn DynStore>` is a `Store`.
 ///
-/// ```ignore
-/// let store: Arc<dyn DynStore> = if use_redis { Arc::new(redis) } else { Arc::new(memory) };
-/// let cache = FuncCache::builder("c").store(store).build()?;
-/// ```
+/// The `redis-func-cache` crate's documentation has a worked example.
 #[async_trait::async_trait]
 pub trait DynStore: Send + Sync + 'static {
     /// See [`Store::capabilities`].

@@ -27,7 +27,18 @@
 //! Without the macro, [`FuncCache::call`] caches a closure under a
 //! [`FuncId`] and an argument tuple; [`FuncCache::try_call`] caches only
 //! `Ok` results; both have `_async` forms. The store is a type parameter,
-//! chosen at compile time; `Arc<dyn DynStore>` chooses it at run time.
+//! chosen at compile time; `Arc<dyn DynStore>` chooses it at run time:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use redis_func_cache::{DynStore, FuncCache, FuncId, MemoryStore};
+//!
+//! static DOUBLE: FuncId = FuncId::with_version(module_path!(), "double", "1");
+//! let store: Arc<dyn DynStore> = Arc::new(MemoryStore::new()); // or a Redis store
+//! let cache = FuncCache::builder("dyn").store(store).build().unwrap();
+//! let v: u32 = cache.call(&DOUBLE, &21u32, || 42).unwrap();
+//! assert_eq!(v, 42);
+//! ```
 #![warn(missing_docs)]
 
 extern crate self as redis_func_cache;

@@ -128,6 +128,12 @@ fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream2> {
         ReturnType::Default => syn::parse_quote!(()),
         ReturnType::Type(_, ty) => (**ty).clone(),
     };
+    if let Type::Reference(r) = &ret {
+        return Err(syn::Error::new(
+            r.span(),
+            "#[cached] cannot store a borrowed return value: return an owned type instead (`String` for `&str`, `Vec<T>` for `&[T]`)",
+        ));
+    }
     if let Type::ImplTrait(t) = &ret {
         return Err(syn::Error::new(
             t.span(),

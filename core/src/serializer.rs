@@ -10,6 +10,20 @@ use crate::error::{BoxError, Error, Message};
 /// The default decode limit: 64 MiB.
 pub const DEFAULT_DECODE_LIMIT: usize = 64 << 20;
 
+/// The smallest decode limit: serde pre-allocates up to 1 MiB from a length
+/// prefix before any decoder can check it, so a smaller limit could not be
+/// kept. A serializer with a smaller `LIMIT` does not compile.
+pub const MIN_DECODE_LIMIT: usize = 1 << 20;
+
+/// Compile-time check of a serializer's limit.
+const fn checked_limit(limit: usize) -> usize {
+    assert!(
+        limit >= MIN_DECODE_LIMIT,
+        "the decode limit must be at least MIN_DECODE_LIMIT (1 MiB)"
+    );
+    limit
+}
+
 /// Turns values into bytes and back.
 ///
 /// ```
@@ -54,7 +68,7 @@ fn check_size(len: usize, limit: usize) -> Result<(), Error> {
 /// use redis_func_cache_core::serializer::{Bincode, Serializer};
 /// // A length prefix claiming 2^60 elements: refused, nothing allocated.
 /// let hostile = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0x10];
-/// assert!(Bincode::<1024>.decode::<Vec<u64>>(&hostile).is_err());
+/// assert!(Bincode::<{ 1 << 20 }>.decode::<Vec<u64>>(&hostile).is_err());
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bincode<const LIMIT: usize = DEFAULT_DECODE_LIMIT>;
@@ -65,7 +79,7 @@ impl<const LIMIT: usize> Serializer for Bincode<LIMIT> {
     }
 
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
-        check_size(bytes.len(), LIMIT)?;
+        check_size(bytes.len(), const { checked_limit(LIMIT) })?;
         let config = bincode::config::standard().with_limit::<LIMIT>();
         let (value, used) =
             bincode::serde::decode_from_slice(bytes, config).map_err(decode_error)?;
@@ -91,7 +105,7 @@ impl<const LIMIT: usize> Serializer for Json<LIMIT> {
     }
 
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
-        check_size(bytes.len(), LIMIT)?;
+        check_size(bytes.len(), const { checked_limit(LIMIT) })?;
         serde_json::from_slice(bytes).map_err(decode_error)
     }
 }
@@ -108,7 +122,7 @@ impl<const LIMIT: usize> Serializer for MessagePack<LIMIT> {
     }
 
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
-        check_size(bytes.len(), LIMIT)?;
+        check_size(bytes.len(), const { checked_limit(LIMIT) })?;
         let mut rest = bytes;
         let value =
             T::deserialize(&mut rmp_serde::Deserializer::new(&mut rest)).map_err(decode_error)?;
@@ -137,30 +151,30 @@ mod tests {
         longer.push(0);
         assert!(s.decode::<(u8, String, Vec<Option<f64>>)>(&longer).is_err());
         // Oversized input is refused before decoding.
-        assert!(s.decode::<u8>(&vec![0; 2048]).is_err());
+        assert!(s.decode::<u8>(&vec![0; MIN_DECODE_LIMIT + 1]).is_err());
     }
 
     #[test]
     fn bincode_roundtrips_and_refuses_bad_input() {
-        roundtrip(Bincode::<1024>);
+        roundtrip(Bincode::<MIN_DECODE_LIMIT>);
     }
 
     #[cfg(feature = "json")]
     #[test]
     fn json_roundtrips_and_refuses_bad_input() {
-        roundtrip(Json::<1024>);
+        roundtrip(Json::<MIN_DECODE_LIMIT>);
     }
 
     #[cfg(feature = "msgpack")]
     #[test]
     fn msgpack_roundtrips_and_refuses_bad_input() {
-        roundtrip(MessagePack::<1024>);
+        roundtrip(MessagePack::<MIN_DECODE_LIMIT>);
     }
 
     proptest! {
         #[test]
         fn bincode_never_panics_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let s = Bincode::<4096>;
+            let s = Bincode::<MIN_DECODE_LIMIT>;
             let _ = s.decode::<Vec<String>>(&bytes);
             let _ = s.decode::<(u64, Option<Vec<u8>>, std::collections::BTreeMap<String, i32>)>(&bytes);
         }

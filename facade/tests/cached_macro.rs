@@ -88,7 +88,11 @@ fn fallible_functions_cache_only_ok_and_receive_cache_errors() {
     assert_eq!(lookup(0), Err(LookupError::NotFound(0)));
     assert_eq!(lookup(1).unwrap(), "user-1");
     assert_eq!(lookup(1).unwrap(), "user-1");
-    assert_eq!(LOOKUPS.load(Ordering::SeqCst), 3, "errors rerun, Ok is cached");
+    assert_eq!(
+        LOOKUPS.load(Ordering::SeqCst),
+        3,
+        "errors rerun, Ok is cached"
+    );
     let miss = Mode::NoExec.scope(|| lookup(2));
     assert!(matches!(miss, Err(LookupError::Cache(m)) if m.contains("no-exec")));
 }
@@ -165,7 +169,10 @@ fn methods_hash_self_and_can_name_their_cache_through_self() {
     let shared = MemoryStore::new();
     let build = |rate| Pricing {
         rate,
-        cache: FuncCache::builder("pricing").store(shared.clone()).build().unwrap(),
+        cache: FuncCache::builder("pricing")
+            .store(shared.clone())
+            .build()
+            .unwrap(),
     };
     let (cheap, dear) = (build(2), build(3));
     assert_eq!(cheap.price(10), 20);

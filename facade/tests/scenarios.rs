@@ -548,7 +548,7 @@ fn unhashable_arguments_run_uncached_or_error_when_propagating() {
 #[test]
 fn json_values() {
     let c = FuncCache::builder("json")
-        .serializer(redis_func_cache::serializer::Json::<4096>)
+        .serializer(redis_func_cache::serializer::Json::<{ 1 << 20 }>)
         .store(MemoryStore::new())
         .build()
         .unwrap();
@@ -563,7 +563,7 @@ fn json_values() {
 #[test]
 fn msgpack_values() {
     let c = FuncCache::builder("mp")
-        .serializer(redis_func_cache::serializer::MessagePack::<4096>)
+        .serializer(redis_func_cache::serializer::MessagePack::<{ 1 << 20 }>)
         .store(MemoryStore::new())
         .build()
         .unwrap();

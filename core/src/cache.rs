@@ -163,7 +163,7 @@ impl FuncCache<NoStore> {
             entry_ttl: None,
             on_store_error: OnStoreError::FailOpen,
             store: NoStore,
-            serializer: Bincode::default(),
+            serializer: Bincode,
         }
     }
 }

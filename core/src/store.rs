@@ -228,25 +228,19 @@ impl Store for Arc<dyn DynStore> {
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
         DynStore::purge_prefix(&**self, prefix)
     }
-    fn get_async(
-        &self,
-        req: &GetRequest<'_>,
-    ) -> impl Future<Output = Result<Option<Bytes>, Error>> + Send {
-        async move { DynStore::get_async(&**self, req).await }
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+        DynStore::get_async(&**self, req).await
     }
-    fn put_async(
-        &self,
-        req: &PutRequest<'_>,
-    ) -> impl Future<Output = Result<PutOutcome, Error>> + Send {
-        async move { DynStore::put_async(&**self, req).await }
+    async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
+        DynStore::put_async(&**self, req).await
     }
-    fn len_async(&self, pair: &KeyPair) -> impl Future<Output = Result<u64, Error>> + Send {
-        async move { DynStore::len_async(&**self, pair).await }
+    async fn len_async(&self, pair: &KeyPair) -> Result<u64, Error> {
+        DynStore::len_async(&**self, pair).await
     }
-    fn purge_async(&self, pair: &KeyPair) -> impl Future<Output = Result<u64, Error>> + Send {
-        async move { DynStore::purge_async(&**self, pair).await }
+    async fn purge_async(&self, pair: &KeyPair) -> Result<u64, Error> {
+        DynStore::purge_async(&**self, pair).await
     }
-    fn purge_prefix_async(&self, prefix: &str) -> impl Future<Output = Result<u64, Error>> + Send {
-        async move { DynStore::purge_prefix_async(&**self, prefix).await }
+    async fn purge_prefix_async(&self, prefix: &str) -> Result<u64, Error> {
+        DynStore::purge_prefix_async(&**self, prefix).await
     }
 }

@@ -159,7 +159,7 @@ fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream2> {
                 }
             },
         };
-        if options.skip.iter().any(|s| *s == ident) {
+        if options.skip.contains(&ident) {
             seen_skips.push(ident);
             continue;
         }

@@ -20,6 +20,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod ordered;
 mod pair;
 
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! One key pair held in memory: the value map and the index, carried out
 //! from a policy description.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use bytes::Bytes;
@@ -9,6 +9,8 @@ use redis_func_cache_core::clock::micros;
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
 use redis_func_cache_core::store::{Expiry, GetRequest, PutOutcome, PutRequest};
 use redis_func_cache_core::{Error, InvocationHash};
+
+use crate::ordered::OrderedIndex;
 
 /// Members are already uniform hashes, so the map hashes them by taking
 /// eight of their bytes instead of running SipHash again.
@@ -43,7 +45,7 @@ struct Entry {
 #[derive(Debug)]
 enum Index {
     /// Ordered by (score, member bytes), as a Redis sorted set.
-    Sorted(BTreeSet<(u64, InvocationHash)>),
+    Sorted(OrderedIndex),
     /// Members in no order; positions allow O(1) random removal.
     Set(Vec<InvocationHash>),
 }
@@ -51,7 +53,7 @@ enum Index {
 impl Index {
     fn new(kind: IndexKind) -> Self {
         match kind {
-            IndexKind::SortedSet => Index::Sorted(BTreeSet::new()),
+            IndexKind::SortedSet => Index::Sorted(OrderedIndex::default()),
             IndexKind::Set => Index::Set(Vec::new()),
         }
     }
@@ -123,7 +125,7 @@ impl PairState {
 
     fn max_score(&self) -> u64 {
         match &self.index {
-            Index::Sorted(set) => set.last().map_or(0, |(score, _)| *score),
+            Index::Sorted(set) => set.last().map_or(0, |(score, _)| score),
             Index::Set(_) => 0,
         }
     }
@@ -141,8 +143,8 @@ impl PairState {
 
     fn rescore(&mut self, member: InvocationHash, old: u64, new: u64) {
         if let Index::Sorted(set) = &mut self.index {
-            set.remove(&(old, member));
-            set.insert((new, member));
+            set.remove(old, member);
+            set.insert(new, member);
             if let Some(entry) = self.entries.get_mut(&member) {
                 entry.rank = new;
             }
@@ -155,7 +157,7 @@ impl PairState {
         };
         match &mut self.index {
             Index::Sorted(set) => {
-                set.remove(&(entry.rank, member));
+                set.remove(entry.rank, member);
             }
             Index::Set(members) => {
                 let pos = entry.rank as usize;
@@ -239,7 +241,7 @@ impl PairState {
                 // Validation forbids Keep on insert; treat it as 0 regardless.
                 let score = self.score(rules.on_insert, None, now).unwrap_or(0);
                 if let Index::Sorted(set) = &mut self.index {
-                    set.insert((score, member));
+                    set.insert(score, member);
                 }
                 score
             }
@@ -258,13 +260,13 @@ impl PairState {
         let mut victims = Vec::with_capacity(count as usize);
         for _ in 0..count {
             let victim = match (&mut self.index, rules.victim) {
-                (Index::Sorted(set), Victim::Lowest) => set.first().map(|(_, m)| *m),
-                (Index::Sorted(set), Victim::Highest) => set.last().map(|(_, m)| *m),
+                (Index::Sorted(set), Victim::Lowest) => set.first().map(|(_, m)| m),
+                (Index::Sorted(set), Victim::Highest) => set.last().map(|(_, m)| m),
                 (Index::Sorted(set), Victim::Random) => {
                     let n = set.len();
                     (n > 0)
                         .then(|| self.rng.usize(..n))
-                        .and_then(|k| set.iter().nth(k).map(|(_, m)| *m))
+                        .and_then(|k| set.iter().nth(k).map(|(_, m)| m))
                 }
                 (Index::Set(members), _) => {
                     let n = members.len();
@@ -287,7 +289,7 @@ impl PairState {
     pub(crate) fn contents(&mut self, now: u64) -> PairContents {
         self.expire(now);
         let index = match &self.index {
-            Index::Sorted(set) => set.iter().map(|(score, m)| (*m, Some(*score))).collect(),
+            Index::Sorted(set) => set.iter().map(|(score, m)| (m, Some(score))).collect(),
             Index::Set(members) => {
                 let mut sorted: Vec<_> = members.iter().map(|m| (*m, None)).collect();
                 sorted.sort();

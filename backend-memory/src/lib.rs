@@ -32,8 +32,8 @@ use redis_func_cache_core::clock::{Clock, SystemClock};
 use redis_func_cache_core::store::{Capabilities, GetRequest, PutOutcome, PutRequest, Store};
 use redis_func_cache_core::{Error, KeyPair};
 
-pub use pair::PairContents;
 use pair::PairState;
+pub use redis_func_cache_core::store::PairContents;
 
 /// Entries kept in this process, shared by every clone.
 ///

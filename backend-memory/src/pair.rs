@@ -7,7 +7,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use bytes::Bytes;
 use redis_func_cache_core::clock::micros;
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
-use redis_func_cache_core::store::{Expiry, GetRequest, PutOutcome, PutRequest};
+use redis_func_cache_core::store::{Expiry, GetRequest, PairContents, PutOutcome, PutRequest};
 use redis_func_cache_core::{Error, InvocationHash};
 
 use crate::ordered::OrderedIndex;
@@ -75,15 +75,6 @@ pub(crate) struct PairState {
     /// while the pair holds entries (an empty pair is an absent one).
     expires_at: u64,
     rng: fastrand::Rng,
-}
-
-/// What a pair holds, in index order (for a set: sorted by member bytes).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PairContents {
-    /// Members with their scores (`None` for a set index), lowest first.
-    pub index: Vec<(InvocationHash, Option<u64>)>,
-    /// Members with their values, sorted by member bytes.
-    pub values: Vec<(InvocationHash, Bytes)>,
 }
 
 fn wrong_type(expected: IndexKind, found: IndexKind) -> Error {

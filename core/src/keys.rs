@@ -50,6 +50,11 @@ impl KeyPair {
         }
     }
 
+    /// A pair from its two key names as found in a store (by `SCAN`).
+    pub fn from_names(index: String, values: String) -> Self {
+        KeyPair { index, values }
+    }
+
     /// The index key (`…:0`).
     pub fn index(&self) -> &str {
         &self.index

@@ -66,6 +66,17 @@ pub struct PutOutcome {
     pub evicted: Vec<InvocationHash>,
 }
 
+/// What a pair holds, in a form every store can produce, so tests can
+/// compare stores pair by pair.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PairContents {
+    /// Members with their scores (`None` for a set index), in index order:
+    /// lowest (score, member bytes) first; a set's members sorted by bytes.
+    pub index: Vec<(InvocationHash, Option<u64>)>,
+    /// Members with their stored values, sorted by member bytes.
+    pub values: Vec<(InvocationHash, Bytes)>,
+}
+
 /// What a store can do, so the builder can refuse a combination that cannot
 /// work and behaviour tests can pick the cases that apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,5 @@
+-- Remove a pair; return how many entries it held.
+-- KEYS[1] index, KEYS[2] values
+local n = redis.call('HLEN', KEYS[2])
+redis.call('UNLINK', KEYS[1], KEYS[2])
+return n

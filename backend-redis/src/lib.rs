@@ -25,7 +25,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::{Client, IntoConnectionInfo, Script};
+use redis::{Client, Cmd, IntoConnectionInfo, RedisResult};
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
 use redis_func_cache_core::store::{
     Bytes, Capabilities, Expiry, GetRequest, PairContents, PutOutcome, PutRequest, Store,
@@ -35,9 +35,87 @@ use tokio::sync::OnceCell;
 
 const BACKEND: &str = "redis";
 
-static GET: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::GET));
-static PUT: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::PUT));
-static PURGE: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::PURGE));
+static GET: LazyLock<ScriptText> = LazyLock::new(|| ScriptText::new(scripts::GET));
+static PUT: LazyLock<ScriptText> = LazyLock::new(|| ScriptText::new(scripts::PUT));
+static PURGE: LazyLock<ScriptText> = LazyLock::new(|| ScriptText::new(scripts::PURGE));
+
+/// A script's text and SHA1.
+struct ScriptText {
+    text: &'static str,
+    sha: String,
+}
+
+impl ScriptText {
+    fn new(text: &'static str) -> Self {
+        ScriptText {
+            text,
+            sha: redis::Script::new(text).get_hash().to_owned(),
+        }
+    }
+}
+
+/// One call of a script on the two keys of a pair.
+///
+/// It is sent as `EVALSHA`; a `NOSCRIPT` answer (after `SCRIPT FLUSH`, a
+/// restart or a failover) is met with `EVAL` of the full text, which runs it
+/// and caches it again in one step. (Loading it and retrying `EVALSHA` would
+/// fail again if another flush came in between.)
+struct ScriptCall {
+    script: &'static ScriptText,
+    cmd: Cmd,
+}
+
+impl ScriptCall {
+    fn new(script: &'static ScriptText, pair: &KeyPair) -> Self {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&script.sha)
+            .arg(2)
+            .arg(pair.index())
+            .arg(pair.values());
+        ScriptCall { script, cmd }
+    }
+
+    fn arg(mut self, arg: impl redis::ToRedisArgs) -> Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    /// The same call as `EVAL` with the script's text.
+    fn eval(&self) -> Cmd {
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(self.script.text);
+        for arg in self.cmd.args_iter().skip(2) {
+            if let redis::Arg::Simple(bytes) = arg {
+                eval.arg(bytes);
+            }
+        }
+        eval
+    }
+
+    fn invoke<T: redis::FromRedisValue>(
+        &self,
+        con: &mut dyn redis::ConnectionLike,
+    ) -> RedisResult<T> {
+        match self.cmd.query(con) {
+            Err(e) if is_noscript(&e) => self.eval().query(con),
+            other => other,
+        }
+    }
+
+    async fn invoke_async<T: redis::FromRedisValue>(
+        &self,
+        con: &mut ConnectionManager,
+    ) -> RedisResult<T> {
+        match self.cmd.query_async(con).await {
+            Err(e) if is_noscript(&e) => self.eval().query_async(con).await,
+            other => other,
+        }
+    }
+}
+
+fn is_noscript(e: &redis::RedisError) -> bool {
+    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+}
 
 /// Entries kept in one Redis server (for Redis Cluster, see the cluster
 /// store).
@@ -128,6 +206,9 @@ impl RedisStore {
             .max_size(options.max_sync_connections)
             .min_idle(Some(0))
             .connection_timeout(options.connection_timeout)
+            // A check-out test is a PING: one more round trip on every call.
+            // A broken connection is dropped when it comes back instead.
+            .test_on_check_out(false)
             .build_unchecked(client.clone());
         RedisStore {
             shared: Arc::new(Shared {
@@ -311,28 +392,23 @@ fn flag(on: bool) -> &'static str {
     if on { "1" } else { "0" }
 }
 
-fn get_invocation<'a>(req: &GetRequest<'_>) -> redis::ScriptInvocation<'a> {
+fn get_call(req: &GetRequest<'_>) -> ScriptCall {
     let expiry: Expiry = req.expiry;
-    let mut inv = GET.prepare_invoke();
-    inv.key(req.pair.index())
-        .key(req.pair.values())
+    ScriptCall::new(&GET, req.pair)
         .arg(&req.member.as_bytes()[..])
         .arg(kind_word(req.rules))
         .arg(rule_word(req.rules.on_hit))
         .arg(millis(expiry.pair_ttl))
         .arg(flag(expiry.slide))
-        .arg(flag(expiry.entry_ttl.is_some()));
-    inv
+        .arg(flag(expiry.entry_ttl.is_some()))
 }
 
-fn put_invocation<'a>(req: &PutRequest<'_>) -> redis::ScriptInvocation<'a> {
+fn put_call(req: &PutRequest<'_>) -> ScriptCall {
     let expiry = req.expiry;
     let entry_ttl_us = expiry.entry_ttl.map_or(0, |d| {
         u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
     });
-    let mut inv = PUT.prepare_invoke();
-    inv.key(req.pair.index())
-        .key(req.pair.values())
+    ScriptCall::new(&PUT, req.pair)
         .arg(&req.member.as_bytes()[..])
         .arg(&req.value[..])
         .arg(kind_word(req.rules))
@@ -342,14 +418,11 @@ fn put_invocation<'a>(req: &PutRequest<'_>) -> redis::ScriptInvocation<'a> {
         .arg(req.maxsize)
         .arg(millis(expiry.pair_ttl))
         .arg(flag(expiry.slide))
-        .arg(entry_ttl_us);
-    inv
+        .arg(entry_ttl_us)
 }
 
-fn purge_invocation<'a>(pair: &KeyPair) -> redis::ScriptInvocation<'a> {
-    let mut inv = PURGE.prepare_invoke();
-    inv.key(pair.index()).key(pair.values());
-    inv
+fn purge_call(pair: &KeyPair) -> ScriptCall {
+    ScriptCall::new(&PURGE, pair)
 }
 
 fn outcome(evicted: Vec<Vec<u8>>) -> Result<PutOutcome, Error> {
@@ -368,17 +441,13 @@ impl Store for RedisStore {
 
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
         let mut con = self.sync_connection()?;
-        let value: Option<Vec<u8>> = get_invocation(req)
-            .invoke(&mut *con)
-            .map_err(backend_error)?;
+        let value: Option<Vec<u8>> = get_call(req).invoke(&mut *con).map_err(backend_error)?;
         Ok(value.map(Bytes::from))
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         let mut con = self.sync_connection()?;
-        let evicted: Vec<Vec<u8>> = put_invocation(req)
-            .invoke(&mut *con)
-            .map_err(backend_error)?;
+        let evicted: Vec<Vec<u8>> = put_call(req).invoke(&mut *con).map_err(backend_error)?;
         outcome(evicted)
     }
 
@@ -392,9 +461,7 @@ impl Store for RedisStore {
 
     fn purge(&self, pair: &KeyPair) -> Result<u64, Error> {
         let mut con = self.sync_connection()?;
-        purge_invocation(pair)
-            .invoke(&mut *con)
-            .map_err(backend_error)
+        purge_call(pair).invoke(&mut *con).map_err(backend_error)
     }
 
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
@@ -407,15 +474,19 @@ impl Store for RedisStore {
 
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
         let mut con = self.async_connection().await?;
-        let inv = get_invocation(req);
-        let value: Option<Vec<u8>> = inv.invoke_async(&mut con).await.map_err(backend_error)?;
+        let value: Option<Vec<u8>> = get_call(req)
+            .invoke_async(&mut con)
+            .await
+            .map_err(backend_error)?;
         Ok(value.map(Bytes::from))
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         let mut con = self.async_connection().await?;
-        let inv = put_invocation(req);
-        let evicted: Vec<Vec<u8>> = inv.invoke_async(&mut con).await.map_err(backend_error)?;
+        let evicted: Vec<Vec<u8>> = put_call(req)
+            .invoke_async(&mut con)
+            .await
+            .map_err(backend_error)?;
         outcome(evicted)
     }
 
@@ -430,8 +501,10 @@ impl Store for RedisStore {
 
     async fn purge_async(&self, pair: &KeyPair) -> Result<u64, Error> {
         let mut con = self.async_connection().await?;
-        let inv = purge_invocation(pair);
-        inv.invoke_async(&mut con).await.map_err(backend_error)
+        purge_call(pair)
+            .invoke_async(&mut con)
+            .await
+            .map_err(backend_error)
     }
 
     async fn purge_prefix_async(&self, prefix: &str) -> Result<u64, Error> {

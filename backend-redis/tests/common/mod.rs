@@ -43,3 +43,76 @@ impl Server {
             .unwrap()
     }
 }
+
+/// Every command the server runs, as `MONITOR` shows it, with those a script
+/// ran (tagged `lua`) told apart from those clients sent.
+pub struct Monitor {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Monitor {
+    pub fn start(server: &Server) -> Monitor {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let addr = server
+            .url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/');
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(b"MONITOR\r\n").unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut ok = String::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !ok.starts_with("+OK") {
+            ok.clear();
+            let _ = reader.read_line(&mut ok);
+            assert!(Instant::now() < deadline, "MONITOR did not start");
+        }
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = {
+            let (lines, stop) = (lines.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                while !stop.load(Ordering::Relaxed) {
+                    match reader.read_line(&mut line) {
+                        Ok(0) => break,
+                        Ok(_) if line.ends_with('\n') => {
+                            lines.lock().unwrap().push(std::mem::take(&mut line));
+                        }
+                        _ => {}
+                    }
+                }
+            })
+        };
+        Monitor {
+            lines,
+            stop,
+            reader: Some(handle),
+        }
+    }
+
+    /// Stops and returns the names of the commands clients sent.
+    pub fn client_commands(mut self) -> Vec<String> {
+        std::thread::sleep(Duration::from_millis(200));
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.reader.take() {
+            h.join().unwrap();
+        }
+        let lines = self.lines.lock().unwrap();
+        lines
+            .iter()
+            .filter(|l| !l.contains(" lua]"))
+            .filter_map(|l| {
+                let rest = &l[l.find("] \"")? + 3..];
+                Some(rest[..rest.find('"')?].to_ascii_lowercase())
+            })
+            .collect()
+    }
+}

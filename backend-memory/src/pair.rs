@@ -153,10 +153,10 @@ impl PairState {
             Index::Set(members) => {
                 let pos = entry.rank as usize;
                 members.swap_remove(pos);
-                if let Some(moved) = members.get(pos) {
-                    if let Some(e) = self.entries.get_mut(moved) {
-                        e.rank = pos as u64;
-                    }
+                if let Some(moved) = members.get(pos)
+                    && let Some(e) = self.entries.get_mut(moved)
+                {
+                    e.rank = pos as u64;
                 }
             }
         }

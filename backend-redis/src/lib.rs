@@ -20,6 +20,8 @@
 #![warn(missing_docs)]
 
 mod scripts;
+#[cfg(feature = "test-server")]
+pub mod test_server;
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;

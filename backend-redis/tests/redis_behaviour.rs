@@ -140,7 +140,6 @@ fn a_fixed_ttl_does_not_slide_and_a_sliding_one_does() {
 
 fn count_round_trips(policy: impl EvictionPolicy + Copy, async_calls: bool) {
     let server = common::Server::start();
-    let mut con = server.connection();
     let cache = FuncCache::builder("trips")
         .policy(policy)
         .maxsize(50)
@@ -187,7 +186,6 @@ fn count_round_trips(policy: impl EvictionPolicy + Copy, async_calls: bool) {
         "two EVALSHA per miss, nothing else"
     );
     assert_eq!(cache.stats().evictions - evictions_before, 20);
-    drop(con);
 }
 
 #[test]
@@ -340,4 +338,34 @@ fn unreachable_server_fails_open_by_default() {
         .block_on(strict.call_async(&FIB, &1u32, || async { 5u32 }))
         .unwrap_err();
     assert!(err.is_transient(), "{err}");
+}
+
+#[test]
+fn urls_carry_a_user_and_password() {
+    let server = common::Server::start();
+    let mut admin = server.connection();
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "alice", "on", ">s3cret", "~*", "&*", "+@all"])
+        .query(&mut admin)
+        .unwrap();
+    let port = server.port();
+    let with = |user: &str, pass: &str| {
+        FuncCache::builder("acl")
+            .on_store_error(OnStoreError::Propagate)
+            .store(
+                RedisStore::open(format!("redis://{user}:{pass}@127.0.0.1:{port}/").as_str())
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let v: u32 = with("alice", "s3cret").call(&FIB, &1u32, || 9).unwrap();
+    assert_eq!(v, 9);
+    let err = with("alice", "wrong")
+        .call(&FIB, &1u32, || 9u32)
+        .unwrap_err();
+    assert!(
+        matches!(err, redis_func_cache_core::Error::Backend { .. }),
+        "{err}"
+    );
 }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use redis_func_cache::{FuncCache, FuncId, MemoryStore, Policy, Store, by_name};
+use redis_func_cache::{FuncCache, FuncId, MemoryStore, Policy, RedisStore, Store, by_name};
 use serde::Serialize;
 
 /// The function every trace line calls.
@@ -101,4 +101,16 @@ pub fn run_memory(
     capacity: u64,
 ) -> Result<Report, String> {
     run(trace, keys, policy, capacity, MemoryStore::new(), "memory")
+}
+
+/// Replays on the Redis server at `url`; the cache's pairs are purged first.
+pub fn run_redis(
+    trace: &str,
+    keys: &[i64],
+    policy: Policy,
+    capacity: u64,
+    url: &str,
+) -> Result<Report, String> {
+    let store = RedisStore::open(url).map_err(|e| e.to_string())?;
+    run(trace, keys, policy, capacity, store, "redis")
 }

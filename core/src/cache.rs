@@ -549,11 +549,11 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             }
         }
         let value = f()?;
-        if mode.writes() {
-            if let Some(req) = self.put_request(&pair, member, &value)? {
-                let outcome = self.store.put(&req);
-                self.record_put(outcome)?;
-            }
+        if mode.writes()
+            && let Some(req) = self.put_request(&pair, member, &value)?
+        {
+            let outcome = self.store.put(&req);
+            self.record_put(outcome)?;
         }
         Ok(value)
     }
@@ -586,11 +586,11 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             }
         }
         let value = f().await?;
-        if mode.writes() {
-            if let Some(req) = self.put_request(&pair, member, &value)? {
-                let outcome = self.store.put_async(&req).await;
-                self.record_put(outcome)?;
-            }
+        if mode.writes()
+            && let Some(req) = self.put_request(&pair, member, &value)?
+        {
+            let outcome = self.store.put_async(&req).await;
+            self.record_put(outcome)?;
         }
         Ok(value)
     }

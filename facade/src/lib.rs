@@ -65,8 +65,11 @@ pub mod policy {
     pub use redis_func_cache_core::policy::*;
 }
 
+pub use redis_func_cache_core::store::PairContents;
 #[cfg(feature = "memory")]
-pub use redis_func_cache_memory::{MemoryStore, PairContents};
+pub use redis_func_cache_memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis_func_cache_redis::{RedisOptions, RedisStore};
 
 /// Caches a function's results in a [`FuncCache`].
 ///

@@ -25,9 +25,12 @@ struct Args {
     /// The cache's maxsize.
     #[arg(long)]
     capacity: u64,
-    /// The store: memory (redis comes with the Redis store).
+    /// The store: memory or redis.
     #[arg(long, default_value = "memory")]
     backend: String,
+    /// The Redis server for `--backend redis`.
+    #[arg(long, default_value = "redis://127.0.0.1:6379/")]
+    redis_url: String,
     /// single, multiple, cluster or cluster-multiple.
     #[arg(long, default_value = "single")]
     layout: String,
@@ -58,11 +61,8 @@ fn run(args: Args) -> Result<(), String> {
     let name = trace::name(&args.trace);
     let report = match args.backend.as_str() {
         "memory" => replay::run_memory(&name, &keys, policy, args.capacity)?,
-        other => {
-            return Err(format!(
-                "unknown backend {other:?}: this build has `memory` (the Redis store is not implemented yet)"
-            ));
-        }
+        "redis" => replay::run_redis(&name, &keys, policy, args.capacity, &args.redis_url)?,
+        other => return Err(format!("unknown backend {other:?}: use memory or redis")),
     };
     if args.json {
         println!(

@@ -1,0 +1,135 @@
+//! Real Redis servers for tests, benches and the tools (feature
+//! `test-server`): a `redis-server` per caller on a free loopback port via
+//! `redis-test`, stopped on drop, and a `MONITOR` reader that counts round
+//! trips.
+#![allow(clippy::missing_panics_doc)]
+
+use std::time::{Duration, Instant};
+
+use redis_test::server::RedisServer;
+
+/// A `redis-server` on a free loopback port, stopped when dropped.
+pub struct Server {
+    server: RedisServer,
+    /// `redis://127.0.0.1:PORT/`.
+    pub url: String,
+}
+
+impl Server {
+    /// Starts a server and waits until it answers `PING`.
+    ///
+    /// # Panics
+    ///
+    /// If `redis-server` is missing or does not answer within 10 s: a test
+    /// that needs Redis fails without it, it never skips.
+    pub fn start() -> Server {
+        let server = RedisServer::new();
+        let (host, port) = server
+            .host_and_port()
+            .expect("redis-test serves on TCP unless REDISRS_SERVER_TYPE says otherwise");
+        let url = format!("redis://{host}:{port}/");
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ping = client
+                .get_connection()
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+            match ping {
+                Ok(_) => break,
+                Err(e) if Instant::now() > deadline => panic!(
+                    "redis-server did not answer on {url} within 10 s ({e}); is redis-server installed? log: {:?}",
+                    server.log_file_contents()
+                ),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        Server { server, url }
+    }
+
+    /// The server's port.
+    pub fn port(&self) -> u16 {
+        self.server.host_and_port().map_or(0, |(_, port)| port)
+    }
+
+    /// A plain connection, for inspecting the server.
+    pub fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+}
+
+/// Every command the server runs, as `MONITOR` shows it, with those a script
+/// ran (tagged `lua`) told apart from those clients sent.
+pub struct Monitor {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Monitor {
+    /// Starts `MONITOR` on the server.
+    pub fn start(server: &Server) -> Monitor {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let addr = server
+            .url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/');
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(b"MONITOR\r\n").unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut ok = String::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !ok.starts_with("+OK") {
+            ok.clear();
+            let _ = reader.read_line(&mut ok);
+            assert!(Instant::now() < deadline, "MONITOR did not start");
+        }
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = {
+            let (lines, stop) = (lines.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                while !stop.load(Ordering::Relaxed) {
+                    match reader.read_line(&mut line) {
+                        Ok(0) => break,
+                        Ok(_) if line.ends_with('\n') => {
+                            lines.lock().unwrap().push(std::mem::take(&mut line));
+                        }
+                        _ => {}
+                    }
+                }
+            })
+        };
+        Monitor {
+            lines,
+            stop,
+            reader: Some(handle),
+        }
+    }
+
+    /// Stops and returns the names of the commands clients sent.
+    pub fn client_commands(mut self) -> Vec<String> {
+        std::thread::sleep(Duration::from_millis(200));
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.reader.take() {
+            h.join().unwrap();
+        }
+        let lines = self.lines.lock().unwrap();
+        lines
+            .iter()
+            .filter(|l| !l.contains(" lua]"))
+            .filter_map(|l| {
+                let rest = &l[l.find("] \"")? + 3..];
+                Some(rest[..rest.find('"')?].to_ascii_lowercase())
+            })
+            .collect()
+    }
+}

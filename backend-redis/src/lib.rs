@@ -22,124 +22,62 @@
 mod scripts;
 #[cfg(feature = "test-server")]
 pub mod test_server;
+mod topology;
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
-use redis::{Client, Cmd, IntoConnectionInfo, RedisResult};
-use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
+use redis::cluster::ClusterClientBuilder;
+use redis::{ConnectionInfo, IntoConnectionInfo};
 use redis_func_cache_core::store::{
-    Bytes, Capabilities, Expiry, GetRequest, PairContents, PutOutcome, PutRequest, Store,
+    Bytes, Capabilities, GetRequest, PairContents, PutOutcome, PutRequest, Store,
 };
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 use tokio::sync::OnceCell;
 
+use scripts::{get_call, member, outcome, purge_call, put_call};
+pub use topology::{Cluster, Standalone, Topology};
+
 const BACKEND: &str = "redis";
 
-static GET: LazyLock<ScriptText> = LazyLock::new(|| ScriptText::new(scripts::GET));
-static PUT: LazyLock<ScriptText> = LazyLock::new(|| ScriptText::new(scripts::PUT));
-static PURGE: LazyLock<ScriptText> = LazyLock::new(|| ScriptText::new(scripts::PURGE));
+/// A store on a Redis Cluster: the same scripts, routed by their first key.
+/// Build it with [`RedisStore::open_cluster`]; caches on it must use a
+/// cluster layout (`LruClusterPolicy`, `LruClusterMultiplePolicy`, ...), which
+/// `build()` checks.
+pub type RedisClusterStore = RedisStore<Cluster>;
 
-/// A script's text and SHA1.
-struct ScriptText {
-    text: &'static str,
-    sha: String,
-}
-
-impl ScriptText {
-    fn new(text: &'static str) -> Self {
-        ScriptText {
-            text,
-            sha: redis::Script::new(text).get_hash().to_owned(),
-        }
-    }
-}
-
-/// One call of a script on the two keys of a pair.
-///
-/// It is sent as `EVALSHA`; a `NOSCRIPT` answer (after `SCRIPT FLUSH`, a
-/// restart or a failover) is met with `EVAL` of the full text, which runs it
-/// and caches it again in one step. (Loading it and retrying `EVALSHA` would
-/// fail again if another flush came in between.)
-struct ScriptCall {
-    script: &'static ScriptText,
-    cmd: Cmd,
-}
-
-impl ScriptCall {
-    fn new(script: &'static ScriptText, pair: &KeyPair) -> Self {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(&script.sha)
-            .arg(2)
-            .arg(pair.index())
-            .arg(pair.values());
-        ScriptCall { script, cmd }
-    }
-
-    fn arg(mut self, arg: impl redis::ToRedisArgs) -> Self {
-        self.cmd.arg(arg);
-        self
-    }
-
-    /// The same call as `EVAL` with the script's text.
-    fn eval(&self) -> Cmd {
-        let mut eval = redis::cmd("EVAL");
-        eval.arg(self.script.text);
-        for arg in self.cmd.args_iter().skip(2) {
-            if let redis::Arg::Simple(bytes) = arg {
-                eval.arg(bytes);
-            }
-        }
-        eval
-    }
-
-    fn invoke<T: redis::FromRedisValue>(
-        &self,
-        con: &mut dyn redis::ConnectionLike,
-    ) -> RedisResult<T> {
-        match self.cmd.query(con) {
-            Err(e) if is_noscript(&e) => self.eval().query(con),
-            other => other,
-        }
-    }
-
-    async fn invoke_async<T: redis::FromRedisValue>(
-        &self,
-        con: &mut ConnectionManager,
-    ) -> RedisResult<T> {
-        match self.cmd.query_async(con).await {
-            Err(e) if is_noscript(&e) => self.eval().query_async(con).await,
-            other => other,
-        }
-    }
-}
-
-fn is_noscript(e: &redis::RedisError) -> bool {
-    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
-}
-
-/// Entries kept in one Redis server (for Redis Cluster, see the cluster
-/// store).
+/// Entries kept in Redis: one server ([`Standalone`], the default) or a
+/// cluster ([`Cluster`]).
 ///
 /// Cheap to clone: clones share one multiplexed async connection (made on
 /// first async use, reconnecting on failure) and one pool of sync
 /// connections.
-#[derive(Clone)]
-pub struct RedisStore {
-    shared: Arc<Shared>,
+pub struct RedisStore<T: Topology = Standalone> {
+    shared: Arc<Shared<T>>,
 }
 
-struct Shared {
-    client: Client,
-    pool: r2d2::Pool<Client>,
-    manager: OnceCell<ConnectionManager>,
+impl<T: Topology> Clone for RedisStore<T> {
+    fn clone(&self) -> Self {
+        RedisStore {
+            shared: Arc::clone(&self.shared),
+        }
+    }
 }
 
-impl std::fmt::Debug for RedisStore {
+struct Shared<T: Topology> {
+    /// Where to start: the server, or one cluster node (its credentials
+    /// reach the others for `SCAN`).
+    seed: ConnectionInfo,
+    pool: r2d2::Pool<T::Client>,
+    client: T::Client,
+    connection: OnceCell<T::AsyncConnection>,
+}
+
+impl<T: Topology> std::fmt::Debug for RedisStore<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
-            .field("server", &self.shared.client.get_connection_info().addr())
+            .field("cluster", &T::CLUSTER)
+            .field("seed", &self.shared.seed.addr())
             .finish_non_exhaustive()
     }
 }
@@ -163,7 +101,7 @@ fn pool_error(e: r2d2::Error) -> Error {
     Error::transient_backend(BACKEND, e)
 }
 
-/// Options for [`RedisStore::with_options`].
+/// Options for the `with_options` constructors.
 #[derive(Debug, Clone)]
 pub struct RedisOptions {
     /// Most sync connections kept open (default 16).
@@ -181,7 +119,7 @@ impl Default for RedisOptions {
     }
 }
 
-impl RedisStore {
+impl RedisStore<Standalone> {
     /// A store on the server at `url` (`redis://`, `rediss://` with the TLS
     /// features of `redis`, user and password in the URL). Connections are
     /// made on first use, so this fails only for a malformed URL.
@@ -194,16 +132,62 @@ impl RedisStore {
         url: impl IntoConnectionInfo,
         options: RedisOptions,
     ) -> Result<Self, Error> {
-        let client = Client::open(url).map_err(backend_error)?;
+        let client = redis::Client::open(url).map_err(backend_error)?;
         Ok(RedisStore::from_client_with_options(client, options))
     }
 
     /// A store on a ready client.
-    pub fn from_client(client: Client) -> Self {
+    pub fn from_client(client: redis::Client) -> Self {
         RedisStore::from_client_with_options(client, RedisOptions::default())
     }
 
-    fn from_client_with_options(client: Client, options: RedisOptions) -> Self {
+    fn from_client_with_options(client: redis::Client, options: RedisOptions) -> Self {
+        let seed = client.get_connection_info().clone();
+        RedisStore::new(client, seed, &options)
+    }
+}
+
+impl RedisStore<Cluster> {
+    /// A store on the Redis Cluster that these nodes belong to (one is
+    /// enough; the client learns the rest).
+    ///
+    /// ```no_run
+    /// use redis_func_cache_redis::RedisClusterStore;
+    /// let store = RedisClusterStore::open_cluster(["redis://127.0.0.1:7000/", "redis://127.0.0.1:7001/"]).unwrap();
+    /// ```
+    pub fn open_cluster<I, U>(nodes: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = U>,
+        U: IntoConnectionInfo,
+    {
+        RedisStore::open_cluster_with_options(nodes, RedisOptions::default())
+    }
+
+    /// [`RedisStore::open_cluster`] with options.
+    pub fn open_cluster_with_options<I, U>(nodes: I, options: RedisOptions) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = U>,
+        U: IntoConnectionInfo,
+    {
+        let infos = nodes
+            .into_iter()
+            .map(IntoConnectionInfo::into_connection_info)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend_error)?;
+        let seed = infos
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::config("a cluster store needs at least one node URL"))?;
+        let client = ClusterClientBuilder::new(infos)
+            .connection_timeout(options.connection_timeout)
+            .build()
+            .map_err(backend_error)?;
+        Ok(RedisStore::new(client, seed, &options))
+    }
+}
+
+impl<T: Topology> RedisStore<T> {
+    fn new(client: T::Client, seed: ConnectionInfo, options: &RedisOptions) -> Self {
         let pool = r2d2::Pool::builder()
             .max_size(options.max_sync_connections)
             .min_idle(Some(0))
@@ -214,30 +198,26 @@ impl RedisStore {
             .build_unchecked(client.clone());
         RedisStore {
             shared: Arc::new(Shared {
-                client,
+                seed,
                 pool,
-                manager: OnceCell::new(),
+                client,
+                connection: OnceCell::new(),
             }),
         }
     }
 
-    /// The client this store uses.
-    pub fn client(&self) -> &Client {
-        &self.shared.client
-    }
-
-    fn sync_connection(&self) -> Result<r2d2::PooledConnection<Client>, Error> {
+    fn sync_connection(&self) -> Result<r2d2::PooledConnection<T::Client>, Error> {
         self.shared.pool.get().map_err(pool_error)
     }
 
-    async fn async_connection(&self) -> Result<ConnectionManager, Error> {
-        let manager = self
+    async fn async_connection(&self) -> Result<T::AsyncConnection, Error> {
+        let connection = self
             .shared
-            .manager
-            .get_or_try_init(|| ConnectionManager::new(self.shared.client.clone()))
+            .connection
+            .get_or_try_init(|| T::connect(&self.shared.client))
             .await
             .map_err(backend_error)?;
-        Ok(manager.clone())
+        Ok(connection.clone())
     }
 
     /// What a pair holds now, read with `ZRANGE`/`SMEMBERS` and `HGETALL`,
@@ -289,41 +269,76 @@ impl RedisStore {
         Ok(PairContents { index, values })
     }
 
-    /// The keys of every pair whose index key starts with `prefix`, found
-    /// with `SCAN` (never `KEYS`, which blocks the server).
-    fn scan_pairs(&self, prefix: &str) -> Result<Vec<KeyPair>, Error> {
+    fn data_nodes(&self) -> Result<Vec<ConnectionInfo>, Error> {
         let mut con = self.sync_connection()?;
+        T::data_nodes(&self.shared.client, &mut con, &self.shared.seed).map_err(backend_error)
+    }
+
+    /// The pairs whose index key starts with `prefix`, found with `SCAN` on
+    /// every node that holds keys (never `KEYS`, which blocks a server).
+    fn scan_pairs(&self, prefix: &str) -> Result<Vec<KeyPair>, Error> {
         let pattern = format!("{}*:0", glob_escape(prefix));
-        let keys: Vec<String> = redis::cmd("SCAN")
-            .cursor_arg(0)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .clone()
-            .iter(&mut *con)
-            .map_err(backend_error)?
-            .collect::<Result<_, _>>()
-            .map_err(backend_error)?;
-        Ok(keys.iter().filter_map(|k| pair_of_index_key(k)).collect())
+        let mut pairs = Vec::new();
+        for node in self.data_nodes()? {
+            let mut con = redis::Client::open(node)
+                .and_then(|c| c.get_connection())
+                .map_err(backend_error)?;
+            let keys: Vec<String> = redis::cmd("SCAN")
+                .cursor_arg(0)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .clone()
+                .iter(&mut con)
+                .map_err(backend_error)?
+                .collect::<Result<_, _>>()
+                .map_err(backend_error)?;
+            pairs.extend(keys.iter().filter_map(|k| pair_of_index_key(k)));
+        }
+        Ok(pairs)
     }
 
     async fn scan_pairs_async(&self, prefix: &str) -> Result<Vec<KeyPair>, Error> {
-        use redis::AsyncIter;
-        let mut con = self.async_connection().await?;
         let pattern = format!("{}*:0", glob_escape(prefix));
-        let mut cmd = redis::cmd("SCAN");
-        cmd.cursor_arg(0)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000);
-        let mut iter: AsyncIter<'_, String> =
-            cmd.iter_async(&mut con).await.map_err(backend_error)?;
         let mut pairs = Vec::new();
-        while let Some(key) = iter.next_item().await {
-            if let Some(pair) = pair_of_index_key(&key.map_err(backend_error)?) {
-                pairs.push(pair);
+        let nodes = if T::CLUSTER {
+            let mut con = self.async_connection().await?;
+            let nodes: String = redis::cmd("CLUSTER")
+                .arg("NODES")
+                .query_async(&mut con)
+                .await
+                .map_err(backend_error)?;
+            topology::masters(&nodes)
+                .into_iter()
+                .map(|(host, port)| {
+                    self.shared
+                        .seed
+                        .clone()
+                        .set_addr(redis::ConnectionAddr::Tcp(host, port))
+                })
+                .collect()
+        } else {
+            vec![self.shared.seed.clone()]
+        };
+        for node in nodes {
+            let client = redis::Client::open(node).map_err(backend_error)?;
+            let mut con = client
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(backend_error)?;
+            let mut cmd = redis::cmd("SCAN");
+            cmd.cursor_arg(0)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000);
+            let mut iter: redis::AsyncIter<'_, String> =
+                cmd.iter_async(&mut con).await.map_err(backend_error)?;
+            while let Some(key) = iter.next_item().await {
+                if let Some(pair) = pair_of_index_key(&key.map_err(backend_error)?) {
+                    pairs.push(pair);
+                }
             }
         }
         Ok(pairs)
@@ -348,97 +363,14 @@ fn glob_escape(text: &str) -> String {
     out
 }
 
-fn member(bytes: &[u8]) -> Result<InvocationHash, Error> {
-    let raw: [u8; 16] = bytes.try_into().map_err(|_| {
-        Error::backend(
-            BACKEND,
-            format!(
-                "a member of {} bytes is not an invocation hash",
-                bytes.len()
-            ),
-        )
-    })?;
-    Ok(InvocationHash::from_bytes(raw))
-}
-
-fn rule_word(rule: ScoreRule) -> &'static str {
-    match rule {
-        ScoreRule::Keep => "keep",
-        ScoreRule::MaxPlusOne => "max1",
-        ScoreRule::One => "one",
-        ScoreRule::Increment => "incr",
-        ScoreRule::ClockMicros => "clock",
-    }
-}
-
-fn kind_word(rules: &PolicyRules) -> &'static str {
-    match rules.index {
-        IndexKind::SortedSet => "z",
-        IndexKind::Set => "s",
-    }
-}
-
-fn victim_word(victim: Victim) -> &'static str {
-    match victim {
-        Victim::Lowest => "low",
-        Victim::Highest => "high",
-        Victim::Random => "rand",
-    }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
-fn flag(on: bool) -> &'static str {
-    if on { "1" } else { "0" }
-}
-
-fn get_call(req: &GetRequest<'_>) -> ScriptCall {
-    let expiry: Expiry = req.expiry;
-    ScriptCall::new(&GET, req.pair)
-        .arg(&req.member.as_bytes()[..])
-        .arg(kind_word(req.rules))
-        .arg(rule_word(req.rules.on_hit))
-        .arg(millis(expiry.pair_ttl))
-        .arg(flag(expiry.slide))
-        .arg(flag(expiry.entry_ttl.is_some()))
-}
-
-fn put_call(req: &PutRequest<'_>) -> ScriptCall {
-    let expiry = req.expiry;
-    let entry_ttl_us = expiry.entry_ttl.map_or(0, |d| {
-        u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
-    });
-    ScriptCall::new(&PUT, req.pair)
-        .arg(&req.member.as_bytes()[..])
-        .arg(&req.value[..])
-        .arg(kind_word(req.rules))
-        .arg(rule_word(req.rules.on_insert))
-        .arg(rule_word(req.rules.on_overwrite))
-        .arg(victim_word(req.rules.victim))
-        .arg(req.maxsize)
-        .arg(millis(expiry.pair_ttl))
-        .arg(flag(expiry.slide))
-        .arg(entry_ttl_us)
-}
-
-fn purge_call(pair: &KeyPair) -> ScriptCall {
-    ScriptCall::new(&PURGE, pair)
-}
-
-fn outcome(evicted: Vec<Vec<u8>>) -> Result<PutOutcome, Error> {
-    Ok(PutOutcome {
-        evicted: evicted
-            .iter()
-            .map(|m| member(m))
-            .collect::<Result<_, _>>()?,
-    })
-}
-
-impl Store for RedisStore {
+impl<T: Topology> Store for RedisStore<T> {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(BACKEND)
+        let caps = Capabilities::new(BACKEND);
+        if T::CLUSTER {
+            caps.with_cluster()
+        } else {
+            caps
+        }
     }
 
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {

@@ -6,11 +6,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
 use redis_func_cache_core::policy::{Layout, PolicyRules};
 use redis_func_cache_core::store::{Bytes, Expiry, GetRequest, PutRequest, Store};
 use redis_func_cache_core::{FuncId, InvocationHash, KeyPair};
@@ -18,7 +18,6 @@ use redis_func_cache_memory::MemoryStore;
 use redis_func_cache_policies::rules;
 use redis_func_cache_redis::RedisStore;
 
-static SERVER: LazyLock<common::Server> = LazyLock::new(common::Server::start);
 static CASE: AtomicUsize = AtomicUsize::new(0);
 
 static FUNCS: [FuncId; 3] = [
@@ -129,10 +128,15 @@ fn layout(i: usize) -> Layout {
     Layout::ALL[i % 4]
 }
 
-fn check_identical(rules: PolicyRules, layout: Layout, ops: &[Op]) -> Result<(), TestCaseError> {
+fn check_identical(
+    url: &str,
+    rules: PolicyRules,
+    layout: Layout,
+    ops: &[Op],
+) -> Result<(), TestCaseError> {
     let name = format!("case{}", CASE.fetch_add(1, Ordering::SeqCst));
     let memory = MemoryStore::new();
-    let redis = RedisStore::open(SERVER.url.as_str()).unwrap();
+    let redis = RedisStore::open(url).unwrap();
     let mut m = Driver::new(&memory, rules, layout, &name);
     let mut r = Driver::new(&redis, rules, layout, &name);
     for (step, &op) in ops.iter().enumerate() {
@@ -162,9 +166,14 @@ fn check_identical(rules: PolicyRules, layout: Layout, ops: &[Op]) -> Result<(),
     Ok(())
 }
 
-fn check_invariants(rules: PolicyRules, layout: Layout, ops: &[Op]) -> Result<(), TestCaseError> {
+fn check_invariants(
+    url: &str,
+    rules: PolicyRules,
+    layout: Layout,
+    ops: &[Op],
+) -> Result<(), TestCaseError> {
     let name = format!("case{}", CASE.fetch_add(1, Ordering::SeqCst));
-    let redis = RedisStore::open(SERVER.url.as_str()).unwrap();
+    let redis = RedisStore::open(url).unwrap();
     let mut r = Driver::new(&redis, rules, layout, &name);
     // What each pair must hold: the last value put for each resident member.
     // Functions share a pair in the single-pair layouts.
@@ -225,36 +234,48 @@ fn check_invariants(rules: PolicyRules, layout: Layout, ops: &[Op]) -> Result<()
     Ok(())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
-
-    #[test]
-    fn lru_identical(l in 0..4usize, ops in proptest::collection::vec(op(), 1..60)) {
-        check_identical(rules::LRU, layout(l), &ops)?;
+/// Runs a property over generated (layout, operations) on a server that this
+/// test owns, so the server stops with the test.
+fn run(
+    check: fn(&str, PolicyRules, Layout, &[Op]) -> Result<(), TestCaseError>,
+    rules: PolicyRules,
+) {
+    let server = common::Server::start();
+    let mut runner = TestRunner::new(Config::with_cases(48));
+    let strategy = (0..4usize, proptest::collection::vec(op(), 1..60));
+    if let Err(e) = runner.run(&strategy, |(l, ops)| {
+        check(&server.url, rules, layout(l), &ops)
+    }) {
+        panic!("{}: {e}", rules.word);
     }
+}
 
-    #[test]
-    fn mru_identical(l in 0..4usize, ops in proptest::collection::vec(op(), 1..60)) {
-        check_identical(rules::MRU, layout(l), &ops)?;
-    }
+#[test]
+fn lru_identical() {
+    run(check_identical, rules::LRU);
+}
 
-    #[test]
-    fn fifo_identical(l in 0..4usize, ops in proptest::collection::vec(op(), 1..60)) {
-        check_identical(rules::FIFO, layout(l), &ops)?;
-    }
+#[test]
+fn mru_identical() {
+    run(check_identical, rules::MRU);
+}
 
-    #[test]
-    fn lfu_identical(l in 0..4usize, ops in proptest::collection::vec(op(), 1..60)) {
-        check_identical(rules::LFU, layout(l), &ops)?;
-    }
+#[test]
+fn fifo_identical() {
+    run(check_identical, rules::FIFO);
+}
 
-    #[test]
-    fn rr_invariants(l in 0..4usize, ops in proptest::collection::vec(op(), 1..60)) {
-        check_invariants(rules::RR, layout(l), &ops)?;
-    }
+#[test]
+fn lfu_identical() {
+    run(check_identical, rules::LFU);
+}
 
-    #[test]
-    fn tlru_invariants(l in 0..4usize, ops in proptest::collection::vec(op(), 1..60)) {
-        check_invariants(rules::TLRU, layout(l), &ops)?;
-    }
+#[test]
+fn rr_invariants() {
+    run(check_invariants, rules::RR);
+}
+
+#[test]
+fn tlru_invariants() {
+    run(check_invariants, rules::TLRU);
 }

@@ -1,0 +1,139 @@
+//! One server or a cluster: the connections each needs, and which nodes to
+//! `SCAN`.
+
+use std::future::Future;
+
+use redis::cluster::ClusterClient;
+use redis::{ConnectionAddr, ConnectionInfo, RedisResult};
+
+mod private {
+    pub trait Sealed {}
+}
+
+/// How a [`RedisStore`](crate::RedisStore) reaches Redis: [`Standalone`] or
+/// [`Cluster`]. Sealed: the store's scripts and routing are written for these
+/// two.
+pub trait Topology: private::Sealed + Send + Sync + 'static {
+    /// The client that makes connections.
+    type Client: r2d2::ManageConnection<Connection = Self::SyncConnection, Error = redis::RedisError>
+        + Clone;
+    /// A sync connection, pooled.
+    type SyncConnection: redis::ConnectionLike + Send + 'static;
+    /// The async connection, multiplexed and shared by every call.
+    type AsyncConnection: redis::aio::ConnectionLike + Clone + Send + Sync + 'static;
+    /// Whether the store talks to a Redis Cluster.
+    const CLUSTER: bool;
+
+    /// Makes the shared async connection.
+    fn connect(
+        client: &Self::Client,
+    ) -> impl Future<Output = RedisResult<Self::AsyncConnection>> + Send;
+
+    /// The nodes that hold keys (the one server, or every master), for `SCAN`.
+    fn data_nodes(
+        client: &Self::Client,
+        con: &mut Self::SyncConnection,
+        seed: &ConnectionInfo,
+    ) -> RedisResult<Vec<ConnectionInfo>>;
+}
+
+/// One Redis server.
+#[derive(Debug, Clone, Copy)]
+pub struct Standalone;
+
+impl private::Sealed for Standalone {}
+
+impl Topology for Standalone {
+    type Client = redis::Client;
+    type SyncConnection = redis::Connection;
+    type AsyncConnection = redis::aio::ConnectionManager;
+    const CLUSTER: bool = false;
+
+    async fn connect(client: &redis::Client) -> RedisResult<redis::aio::ConnectionManager> {
+        redis::aio::ConnectionManager::new(client.clone()).await
+    }
+
+    fn data_nodes(
+        _: &redis::Client,
+        _: &mut redis::Connection,
+        seed: &ConnectionInfo,
+    ) -> RedisResult<Vec<ConnectionInfo>> {
+        Ok(vec![seed.clone()])
+    }
+}
+
+/// A Redis Cluster: scripts are routed by their first key, and each pair's
+/// two keys share a hash tag, so a script touches one slot.
+#[derive(Debug, Clone, Copy)]
+pub struct Cluster;
+
+impl private::Sealed for Cluster {}
+
+impl Topology for Cluster {
+    type Client = ClusterClient;
+    type SyncConnection = redis::cluster::ClusterConnection;
+    type AsyncConnection = redis::cluster_async::ClusterConnection;
+    const CLUSTER: bool = true;
+
+    async fn connect(
+        client: &ClusterClient,
+    ) -> RedisResult<redis::cluster_async::ClusterConnection> {
+        client.get_async_connection().await
+    }
+
+    fn data_nodes(
+        _: &ClusterClient,
+        con: &mut redis::cluster::ClusterConnection,
+        seed: &ConnectionInfo,
+    ) -> RedisResult<Vec<ConnectionInfo>> {
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(con)?;
+        Ok(masters(&nodes)
+            .into_iter()
+            .map(|(host, port)| seed.clone().set_addr(ConnectionAddr::Tcp(host, port)))
+            .collect())
+    }
+}
+
+/// The (host, port) of every master that serves slots, from `CLUSTER NODES`.
+pub(crate) fn masters(nodes: &str) -> Vec<(String, u16)> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let flags = fields.get(2)?;
+            let serves_slots = fields.len() > 8;
+            if !flags.split(',').any(|f| f == "master") || flags.contains("fail") || !serves_slots {
+                return None;
+            }
+            // ip:port@cport[,hostname]
+            let addr = fields.get(1)?.split('@').next()?;
+            let (host, port) = addr.rsplit_once(':')?;
+            Some((host.to_owned(), port.parse().ok()?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn masters_are_read_from_cluster_nodes() {
+        let nodes = "\
+07c3 127.0.0.1:30004@40004 slave e7d1 0 1426238317239 4 connected
+67ed 127.0.0.1:30002@40002 master - 0 1426238316232 2 connected 5461-10922
+292f 127.0.0.1:30003@40003 master - 0 1426238318243 3 connected 10923-16383
+6ec2 127.0.0.1:30005@40005 master,fail - 0 1426238316232 5 connected
+e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460
+aaaa 127.0.0.1:30006@40006 master - 0 0 6 connected
+";
+        let mut got = super::masters(nodes);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("127.0.0.1".into(), 30001),
+                ("127.0.0.1".into(), 30002),
+                ("127.0.0.1".into(), 30003)
+            ]
+        );
+    }
+}

@@ -133,3 +133,53 @@ impl Monitor {
             .collect()
     }
 }
+
+/// A Redis Cluster on loopback: 3 masters with one replica each, via
+/// `redis-test` (`redis-server --cluster-enabled yes` and
+/// `redis-cli --cluster create`), ready once its state is ok; every node is
+/// stopped when dropped.
+pub struct ClusterServers {
+    cluster: redis_test::cluster::RedisCluster,
+    /// `redis://127.0.0.1:PORT/` of every node.
+    pub urls: Vec<String>,
+}
+
+impl ClusterServers {
+    /// Starts the cluster and waits until its state is ok.
+    ///
+    /// # Panics
+    ///
+    /// If `redis-server` or `redis-cli` is missing or the cluster does not
+    /// form: a test that needs a cluster fails without one.
+    pub fn start() -> ClusterServers {
+        let cluster = redis_test::cluster::RedisCluster::new(
+            redis_test::cluster::RedisClusterConfiguration::single_replica_config(),
+        );
+        let urls = cluster
+            .servers
+            .iter()
+            .map(|s| {
+                let (host, port) = s.host_and_port().expect("cluster nodes serve on TCP");
+                format!("redis://{host}:{port}/")
+            })
+            .collect();
+        ClusterServers { cluster, urls }
+    }
+
+    /// A plain (non-cluster) connection to node `i`.
+    pub fn node(&self, i: usize) -> redis::Connection {
+        redis::Client::open(self.urls[i].as_str())
+            .and_then(|c| c.get_connection())
+            .expect("a cluster node answers")
+    }
+
+    /// How many nodes.
+    pub fn len(&self) -> usize {
+        self.cluster.servers.len()
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.cluster.servers.is_empty()
+    }
+}

@@ -1,281 +1,45 @@
-//! The same operation sequences on the memory store (the reference) and on
-//! Redis: for lru, mru, fifo and lfu every hit, miss, victim and purge count
-//! and the final contents of every pair must be identical; for rr and tlru
-//! the SPEC invariants hold.
+//! The memory store and a standalone Redis on the same operation sequences,
+//! through every layout (see `common/differential.rs`).
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
-
-use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
-use redis_func_cache_core::policy::{Layout, PolicyRules};
-use redis_func_cache_core::store::{Bytes, Expiry, GetRequest, PutRequest, Store};
-use redis_func_cache_core::{FuncId, InvocationHash, KeyPair};
-use redis_func_cache_memory::MemoryStore;
+use common::differential::{Check, run};
+use redis_func_cache_core::policy::Layout;
 use redis_func_cache_policies::rules;
 use redis_func_cache_redis::RedisStore;
 
-static CASE: AtomicUsize = AtomicUsize::new(0);
-
-static FUNCS: [FuncId; 3] = [
-    FuncId::new("diff::a", "f", 1),
-    FuncId::new("diff::b", "g", 2),
-    FuncId::new("diff::b", "h", 3),
-];
-
-const EXPIRY: Expiry = Expiry {
-    pair_ttl: Duration::from_secs(600),
-    slide: true,
-    entry_ttl: None,
-};
-
-#[derive(Debug, Clone, Copy)]
-enum Op {
-    Call(usize, u8),
-    Get(usize, u8),
-    Put(usize, u8, u8),
-    Resize(u64),
-    Purge(usize),
-}
-
-fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        8 => (0..3usize, 0..10u8).prop_map(|(f, k)| Op::Call(f, k)),
-        3 => (0..3usize, 0..10u8).prop_map(|(f, k)| Op::Get(f, k)),
-        3 => (0..3usize, 0..10u8, any::<u8>()).prop_map(|(f, k, v)| Op::Put(f, k, v)),
-        1 => (1..6u64).prop_map(Op::Resize),
-        1 => (0..3usize).prop_map(Op::Purge),
-    ]
-}
-
-#[derive(Debug, PartialEq)]
-enum Seen {
-    Read(Option<Bytes>),
-    Evicted(Vec<InvocationHash>),
-    Purged(u64),
-    Nothing,
-}
-
-/// One store driven through the Store trait with a policy and layout.
-struct Driver<'a, S: Store> {
-    store: &'a S,
-    rules: PolicyRules,
-    pairs: Vec<KeyPair>,
-    maxsize: u64,
-}
-
-impl<'a, S: Store> Driver<'a, S> {
-    fn new(store: &'a S, rules: PolicyRules, layout: Layout, name: &str) -> Self {
-        let pairs = FUNCS
-            .iter()
-            .map(|f| KeyPair::new("diff:", name, rules.word, layout, f))
-            .collect();
-        Driver {
-            store,
-            rules,
-            pairs,
-            maxsize: 3,
-        }
-    }
-
-    fn member(f: usize, k: u8) -> InvocationHash {
-        FUNCS[f].invocation_hash(&k).unwrap()
-    }
-
-    fn get(&self, f: usize, k: u8) -> Option<Bytes> {
-        let req = GetRequest {
-            pair: &self.pairs[f],
-            member: Self::member(f, k),
-            rules: &self.rules,
-            expiry: EXPIRY,
-        };
-        self.store.get(&req).unwrap()
-    }
-
-    fn put(&self, f: usize, k: u8, v: u8) -> Vec<InvocationHash> {
-        let req = PutRequest {
-            pair: &self.pairs[f],
-            member: Self::member(f, k),
-            value: Bytes::from(vec![v, k, f as u8]),
-            rules: &self.rules,
-            maxsize: self.maxsize,
-            expiry: EXPIRY,
-        };
-        self.store.put(&req).unwrap().evicted
-    }
-
-    fn apply(&mut self, op: Op) -> Seen {
-        match op {
-            Op::Call(f, k) => match self.get(f, k) {
-                Some(v) => Seen::Read(Some(v)),
-                None => Seen::Evicted(self.put(f, k, k)),
-            },
-            Op::Get(f, k) => Seen::Read(self.get(f, k)),
-            Op::Put(f, k, v) => Seen::Evicted(self.put(f, k, v)),
-            Op::Resize(n) => {
-                self.maxsize = n;
-                Seen::Nothing
-            }
-            Op::Purge(f) => Seen::Purged(self.store.purge(&self.pairs[f]).unwrap()),
-        }
-    }
-}
-
-fn layout(i: usize) -> Layout {
-    Layout::ALL[i % 4]
-}
-
-fn check_identical(
-    url: &str,
-    rules: PolicyRules,
-    layout: Layout,
-    ops: &[Op],
-) -> Result<(), TestCaseError> {
-    let name = format!("case{}", CASE.fetch_add(1, Ordering::SeqCst));
-    let memory = MemoryStore::new();
-    let redis = RedisStore::open(url).unwrap();
-    let mut m = Driver::new(&memory, rules, layout, &name);
-    let mut r = Driver::new(&redis, rules, layout, &name);
-    for (step, &op) in ops.iter().enumerate() {
-        let (want, got) = (m.apply(op), r.apply(op));
-        prop_assert_eq!(
-            &got,
-            &want,
-            "{} {:?} step {} {:?}",
-            rules.word,
-            layout,
-            step,
-            op
-        );
-    }
-    for (pair, f) in m.pairs.iter().zip(&FUNCS) {
-        let want = memory.contents(pair);
-        let got = redis.contents(pair).unwrap();
-        prop_assert_eq!(
-            got,
-            want,
-            "{} {:?}: final contents of {}'s pair differ",
-            rules.word,
-            layout,
-            f.name()
-        );
-    }
-    Ok(())
-}
-
-fn check_invariants(
-    url: &str,
-    rules: PolicyRules,
-    layout: Layout,
-    ops: &[Op],
-) -> Result<(), TestCaseError> {
-    let name = format!("case{}", CASE.fetch_add(1, Ordering::SeqCst));
-    let redis = RedisStore::open(url).unwrap();
-    let mut r = Driver::new(&redis, rules, layout, &name);
-    // What each pair must hold: the last value put for each resident member.
-    // Functions share a pair in the single-pair layouts.
-    let mut pairs: BTreeMap<String, BTreeMap<InvocationHash, Bytes>> = BTreeMap::new();
-    for &op in ops {
-        let f = match op {
-            Op::Call(f, _) | Op::Get(f, _) | Op::Put(f, _, _) | Op::Purge(f) => f,
-            Op::Resize(_) => 0,
-        };
-        let resident = pairs.entry(r.pairs[f].index().to_owned()).or_default();
-        let (f, write) = match op {
-            Op::Call(_, k) | Op::Get(_, k) => {
-                let got = r.get(f, k);
-                prop_assert_eq!(
-                    got.as_ref(),
-                    resident.get(&Driver::<RedisStore>::member(f, k)),
-                    "a hit returns the value last put"
-                );
-                (f, matches!(op, Op::Call(..)) && got.is_none())
-            }
-            Op::Put(..) => (f, true),
-            Op::Resize(n) => {
-                r.maxsize = n;
-                continue;
-            }
-            Op::Purge(_) => {
-                prop_assert_eq!(redis.purge(&r.pairs[f]).unwrap(), resident.len() as u64);
-                resident.clear();
-                continue;
-            }
-        };
-        if write {
-            let (k, v) = match op {
-                Op::Put(_, k, v) => (k, v),
-                Op::Call(_, k) => (k, k),
-                _ => unreachable!(),
-            };
-            let member = Driver::<RedisStore>::member(f, k);
-            let size = resident.len() as u64;
-            let fresh = !resident.contains_key(&member);
-            let evicted = r.put(f, k, v);
-            let expected = if fresh && size >= r.maxsize {
-                size - r.maxsize + 1
-            } else {
-                0
-            };
-            prop_assert_eq!(evicted.len() as u64, expected);
-            for victim in evicted {
-                prop_assert!(
-                    resident.remove(&victim).is_some(),
-                    "every victim was resident"
-                );
-            }
-            resident.insert(member, Bytes::from(vec![v, k, f as u8]));
-        }
-        prop_assert_eq!(redis.len(&r.pairs[f]).unwrap(), resident.len() as u64);
-    }
-    Ok(())
-}
-
-/// Runs a property over generated (layout, operations) on a server that this
-/// test owns, so the server stops with the test.
-fn run(
-    check: fn(&str, PolicyRules, Layout, &[Op]) -> Result<(), TestCaseError>,
-    rules: PolicyRules,
-) {
+fn check(rules: redis_func_cache_core::PolicyRules, check: Check) {
     let server = common::Server::start();
-    let mut runner = TestRunner::new(Config::with_cases(48));
-    let strategy = (0..4usize, proptest::collection::vec(op(), 1..60));
-    if let Err(e) = runner.run(&strategy, |(l, ops)| {
-        check(&server.url, rules, layout(l), &ops)
-    }) {
-        panic!("{}: {e}", rules.word);
-    }
+    let store = RedisStore::open(server.url.as_str()).unwrap();
+    run(&store, rules, check, &Layout::ALL, 48);
 }
 
 #[test]
 fn lru_identical() {
-    run(check_identical, rules::LRU);
+    check(rules::LRU, Check::Identical);
 }
 
 #[test]
 fn mru_identical() {
-    run(check_identical, rules::MRU);
+    check(rules::MRU, Check::Identical);
 }
 
 #[test]
 fn fifo_identical() {
-    run(check_identical, rules::FIFO);
+    check(rules::FIFO, Check::Identical);
 }
 
 #[test]
 fn lfu_identical() {
-    run(check_identical, rules::LFU);
+    check(rules::LFU, Check::Identical);
 }
 
 #[test]
 fn rr_invariants() {
-    run(check_invariants, rules::RR);
+    check(rules::RR, Check::Invariants);
 }
 
 #[test]
 fn tlru_invariants() {
-    run(check_invariants, rules::TLRU);
+    check(rules::TLRU, Check::Invariants);
 }

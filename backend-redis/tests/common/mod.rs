@@ -1,4 +1,7 @@
-//! The shared test server (feature `test-server`).
+//! The shared test servers (feature `test-server`) and the differential
+//! checks.
 #![allow(dead_code, unused_imports)]
 
-pub use redis_func_cache_redis::test_server::{Monitor, Server};
+pub mod differential;
+
+pub use redis_func_cache_redis::test_server::{ClusterServers, Monitor, Server};

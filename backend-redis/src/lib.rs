@@ -71,6 +71,20 @@ struct Shared<T: Topology> {
     pool: r2d2::Pool<T::Client>,
     client: T::Client,
     connection: OnceCell<T::AsyncConnection>,
+    /// The runtime that drives the async connection. A connection made on a
+    /// caller's runtime dies with that runtime, and every other user of the
+    /// store would then fail; on the store's own runtime it lives as long as
+    /// the store, and callers on any runtime (or executor) share it.
+    io: std::sync::OnceLock<tokio::runtime::Runtime>,
+}
+
+impl<T: Topology> Drop for Shared<T> {
+    fn drop(&mut self) {
+        if let Some(io) = self.io.take() {
+            // Dropping a runtime blocks, which panics inside async code.
+            io.shutdown_background();
+        }
+    }
 }
 
 impl<T: Topology> std::fmt::Debug for RedisStore<T> {
@@ -202,6 +216,7 @@ impl<T: Topology> RedisStore<T> {
                 pool,
                 client,
                 connection: OnceCell::new(),
+                io: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -214,10 +229,33 @@ impl<T: Topology> RedisStore<T> {
         let connection = self
             .shared
             .connection
-            .get_or_try_init(|| T::connect(&self.shared.client))
-            .await
-            .map_err(backend_error)?;
+            .get_or_try_init(|| async {
+                let io = self.io_runtime()?;
+                let client = self.shared.client.clone();
+                io.spawn(async move { T::connect(&client).await })
+                    .await
+                    .map_err(|e| Error::backend(BACKEND, e))?
+                    .map_err(backend_error)
+            })
+            .await?;
         Ok(connection.clone())
+    }
+
+    fn io_runtime(&self) -> Result<&tokio::runtime::Runtime, Error> {
+        if let Some(io) = self.shared.io.get() {
+            return Ok(io);
+        }
+        let io = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("redis-func-cache-io")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::backend(BACKEND, e))?;
+        if let Err(unused) = self.shared.io.set(io) {
+            // Another caller won the race; drop ours without blocking.
+            unused.shutdown_background();
+        }
+        Ok(self.shared.io.get().expect("set above"))
     }
 
     /// What a pair holds now, read with `ZRANGE`/`SMEMBERS` and `HGETALL`,

@@ -369,3 +369,35 @@ fn urls_carry_a_user_and_password() {
         "{err}"
     );
 }
+
+#[test]
+fn a_store_outlives_the_runtime_that_first_used_it() {
+    let server = common::Server::start();
+    let cache = FuncCache::builder("runtimes")
+        .on_store_error(OnStoreError::Propagate)
+        .store(RedisStore::open(server.url.as_str()).unwrap())
+        .build()
+        .unwrap();
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let v: u32 = first
+        .block_on(cache.call_async(&FIB, &1u32, || async { 1 }))
+        .unwrap();
+    assert_eq!(v, 1);
+    drop(first);
+    // A later runtime, as a second #[tokio::test] or a new worker pool
+    // would have, still gets answers.
+    let second = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let v: u32 = second
+        .block_on(cache.call_async(&FIB, &1u32, || async { unreachable!("cached") }))
+        .unwrap();
+    assert_eq!(v, 1);
+    // And dropping the last handle inside async code does not panic.
+    second.block_on(async move { drop(cache) });
+}

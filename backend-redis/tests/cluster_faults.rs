@@ -1,0 +1,380 @@
+//! Faults a cluster brings, under load (sync threads and async tasks, bounded
+//! in count and time): a slot moved to another master while calls run, and a
+//! master failed over to its replica while calls run.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::ClusterServers;
+use redis_func_cache_core::{FuncCache, FuncId, OnStoreError};
+use redis_func_cache_policies::LruClusterPolicy;
+use redis_func_cache_redis::RedisClusterStore;
+
+static F: FuncId = FuncId::new("faults", "triple", 1);
+
+/// One line of `CLUSTER NODES`.
+#[derive(Debug, Clone)]
+struct Node {
+    id: String,
+    port: u16,
+    master: bool,
+    master_id: Option<String>,
+    slots: Vec<(u16, u16)>,
+}
+
+fn nodes(con: &mut redis::Connection) -> Vec<Node> {
+    let text: String = redis::cmd("CLUSTER").arg("NODES").query(con).unwrap();
+    text.lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let addr = f[1].split('@').next().unwrap();
+            let port = addr.rsplit_once(':').unwrap().1.parse().unwrap();
+            let slots = f[8..]
+                .iter()
+                .filter(|s| !s.starts_with('['))
+                .map(|s| match s.split_once('-') {
+                    Some((a, b)) => (a.parse().unwrap(), b.parse().unwrap()),
+                    None => (s.parse().unwrap(), s.parse().unwrap()),
+                })
+                .collect();
+            Node {
+                id: f[0].to_owned(),
+                port,
+                master: f[2].contains("master"),
+                master_id: (f[3] != "-").then(|| f[3].to_owned()),
+                slots,
+            }
+        })
+        .collect()
+}
+
+fn node_index(cluster: &ClusterServers, port: u16) -> usize {
+    cluster
+        .urls
+        .iter()
+        .position(|u| u.contains(&format!(":{port}/")))
+        .unwrap()
+}
+
+fn owner(all: &[Node], slot: u16) -> Node {
+    all.iter()
+        .find(|n| n.master && n.slots.iter().any(|&(a, b)| a <= slot && slot <= b))
+        .cloned()
+        .unwrap()
+}
+
+fn wait_cluster_ok(cluster: &ClusterServers) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    'wait: loop {
+        assert!(
+            Instant::now() < deadline,
+            "the cluster did not become ok within 30 s"
+        );
+        for i in 0..cluster.len() {
+            let info: String = redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query(&mut cluster.node(i))
+                .unwrap();
+            if !info.contains("cluster_state:ok") {
+                std::thread::sleep(Duration::from_millis(100));
+                continue 'wait;
+            }
+        }
+        return;
+    }
+}
+
+/// Callers hammering one cache until told to stop (or 30 s pass).
+struct Load {
+    first_errors: Arc<std::sync::Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    calls: Arc<AtomicU64>,
+    errors: Arc<AtomicU64>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(cache: Arc<FuncCache<RedisClusterStore>>) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let calls = Arc::new(AtomicU64::new(0));
+        let errors = Arc::new(AtomicU64::new(0));
+        let first_errors = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut threads = Vec::new();
+        for t in 0..4u32 {
+            let (cache, stop, calls, errors) =
+                (cache.clone(), stop.clone(), calls.clone(), errors.clone());
+            let first = first_errors.clone();
+            threads.push(std::thread::spawn(move || {
+                let started = Instant::now();
+                let mut i = t;
+                while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(30) {
+                    let k = i % 200;
+                    match cache.call(&F, &k, || k * 3) {
+                        Ok(v) => assert_eq!(v, k * 3, "a wrong value for {k}"),
+                        Err(e) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            let mut first = first.lock().unwrap();
+                            if first.len() < 5 {
+                                first.push(format!("sync: {e}"));
+                            }
+                        }
+                    }
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    i += 7;
+                }
+            }));
+        }
+        {
+            let (cache, stop, calls, errors) =
+                (cache.clone(), stop.clone(), calls.clone(), errors.clone());
+            let first = first_errors.clone();
+            threads.push(std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let tasks: Vec<_> = (0..8u32)
+                        .map(|t| {
+                            let (cache, stop, calls, errors) =
+                                (cache.clone(), stop.clone(), calls.clone(), errors.clone());
+                            let first = first.clone();
+                            tokio::spawn(async move {
+                                let started = Instant::now();
+                                let mut i = t;
+                                while !stop.load(Ordering::Relaxed)
+                                    && started.elapsed() < Duration::from_secs(30)
+                                {
+                                    let k = i % 200;
+                                    match cache.call_async(&F, &k, || async move { k * 3 }).await {
+                                        Ok(v) => assert_eq!(v, k * 3, "a wrong value for {k}"),
+                                        Err(e) => {
+                                            errors.fetch_add(1, Ordering::Relaxed);
+                                            let mut first = first.lock().unwrap();
+                                            if first.len() < 5 {
+                                                first.push(format!("async: {e}"));
+                                            }
+                                        }
+                                    }
+                                    calls.fetch_add(1, Ordering::Relaxed);
+                                    i += 11;
+                                }
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        t.await.unwrap();
+                    }
+                });
+            }));
+        }
+        Load {
+            first_errors,
+            stop,
+            calls,
+            errors,
+            threads,
+        }
+    }
+
+    /// Stops the callers; returns (calls, errors). A wrong value panics a
+    /// caller, which fails here.
+    fn stop(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            t.join().expect("a caller saw a wrong value");
+        }
+        for e in self.first_errors.lock().unwrap().iter() {
+            eprintln!("error seen: {e}");
+        }
+        (
+            self.calls.load(Ordering::Relaxed),
+            self.errors.load(Ordering::Relaxed),
+        )
+    }
+}
+
+fn caches(
+    cluster: &ClusterServers,
+) -> (
+    Arc<FuncCache<RedisClusterStore>>,
+    Arc<FuncCache<RedisClusterStore>>,
+) {
+    let store = RedisClusterStore::open_cluster(cluster.urls.iter().map(String::as_str)).unwrap();
+    let open = FuncCache::builder("faults")
+        .policy(LruClusterPolicy)
+        .maxsize(1000)
+        .store(store.clone())
+        .build()
+        .unwrap();
+    let strict = FuncCache::builder("faults")
+        .policy(LruClusterPolicy)
+        .maxsize(1000)
+        .on_store_error(OnStoreError::Propagate)
+        .store(store)
+        .build()
+        .unwrap();
+    (Arc::new(open), Arc::new(strict))
+}
+
+#[test]
+fn moving_the_slot_of_a_pair_while_calls_run() {
+    let cluster = ClusterServers::start();
+    let (open, strict) = caches(&cluster);
+    for k in 0..200u32 {
+        let _: u32 = open.call(&F, &k, || k * 3).unwrap();
+    }
+    let pair = open.key_pair(&F);
+    let mut any = cluster.node(0);
+    let slot: u16 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(pair.index())
+        .query(&mut any)
+        .unwrap();
+    let all = nodes(&mut any);
+    let source = owner(&all, slot);
+    let target = all
+        .iter()
+        .find(|n| n.master && n.id != source.id && !n.slots.is_empty())
+        .cloned()
+        .unwrap();
+    let mut src = cluster.node(node_index(&cluster, source.port));
+    let mut dst = cluster.node(node_index(&cluster, target.port));
+
+    let open_load = Load::start(open.clone());
+    let strict_load = Load::start(strict.clone());
+    std::thread::sleep(Duration::from_millis(500));
+
+    let _: () = redis::cmd("CLUSTER")
+        .arg(&["SETSLOT", &slot.to_string(), "IMPORTING", &source.id])
+        .query(&mut dst)
+        .unwrap();
+    let _: () = redis::cmd("CLUSTER")
+        .arg(&["SETSLOT", &slot.to_string(), "MIGRATING", &target.id])
+        .query(&mut src)
+        .unwrap();
+    loop {
+        let keys: Vec<String> = redis::cmd("CLUSTER")
+            .arg("GETKEYSINSLOT")
+            .arg(slot)
+            .arg(10)
+            .query(&mut src)
+            .unwrap();
+        if keys.is_empty() {
+            break;
+        }
+        for key in keys {
+            // One key at a time, so calls meet the pair half moved.
+            let _: redis::Value = redis::cmd("MIGRATE")
+                .arg(&[
+                    "127.0.0.1",
+                    &target.port.to_string(),
+                    "",
+                    "0",
+                    "5000",
+                    "KEYS",
+                    &key,
+                ])
+                .query(&mut src)
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    for i in 0..cluster.len() {
+        let mut con = cluster.node(i);
+        let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut con).unwrap();
+        if matches!(&role[0], redis::Value::BulkString(r) if r == b"master") {
+            let _: () = redis::cmd("CLUSTER")
+                .arg(&["SETSLOT", &slot.to_string(), "NODE", &target.id])
+                .query(&mut con)
+                .unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    let (open_calls, open_errors) = open_load.stop();
+    let (strict_calls, strict_errors) = strict_load.stop();
+
+    let moved = owner(&nodes(&mut cluster.node(0)), slot);
+    assert_eq!(moved.id, target.id, "the slot moved");
+    assert_eq!(open_errors, 0, "fail-open: no caller sees an error");
+    assert_eq!(
+        strict_errors, 0,
+        "even with errors propagated, no call failed ({strict_calls} calls)"
+    );
+    assert!(
+        open_calls > 200 && strict_calls > 200,
+        "the load ran: {open_calls}, {strict_calls}"
+    );
+    // Everything is still there, on the new master.
+    assert_eq!(open.len(&F).unwrap(), 200);
+    for k in 0..200u32 {
+        let v: u32 = strict
+            .call(&F, &k, || unreachable!("still cached"))
+            .unwrap();
+        assert_eq!(v, k * 3);
+    }
+}
+
+#[test]
+fn failing_a_master_over_to_its_replica_while_calls_run() {
+    let cluster = ClusterServers::start();
+    let (open, strict) = caches(&cluster);
+    for k in 0..200u32 {
+        let _: u32 = open.call(&F, &k, || k * 3).unwrap();
+    }
+    let pair = open.key_pair(&F);
+    let mut any = cluster.node(0);
+    let slot: u16 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(pair.index())
+        .query(&mut any)
+        .unwrap();
+    let all = nodes(&mut any);
+    let master = owner(&all, slot);
+    let replica = all
+        .iter()
+        .find(|n| n.master_id.as_deref() == Some(master.id.as_str()))
+        .cloned()
+        .unwrap();
+
+    let open_load = Load::start(open.clone());
+    let strict_load = Load::start(strict.clone());
+    std::thread::sleep(Duration::from_millis(500));
+    let _: () = redis::cmd("CLUSTER")
+        .arg("FAILOVER")
+        .query(&mut cluster.node(node_index(&cluster, replica.port)))
+        .unwrap();
+    // Wait until the replica serves the slot and every node agrees the
+    // cluster is ok.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while owner(&nodes(&mut cluster.node(0)), slot).id != replica.id {
+        assert!(
+            Instant::now() < deadline,
+            "the failover did not happen within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_cluster_ok(&cluster);
+    std::thread::sleep(Duration::from_millis(1000));
+    let (open_calls, open_errors) = open_load.stop();
+    let (strict_calls, strict_errors) = strict_load.stop();
+    assert_eq!(open_errors, 0, "fail-open: no caller sees an error");
+    assert!(
+        open_calls > 200 && strict_calls > 200,
+        "the load ran: {open_calls}, {strict_calls}"
+    );
+    eprintln!("during the failover, {strict_errors} of {strict_calls} propagated calls failed");
+
+    // Once the cluster is ok again, propagated errors stop.
+    let after = Load::start(strict.clone());
+    std::thread::sleep(Duration::from_secs(2));
+    let (calls, errors) = after.stop();
+    assert!(calls > 100, "{calls} calls after the failover");
+    assert_eq!(errors, 0, "no errors once the cluster is ok again");
+    for k in 0..200u32 {
+        assert_eq!(strict.call(&F, &k, || k * 3).unwrap(), k * 3);
+    }
+}

@@ -1,9 +1,12 @@
-//! The Lua scripts and how a call of one is sent.
+//! The Lua scripts and the calls of them, independent of the client that
+//! sends them: each client turns a [`ScriptCall`] into its own `EVALSHA`
+//! (and, on `NOSCRIPT`, `EVAL` of the full text, which runs the script and
+//! caches it again in one step; loading it and retrying `EVALSHA` would fail
+//! again if another flush came in between).
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::{Cmd, RedisResult};
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
 use redis_func_cache_core::store::{Expiry, GetRequest, PutOutcome, PutRequest};
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
@@ -20,82 +23,47 @@ static PURGE: LazyLock<ScriptText> =
 
 /// A script's text and SHA1.
 pub(crate) struct ScriptText {
-    text: &'static str,
-    sha: String,
+    pub(crate) text: &'static str,
+    pub(crate) sha: String,
 }
 
 impl ScriptText {
     fn new(text: &'static str) -> Self {
         ScriptText {
             text,
-            sha: redis::Script::new(text).get_hash().to_owned(),
+            sha: sha1_smol::Sha1::from(text).digest().to_string(),
         }
     }
+}
+
+/// One argument of a script call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg<'a> {
+    Bytes(&'a [u8]),
+    Text(&'static str),
+    Int(u64),
 }
 
 /// One call of a script on the two keys of a pair.
-///
-/// It is sent as `EVALSHA`, whose first key routes it in a cluster. A
-/// `NOSCRIPT` answer (after `SCRIPT FLUSH`, a restart, a failover or a slot
-/// moving to a node that never ran it) is met with `EVAL` of the full text,
-/// which runs it and caches it again in one step: loading it and retrying
-/// `EVALSHA` would fail again if another flush came in between.
-pub(crate) struct ScriptCall {
-    script: &'static ScriptText,
-    cmd: Cmd,
+pub(crate) struct ScriptCall<'a> {
+    pub(crate) script: &'static ScriptText,
+    pub(crate) pair: &'a KeyPair,
+    pub(crate) args: Vec<Arg<'a>>,
 }
 
-impl ScriptCall {
-    fn new(script: &'static ScriptText, pair: &KeyPair) -> Self {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(&script.sha)
-            .arg(2)
-            .arg(pair.index())
-            .arg(pair.values());
-        ScriptCall { script, cmd }
+impl<'a> ScriptCall<'a> {
+    fn new(script: &'static ScriptText, pair: &'a KeyPair) -> Self {
+        ScriptCall {
+            script,
+            pair,
+            args: Vec::with_capacity(10),
+        }
     }
 
-    fn arg(mut self, arg: impl redis::ToRedisArgs) -> Self {
-        self.cmd.arg(arg);
+    fn arg(mut self, arg: Arg<'a>) -> Self {
+        self.args.push(arg);
         self
     }
-
-    /// The same call as `EVAL` with the script's text.
-    fn eval(&self) -> Cmd {
-        let mut eval = redis::cmd("EVAL");
-        eval.arg(self.script.text);
-        for arg in self.cmd.args_iter().skip(2) {
-            if let redis::Arg::Simple(bytes) = arg {
-                eval.arg(bytes);
-            }
-        }
-        eval
-    }
-
-    pub(crate) fn invoke<T: redis::FromRedisValue>(
-        &self,
-        con: &mut dyn redis::ConnectionLike,
-    ) -> RedisResult<T> {
-        match self.cmd.query(con) {
-            Err(e) if is_noscript(&e) => self.eval().query(con),
-            other => other,
-        }
-    }
-
-    pub(crate) async fn invoke_async<T, C>(&self, con: &mut C) -> RedisResult<T>
-    where
-        T: redis::FromRedisValue,
-        C: redis::aio::ConnectionLike + Send,
-    {
-        match self.cmd.query_async(con).await {
-            Err(e) if is_noscript(&e) => self.eval().query_async(con).await,
-            other => other,
-        }
-    }
-}
-
-fn is_noscript(e: &redis::RedisError) -> bool {
-    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
 }
 
 fn rule_word(rule: ScoreRule) -> &'static str {
@@ -127,43 +95,43 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
-fn flag(on: bool) -> &'static str {
-    if on { "1" } else { "0" }
+fn flag(on: bool) -> Arg<'static> {
+    Arg::Text(if on { "1" } else { "0" })
 }
 
 /// The get script for a request.
-pub(crate) fn get_call(req: &GetRequest<'_>) -> ScriptCall {
+pub(crate) fn get_call<'a>(req: &'a GetRequest<'a>) -> ScriptCall<'a> {
     let expiry: Expiry = req.expiry;
     ScriptCall::new(&GET, req.pair)
-        .arg(&req.member.as_bytes()[..])
-        .arg(kind_word(req.rules))
-        .arg(rule_word(req.rules.on_hit))
-        .arg(millis(expiry.pair_ttl))
+        .arg(Arg::Bytes(&req.member.as_bytes()[..]))
+        .arg(Arg::Text(kind_word(req.rules)))
+        .arg(Arg::Text(rule_word(req.rules.on_hit)))
+        .arg(Arg::Int(millis(expiry.pair_ttl)))
         .arg(flag(expiry.slide))
         .arg(flag(expiry.entry_ttl.is_some()))
 }
 
 /// The put script for a request.
-pub(crate) fn put_call(req: &PutRequest<'_>) -> ScriptCall {
+pub(crate) fn put_call<'a>(req: &'a PutRequest<'a>) -> ScriptCall<'a> {
     let expiry = req.expiry;
     let entry_ttl_us = expiry.entry_ttl.map_or(0, |d| {
         u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
     });
     ScriptCall::new(&PUT, req.pair)
-        .arg(&req.member.as_bytes()[..])
-        .arg(&req.value[..])
-        .arg(kind_word(req.rules))
-        .arg(rule_word(req.rules.on_insert))
-        .arg(rule_word(req.rules.on_overwrite))
-        .arg(victim_word(req.rules.victim))
-        .arg(req.maxsize)
-        .arg(millis(expiry.pair_ttl))
+        .arg(Arg::Bytes(&req.member.as_bytes()[..]))
+        .arg(Arg::Bytes(&req.value[..]))
+        .arg(Arg::Text(kind_word(req.rules)))
+        .arg(Arg::Text(rule_word(req.rules.on_insert)))
+        .arg(Arg::Text(rule_word(req.rules.on_overwrite)))
+        .arg(Arg::Text(victim_word(req.rules.victim)))
+        .arg(Arg::Int(req.maxsize))
+        .arg(Arg::Int(millis(expiry.pair_ttl)))
         .arg(flag(expiry.slide))
-        .arg(entry_ttl_us)
+        .arg(Arg::Int(entry_ttl_us))
 }
 
 /// The purge script for a pair.
-pub(crate) fn purge_call(pair: &KeyPair) -> ScriptCall {
+pub(crate) fn purge_call(pair: &KeyPair) -> ScriptCall<'_> {
     ScriptCall::new(&PURGE, pair)
 }
 

@@ -140,3 +140,61 @@ fn a_cluster_store_refuses_layouts_that_split_a_pair() {
         assert!(err.to_string().contains(right), "{err}");
     }
 }
+
+/// A fred URL for the cluster: `redis-cluster://first?node=second&node=...`.
+fn fred_url(cluster: &ClusterServers) -> String {
+    let hosts: Vec<&str> = cluster
+        .urls
+        .iter()
+        .map(|u| u.trim_start_matches("redis://").trim_end_matches('/'))
+        .collect();
+    let nodes: Vec<String> = hosts[1..].iter().map(|h| format!("node={h}")).collect();
+    format!("redis-cluster://{}?{}", hosts[0], nodes.join("&"))
+}
+
+struct FredOnCluster {
+    store: redis_func_cache_redis::FredStore,
+}
+
+impl conformance::Harness for FredOnCluster {
+    type Store = redis_func_cache_redis::FredStore;
+    fn store(&self) -> &redis_func_cache_redis::FredStore {
+        &self.store
+    }
+    fn advance(&self, by: std::time::Duration) {
+        std::thread::sleep(by);
+    }
+    fn tick(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(100)
+    }
+}
+
+#[test]
+fn the_fred_cluster_store_behaves_as_the_memory_store() {
+    let cluster = ClusterServers::start();
+    let store = redis_func_cache_redis::FredStore::open(&fred_url(&cluster)).unwrap();
+    let harness = FredOnCluster {
+        store: store.clone(),
+    };
+    conformance::run_all(&harness);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(conformance::run_all_async(&harness));
+    let layouts = [Layout::Cluster, Layout::ClusterMultiple];
+    for rules in [rules::LRU, rules::MRU, rules::FIFO, rules::LFU] {
+        run(&store, rules, Check::Identical, &layouts, 16);
+    }
+    for rules in [rules::RR, rules::TLRU] {
+        run(&store, rules, Check::Invariants, &layouts, 16);
+    }
+    // A fred cluster store refuses a layout that splits a pair too.
+    let err = FuncCache::builder("c")
+        .policy(LruPolicy)
+        .store(store)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("LruClusterPolicy"), "{err}");
+}

@@ -10,11 +10,12 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use redis_func_cache_core::policy::{Layout, PolicyRules};
+use redis_func_cache_core::store::PairContents;
 use redis_func_cache_core::store::{Bytes, Expiry, GetRequest, PutRequest, Store};
 use redis_func_cache_core::{FuncId, InvocationHash, KeyPair};
 use redis_func_cache_memory::MemoryStore;
 use redis_func_cache_policies::rules;
-use redis_func_cache_redis::{RedisStore, Topology};
+use redis_func_cache_redis::{FredStore, RedisStore, Topology};
 
 static CASE: AtomicUsize = AtomicUsize::new(0);
 
@@ -55,6 +56,23 @@ enum Seen {
     Evicted(Vec<InvocationHash>),
     Purged(u64),
     Nothing,
+}
+
+/// A Redis store whose pairs can be read back for comparison.
+pub trait Inspect: Store {
+    fn pair_contents(&self, pair: &KeyPair) -> PairContents;
+}
+
+impl<T: Topology> Inspect for RedisStore<T> {
+    fn pair_contents(&self, pair: &KeyPair) -> PairContents {
+        self.contents(pair).unwrap()
+    }
+}
+
+impl Inspect for FredStore {
+    fn pair_contents(&self, pair: &KeyPair) -> PairContents {
+        self.contents(pair).unwrap()
+    }
 }
 
 /// One store driven through the Store trait with a policy and layout.
@@ -122,8 +140,8 @@ fn member_of(f: usize, k: u8) -> InvocationHash {
     FUNCS[f].invocation_hash(&k).unwrap()
 }
 
-fn check_identical<T: Topology>(
-    redis: &RedisStore<T>,
+fn check_identical<S: Inspect>(
+    redis: &S,
     rules: PolicyRules,
     layout: Layout,
     ops: &[Op],
@@ -146,7 +164,7 @@ fn check_identical<T: Topology>(
     }
     for (pair, f) in m.pairs.iter().zip(&FUNCS) {
         let want = memory.contents(pair);
-        let got = redis.contents(pair).unwrap();
+        let got = redis.pair_contents(pair);
         prop_assert_eq!(
             got,
             want,
@@ -159,8 +177,8 @@ fn check_identical<T: Topology>(
     Ok(())
 }
 
-fn check_invariants<T: Topology>(
-    redis: &RedisStore<T>,
+fn check_invariants<S: Inspect>(
+    redis: &S,
     rules: PolicyRules,
     layout: Layout,
     ops: &[Op],
@@ -237,8 +255,8 @@ pub enum Check {
 
 /// Runs `cases` generated (layout, operations) cases of a policy against
 /// `redis`, with layouts drawn from `layouts`.
-pub fn run<T: Topology>(
-    redis: &RedisStore<T>,
+pub fn run<S: Inspect>(
+    redis: &S,
     rules: PolicyRules,
     check: Check,
     layouts: &[Layout],

@@ -1,0 +1,419 @@
+//! The store on the `fred` client: one server or a cluster, chosen by the
+//! URL (`redis://` or `redis-cluster://host:port?node=host:port`).
+//!
+//! The same scripts as the redis-rs store, sent with fred's `EVALSHA`
+//! (routed by the first key in a cluster) and `EVAL` on `NOSCRIPT`. fred is
+//! async only: the client lives on a runtime of the store's own, which also
+//! serves the sync calls, so the store works from any runtime or thread.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fred::prelude::*;
+use fred::types::{ClusterHash, CustomCommand, Key, Value};
+use futures::StreamExt;
+use redis_func_cache_core::store::{
+    Bytes, Capabilities, GetRequest, PairContents, PutOutcome, PutRequest, Store,
+};
+use redis_func_cache_core::{Error as CacheError, InvocationHash, KeyPair};
+
+use crate::scripts::{Arg, ScriptCall, get_call, member, outcome, purge_call, put_call};
+use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
+
+/// Entries kept in Redis through the `fred` client.
+///
+/// ```no_run
+/// use redis_func_cache_redis::FredStore;
+/// let one = FredStore::open("redis://127.0.0.1:6379/").unwrap();
+/// let cluster = FredStore::open("redis-cluster://127.0.0.1:7000?node=127.0.0.1:7001").unwrap();
+/// ```
+#[derive(Clone)]
+pub struct FredStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    client: Client,
+    cluster: bool,
+    io: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(io) = self.io.take() {
+            // Dropping a runtime blocks, which panics inside async code.
+            io.shutdown_background();
+        }
+    }
+}
+
+impl std::fmt::Debug for FredStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FredStore")
+            .field("cluster", &self.shared.cluster)
+            .finish_non_exhaustive()
+    }
+}
+
+fn fred_error(e: fred::error::Error) -> CacheError {
+    use fred::error::ErrorKind as K;
+    let transient = matches!(
+        e.kind(),
+        K::IO | K::Timeout | K::Routing | K::Cluster | K::Canceled
+    ) || e.details().starts_with("TRYAGAIN")
+        || e.details().starts_with("CLUSTERDOWN");
+    if transient {
+        CacheError::transient_backend(BACKEND, e)
+    } else {
+        CacheError::backend(BACKEND, e)
+    }
+}
+
+fn is_noscript(e: &fred::error::Error) -> bool {
+    e.details().starts_with("NOSCRIPT")
+}
+
+/// A script call with owned arguments, as fred sends them from another task.
+struct OwnedCall {
+    sha: &'static str,
+    text: &'static str,
+    keys: Vec<Key>,
+    args: Vec<Value>,
+}
+
+impl From<ScriptCall<'_>> for OwnedCall {
+    fn from(call: ScriptCall<'_>) -> Self {
+        OwnedCall {
+            sha: &call.script.sha,
+            text: call.script.text,
+            keys: vec![call.pair.index().into(), call.pair.values().into()],
+            args: call
+                .args
+                .iter()
+                .map(|a| match *a {
+                    Arg::Bytes(b) => Value::Bytes(Bytes::copy_from_slice(b)),
+                    Arg::Text(t) => Value::from_static_str(t),
+                    Arg::Int(n) => Value::String(n.to_string().into()),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl OwnedCall {
+    async fn invoke(self, client: Client) -> Result<Value, fred::error::Error> {
+        match client
+            .evalsha::<Value, _, _, _>(self.sha, self.keys.clone(), self.args.clone())
+            .await
+        {
+            Err(e) if is_noscript(&e) => client.eval(self.text, self.keys, self.args).await,
+            other => other,
+        }
+    }
+}
+
+fn bytes_of(value: Value) -> Option<Vec<u8>> {
+    match value {
+        Value::Bytes(b) => Some(b.to_vec()),
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        _ => None,
+    }
+}
+
+fn evicted_of(value: Value) -> Result<Vec<Vec<u8>>, CacheError> {
+    match value {
+        Value::Array(items) => Ok(items.into_iter().filter_map(bytes_of).collect()),
+        Value::Null => Ok(Vec::new()),
+        other => Err(CacheError::backend(
+            BACKEND,
+            format!("the put script answered {other:?}"),
+        )),
+    }
+}
+
+fn count_of(value: Value) -> Result<u64, CacheError> {
+    value
+        .as_u64()
+        .ok_or_else(|| CacheError::backend(BACKEND, format!("expected a count, got {value:?}")))
+}
+
+impl FredStore {
+    /// A store on the server or cluster at `url`; waits until connected.
+    pub fn open(url: &str) -> Result<Self, CacheError> {
+        FredStore::with_options(url, RedisOptions::default())
+    }
+
+    /// [`FredStore::open`] with options (the connection timeout applies).
+    pub fn with_options(url: &str, options: RedisOptions) -> Result<Self, CacheError> {
+        let config = Config::from_url(url).map_err(fred_error)?;
+        let cluster = config.server.is_clustered();
+        let client = Builder::from_config(config)
+            .with_connection_config(|c| {
+                c.connection_timeout = options.connection_timeout;
+            })
+            .with_performance_config(|p| {
+                p.default_command_timeout = options.connection_timeout;
+            })
+            .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2))
+            .build()
+            .map_err(fred_error)?;
+        let io = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("redis-func-cache-fred")
+            .enable_all()
+            .build()
+            .map_err(|e| CacheError::backend(BACKEND, e))?;
+        let store = FredStore {
+            shared: Arc::new(Shared {
+                client,
+                cluster,
+                io: Some(io),
+            }),
+        };
+        let client = store.shared.client.clone();
+        store
+            .block(async move { client.init().await.map(drop) })?
+            .map_err(fred_error)?;
+        Ok(store)
+    }
+
+    fn io(&self) -> &tokio::runtime::Runtime {
+        self.shared
+            .io
+            .as_ref()
+            .expect("the runtime lives until the store is dropped")
+    }
+
+    /// Runs a future on the store's runtime and waits for it, from any thread.
+    fn block<R: Send + 'static>(
+        &self,
+        future: impl Future<Output = R> + Send + 'static,
+    ) -> Result<R, CacheError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.io().spawn(async move {
+            let _ = tx.send(future.await);
+        });
+        rx.recv()
+            .map_err(|_| CacheError::backend(BACKEND, "the store's I/O runtime stopped"))
+    }
+
+    /// Runs a future on the store's runtime, for async callers on any runtime.
+    async fn run<R: Send + 'static>(
+        &self,
+        future: impl Future<Output = R> + Send + 'static,
+    ) -> Result<R, CacheError> {
+        self.io()
+            .spawn(future)
+            .await
+            .map_err(|e| CacheError::backend(BACKEND, e))
+    }
+
+    fn script(
+        &self,
+        call: ScriptCall<'_>,
+    ) -> impl Future<Output = Result<Value, fred::error::Error>> + Send + 'static {
+        OwnedCall::from(call).invoke(self.shared.client.clone())
+    }
+
+    fn command(
+        &self,
+        name: &'static str,
+        args: Vec<Value>,
+    ) -> impl Future<Output = Result<Value, fred::error::Error>> + Send + 'static {
+        let client = self.shared.client.clone();
+        async move {
+            client
+                .custom(
+                    CustomCommand::new_static(name, ClusterHash::FirstKey, false),
+                    args,
+                )
+                .await
+        }
+    }
+
+    /// What a pair holds now, in the form the memory store reports it.
+    pub fn contents(&self, pair: &KeyPair) -> Result<PairContents, CacheError> {
+        let (index_key, values_key) = (pair.index().to_owned(), pair.values().to_owned());
+        let kind = self
+            .block(self.command("TYPE", vec![index_key.clone().into()]))?
+            .map_err(fred_error)?;
+        let kind = kind.as_str().map(|s| s.to_string()).unwrap_or_default();
+        let mut index: Vec<(InvocationHash, Option<u64>)> = match kind.as_str() {
+            "zset" => {
+                let args = vec![index_key.into(), 0.into(), (-1).into(), "WITHSCORES".into()];
+                let flat = self
+                    .block(self.command("ZRANGE", args))?
+                    .map_err(fred_error)?;
+                let items = flat.into_array();
+                items
+                    .chunks(2)
+                    .map(|kv| {
+                        let m = bytes_of(kv[0].clone()).unwrap_or_default();
+                        let score = kv.get(1).and_then(|s| s.as_f64()).unwrap_or(0.0);
+                        Ok((member(&m)?, Some(score as u64)))
+                    })
+                    .collect::<Result<_, CacheError>>()?
+            }
+            "set" => {
+                let flat = self
+                    .block(self.command("SMEMBERS", vec![index_key.into()]))?
+                    .map_err(fred_error)?;
+                flat.into_array()
+                    .into_iter()
+                    .map(|m| Ok((member(&bytes_of(m).unwrap_or_default())?, None)))
+                    .collect::<Result<_, CacheError>>()?
+            }
+            _ => Vec::new(),
+        };
+        if index.iter().all(|(_, s)| s.is_none()) {
+            index.sort();
+        }
+        let flat = self
+            .block(self.command("HGETALL", vec![values_key.into()]))?
+            .map_err(fred_error)?;
+        let items = match flat {
+            Value::Map(map) => map
+                .inner()
+                .into_iter()
+                .flat_map(|(k, v)| [Value::Bytes(k.into_bytes()), v])
+                .collect(),
+            other => other.into_array(),
+        };
+        let mut values = items
+            .chunks(2)
+            .map(|kv| {
+                let m = bytes_of(kv[0].clone()).unwrap_or_default();
+                let v = kv.get(1).cloned().and_then(bytes_of).unwrap_or_default();
+                Ok((member(&m)?, Bytes::from(v)))
+            })
+            .collect::<Result<Vec<_>, CacheError>>()?;
+        values.sort();
+        Ok(PairContents { index, values })
+    }
+
+    fn scan_pairs(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<KeyPair>, fred::error::Error>> + Send + 'static {
+        let pattern = format!("{}*:0", glob_escape(prefix));
+        let (client, cluster) = (self.shared.client.clone(), self.shared.cluster);
+        async move {
+            let mut keys = if cluster {
+                client
+                    .scan_cluster_buffered(pattern, Some(1000), None)
+                    .boxed()
+            } else {
+                client.scan_buffered(pattern, Some(1000), None).boxed()
+            };
+            let mut pairs = Vec::new();
+            while let Some(key) = keys.next().await {
+                if let Some(pair) = key?.as_str().and_then(pair_of_index_key) {
+                    pairs.push(pair);
+                }
+            }
+            Ok(pairs)
+        }
+    }
+
+    fn purge_prefix_future(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<u64, CacheError>> + Send + 'static {
+        let scan = self.scan_pairs(prefix);
+        let client = self.shared.client.clone();
+        async move {
+            let mut removed = 0;
+            for pair in scan.await.map_err(fred_error)? {
+                let value = OwnedCall::from(purge_call(&pair))
+                    .invoke(client.clone())
+                    .await
+                    .map_err(fred_error)?;
+                removed += count_of(value)?;
+            }
+            Ok(removed)
+        }
+    }
+}
+
+impl Store for FredStore {
+    fn capabilities(&self) -> Capabilities {
+        let caps = Capabilities::new(BACKEND);
+        if self.shared.cluster {
+            caps.with_cluster()
+        } else {
+            caps
+        }
+    }
+
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, CacheError> {
+        let value = self
+            .block(self.script(get_call(req)))?
+            .map_err(fred_error)?;
+        Ok(bytes_of(value).map(Bytes::from))
+    }
+
+    fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {
+        let value = self
+            .block(self.script(put_call(req)))?
+            .map_err(fred_error)?;
+        outcome(evicted_of(value)?)
+    }
+
+    fn len(&self, pair: &KeyPair) -> Result<u64, CacheError> {
+        let value = self
+            .block(self.command("HLEN", vec![pair.values().into()]))?
+            .map_err(fred_error)?;
+        count_of(value)
+    }
+
+    fn purge(&self, pair: &KeyPair) -> Result<u64, CacheError> {
+        let value = self
+            .block(self.script(purge_call(pair)))?
+            .map_err(fred_error)?;
+        count_of(value)
+    }
+
+    fn purge_prefix(&self, prefix: &str) -> Result<u64, CacheError> {
+        self.block(self.purge_prefix_future(prefix))?
+    }
+
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, CacheError> {
+        let value = self
+            .run(self.script(get_call(req)))
+            .await?
+            .map_err(fred_error)?;
+        Ok(bytes_of(value).map(Bytes::from))
+    }
+
+    async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {
+        let value = self
+            .run(self.script(put_call(req)))
+            .await?
+            .map_err(fred_error)?;
+        outcome(evicted_of(value)?)
+    }
+
+    async fn len_async(&self, pair: &KeyPair) -> Result<u64, CacheError> {
+        let value = self
+            .run(self.command("HLEN", vec![pair.values().into()]))
+            .await?
+            .map_err(fred_error)?;
+        count_of(value)
+    }
+
+    async fn purge_async(&self, pair: &KeyPair) -> Result<u64, CacheError> {
+        let value = self
+            .run(self.script(purge_call(pair)))
+            .await?
+            .map_err(fred_error)?;
+        count_of(value)
+    }
+
+    async fn purge_prefix_async(&self, prefix: &str) -> Result<u64, CacheError> {
+        self.run(self.purge_prefix_future(prefix)).await?
+    }
+}
+
+#[allow(dead_code)]
+const _: Duration = Duration::ZERO;

@@ -1,0 +1,480 @@
+//! The store on the `redis` crate (redis-rs): one server or a cluster.
+
+use std::sync::Arc;
+
+use redis::cluster::ClusterClientBuilder;
+use redis::{Cmd, ConnectionInfo, IntoConnectionInfo, RedisResult};
+use redis_func_cache_core::store::{
+    Bytes, Capabilities, GetRequest, PairContents, PutOutcome, PutRequest, Store,
+};
+use redis_func_cache_core::{Error, InvocationHash, KeyPair};
+use tokio::sync::OnceCell;
+
+use crate::scripts::{Arg, ScriptCall, get_call, member, outcome, purge_call, put_call};
+use crate::topology::{self, Cluster, Standalone, Topology};
+use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
+
+impl ScriptCall<'_> {
+    fn evalsha(&self) -> Cmd {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&self.script.sha);
+        self.keys_and_args(&mut cmd);
+        cmd
+    }
+
+    fn eval(&self) -> Cmd {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(self.script.text);
+        self.keys_and_args(&mut cmd);
+        cmd
+    }
+
+    fn keys_and_args(&self, cmd: &mut Cmd) {
+        cmd.arg(2).arg(self.pair.index()).arg(self.pair.values());
+        for arg in &self.args {
+            match *arg {
+                Arg::Bytes(b) => cmd.arg(b),
+                Arg::Text(t) => cmd.arg(t),
+                Arg::Int(n) => cmd.arg(n),
+            };
+        }
+    }
+
+    /// `EVALSHA`, routed by its first key in a cluster; `EVAL` on `NOSCRIPT`.
+    fn invoke<T: redis::FromRedisValue>(
+        &self,
+        con: &mut dyn redis::ConnectionLike,
+    ) -> RedisResult<T> {
+        match self.evalsha().query(con) {
+            Err(e) if is_noscript(&e) => self.eval().query(con),
+            other => other,
+        }
+    }
+
+    async fn invoke_async<T, C>(&self, con: &mut C) -> RedisResult<T>
+    where
+        T: redis::FromRedisValue,
+        C: redis::aio::ConnectionLike + Send,
+    {
+        match self.evalsha().query_async(con).await {
+            Err(e) if is_noscript(&e) => self.eval().query_async(con).await,
+            other => other,
+        }
+    }
+}
+
+fn is_noscript(e: &redis::RedisError) -> bool {
+    e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+}
+
+/// A store on a Redis Cluster: the same scripts, routed by their first key.
+/// Build it with [`RedisStore::open_cluster`]; caches on it must use a
+/// cluster layout (`LruClusterPolicy`, `LruClusterMultiplePolicy`, ...), which
+/// `build()` checks.
+pub type RedisClusterStore = RedisStore<Cluster>;
+
+/// Entries kept in Redis: one server ([`Standalone`], the default) or a
+/// cluster ([`Cluster`]).
+///
+/// Cheap to clone: clones share one multiplexed async connection (made on
+/// first async use, reconnecting on failure) and one pool of sync
+/// connections.
+pub struct RedisStore<T: Topology = Standalone> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T: Topology> Clone for RedisStore<T> {
+    fn clone(&self) -> Self {
+        RedisStore {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+struct Shared<T: Topology> {
+    /// Where to start: the server, or one cluster node (its credentials
+    /// reach the others for `SCAN`).
+    seed: ConnectionInfo,
+    pool: r2d2::Pool<T::Client>,
+    client: T::Client,
+    connection: OnceCell<T::AsyncConnection>,
+    /// The runtime that drives the async connection. A connection made on a
+    /// caller's runtime dies with that runtime, and every other user of the
+    /// store would then fail; on the store's own runtime it lives as long as
+    /// the store, and callers on any runtime (or executor) share it.
+    io: std::sync::OnceLock<tokio::runtime::Runtime>,
+}
+
+impl<T: Topology> Drop for Shared<T> {
+    fn drop(&mut self) {
+        if let Some(io) = self.io.take() {
+            // Dropping a runtime blocks, which panics inside async code.
+            io.shutdown_background();
+        }
+    }
+}
+
+impl<T: Topology> std::fmt::Debug for RedisStore<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("cluster", &T::CLUSTER)
+            .field("seed", &self.shared.seed.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps a client error into the public error, marking the ones that may pass
+/// (a lost connection, a timeout, a cluster moving a slot).
+fn backend_error(e: redis::RedisError) -> Error {
+    let transient = e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_cluster_error();
+    if transient {
+        Error::transient_backend(BACKEND, e)
+    } else {
+        Error::backend(BACKEND, e)
+    }
+}
+
+fn pool_error(e: r2d2::Error) -> Error {
+    Error::transient_backend(BACKEND, e)
+}
+
+impl RedisStore<Standalone> {
+    /// A store on the server at `url` (`redis://`, `rediss://` with the TLS
+    /// features of `redis`, user and password in the URL). Connections are
+    /// made on first use, so this fails only for a malformed URL.
+    pub fn open(url: impl IntoConnectionInfo) -> Result<Self, Error> {
+        RedisStore::with_options(url, RedisOptions::default())
+    }
+
+    /// [`RedisStore::open`] with options.
+    pub fn with_options(
+        url: impl IntoConnectionInfo,
+        options: RedisOptions,
+    ) -> Result<Self, Error> {
+        let client = redis::Client::open(url).map_err(backend_error)?;
+        Ok(RedisStore::from_client_with_options(client, options))
+    }
+
+    /// A store on a ready client.
+    pub fn from_client(client: redis::Client) -> Self {
+        RedisStore::from_client_with_options(client, RedisOptions::default())
+    }
+
+    fn from_client_with_options(client: redis::Client, options: RedisOptions) -> Self {
+        let seed = client.get_connection_info().clone();
+        RedisStore::new(client, seed, &options)
+    }
+}
+
+impl RedisStore<Cluster> {
+    /// A store on the Redis Cluster that these nodes belong to (one is
+    /// enough; the client learns the rest).
+    ///
+    /// ```no_run
+    /// use redis_func_cache_redis::RedisClusterStore;
+    /// let store = RedisClusterStore::open_cluster(["redis://127.0.0.1:7000/", "redis://127.0.0.1:7001/"]).unwrap();
+    /// ```
+    pub fn open_cluster<I, U>(nodes: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = U>,
+        U: IntoConnectionInfo,
+    {
+        RedisStore::open_cluster_with_options(nodes, RedisOptions::default())
+    }
+
+    /// [`RedisStore::open_cluster`] with options.
+    pub fn open_cluster_with_options<I, U>(nodes: I, options: RedisOptions) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = U>,
+        U: IntoConnectionInfo,
+    {
+        let infos = nodes
+            .into_iter()
+            .map(IntoConnectionInfo::into_connection_info)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend_error)?;
+        let seed = infos
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::config("a cluster store needs at least one node URL"))?;
+        let client = ClusterClientBuilder::new(infos)
+            .connection_timeout(options.connection_timeout)
+            .build()
+            .map_err(backend_error)?;
+        Ok(RedisStore::new(client, seed, &options))
+    }
+}
+
+impl<T: Topology> RedisStore<T> {
+    fn new(client: T::Client, seed: ConnectionInfo, options: &RedisOptions) -> Self {
+        let pool = r2d2::Pool::builder()
+            .max_size(options.max_sync_connections)
+            .min_idle(Some(0))
+            .connection_timeout(options.connection_timeout)
+            // A check-out test is a PING: one more round trip on every call.
+            // A broken connection is dropped when it comes back instead.
+            .test_on_check_out(false)
+            .build_unchecked(client.clone());
+        RedisStore {
+            shared: Arc::new(Shared {
+                seed,
+                pool,
+                client,
+                connection: OnceCell::new(),
+                io: std::sync::OnceLock::new(),
+            }),
+        }
+    }
+
+    fn sync_connection(&self) -> Result<r2d2::PooledConnection<T::Client>, Error> {
+        self.shared.pool.get().map_err(pool_error)
+    }
+
+    async fn async_connection(&self) -> Result<T::AsyncConnection, Error> {
+        let connection = self
+            .shared
+            .connection
+            .get_or_try_init(|| async {
+                let io = self.io_runtime()?;
+                let client = self.shared.client.clone();
+                io.spawn(async move { T::connect(&client).await })
+                    .await
+                    .map_err(|e| Error::backend(BACKEND, e))?
+                    .map_err(backend_error)
+            })
+            .await?;
+        Ok(connection.clone())
+    }
+
+    fn io_runtime(&self) -> Result<&tokio::runtime::Runtime, Error> {
+        if let Some(io) = self.shared.io.get() {
+            return Ok(io);
+        }
+        let io = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("redis-func-cache-io")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::backend(BACKEND, e))?;
+        if let Err(unused) = self.shared.io.set(io) {
+            // Another caller won the race; drop ours without blocking.
+            unused.shutdown_background();
+        }
+        Ok(self.shared.io.get().expect("set above"))
+    }
+
+    /// What a pair holds now, read with `ZRANGE`/`SMEMBERS` and `HGETALL`,
+    /// in the form the memory store reports it.
+    pub fn contents(&self, pair: &KeyPair) -> Result<PairContents, Error> {
+        let mut con = self.sync_connection()?;
+        let kind: String = redis::cmd("TYPE")
+            .arg(pair.index())
+            .query(&mut *con)
+            .map_err(backend_error)?;
+        let mut index: Vec<(InvocationHash, Option<u64>)> = match kind.as_str() {
+            "zset" => {
+                let pairs: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGE")
+                    .arg(pair.index())
+                    .arg(0)
+                    .arg(-1)
+                    .arg("WITHSCORES")
+                    .query(&mut *con)
+                    .map_err(backend_error)?;
+                pairs
+                    .into_iter()
+                    .map(|(m, s)| Ok((member(&m)?, Some(s as u64))))
+                    .collect::<Result<_, Error>>()?
+            }
+            "set" => {
+                let members: Vec<Vec<u8>> = redis::cmd("SMEMBERS")
+                    .arg(pair.index())
+                    .query(&mut *con)
+                    .map_err(backend_error)?;
+                members
+                    .iter()
+                    .map(|m| Ok((member(m)?, None)))
+                    .collect::<Result<_, Error>>()?
+            }
+            _ => Vec::new(),
+        };
+        if index.iter().all(|(_, s)| s.is_none()) {
+            index.sort();
+        }
+        let map: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL")
+            .arg(pair.values())
+            .query(&mut *con)
+            .map_err(backend_error)?;
+        let mut values = map
+            .into_iter()
+            .map(|(m, v)| Ok((member(&m)?, Bytes::from(v))))
+            .collect::<Result<Vec<_>, Error>>()?;
+        values.sort();
+        Ok(PairContents { index, values })
+    }
+
+    fn data_nodes(&self) -> Result<Vec<ConnectionInfo>, Error> {
+        let mut con = self.sync_connection()?;
+        T::data_nodes(&self.shared.client, &mut con, &self.shared.seed).map_err(backend_error)
+    }
+
+    /// The pairs whose index key starts with `prefix`, found with `SCAN` on
+    /// every node that holds keys (never `KEYS`, which blocks a server).
+    fn scan_pairs(&self, prefix: &str) -> Result<Vec<KeyPair>, Error> {
+        let pattern = format!("{}*:0", glob_escape(prefix));
+        let mut pairs = Vec::new();
+        for node in self.data_nodes()? {
+            let mut con = redis::Client::open(node)
+                .and_then(|c| c.get_connection())
+                .map_err(backend_error)?;
+            let keys: Vec<String> = redis::cmd("SCAN")
+                .cursor_arg(0)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .clone()
+                .iter(&mut con)
+                .map_err(backend_error)?
+                .collect::<Result<_, _>>()
+                .map_err(backend_error)?;
+            pairs.extend(keys.iter().filter_map(|k| pair_of_index_key(k)));
+        }
+        Ok(pairs)
+    }
+
+    async fn scan_pairs_async(&self, prefix: &str) -> Result<Vec<KeyPair>, Error> {
+        let pattern = format!("{}*:0", glob_escape(prefix));
+        let mut pairs = Vec::new();
+        let nodes = if T::CLUSTER {
+            let mut con = self.async_connection().await?;
+            let nodes: String = redis::cmd("CLUSTER")
+                .arg("NODES")
+                .query_async(&mut con)
+                .await
+                .map_err(backend_error)?;
+            topology::masters(&nodes)
+                .into_iter()
+                .map(|(host, port)| {
+                    self.shared
+                        .seed
+                        .clone()
+                        .set_addr(redis::ConnectionAddr::Tcp(host, port))
+                })
+                .collect()
+        } else {
+            vec![self.shared.seed.clone()]
+        };
+        for node in nodes {
+            let client = redis::Client::open(node).map_err(backend_error)?;
+            let mut con = client
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(backend_error)?;
+            let mut cmd = redis::cmd("SCAN");
+            cmd.cursor_arg(0)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000);
+            let mut iter: redis::AsyncIter<'_, String> =
+                cmd.iter_async(&mut con).await.map_err(backend_error)?;
+            while let Some(key) = iter.next_item().await {
+                if let Some(pair) = pair_of_index_key(&key.map_err(backend_error)?) {
+                    pairs.push(pair);
+                }
+            }
+        }
+        Ok(pairs)
+    }
+}
+
+impl<T: Topology> Store for RedisStore<T> {
+    fn capabilities(&self) -> Capabilities {
+        let caps = Capabilities::new(BACKEND);
+        if T::CLUSTER {
+            caps.with_cluster()
+        } else {
+            caps
+        }
+    }
+
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+        let mut con = self.sync_connection()?;
+        let value: Option<Vec<u8>> = get_call(req).invoke(&mut *con).map_err(backend_error)?;
+        Ok(value.map(Bytes::from))
+    }
+
+    fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
+        let mut con = self.sync_connection()?;
+        let evicted: Vec<Vec<u8>> = put_call(req).invoke(&mut *con).map_err(backend_error)?;
+        outcome(evicted)
+    }
+
+    fn len(&self, pair: &KeyPair) -> Result<u64, Error> {
+        let mut con = self.sync_connection()?;
+        redis::cmd("HLEN")
+            .arg(pair.values())
+            .query(&mut *con)
+            .map_err(backend_error)
+    }
+
+    fn purge(&self, pair: &KeyPair) -> Result<u64, Error> {
+        let mut con = self.sync_connection()?;
+        purge_call(pair).invoke(&mut *con).map_err(backend_error)
+    }
+
+    fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
+        let mut removed = 0;
+        for pair in self.scan_pairs(prefix)? {
+            removed += self.purge(&pair)?;
+        }
+        Ok(removed)
+    }
+
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+        let mut con = self.async_connection().await?;
+        let value: Option<Vec<u8>> = get_call(req)
+            .invoke_async(&mut con)
+            .await
+            .map_err(backend_error)?;
+        Ok(value.map(Bytes::from))
+    }
+
+    async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
+        let mut con = self.async_connection().await?;
+        let evicted: Vec<Vec<u8>> = put_call(req)
+            .invoke_async(&mut con)
+            .await
+            .map_err(backend_error)?;
+        outcome(evicted)
+    }
+
+    async fn len_async(&self, pair: &KeyPair) -> Result<u64, Error> {
+        let mut con = self.async_connection().await?;
+        redis::cmd("HLEN")
+            .arg(pair.values())
+            .query_async(&mut con)
+            .await
+            .map_err(backend_error)
+    }
+
+    async fn purge_async(&self, pair: &KeyPair) -> Result<u64, Error> {
+        let mut con = self.async_connection().await?;
+        purge_call(pair)
+            .invoke_async(&mut con)
+            .await
+            .map_err(backend_error)
+    }
+
+    async fn purge_prefix_async(&self, prefix: &str) -> Result<u64, Error> {
+        let mut removed = 0;
+        for pair in self.scan_pairs_async(prefix).await? {
+            removed += self.purge_async(&pair).await?;
+        }
+        Ok(removed)
+    }
+}

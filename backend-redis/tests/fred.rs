@@ -1,0 +1,103 @@
+//! The fred store on a standalone server: the conformance suite, the
+//! differential checks against the memory store, and one round trip per hit.
+
+mod common;
+
+use std::time::Duration;
+
+use common::differential::{Check, run};
+use redis_func_cache_core::conformance::{self, Harness};
+use redis_func_cache_core::policy::Layout;
+use redis_func_cache_core::{FuncCache, FuncId, OnStoreError};
+use redis_func_cache_policies::{LruPolicy, rules};
+use redis_func_cache_redis::FredStore;
+
+struct Fred {
+    store: FredStore,
+}
+
+impl Harness for Fred {
+    type Store = FredStore;
+    fn store(&self) -> &FredStore {
+        &self.store
+    }
+    fn advance(&self, by: Duration) {
+        std::thread::sleep(by);
+    }
+    fn tick(&self) -> Duration {
+        Duration::from_millis(100)
+    }
+}
+
+#[test]
+fn fred_passes_the_suite_and_matches_the_memory_store() {
+    let server = common::Server::start();
+    let store = FredStore::open(&server.url).unwrap();
+    let fred = Fred {
+        store: store.clone(),
+    };
+    conformance::run_all(&fred);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(conformance::run_all_async(&fred));
+    for rules in [rules::LRU, rules::MRU, rules::FIFO, rules::LFU] {
+        run(&store, rules, Check::Identical, &Layout::ALL, 24);
+    }
+    for rules in [rules::RR, rules::TLRU] {
+        run(&store, rules, Check::Invariants, &Layout::ALL, 24);
+    }
+}
+
+#[test]
+fn fred_hits_are_one_round_trip_and_survive_script_flush() {
+    static F: FuncId = FuncId::new("fred", "f", 1);
+    let server = common::Server::start();
+    let cache = FuncCache::builder("fred-trips")
+        .policy(LruPolicy)
+        .maxsize(50)
+        .on_store_error(OnStoreError::Propagate)
+        .store(FredStore::open(&server.url).unwrap())
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for k in 0..50u32 {
+        let _: u32 = cache.call(&F, &k, || k).unwrap();
+    }
+    let _: u32 = cache.call(&F, &1u32, || 1).unwrap();
+    let monitor = common::Monitor::start(&server);
+    for k in 0..25u32 {
+        let v: u32 = cache.call(&F, &k, || unreachable!()).unwrap();
+        assert_eq!(v, k);
+        let v: u32 = rt
+            .block_on(cache.call_async(&F, &(k + 25), || async { unreachable!() }))
+            .unwrap();
+        assert_eq!(v, k + 25);
+    }
+    assert_eq!(
+        monitor.client_commands(),
+        vec!["evalsha"; 50],
+        "one EVALSHA per hit"
+    );
+    // After SCRIPT FLUSH, NOSCRIPT is met with EVAL: no caller sees it.
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut server.connection())
+        .unwrap();
+    let v: u32 = cache.call(&F, &3u32, || unreachable!()).unwrap();
+    assert_eq!(v, 3);
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut server.connection())
+        .unwrap();
+    let v: u32 = rt
+        .block_on(cache.call_async(&F, &100u32, || async { 100 }))
+        .unwrap();
+    assert_eq!(v, 100);
+    assert_eq!(cache.stats().backend_errors, 0);
+}

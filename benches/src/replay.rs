@@ -3,7 +3,10 @@
 
 use std::time::Instant;
 
-use redis_func_cache::{FuncCache, FuncId, MemoryStore, Policy, RedisStore, Store, by_name};
+use redis_func_cache::{
+    FredStore, FuncCache, FuncId, MemoryStore, Policy, RedisClusterStore, RedisStore, Store,
+    by_name,
+};
 use serde::Serialize;
 
 /// The function every trace line calls.
@@ -103,6 +106,26 @@ pub fn run_memory(
     run(trace, keys, policy, capacity, MemoryStore::new(), "memory")
 }
 
+/// Which Redis client the store uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// The `redis` crate.
+    RedisRs,
+    /// The `fred` crate.
+    Fred,
+}
+
+impl Client {
+    /// Parses `redis-rs` or `fred`.
+    pub fn parse(text: &str) -> Result<Client, String> {
+        match text {
+            "redis-rs" => Ok(Client::RedisRs),
+            "fred" => Ok(Client::Fred),
+            other => Err(format!("unknown client {other:?}: use redis-rs or fred")),
+        }
+    }
+}
+
 /// Replays on the Redis server at `url`; the cache's pairs are purged first.
 pub fn run_redis(
     trace: &str,
@@ -111,6 +134,70 @@ pub fn run_redis(
     capacity: u64,
     url: &str,
 ) -> Result<Report, String> {
-    let store = RedisStore::open(url).map_err(|e| e.to_string())?;
-    run(trace, keys, policy, capacity, store, "redis")
+    run_on_redis(
+        trace,
+        keys,
+        policy,
+        capacity,
+        Client::RedisRs,
+        &[url.to_owned()],
+        false,
+    )
+}
+
+/// Replays on Redis through `client`: one server (`urls[0]`), or the cluster
+/// that the nodes in `urls` belong to.
+pub fn run_on_redis(
+    trace: &str,
+    keys: &[i64],
+    policy: Policy,
+    capacity: u64,
+    client: Client,
+    urls: &[String],
+    cluster: bool,
+) -> Result<Report, String> {
+    let first = urls.first().ok_or("no Redis URL given")?;
+    let e = |e: redis_func_cache::Error| e.to_string();
+    match (client, cluster) {
+        (Client::RedisRs, false) => run(
+            trace,
+            keys,
+            policy,
+            capacity,
+            RedisStore::open(first.as_str()).map_err(e)?,
+            "redis",
+        ),
+        (Client::RedisRs, true) => {
+            let store =
+                RedisClusterStore::open_cluster(urls.iter().map(String::as_str)).map_err(e)?;
+            run(trace, keys, policy, capacity, store, "redis")
+        }
+        (Client::Fred, false) => run(
+            trace,
+            keys,
+            policy,
+            capacity,
+            FredStore::open(first).map_err(e)?,
+            "redis",
+        ),
+        (Client::Fred, true) => {
+            let store = FredStore::open(&fred_cluster_url(urls)?).map_err(e)?;
+            run(trace, keys, policy, capacity, store, "redis")
+        }
+    }
+}
+
+/// fred's form of a cluster's nodes: `redis-cluster://first?node=second&...`.
+pub fn fred_cluster_url(urls: &[String]) -> Result<String, String> {
+    let hosts: Vec<&str> = urls
+        .iter()
+        .map(|u| u.trim_start_matches("redis://").trim_end_matches('/'))
+        .collect();
+    let (first, rest) = hosts.split_first().ok_or("no Redis URL given")?;
+    let nodes: Vec<String> = rest.iter().map(|h| format!("node={h}")).collect();
+    Ok(if nodes.is_empty() {
+        format!("redis-cluster://{first}")
+    } else {
+        format!("redis-cluster://{first}?{}", nodes.join("&"))
+    })
 }

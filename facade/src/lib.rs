@@ -68,8 +68,12 @@ pub mod policy {
 pub use redis_func_cache_core::store::PairContents;
 #[cfg(feature = "memory")]
 pub use redis_func_cache_memory::MemoryStore;
+#[cfg(feature = "fred")]
+pub use redis_func_cache_redis::FredStore;
+#[cfg(any(feature = "redis", feature = "fred"))]
+pub use redis_func_cache_redis::RedisOptions;
 #[cfg(feature = "redis")]
-pub use redis_func_cache_redis::{RedisOptions, RedisStore};
+pub use redis_func_cache_redis::{Cluster, RedisClusterStore, RedisStore, Standalone, Topology};
 
 /// Caches a function's results in a [`FuncCache`].
 ///

@@ -28,9 +28,16 @@ struct Args {
     /// The store: memory or redis.
     #[arg(long, default_value = "memory")]
     backend: String,
-    /// The Redis server for `--backend redis`.
+    /// The Redis server for `--backend redis`; with `--cluster`, the nodes of
+    /// the cluster, comma-separated (one is enough).
     #[arg(long, default_value = "redis://127.0.0.1:6379/")]
     redis_url: String,
+    /// The Redis client: redis-rs or fred.
+    #[arg(long, default_value = "redis-rs")]
+    client: String,
+    /// `--redis-url` names Redis Cluster nodes (use a cluster layout).
+    #[arg(long)]
+    cluster: bool,
     /// single, multiple, cluster or cluster-multiple.
     #[arg(long, default_value = "single")]
     layout: String,
@@ -61,7 +68,23 @@ fn run(args: Args) -> Result<(), String> {
     let name = trace::name(&args.trace);
     let report = match args.backend.as_str() {
         "memory" => replay::run_memory(&name, &keys, policy, args.capacity)?,
-        "redis" => replay::run_redis(&name, &keys, policy, args.capacity, &args.redis_url)?,
+        "redis" => {
+            let urls: Vec<String> = args
+                .redis_url
+                .split(',')
+                .map(|u| u.trim().to_owned())
+                .collect();
+            let client = replay::Client::parse(&args.client)?;
+            replay::run_on_redis(
+                &name,
+                &keys,
+                policy,
+                args.capacity,
+                client,
+                &urls,
+                args.cluster,
+            )?
+        }
         other => return Err(format!("unknown backend {other:?}: use memory or redis")),
     };
     if args.json {

@@ -70,6 +70,19 @@ fn fred_error(e: fred::error::Error) -> CacheError {
     }
 }
 
+/// Whether to send a script again after `attempt` tries: on `TRYAGAIN`
+/// during a slot migration, or a reply lost or late while fred re-maps the
+/// cluster.
+fn may_retry(e: &fred::error::Error, attempt: u32) -> bool {
+    use fred::error::ErrorKind as K;
+    if e.details().starts_with("TRYAGAIN") {
+        return attempt < TRYAGAIN_ATTEMPTS;
+    }
+    let lost = e.details().contains("channel closed")
+        || matches!(e.kind(), K::IO | K::Canceled | K::Timeout);
+    lost && attempt < LOST_REPLY_ATTEMPTS
+}
+
 fn is_noscript(e: &fred::error::Error) -> bool {
     e.details().starts_with("NOSCRIPT")
 }
@@ -101,14 +114,43 @@ impl From<ScriptCall<'_>> for OwnedCall {
     }
 }
 
+/// How often a script is sent again on `TRYAGAIN` while a cluster moves its
+/// slot (about a second in all).
+const TRYAGAIN_ATTEMPTS: u32 = 12;
+/// How often after a lost or late reply: each wait is a command timeout.
+const LOST_REPLY_ATTEMPTS: u32 = 2;
+
 impl OwnedCall {
+    /// `EVALSHA`, `EVAL` on `NOSCRIPT`, and again after a short pause on
+    /// `TRYAGAIN`, a lost connection or a reply that did not come in time. While a slot migrates, a script whose
+    /// two keys are on different nodes is refused and did not run, so sending
+    /// it again is safe (redis-rs does the same on its own; fred leaves it to
+    /// us). When fred re-maps the cluster it may drop a reply in flight; the
+    /// script may then have run, and runs again: for a get that counts one
+    /// more use, for a put it writes the same value again.
     async fn invoke(self, client: Client) -> Result<Value, fred::error::Error> {
-        match client
-            .evalsha::<Value, _, _, _>(self.sha, self.keys.clone(), self.args.clone())
-            .await
-        {
-            Err(e) if is_noscript(&e) => client.eval(self.text, self.keys, self.args).await,
-            other => other,
+        let mut attempt = 0;
+        loop {
+            let result = match client
+                .evalsha::<Value, _, _, _>(self.sha, self.keys.clone(), self.args.clone())
+                .await
+            {
+                Err(e) if is_noscript(&e) => {
+                    client
+                        .eval(self.text, self.keys.clone(), self.args.clone())
+                        .await
+                }
+                other => other,
+            };
+            match result {
+                Err(e) if may_retry(&e, attempt) => {
+                    // 2, 4, 8 ... ms, at most 100 ms: about a second in all.
+                    let pause = Duration::from_millis((2u64 << attempt).min(100));
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
         }
     }
 }
@@ -153,7 +195,7 @@ impl FredStore {
                 c.connection_timeout = options.connection_timeout;
             })
             .with_performance_config(|p| {
-                p.default_command_timeout = options.connection_timeout;
+                p.default_command_timeout = options.command_timeout;
             })
             .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2))
             .build()
@@ -414,6 +456,3 @@ impl Store for FredStore {
         self.run(self.purge_prefix_future(prefix)).await?
     }
 }
-
-#[allow(dead_code)]
-const _: Duration = Duration::ZERO;

@@ -47,8 +47,13 @@ const BACKEND: &str = "redis";
 pub struct RedisOptions {
     /// Most sync connections kept open (default 16).
     pub max_sync_connections: u32,
-    /// How long a sync call waits for a free connection (default 5 s).
+    /// How long a sync call waits for a free connection, and how long a
+    /// connection may take to open (default 5 s).
     pub connection_timeout: Duration,
+    /// How long the fred store waits for one reply before sending the
+    /// script again (default 1 s). fred can leave a request without a reply
+    /// while it re-maps a cluster whose slots moved.
+    pub command_timeout: Duration,
 }
 
 impl Default for RedisOptions {
@@ -56,6 +61,7 @@ impl Default for RedisOptions {
         RedisOptions {
             max_sync_connections: 16,
             connection_timeout: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(1),
         }
     }
 }

@@ -98,7 +98,12 @@ fn same_through(client: replay::Client, urls: &[String], cluster: bool, layout: 
 #[test]
 fn fred_on_one_server_equals_memory_on_sampled_traces() {
     let server = Server::start();
-    same_through(replay::Client::Fred, &[server.url.clone()], false, "single");
+    same_through(
+        replay::Client::Fred,
+        std::slice::from_ref(&server.url),
+        false,
+        "single",
+    );
 }
 
 #[test]

@@ -183,3 +183,16 @@ impl ClusterServers {
         self.cluster.servers.is_empty()
     }
 }
+
+impl ClusterServers {
+    /// The nodes as one fred URL: `redis-cluster://first?node=second&...`.
+    pub fn fred_url(&self) -> String {
+        let hosts: Vec<&str> = self
+            .urls
+            .iter()
+            .map(|u| u.trim_start_matches("redis://").trim_end_matches('/'))
+            .collect();
+        let nodes: Vec<String> = hosts[1..].iter().map(|h| format!("node={h}")).collect();
+        format!("redis-cluster://{}?{}", hosts[0], nodes.join("&"))
+    }
+}

@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::ClusterServers;
 use common::differential::{Check, run};
+use common::{ClusterServers, RealTime};
 use redis_func_cache_core::conformance;
 use redis_func_cache_core::policy::Layout;
 use redis_func_cache_core::{Error, FuncCache, FuncId};
@@ -14,23 +14,6 @@ use redis_func_cache_policies::{
     LruClusterMultiplePolicy, LruClusterPolicy, LruMultiplePolicy, LruPolicy, rules,
 };
 use redis_func_cache_redis::RedisClusterStore;
-
-struct OnCluster {
-    store: RedisClusterStore,
-}
-
-impl conformance::Harness for OnCluster {
-    type Store = RedisClusterStore;
-    fn store(&self) -> &RedisClusterStore {
-        &self.store
-    }
-    fn advance(&self, by: std::time::Duration) {
-        std::thread::sleep(by);
-    }
-    fn tick(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(100)
-    }
-}
 
 fn open(cluster: &ClusterServers) -> RedisClusterStore {
     RedisClusterStore::open_cluster(cluster.urls.iter().map(String::as_str)).unwrap()
@@ -51,9 +34,7 @@ fn the_cluster_store_behaves_as_the_memory_store() {
     let store = open(&cluster);
 
     // The shared suite, sync and async.
-    let harness = OnCluster {
-        store: store.clone(),
-    };
+    let harness = RealTime(store.clone());
     conformance::run_all(&harness);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -141,41 +122,11 @@ fn a_cluster_store_refuses_layouts_that_split_a_pair() {
     }
 }
 
-/// A fred URL for the cluster: `redis-cluster://first?node=second&node=...`.
-fn fred_url(cluster: &ClusterServers) -> String {
-    let hosts: Vec<&str> = cluster
-        .urls
-        .iter()
-        .map(|u| u.trim_start_matches("redis://").trim_end_matches('/'))
-        .collect();
-    let nodes: Vec<String> = hosts[1..].iter().map(|h| format!("node={h}")).collect();
-    format!("redis-cluster://{}?{}", hosts[0], nodes.join("&"))
-}
-
-struct FredOnCluster {
-    store: redis_func_cache_redis::FredStore,
-}
-
-impl conformance::Harness for FredOnCluster {
-    type Store = redis_func_cache_redis::FredStore;
-    fn store(&self) -> &redis_func_cache_redis::FredStore {
-        &self.store
-    }
-    fn advance(&self, by: std::time::Duration) {
-        std::thread::sleep(by);
-    }
-    fn tick(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(100)
-    }
-}
-
 #[test]
 fn the_fred_cluster_store_behaves_as_the_memory_store() {
     let cluster = ClusterServers::start();
-    let store = redis_func_cache_redis::FredStore::open(&fred_url(&cluster)).unwrap();
-    let harness = FredOnCluster {
-        store: store.clone(),
-    };
+    let store = redis_func_cache_redis::FredStore::open(&cluster.fred_url()).unwrap();
+    let harness = RealTime(store.clone());
     conformance::run_all(&harness);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

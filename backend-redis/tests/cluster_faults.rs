@@ -222,13 +222,7 @@ fn redis_rs(cluster: &ClusterServers) -> Caches<RedisClusterStore> {
 }
 
 fn fred(cluster: &ClusterServers) -> Caches<FredStore> {
-    let hosts: Vec<&str> = cluster
-        .urls
-        .iter()
-        .map(|u| u.trim_start_matches("redis://").trim_end_matches('/'))
-        .collect();
-    let nodes: Vec<String> = hosts[1..].iter().map(|h| format!("node={h}")).collect();
-    caches(FredStore::open(&format!("redis-cluster://{}?{}", hosts[0], nodes.join("&"))).unwrap())
+    caches(FredStore::open(&cluster.fred_url()).unwrap())
 }
 
 #[test]

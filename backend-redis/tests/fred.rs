@@ -3,39 +3,19 @@
 
 mod common;
 
-use std::time::Duration;
-
+use common::RealTime;
 use common::differential::{Check, run};
-use redis_func_cache_core::conformance::{self, Harness};
+use redis_func_cache_core::conformance;
 use redis_func_cache_core::policy::Layout;
 use redis_func_cache_core::{FuncCache, FuncId, OnStoreError};
 use redis_func_cache_policies::{LruPolicy, rules};
 use redis_func_cache_redis::FredStore;
 
-struct Fred {
-    store: FredStore,
-}
-
-impl Harness for Fred {
-    type Store = FredStore;
-    fn store(&self) -> &FredStore {
-        &self.store
-    }
-    fn advance(&self, by: Duration) {
-        std::thread::sleep(by);
-    }
-    fn tick(&self) -> Duration {
-        Duration::from_millis(100)
-    }
-}
-
 #[test]
 fn fred_passes_the_suite_and_matches_the_memory_store() {
     let server = common::Server::start();
     let store = FredStore::open(&server.url).unwrap();
-    let fred = Fred {
-        store: store.clone(),
-    };
+    let fred = RealTime(store.clone());
     conformance::run_all(&fred);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -5,3 +5,20 @@
 pub mod differential;
 
 pub use redis_func_cache_redis::test_server::{ClusterServers, Monitor, Server};
+
+/// The conformance harness for a store on a real server: time passes by
+/// sleeping, and TTLs are checked in units of 100 ms.
+pub struct RealTime<S>(pub S);
+
+impl<S: redis_func_cache_core::Store> redis_func_cache_core::conformance::Harness for RealTime<S> {
+    type Store = S;
+    fn store(&self) -> &S {
+        &self.0
+    }
+    fn advance(&self, by: std::time::Duration) {
+        std::thread::sleep(by);
+    }
+    fn tick(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(100)
+    }
+}

@@ -302,7 +302,9 @@ fn move_the_slot<S: Store>(
             break;
         }
         for key in keys {
-            // One key at a time, so calls meet the pair half moved.
+            // One key at a time, so calls meet the pair half moved. ("KEYS"
+            // below is MIGRATE's option naming the keys to move, not the
+            // KEYS command.)
             let _: redis::Value = redis::cmd("MIGRATE")
                 .arg(&[
                     "127.0.0.1",

@@ -36,11 +36,7 @@ fn the_cluster_store_behaves_as_the_memory_store() {
     // The shared suite, sync and async.
     let harness = RealTime(store.clone());
     conformance::run_all(&harness);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     rt.block_on(conformance::run_all_async(&harness));
 
     // Identical to the memory store in the cluster layouts.
@@ -128,11 +124,7 @@ fn the_fred_cluster_store_behaves_as_the_memory_store() {
     let store = redis_func_cache_redis::FredStore::open(&cluster.fred_url()).unwrap();
     let harness = RealTime(store.clone());
     conformance::run_all(&harness);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     rt.block_on(conformance::run_all_async(&harness));
     let layouts = [Layout::Cluster, Layout::ClusterMultiple];
     for rules in [rules::LRU, rules::MRU, rules::FIFO, rules::LFU] {

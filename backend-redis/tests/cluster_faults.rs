@@ -254,22 +254,27 @@ enum Propagated {
     NotRecovered,
 }
 
+/// Caches f(0..200) and returns the slot of the cache's pair with the
+/// cluster's nodes as they stand.
+fn fill_and_locate<S: Store>(cluster: &ClusterServers, open: &FuncCache<S>) -> (u16, Vec<Node>) {
+    for k in 0..200u32 {
+        let _: u32 = open.call(&F, &k, || k * 3).unwrap();
+    }
+    let mut any = cluster.node(0);
+    let slot: u16 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(open.key_pair(&F).index())
+        .query(&mut any)
+        .unwrap();
+    (slot, nodes(&mut any))
+}
+
 fn move_the_slot<S: Store>(
     cluster: &ClusterServers,
     (open, strict): Caches<S>,
     propagated: Propagated,
 ) {
-    for k in 0..200u32 {
-        let _: u32 = open.call(&F, &k, || k * 3).unwrap();
-    }
-    let pair = open.key_pair(&F);
-    let mut any = cluster.node(0);
-    let slot: u16 = redis::cmd("CLUSTER")
-        .arg("KEYSLOT")
-        .arg(pair.index())
-        .query(&mut any)
-        .unwrap();
-    let all = nodes(&mut any);
+    let (slot, all) = fill_and_locate(cluster, &open);
     let source = owner(&all, slot);
     let target = all
         .iter()
@@ -302,9 +307,8 @@ fn move_the_slot<S: Store>(
             break;
         }
         for key in keys {
-            // One key at a time, so calls meet the pair half moved. ("KEYS"
-            // below is MIGRATE's option naming the keys to move, not the
-            // KEYS command.)
+            // One key at a time, so calls meet the pair half moved. ("keys"
+            // is MIGRATE's option naming the keys to move.)
             let _: redis::Value = redis::cmd("MIGRATE")
                 .arg(&[
                     "127.0.0.1",
@@ -312,7 +316,7 @@ fn move_the_slot<S: Store>(
                     "",
                     "0",
                     "5000",
-                    "KEYS",
+                    "keys",
                     &key,
                 ])
                 .query(&mut src)
@@ -411,17 +415,7 @@ fn failing_a_master_over_to_its_replica_while_calls_run_fred() {
 }
 
 fn fail_over<S: Store>(cluster: &ClusterServers, (open, strict): Caches<S>) {
-    for k in 0..200u32 {
-        let _: u32 = open.call(&F, &k, || k * 3).unwrap();
-    }
-    let pair = open.key_pair(&F);
-    let mut any = cluster.node(0);
-    let slot: u16 = redis::cmd("CLUSTER")
-        .arg("KEYSLOT")
-        .arg(pair.index())
-        .query(&mut any)
-        .unwrap();
-    let all = nodes(&mut any);
+    let (slot, all) = fill_and_locate(cluster, &open);
     let master = owner(&all, slot);
     let replica = all
         .iter()

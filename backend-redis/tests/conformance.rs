@@ -16,10 +16,6 @@ fn redis_store_passes_the_sync_suite() {
 fn redis_store_passes_the_async_suite() {
     let server = common::Server::start();
     let harness = RealTime(RedisStore::open(server.url.as_str()).unwrap());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     rt.block_on(conformance::run_all_async(&harness));
 }

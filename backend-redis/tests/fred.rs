@@ -17,11 +17,7 @@ fn fred_passes_the_suite_and_matches_the_memory_store() {
     let store = FredStore::open(&server.url).unwrap();
     let fred = RealTime(store.clone());
     conformance::run_all(&fred);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     rt.block_on(conformance::run_all_async(&fred));
     for rules in [rules::LRU, rules::MRU, rules::FIFO, rules::LFU] {
         run(&store, rules, Check::Identical, &Layout::ALL, 24);

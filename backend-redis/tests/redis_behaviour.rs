@@ -239,11 +239,7 @@ fn script_flush_during_calls_reaches_no_caller() {
             })
         })
         .collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     rt.block_on(async {
         let tasks: Vec<_> = (0..8u32)
             .map(|t| {

@@ -22,3 +22,12 @@ impl<S: redis_func_cache_core::Store> redis_func_cache_core::conformance::Harnes
         std::time::Duration::from_millis(100)
     }
 }
+
+/// A two-worker tokio runtime for the async faces of the tests.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}

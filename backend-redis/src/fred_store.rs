@@ -75,7 +75,7 @@ fn fred_error(e: fred::error::Error) -> CacheError {
 /// cluster.
 fn may_retry(e: &fred::error::Error, attempt: u32) -> bool {
     use fred::error::ErrorKind as K;
-    if e.details().starts_with("TRYAGAIN") {
+    if e.details().starts_with("TRYAGAIN") || e.details().starts_with("Too many redirections") {
         return attempt < TRYAGAIN_ATTEMPTS;
     }
     let lost = e.details().contains("channel closed")
@@ -117,6 +117,8 @@ impl From<ScriptCall<'_>> for OwnedCall {
 /// How often a script is sent again on `TRYAGAIN` while a cluster moves its
 /// slot (about a second in all).
 const TRYAGAIN_ATTEMPTS: u32 = 12;
+/// Redirections fred follows per command (see [`FredStore::with_options`]).
+const FRED_MAX_REDIRECTIONS: u32 = 4;
 /// How often after a lost or late reply: each wait is a command timeout.
 const LOST_REPLY_ATTEMPTS: u32 = 2;
 
@@ -193,6 +195,14 @@ impl FredStore {
         let client = Builder::from_config(config)
             .with_connection_config(|c| {
                 c.connection_timeout = options.connection_timeout;
+                // fred 10.1 follows an `ASK` only while the command has write
+                // attempts left, and if it has none its router task stops
+                // for good: every later command of the client times out
+                // (seen after a slot move). Each redirection also costs an
+                // attempt, so redirections must run out first; the command
+                // then fails with "Too many redirections", which we retry.
+                c.max_redirections = FRED_MAX_REDIRECTIONS;
+                c.max_command_attempts = FRED_MAX_REDIRECTIONS + 6;
             })
             .with_performance_config(|p| {
                 p.default_command_timeout = options.command_timeout;

@@ -229,29 +229,14 @@ fn fred(cluster: &ClusterServers) -> Caches<FredStore> {
 fn moving_the_slot_of_a_pair_while_calls_run_redis_rs() {
     let cluster = ClusterServers::start();
     let caches = redis_rs(&cluster);
-    move_the_slot(&cluster, caches, Propagated::NoneDuring);
+    move_the_slot(&cluster, caches);
 }
 
 #[test]
 fn moving_the_slot_of_a_pair_while_calls_run_fred() {
     let cluster = ClusterServers::start();
     let caches = fred(&cluster);
-    // KNOWN LIMITATION (open in issue 4): after a manual slot move, fred
-    // leaves requests for that slot unanswered (timeouts) for at least 30 s
-    // in these runs. Fail-open callers still get right values (computed);
-    // propagating callers see errors. This test asserts what holds and
-    // reports whether fred recovered.
-    move_the_slot(&cluster, caches, Propagated::NotRecovered);
-}
-
-/// What a propagating cache may see while the cluster changes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Propagated {
-    /// No error, even while the slot moves.
-    NoneDuring,
-    /// Errors while the slot moves and possibly after: the client is not
-    /// known to recover (fred, see its test).
-    NotRecovered,
+    move_the_slot(&cluster, caches);
 }
 
 /// Caches f(0..200) and returns the slot of the cache's pair with the
@@ -269,11 +254,7 @@ fn fill_and_locate<S: Store>(cluster: &ClusterServers, open: &FuncCache<S>) -> (
     (slot, nodes(&mut any))
 }
 
-fn move_the_slot<S: Store>(
-    cluster: &ClusterServers,
-    (open, strict): Caches<S>,
-    propagated: Propagated,
-) {
+fn move_the_slot<S: Store>(cluster: &ClusterServers, (open, strict): Caches<S>) {
     let (slot, all) = fill_and_locate(cluster, &open);
     let source = owner(&all, slot);
     let target = all
@@ -342,22 +323,17 @@ fn move_the_slot<S: Store>(
     assert_eq!(moved.id, target.id, "the slot moved");
     assert_eq!(open_errors, 0, "fail-open: no caller sees an error");
     eprintln!("while the slot moved, {strict_errors} of {strict_calls} propagated calls failed");
-    if propagated == Propagated::NoneDuring {
-        assert_eq!(
-            strict_errors, 0,
-            "even with errors propagated, no call failed ({strict_calls} calls)"
-        );
-    }
+    assert_eq!(
+        strict_errors, 0,
+        "even with errors propagated, no call failed ({strict_calls} calls)"
+    );
     assert!(
         open_calls > 200 && strict_calls > 100,
         "the load ran: {open_calls}, {strict_calls}"
     );
     // Once the client has caught up with the move, propagated errors stop.
     let moved_at = Instant::now();
-    let limit = match propagated {
-        Propagated::NoneDuring => Duration::from_secs(30),
-        Propagated::NotRecovered => Duration::from_secs(5),
-    };
+    let limit = Duration::from_secs(30);
     let mut recovered = false;
     while moved_at.elapsed() < limit {
         if strict.call(&F, &1u32, || 3u32).is_ok() {
@@ -370,17 +346,6 @@ fn move_the_slot<S: Store>(
         "recovered after the move: {recovered} ({:?})",
         moved_at.elapsed()
     );
-    if propagated == Propagated::NotRecovered {
-        // Fail-open callers still get right values (the Load asserts them).
-        let after = Load::start(open.clone());
-        std::thread::sleep(Duration::from_secs(2));
-        let (calls, errors) = after.stop();
-        assert_eq!(
-            errors, 0,
-            "fail-open: no caller sees an error after the move ({calls} calls)"
-        );
-        return;
-    }
     assert!(
         recovered,
         "the client did not recover within 30 s of the move"

@@ -152,9 +152,27 @@ impl ClusterServers {
     /// If `redis-server` or `redis-cli` is missing or the cluster does not
     /// form: a test that needs a cluster fails without one.
     pub fn start() -> ClusterServers {
-        let cluster = redis_test::cluster::RedisCluster::new(
+        ClusterServers::with(
             redis_test::cluster::RedisClusterConfiguration::single_replica_config(),
-        );
+        )
+    }
+
+    /// Three masters without replicas: half the servers and no replication,
+    /// for tests that load the cluster but fail nothing over.
+    ///
+    /// # Panics
+    ///
+    /// As [`ClusterServers::start`].
+    pub fn start_masters_only() -> ClusterServers {
+        ClusterServers::with(redis_test::cluster::RedisClusterConfiguration {
+            num_nodes: 3,
+            num_replicas: 0,
+            ..Default::default()
+        })
+    }
+
+    fn with(configuration: redis_test::cluster::RedisClusterConfiguration) -> ClusterServers {
+        let cluster = redis_test::cluster::RedisCluster::new(configuration);
         let urls = cluster
             .servers
             .iter()

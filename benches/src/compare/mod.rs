@@ -1,0 +1,292 @@
+//! Side-by-side comparisons: ours and a baseline measured in the same run,
+//! interleaved round by round (A B A B …), on the same server and data.
+//!
+//! Each comparison is a [`Row`]: the median of our per-round values, the
+//! median of the baseline's, and the median of the per-round ratios, which
+//! is what the target is checked against. Interleaving puts both sides under
+//! the same noise (another process, a CPU frequency change) in every round;
+//! the median of the per-round ratios then drops the rounds that noise hit
+//! hardest.
+
+pub mod memory_rows;
+pub mod python;
+pub mod redis_rows;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// How big and how long the comparisons run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Rounds per comparison (each round measures ours, then the baseline).
+    pub rounds: usize,
+    /// How long one side of one round runs.
+    pub round_time: Duration,
+    /// Entries for the "1M" side of the scaling rows.
+    pub scaling_entries: u64,
+    /// Entries of the 64-task hit comparison's cache.
+    pub conc_entries: u64,
+    /// Entries of the bytes-per-entry comparison.
+    pub bytes_entries: u64,
+    /// Whether these are the `--quick` sizes.
+    pub quick: bool,
+}
+
+impl Settings {
+    /// The sizes the comparison table names.
+    pub fn full() -> Settings {
+        Settings {
+            rounds: 7,
+            round_time: Duration::from_millis(1000),
+            scaling_entries: 1_000_000,
+            conc_entries: 100_000,
+            bytes_entries: 100_000,
+            quick: false,
+        }
+    }
+
+    /// Smaller sizes and shorter rounds: the whole run in under a minute on
+    /// two cores.
+    pub fn quick() -> Settings {
+        Settings {
+            rounds: 5,
+            round_time: Duration::from_millis(200),
+            scaling_entries: 100_000,
+            conc_entries: 20_000,
+            bytes_entries: 10_000,
+            quick: true,
+        }
+    }
+
+    /// One line that says which sizes ran.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} run: {} rounds of {} ms per side; scaling rows at {} entries against 1000; 64-task hits over {} entries; bytes per entry over {} entries",
+            if self.quick { "quick" } else { "full" },
+            self.rounds,
+            self.round_time.as_millis(),
+            self.scaling_entries,
+            self.conc_entries,
+            self.bytes_entries
+        )
+    }
+}
+
+/// Whether a bigger or a smaller ratio is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    /// Throughput: ours / baseline should reach the target.
+    Higher,
+    /// Size: ours / baseline should stay at or under the target.
+    Lower,
+}
+
+/// One comparison's result: the line `--json` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The comparison's name.
+    pub name: String,
+    /// Our median value.
+    pub ours: f64,
+    /// What the baseline is.
+    pub baseline: String,
+    /// The baseline's median value.
+    pub baseline_value: f64,
+    /// The unit of both values.
+    pub unit: String,
+    /// The median of the per-round ratios ours / baseline.
+    pub ratio: f64,
+    /// The target for the ratio.
+    pub target: f64,
+    /// Whether the ratio must be at least or at most the target.
+    pub better: Better,
+    /// Whether the target is met.
+    pub met: bool,
+    /// Rounds measured.
+    pub rounds: usize,
+}
+
+/// A comparison before its result: name, baseline, unit and target.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    /// The comparison's name.
+    pub name: &'static str,
+    /// What the baseline is.
+    pub baseline: &'static str,
+    /// The unit of both values.
+    pub unit: &'static str,
+    /// The target for the ratio.
+    pub target: f64,
+    /// Which way the ratio should go.
+    pub better: Better,
+}
+
+impl Spec {
+    /// A throughput comparison (ops/s, higher is better).
+    pub const fn ops(name: &'static str, baseline: &'static str, target: f64) -> Spec {
+        Spec {
+            name,
+            baseline,
+            unit: "ops/s",
+            target,
+            better: Better::Higher,
+        }
+    }
+
+    /// The row from per-round measurements of both sides.
+    pub fn row(&self, ours: &[f64], baseline: &[f64]) -> Row {
+        let ratios: Vec<f64> = ours.iter().zip(baseline).map(|(a, b)| a / b).collect();
+        let ratio = median(&ratios);
+        let met = match self.better {
+            Better::Higher => ratio >= self.target,
+            Better::Lower => ratio <= self.target,
+        };
+        Row {
+            name: self.name.to_owned(),
+            ours: median(ours),
+            baseline: self.baseline.to_owned(),
+            baseline_value: median(baseline),
+            unit: self.unit.to_owned(),
+            ratio,
+            target: self.target,
+            better: self.better,
+            met,
+            rounds: ratios.len(),
+        }
+    }
+}
+
+/// The median (the mean of the middle two for an even count); NaN if empty.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// Runs `ours` then `baseline`, `rounds` times, and returns both series.
+pub fn interleave<E>(
+    rounds: usize,
+    mut ours: impl FnMut() -> Result<f64, E>,
+    mut baseline: impl FnMut() -> Result<f64, E>,
+) -> Result<(Vec<f64>, Vec<f64>), E> {
+    let mut a = Vec::with_capacity(rounds);
+    let mut b = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        a.push(ours()?);
+        b.push(baseline()?);
+    }
+    Ok((a, b))
+}
+
+/// Calls `op` until `time` has passed; returns operations per second. `op`
+/// does `batch` operations per call, so the clock is read once per batch.
+pub fn rate<E>(
+    time: Duration,
+    batch: u64,
+    mut op: impl FnMut() -> Result<(), E>,
+) -> Result<f64, E> {
+    let start = Instant::now();
+    let mut done = 0u64;
+    while start.elapsed() < time {
+        op()?;
+        done += batch;
+    }
+    Ok(done as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The table the tool prints without `--json`.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    out.push_str("| name | ours | baseline | baseline value | unit | ratio | target | met |\n");
+    out.push_str("|---|---:|---|---:|---|---:|---|---|\n");
+    for r in rows {
+        let target = match r.better {
+            Better::Higher => format!("≥ {:.2}", r.target),
+            Better::Lower => format!("≤ {:.2} (lower is better)", r.target),
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {:.3} | {} | {} |\n",
+            r.name,
+            number(r.ours),
+            r.baseline,
+            number(r.baseline_value),
+            r.unit,
+            r.ratio,
+            target,
+            if r.met { "met" } else { "NOT MET" }
+        ));
+    }
+    out
+}
+
+fn number(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn a_row_takes_the_median_of_the_per_round_ratios() {
+        let spec = Spec::ops("x", "y", 0.9);
+        // Round ratios 0.5, 1.0, 2.0: the median ratio is 1.0, although the
+        // ratio of the medians (20 / 20) happens to agree here too.
+        let row = spec.row(&[10.0, 20.0, 40.0], &[20.0, 20.0, 20.0]);
+        assert_eq!(row.ratio, 1.0);
+        assert!(row.met);
+        let row = spec.row(&[10.0, 10.0, 40.0], &[20.0, 20.0, 20.0]);
+        assert_eq!(row.ratio, 0.5);
+        assert!(!row.met);
+    }
+
+    #[test]
+    fn lower_is_better_rows_are_met_at_or_under_the_target() {
+        let spec = Spec {
+            name: "bytes",
+            baseline: "python",
+            unit: "bytes/entry",
+            target: 1.0,
+            better: Better::Lower,
+        };
+        assert!(spec.row(&[90.0], &[100.0]).met);
+        assert!(!spec.row(&[110.0], &[100.0]).met);
+    }
+
+    #[test]
+    fn interleaving_alternates_the_sides() {
+        let order = std::cell::RefCell::new(String::new());
+        let (a, b) = interleave::<()>(
+            3,
+            || {
+                order.borrow_mut().push('A');
+                Ok(1.0)
+            },
+            || {
+                order.borrow_mut().push('B');
+                Ok(2.0)
+            },
+        )
+        .unwrap();
+        assert_eq!(order.into_inner(), "ABABAB");
+        assert_eq!((a.len(), b.len()), (3, 3));
+    }
+}

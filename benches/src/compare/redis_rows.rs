@@ -1,0 +1,566 @@
+//! The Redis store against raw commands on the same connection kind, a bare
+//! hit script, the `cached` crate and itself at two sizes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use redis::AsyncCommands;
+use redis_func_cache::{FuncCache, FuncId, LruPolicy, RedisStore};
+
+use super::{Better, Row, Settings, Spec, interleave, rate};
+
+/// The cached function of every Redis comparison.
+pub static F: FuncId = FuncId::with_version(module_path!(), "f", "1");
+
+/// Keys of the sequential hit comparisons, all cached.
+pub const SEQ_KEYS: u64 = 1_000;
+/// Concurrent tasks of the 64-task rows.
+pub const TASKS: usize = 64;
+/// The raw key the `GET` baselines read: a small value, like a cached u64.
+const RAW_KEY: &str = "compare:raw-get";
+
+/// Any failure of a comparison, as text for the tool's output.
+pub type Failure = String;
+
+fn fail(what: &str) -> impl Fn(redis_func_cache::Error) -> Failure + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+fn redis_fail(what: &str) -> impl Fn(redis::RedisError) -> Failure + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+/// What the Redis comparisons share: the server, a runtime for the async
+/// sides, and the caches already filled.
+pub struct Bench {
+    url: String,
+    runtime: tokio::runtime::Runtime,
+    settings: Settings,
+}
+
+type Cache = Arc<FuncCache<RedisStore>>;
+
+impl Bench {
+    /// Connects to `url` and clears what earlier runs left.
+    pub fn new(url: &str, settings: Settings) -> Result<Bench, Failure> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("a tokio runtime: {e}"))?;
+        let bench = Bench {
+            url: url.to_owned(),
+            runtime,
+            settings,
+        };
+        let mut con = bench.sync_connection()?;
+        redis::cmd("FLUSHDB")
+            .query::<()>(&mut con)
+            .map_err(redis_fail("FLUSHDB"))?;
+        redis::cmd("SET")
+            .arg(RAW_KEY)
+            .arg(12_345u64.to_le_bytes().as_slice())
+            .query::<()>(&mut con)
+            .map_err(redis_fail("SET"))?;
+        Ok(bench)
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn sync_connection(&self) -> Result<redis::Connection, Failure> {
+        redis::Client::open(self.url.as_str())
+            .and_then(|c| c.get_connection())
+            .map_err(redis_fail("connecting"))
+    }
+
+    /// The connection kind the store uses for async calls.
+    fn async_connection(&self) -> Result<redis::aio::ConnectionManager, Failure> {
+        let client = redis::Client::open(self.url.as_str()).map_err(redis_fail("a client"))?;
+        self.runtime
+            .block_on(redis::aio::ConnectionManager::new(client))
+            .map_err(redis_fail("connecting"))
+    }
+
+    fn cache(&self, name: &str, maxsize: u64) -> Result<Cache, Failure> {
+        let store = RedisStore::open(self.url.as_str()).map_err(fail("opening the store"))?;
+        let cache = FuncCache::builder(name)
+            .policy(LruPolicy)
+            .maxsize(maxsize)
+            .store(store)
+            .build()
+            .map_err(fail("building the cache"))?;
+        cache.purge().map_err(fail("purging"))?;
+        Ok(Arc::new(cache))
+    }
+
+    /// Fills `cache` with f(k) = 3k for k in 0..n, 64 calls at a time.
+    fn fill(&self, cache: &Cache, n: u64) -> Result<(), Failure> {
+        let next = Arc::new(AtomicU64::new(0));
+        self.runtime.block_on(async {
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|_| {
+                    let cache = cache.clone();
+                    let next = next.clone();
+                    tokio::spawn(async move {
+                        loop {
+                            let k = next.fetch_add(1, Ordering::Relaxed);
+                            if k >= n {
+                                return Ok::<(), Failure>(());
+                            }
+                            let _: u64 = cache
+                                .call_async(&F, &k, || async move { k * 3 })
+                                .await
+                                .map_err(fail("filling"))?;
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.map_err(|e| e.to_string())??;
+            }
+            Ok(())
+        })
+    }
+
+    fn seq_cache(&self) -> Result<Cache, Failure> {
+        let cache = self.cache("compare-seq", SEQ_KEYS)?;
+        self.fill(&cache, SEQ_KEYS)?;
+        Ok(cache)
+    }
+
+    /// Sequential sync hits through the public API.
+    fn sync_hits(&self, cache: &Cache) -> Result<f64, Failure> {
+        let mut k = 0u64;
+        rate(self.settings.round_time, 1, || {
+            k = (k + 1) % SEQ_KEYS;
+            let v: u64 = cache
+                .call(&F, &k, || unreachable!("every key is cached"))
+                .map_err(fail("a hit"))?;
+            std::hint::black_box(v);
+            Ok(())
+        })
+    }
+
+    /// `redis_hit_seq_async`, `redis_hit_seq_sync` and `redis_miss_seq`.
+    pub fn sequential(&self) -> Result<Vec<Row>, Failure> {
+        let cache = self.seq_cache()?;
+        let time = self.settings.round_time;
+        let rounds = self.settings.rounds;
+        let mut rows = Vec::new();
+
+        let manager = self.async_connection()?;
+        let spec = Spec::ops(
+            "redis_hit_seq_async",
+            "raw async GET of a small key (redis-rs ConnectionManager)",
+            0.90,
+        );
+        let (a, b) = interleave(
+            rounds,
+            || {
+                let cache = cache.clone();
+                self.runtime.block_on(async move {
+                    let start = Instant::now();
+                    let mut n = 0u64;
+                    while start.elapsed() < time {
+                        let k = n % SEQ_KEYS;
+                        let v: u64 = cache
+                            .call_async(&F, &k, || async { unreachable!("every key is cached") })
+                            .await
+                            .map_err(fail("a hit"))?;
+                        std::hint::black_box(v);
+                        n += 1;
+                    }
+                    Ok::<f64, Failure>(n as f64 / start.elapsed().as_secs_f64())
+                })
+            },
+            || {
+                let mut con = manager.clone();
+                self.runtime.block_on(async move {
+                    let start = Instant::now();
+                    let mut n = 0u64;
+                    while start.elapsed() < time {
+                        let v: Vec<u8> = con.get(RAW_KEY).await.map_err(redis_fail("GET"))?;
+                        std::hint::black_box(v);
+                        n += 1;
+                    }
+                    Ok::<f64, Failure>(n as f64 / start.elapsed().as_secs_f64())
+                })
+            },
+        )?;
+        rows.push(spec.row(&a, &b));
+
+        let mut con = self.sync_connection()?;
+        let mut raw_get = || {
+            rate(time, 1, || {
+                let v: Vec<u8> = redis::cmd("GET")
+                    .arg(RAW_KEY)
+                    .query(&mut con)
+                    .map_err(redis_fail("GET"))?;
+                std::hint::black_box(v);
+                Ok::<(), Failure>(())
+            })
+        };
+        let spec = Spec::ops(
+            "redis_hit_seq_sync",
+            "raw sync GET of a small key (redis-rs Connection)",
+            0.90,
+        );
+        let (a, b) = interleave(rounds, || self.sync_hits(&cache), &mut raw_get)?;
+        rows.push(spec.row(&a, &b));
+
+        let full = self.cache("compare-miss", 1000)?;
+        self.fill(&full, 1000)?;
+        let mut next = 1000u64;
+        let spec = Spec::ops(
+            "redis_miss_seq",
+            "raw sync GET of a small key (redis-rs Connection)",
+            0.45,
+        );
+        let (a, b) = interleave(
+            rounds,
+            || {
+                rate(time, 1, || {
+                    let k = next;
+                    next += 1;
+                    let v: u64 = full.call(&F, &k, || k * 3).map_err(fail("a miss"))?;
+                    std::hint::black_box(v);
+                    Ok(())
+                })
+            },
+            &mut raw_get,
+        )?;
+        rows.push(spec.row(&a, &b));
+        Ok(rows)
+    }
+
+    /// Runs `op(task, i)` on 64 tasks for one round; total ops/s.
+    fn concurrently<Fut>(
+        &self,
+        op: impl Fn(usize, u64) -> Fut + Send + Sync + Clone + 'static,
+    ) -> Result<f64, Failure>
+    where
+        Fut: Future<Output = Result<(), Failure>> + Send,
+    {
+        let time = self.settings.round_time;
+        self.runtime.block_on(async move {
+            let start = Instant::now();
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|t| {
+                    let op = op.clone();
+                    tokio::spawn(async move {
+                        let mut n = 0u64;
+                        while start.elapsed() < time {
+                            op(t, n).await?;
+                            n += 1;
+                        }
+                        Ok::<u64, Failure>(n)
+                    })
+                })
+                .collect();
+            let mut total = 0;
+            for task in tasks {
+                total += task.await.map_err(|e| e.to_string())??;
+            }
+            Ok(total as f64 / start.elapsed().as_secs_f64())
+        })
+    }
+
+    /// `redis_hit_conc64`: 64 tasks hitting a full LRU cache of
+    /// `conc_entries`, against a bare `EVALSHA` of `HGET` + `ZADD XX` on the
+    /// same pair, members and connection kind.
+    pub fn concurrent_hits(&self) -> Result<Row, Failure> {
+        let n = self.settings.conc_entries;
+        let cache = self.cache("compare-conc", n)?;
+        self.fill(&cache, n)?;
+        let pair = cache.key_pair(&F);
+        let members: Arc<Vec<Vec<u8>>> = Arc::new(
+            (0..n)
+                .map(|k| {
+                    F.invocation_hash(&k)
+                        .map(|h| h.as_bytes().to_vec())
+                        .map_err(fail("hashing"))
+                })
+                .collect::<Result<_, _>>()?,
+        );
+        let script = Arc::new(redis::Script::new(BARE_LRU_HIT));
+        let manager = self.async_connection()?;
+        let index: Arc<str> = pair.index().into();
+        let values: Arc<str> = pair.values().into();
+        let clock = Arc::new(AtomicU64::new(1 << 40));
+        let spread = move |t: usize, i: u64| (t as u64 * 7919 + i * 104_729) % n;
+
+        let ours = {
+            let cache = cache.clone();
+            move || {
+                let cache = cache.clone();
+                self.concurrently(move |t, i| {
+                    let cache = cache.clone();
+                    async move {
+                        let k = spread(t, i);
+                        let v: u64 = cache
+                            .call_async(&F, &k, || async { unreachable!("every key is cached") })
+                            .await
+                            .map_err(fail("a hit"))?;
+                        std::hint::black_box(v);
+                        Ok(())
+                    }
+                })
+            }
+        };
+        let bare = || {
+            let (script, manager, index, values, members, clock) = (
+                script.clone(),
+                manager.clone(),
+                index.clone(),
+                values.clone(),
+                members.clone(),
+                clock.clone(),
+            );
+            self.concurrently(move |t, i| {
+                let (script, mut con, index, values, members, clock) = (
+                    script.clone(),
+                    manager.clone(),
+                    index.clone(),
+                    values.clone(),
+                    members.clone(),
+                    clock.clone(),
+                );
+                async move {
+                    let member = &members[spread(t, i) as usize];
+                    let score = clock.fetch_add(1, Ordering::Relaxed);
+                    let v: Option<Vec<u8>> = script
+                        .key(&*index)
+                        .key(&*values)
+                        .arg(member.as_slice())
+                        .arg(score)
+                        .invoke_async(&mut con)
+                        .await
+                        .map_err(redis_fail("EVALSHA"))?;
+                    if v.is_none() {
+                        return Err("the bare script missed a cached member".to_owned());
+                    }
+                    Ok(())
+                }
+            })
+        };
+        let spec = Spec::ops(
+            "redis_hit_conc64",
+            "bare EVALSHA of HGET + ZADD XX, same pair, members, tasks and connection kind",
+            0.85,
+        );
+        let (a, b) = interleave(self.settings.rounds, ours, bare)?;
+        Ok(spec.row(&a, &b))
+    }
+
+    /// `redis_hit_vs_cached` (sequential) and `redis_hit_vs_cached_conc64`:
+    /// async hits against the `cached` crate's `AsyncRedisCache` (one `GET`
+    /// per hit, no eviction) on the same server and keys.
+    pub fn versus_cached(&self) -> Result<Vec<Row>, Failure> {
+        use cached::ConcurrentCachedAsync;
+        let cache = self.seq_cache()?;
+        let theirs: Arc<cached::AsyncRedisCache<u64, u64>> = Arc::new(
+            self.runtime
+                .block_on(
+                    cached::AsyncRedisCache::builder("compare-cached")
+                        .connection_string(&self.url)
+                        .build(),
+                )
+                .map_err(|e| format!("the cached crate's store: {e}"))?,
+        );
+        self.runtime.block_on(async {
+            for k in 0..SEQ_KEYS {
+                theirs
+                    .async_cache_set(k, k * 3)
+                    .await
+                    .map_err(|e| format!("filling the cached crate's store: {e}"))?;
+            }
+            Ok::<(), Failure>(())
+        })?;
+        let time = self.settings.round_time;
+        let mut rows = Vec::new();
+
+        let spec = Spec::ops(
+            "redis_hit_vs_cached",
+            "cached::AsyncRedisCache::async_cache_get, one task",
+            1.0,
+        );
+        let (a, b) = interleave(
+            self.settings.rounds,
+            || {
+                let cache = cache.clone();
+                self.runtime.block_on(async move {
+                    let start = Instant::now();
+                    let mut n = 0u64;
+                    while start.elapsed() < time {
+                        let k = n % SEQ_KEYS;
+                        let v: u64 = cache
+                            .call_async(&F, &k, || async { unreachable!("every key is cached") })
+                            .await
+                            .map_err(fail("a hit"))?;
+                        std::hint::black_box(v);
+                        n += 1;
+                    }
+                    Ok::<f64, Failure>(n as f64 / start.elapsed().as_secs_f64())
+                })
+            },
+            || {
+                let theirs = theirs.clone();
+                self.runtime.block_on(async move {
+                    let start = Instant::now();
+                    let mut n = 0u64;
+                    while start.elapsed() < time {
+                        let k = n % SEQ_KEYS;
+                        let v = theirs
+                            .async_cache_get(&k)
+                            .await
+                            .map_err(|e| format!("cached: {e}"))?;
+                        if v != Some(k * 3) {
+                            return Err(format!("cached returned {v:?} for {k}"));
+                        }
+                        n += 1;
+                    }
+                    Ok::<f64, Failure>(n as f64 / start.elapsed().as_secs_f64())
+                })
+            },
+        )?;
+        rows.push(spec.row(&a, &b));
+
+        let spec = Spec::ops(
+            "redis_hit_vs_cached_conc64",
+            "cached::AsyncRedisCache::async_cache_get, 64 tasks",
+            1.0,
+        );
+        let (a, b) = interleave(
+            self.settings.rounds,
+            || {
+                let cache = cache.clone();
+                self.concurrently(move |t, i| {
+                    let cache = cache.clone();
+                    async move {
+                        let k = (t as u64 * 31 + i) % SEQ_KEYS;
+                        let v: u64 = cache
+                            .call_async(&F, &k, || async { unreachable!("every key is cached") })
+                            .await
+                            .map_err(fail("a hit"))?;
+                        std::hint::black_box(v);
+                        Ok(())
+                    }
+                })
+            },
+            || {
+                let theirs = theirs.clone();
+                self.concurrently(move |t, i| {
+                    let theirs = theirs.clone();
+                    async move {
+                        let k = (t as u64 * 31 + i) % SEQ_KEYS;
+                        let v = theirs
+                            .async_cache_get(&k)
+                            .await
+                            .map_err(|e| format!("cached: {e}"))?;
+                        std::hint::black_box(v);
+                        Ok(())
+                    }
+                })
+            },
+        )?;
+        rows.push(spec.row(&a, &b));
+        Ok(rows)
+    }
+
+    /// `redis_put_scaling`: sequential puts (misses that evict) on a full
+    /// cache of `scaling_entries` against a full cache of 1000.
+    pub fn put_scaling(&self) -> Result<Row, Failure> {
+        let big_n = self.settings.scaling_entries;
+        let big = self.cache("compare-put-big", big_n)?;
+        self.fill(&big, big_n)?;
+        let small = self.cache("compare-put-small", 1000)?;
+        self.fill(&small, 1000)?;
+        let time = self.settings.round_time;
+        let misses = |cache: &Cache, next: &mut u64| {
+            rate(time, 1, || {
+                let k = *next;
+                *next += 1;
+                let v: u64 = cache.call(&F, &k, || k * 3).map_err(fail("a miss"))?;
+                std::hint::black_box(v);
+                Ok::<(), Failure>(())
+            })
+        };
+        let (mut next_big, mut next_small) = (big_n, 1000u64);
+        let spec = Spec::ops(
+            "redis_put_scaling",
+            "the same puts on a full cache of 1000 entries",
+            0.7,
+        );
+        let (a, b) = interleave(
+            self.settings.rounds,
+            || misses(&big, &mut next_big),
+            || misses(&small, &mut next_small),
+        )?;
+        let len = big.len(&F).map_err(fail("len"))?;
+        if len != big_n {
+            return Err(format!("the big cache holds {len} entries, not {big_n}"));
+        }
+        big.purge().map_err(fail("purging"))?;
+        Ok(spec.row(&a, &b))
+    }
+
+    /// Our pair's `MEMORY USAGE` per entry, with `bytes_entries` entries of
+    /// f(k) = 3k.
+    pub fn our_bytes_per_entry(&self) -> Result<f64, Failure> {
+        let n = self.settings.bytes_entries;
+        let cache = self.cache("compare-bytes", n)?;
+        self.fill(&cache, n)?;
+        let pair = cache.key_pair(&F);
+        let bytes = self.memory_usage(&[pair.index(), pair.values()])?;
+        cache.purge().map_err(fail("purging"))?;
+        Ok(bytes as f64 / n as f64)
+    }
+
+    /// The exact `MEMORY USAGE` (every element sampled) of `keys`, summed.
+    pub fn memory_usage(&self, keys: &[&str]) -> Result<u64, Failure> {
+        let mut con = self.sync_connection()?;
+        let mut total = 0;
+        for key in keys {
+            let bytes: Option<u64> = redis::cmd("MEMORY")
+                .arg("USAGE")
+                .arg(*key)
+                .arg("SAMPLES")
+                .arg(0)
+                .query(&mut con)
+                .map_err(redis_fail("MEMORY USAGE"))?;
+            total += bytes.ok_or_else(|| format!("{key} does not exist"))?;
+        }
+        Ok(total)
+    }
+
+    /// Sequential sync hits on a cache of [`SEQ_KEYS`] entries, for the
+    /// Python comparison: returns a measuring closure.
+    pub fn sync_hit_rounds(&self) -> Result<impl FnMut() -> Result<f64, Failure> + '_, Failure> {
+        let cache = self.seq_cache()?;
+        Ok(move || self.sync_hits(&cache))
+    }
+
+    /// `redis_bytes_per_entry` from both measurements.
+    pub fn bytes_row(ours: f64, python: f64) -> Row {
+        Spec {
+            name: "redis_bytes_per_entry",
+            baseline: "the Python redis-func-cache's pair, same values",
+            unit: "bytes/entry",
+            target: 1.0,
+            better: Better::Lower,
+        }
+        .row(&[ours], &[python])
+    }
+}
+
+/// The smallest exact LRU hit: read the value and, if there is one, move the
+/// member to the given score. Nothing else (no TTL, no healing, no modes).
+const BARE_LRU_HIT: &str = r"
+local v = redis.call('HGET', KEYS[2], ARGV[1])
+if v then redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1]) end
+return v
+";

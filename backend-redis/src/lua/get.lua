@@ -35,25 +35,38 @@ if ARGV[6] == '1' then
 end
 
 if kind == 'z' then
-  local score = redis.call('ZSCORE', index, member)
-  if not score then
+  local present
+  local top = nil
+  if rule == 'max1' then
+    top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')[2]
+  end
+  if top then
+    -- max + 1 always differs from the member's score, so ZADD XX CH
+    -- answers 0 only for a member missing from the index: one call moves
+    -- the member to the top and checks that it is there.
+    local new = string.format('%.0f', tonumber(top) + 1)
+    present = redis.call('ZADD', index, 'XX', 'CH', new, member) == 1
+  else
+    local score = redis.call('ZSCORE', index, member)
+    present = score ~= false
+    local new = nil
+    if not present then
+      new = nil
+    elseif rule == 'incr' then
+      new = tonumber(score) + 1
+    elseif rule == 'one' then
+      new = 1
+    elseif rule == 'clock' then
+      new = now or now_us()
+    end
+    if new then
+      redis.call('ZADD', index, string.format('%.0f', new), member)
+    end
+  end
+  if not present then
     -- A value without its index entry: the pair lost a half. Heal it.
     redis.call('HDEL', values, member)
     return false
-  end
-  local new = nil
-  if rule == 'max1' then
-    local top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
-    new = tonumber(top[2]) + 1
-  elseif rule == 'incr' then
-    new = tonumber(score) + 1
-  elseif rule == 'one' then
-    new = 1
-  elseif rule == 'clock' then
-    new = now or now_us()
-  end
-  if new then
-    redis.call('ZADD', index, string.format('%.0f', new), member)
   end
 elseif redis.call('SISMEMBER', index, member) == 0 then
   redis.call('HDEL', values, member)

@@ -34,6 +34,10 @@ pub(crate) struct OrderedIndex {
     height: usize,
     len: usize,
     tail: u32,
+    /// The last node of each level (`HEAD` for an empty level): the
+    /// predecessors of a key above every key, so appending (what an LRU hit
+    /// and an LRU or FIFO insert do) needs no search.
+    last_at: [u32; MAX_HEIGHT],
     seed: u64,
 }
 
@@ -51,6 +55,7 @@ impl Default for OrderedIndex {
             height: 1,
             len: 0,
             tail: NIL,
+            last_at: [HEAD; MAX_HEIGHT],
             seed: 0x2545_F491_4F6C_DD1D,
         }
     }
@@ -91,7 +96,12 @@ impl OrderedIndex {
 
     /// Adds a pair; the caller guarantees the member is not present.
     pub(crate) fn insert(&mut self, score: u64, member: InvocationHash) {
-        let mut preds = self.predecessors((score, member));
+        let above_all = self.tail == NIL || self.key(self.tail) < (score, member);
+        let mut preds = if above_all {
+            self.last_at
+        } else {
+            self.predecessors((score, member))
+        };
         let height = self.random_height();
         if height > self.height {
             for pred in &mut preds[self.height..height] {
@@ -117,8 +127,12 @@ impl OrderedIndex {
             }
         };
         for (level, &pred) in preds.iter().enumerate().take(height) {
-            self.nodes[slot as usize].next[level] = self.nodes[pred as usize].next[level];
+            let next = self.nodes[pred as usize].next[level];
+            self.nodes[slot as usize].next[level] = next;
             self.nodes[pred as usize].next[level] = slot;
+            if next == NIL {
+                self.last_at[level] = slot;
+            }
         }
         match self.nodes[slot as usize].next[0] {
             NIL => self.tail = slot,
@@ -137,7 +151,11 @@ impl OrderedIndex {
         let height = self.nodes[target as usize].height as usize;
         for (level, &pred) in preds.iter().enumerate().take(height) {
             if self.nodes[pred as usize].next[level] == target {
-                self.nodes[pred as usize].next[level] = self.nodes[target as usize].next[level];
+                let next = self.nodes[target as usize].next[level];
+                self.nodes[pred as usize].next[level] = next;
+                if next == NIL {
+                    self.last_at[level] = pred;
+                }
             }
         }
         match self.nodes[target as usize].next[0] {

@@ -162,6 +162,10 @@ pub fn plot(
             .map_err(e)?;
         chart
             .configure_mesh()
+            .x_labels(6)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .light_line_style(WHITE)
             .x_desc("capacity (entries)")
             .y_desc("hit ratio (%)")
             .draw()

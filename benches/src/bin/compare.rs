@@ -58,6 +58,8 @@ fn run(args: &Args) -> Result<(), String> {
     };
     eprintln!("{}", settings.describe());
     let wanted = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));
+    // Whether any comparison of a group is wanted.
+    let any = |names: &[&str]| names.iter().any(|n| wanted(n));
     let mut rows: Vec<Row> = Vec::new();
     let mut report = |new: Vec<Row>| {
         for row in new {
@@ -75,8 +77,9 @@ fn run(args: &Args) -> Result<(), String> {
         }
     };
 
-    if wanted("memory_hit_vs_moka") {
-        report(memory_rows::hits_vs_moka(&settings).map_err(|e| e.to_string())?);
+    if any(&["memory_hit_vs_moka_1t", "memory_hit_vs_moka_2t"]) {
+        let new = memory_rows::hits_vs_moka(&settings).map_err(|e| e.to_string())?;
+        report(new.into_iter().filter(|r| wanted(&r.name)).collect());
     }
     if wanted("memory_put_scaling") {
         report(vec![
@@ -84,37 +87,19 @@ fn run(args: &Args) -> Result<(), String> {
         ]);
     }
 
-    let server;
-    let url = match &args.redis_url {
-        Some(url) => url.clone(),
-        None => {
-            server = Server::start();
-            eprintln!("started redis-server at {}", server.url);
-            server.url.clone()
-        }
-    };
-    let bench = redis_rows::Bench::new(&url, settings.clone())?;
-    if wanted("redis_hit_seq") || wanted("redis_miss_seq") {
-        let new = bench.sequential()?;
-        report(new.into_iter().filter(|r| wanted(&r.name)).collect());
-    }
-    if wanted("redis_hit_conc64") {
-        report(vec![bench.concurrent_hits()?]);
-    }
-    if wanted("redis_hit_vs_cached") {
-        report(bench.versus_cached()?);
-    }
-    if wanted("redis_put_scaling") {
-        report(vec![bench.put_scaling()?]);
-    }
-    if wanted("redis_hit_vs_python") || wanted("redis_bytes_per_entry") {
-        if python::python3_present() {
-            report(python_rows(&bench, &settings, args, &wanted)?);
-        } else {
-            eprintln!(
-                "skipped redis_hit_vs_python and redis_bytes_per_entry: python3 is not on this machine"
-            );
-        }
+    const REDIS_ROWS: [&str; 9] = [
+        "redis_hit_seq_async",
+        "redis_hit_seq_sync",
+        "redis_miss_seq",
+        "redis_hit_conc64",
+        "redis_hit_vs_cached",
+        "redis_hit_vs_cached_conc64",
+        "redis_put_scaling",
+        "redis_hit_vs_python",
+        "redis_bytes_per_entry",
+    ];
+    if any(&REDIS_ROWS) {
+        redis_comparisons(args, &settings, &wanted, &any, &mut report)?;
     }
 
     if !args.json {
@@ -171,4 +156,52 @@ fn python_rows(
         rows.push(redis_rows::Bench::bytes_row(ours, theirs));
     }
     Ok(rows)
+}
+
+fn redis_comparisons(
+    args: &Args,
+    settings: &Settings,
+    wanted: &dyn Fn(&str) -> bool,
+    any: &dyn Fn(&[&str]) -> bool,
+    report: &mut dyn FnMut(Vec<Row>),
+) -> Result<(), String> {
+    let server;
+    let url = match &args.redis_url {
+        Some(url) => url.clone(),
+        None => {
+            server = Server::start();
+            eprintln!("started redis-server at {}", server.url);
+            server.url.clone()
+        }
+    };
+    let bench = redis_rows::Bench::new(&url, settings.clone())?;
+    if any(&[
+        "redis_hit_seq_async",
+        "redis_hit_seq_sync",
+        "redis_miss_seq",
+    ]) {
+        let new = bench.sequential()?;
+        report(new.into_iter().filter(|r| wanted(&r.name)).collect());
+    }
+    if wanted("redis_hit_conc64") {
+        report(vec![bench.concurrent_hits()?]);
+    }
+    if any(&["redis_hit_vs_cached", "redis_hit_vs_cached_conc64"]) {
+        let new = bench.versus_cached()?;
+        report(new.into_iter().filter(|r| wanted(&r.name)).collect());
+    }
+    if wanted("redis_put_scaling") {
+        report(vec![bench.put_scaling()?]);
+    }
+    if any(&["redis_hit_vs_python", "redis_bytes_per_entry"]) {
+        if python::python3_present() {
+            report(python_rows(&bench, settings, args, wanted)?);
+        } else {
+            eprintln!(
+                "skipped redis_hit_vs_python and redis_bytes_per_entry: python3 is not on this machine"
+            );
+        }
+    }
+
+    Ok(())
 }

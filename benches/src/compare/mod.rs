@@ -212,7 +212,7 @@ pub fn table(rows: &[Row]) -> String {
             Better::Lower => format!("≤ {:.2} (lower is better)", r.target),
         };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.3} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.4} | {} | {} |\n",
             r.name,
             number(r.ours),
             r.baseline,

@@ -51,6 +51,11 @@ fn hashing(c: &mut Criterion) {
     g.bench_function("4 KiB of bytes", |b| {
         b.iter(|| F.invocation_hash(black_box(&big)))
     });
+    // `serde_bytes` serializes one byte string, not a sequence of u8.
+    let block = serde_bytes::ByteBuf::from(big.clone());
+    g.bench_function("4 KiB of serde_bytes", |b| {
+        b.iter(|| F.invocation_hash(black_box(&block)))
+    });
     g.finish();
 }
 

@@ -90,29 +90,74 @@ impl FuncId {
         &self,
         args: &A,
     ) -> Result<InvocationHash, Error> {
-        let mut hasher = Xxh3::new();
+        let mut writer = HashWriter::new();
         for part in [self.module.as_bytes(), self.name.as_bytes()] {
-            hasher.update(&(part.len() as u64).to_le_bytes());
-            hasher.update(part);
+            writer.feed(&(part.len() as u64).to_le_bytes());
+            writer.feed(part);
         }
-        hasher.update(&self.fingerprint.to_le_bytes());
-        let mut writer = HashWriter(&mut hasher);
+        writer.feed(&self.fingerprint.to_le_bytes());
         bincode::serde::encode_into_std_write(args, &mut writer, bincode::config::standard())
             .map_err(|e| Error::Encode {
                 what: "arguments",
                 source: BoxError::from(e),
             })?;
-        Ok(InvocationHash(hasher.digest128().to_be_bytes()))
+        Ok(InvocationHash(writer.digest128().to_be_bytes()))
     }
 }
 
-/// Feeds the canonical encoding straight into the hasher: hashing arguments
-/// allocates nothing.
-struct HashWriter<'a>(&'a mut Xxh3);
+/// Bytes of encoding gathered before they go to the streaming hasher.
+const HASH_BUFFER: usize = 512;
 
-impl std::io::Write for HashWriter<'_> {
+/// Hashes the canonical encoding without allocating. The bytes gather in a
+/// stack buffer: an invocation that fits takes one one-shot XXH3 (setting up
+/// the streaming state cost more than hashing a few dozen bytes), and a long
+/// one reaches the streaming hasher in buffer-sized pieces rather than one
+/// byte at a time, as serde writes a byte sequence. XXH3 gives the same
+/// digest one-shot or streamed, in any split, so the hash does not depend on
+/// the buffer.
+struct HashWriter {
+    buffer: [u8; HASH_BUFFER],
+    len: usize,
+    stream: Option<Xxh3>,
+}
+
+impl HashWriter {
+    fn new() -> Self {
+        HashWriter {
+            buffer: [0; HASH_BUFFER],
+            len: 0,
+            stream: None,
+        }
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        if self.len + data.len() > HASH_BUFFER {
+            let stream = self.stream.get_or_insert_with(Xxh3::new);
+            stream.update(&self.buffer[..self.len]);
+            self.len = 0;
+            if data.len() > HASH_BUFFER {
+                stream.update(data);
+                return;
+            }
+        }
+        self.buffer[self.len..self.len + data.len()].copy_from_slice(data);
+        self.len += data.len();
+    }
+
+    fn digest128(mut self) -> u128 {
+        match self.stream.as_mut() {
+            None => xxhash_rust::xxh3::xxh3_128(&self.buffer[..self.len]),
+            Some(stream) => {
+                stream.update(&self.buffer[..self.len]);
+                stream.digest128()
+            }
+        }
+    }
+}
+
+impl std::io::Write for HashWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
+        self.feed(buf);
         Ok(buf.len())
     }
 
@@ -187,6 +232,32 @@ mod tests {
     /// [1, 1, b'a']` (bincode's varint 1, then the string "a"), computed
     /// independently with Python's `xxhash.xxh3_128_hexdigest`.
     const STABLE_VECTOR: &str = "1f7c64e236714948312402764084424f";
+
+    /// The buffered writer must give the digest of the plain byte string
+    /// whatever the arguments' length: below, at and across the buffer, and
+    /// for byte sequences, which serde writes a byte at a time.
+    #[test]
+    fn long_arguments_hash_as_the_whole_encoding_would() {
+        for len in [
+            0usize, 1, 400, 470, 471, 472, 511, 512, 513, 1024, 5000, 70_000,
+        ] {
+            let args = (vec![7u8; len], "tail");
+            let mut expected = Vec::new();
+            for part in ["crate::m", "f"] {
+                expected.extend_from_slice(&(part.len() as u64).to_le_bytes());
+                expected.extend_from_slice(part.as_bytes());
+            }
+            expected.extend_from_slice(&1u64.to_le_bytes());
+            expected
+                .extend(bincode::serde::encode_to_vec(&args, bincode::config::standard()).unwrap());
+            let want = xxhash_rust::xxh3::xxh3_128(&expected).to_be_bytes();
+            assert_eq!(
+                F.invocation_hash(&args).unwrap().as_bytes(),
+                &want,
+                "arguments of {len} bytes"
+            );
+        }
+    }
 
     #[test]
     fn identity_parts_all_matter() {

@@ -1,0 +1,110 @@
+//! Every comparison of the `compare` tool runs end to end at tiny sizes on
+//! a real server (its numbers here mean nothing; BENCHMARKS.md has a full
+//! run), and produces a row with both sides measured.
+
+use std::time::Duration;
+
+use redis_func_cache_benches::compare::{Row, Settings, memory_rows, python, redis_rows};
+use redis_func_cache_redis::test_server::Server;
+
+fn tiny() -> Settings {
+    Settings {
+        rounds: 2,
+        round_time: Duration::from_millis(30),
+        scaling_entries: 3_000,
+        conc_entries: 2_000,
+        bytes_entries: 500,
+        quick: true,
+    }
+}
+
+fn check(rows: &[Row], names: &[&str]) {
+    let got: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(got, names);
+    for r in rows {
+        assert!(r.ours > 0.0 && r.baseline_value > 0.0, "{r:?}");
+        assert!(r.ratio.is_finite() && r.ratio > 0.0, "{r:?}");
+        assert_eq!(
+            r.rounds,
+            if r.unit == "bytes/entry" { 1 } else { 2 },
+            "{r:?}"
+        );
+        let line = serde_json::to_value(r).unwrap();
+        for field in [
+            "name",
+            "ours",
+            "baseline",
+            "baseline_value",
+            "unit",
+            "ratio",
+            "target",
+            "met",
+        ] {
+            assert!(
+                line.get(field).is_some(),
+                "the JSON line has {field}: {line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_memory_comparisons_run() {
+    let settings = tiny();
+    check(
+        &memory_rows::hits_vs_moka(&settings).unwrap(),
+        &["memory_hit_vs_moka_1t", "memory_hit_vs_moka_2t"],
+    );
+    check(
+        &[memory_rows::put_scaling(&settings).unwrap()],
+        &["memory_put_scaling"],
+    );
+}
+
+#[test]
+fn the_redis_comparisons_run() {
+    let server = Server::start();
+    let bench = redis_rows::Bench::new(&server.url, tiny()).unwrap();
+    check(
+        &bench.sequential().unwrap(),
+        &[
+            "redis_hit_seq_async",
+            "redis_hit_seq_sync",
+            "redis_miss_seq",
+        ],
+    );
+    check(&[bench.concurrent_hits().unwrap()], &["redis_hit_conc64"]);
+    check(
+        &bench.versus_cached().unwrap(),
+        &["redis_hit_vs_cached", "redis_hit_vs_cached_conc64"],
+    );
+    check(&[bench.put_scaling().unwrap()], &["redis_put_scaling"]);
+    let ours = bench.our_bytes_per_entry().unwrap();
+    assert!(
+        ours > 16.0,
+        "an entry holds at least its 16-byte member: {ours}"
+    );
+}
+
+/// The Python rows need python3 and PyPI; the README's test command runs on
+/// machines that have both, so this test fails rather than skips without.
+#[test]
+fn the_python_comparisons_run() {
+    assert!(
+        python::python3_present(),
+        "python3 is needed for the Python rows"
+    );
+    let server = Server::start();
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compare-python");
+    let py = python::Python::prepare(&venv).unwrap();
+    let keys = py.fill(&server.url, 200, "test-python").unwrap();
+    assert_eq!(keys.len(), 2, "the Python pair: {keys:?}");
+    let bench = redis_rows::Bench::new(&server.url, tiny()).unwrap();
+    // Bench::new flushed the database; fill again.
+    let keys = py.fill(&server.url, 200, "test-python").unwrap();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let bytes = bench.memory_usage(&refs).unwrap();
+    assert!(bytes > 200 * 16, "{bytes} bytes for 200 entries");
+    let rate = py.hits(&server.url, 200, 0.05, "test-python").unwrap();
+    assert!(rate > 0.0);
+}

@@ -1,9 +1,11 @@
 //! `replay` on Redis gives the same hits, misses and evictions as `replay` on
 //! the memory store, for lru, mru, fifo and lfu, on every shared trace of
 //! under 60,000 requests: through redis-rs on one server at capacities 100
-//! and 1000, and through fred on one server and each client on a cluster at
-//! capacity 100 (where most calls miss and evict; both capacities for all
-//! four took 11 minutes on 2 cores, too long for the suite).
+//! and 1000, and through each client on a cluster at capacity 100 (where most
+//! calls miss and evict; both capacities for every combination took 11
+//! minutes on 2 cores, too long for the suite). fred on one server, which the
+//! conformance and differential tests also cover, replays the traces of
+//! under 10,000 requests at both capacities.
 //!
 //! A replay is sequential (its order is the trace), so the replays of one
 //! test run side by side, each under a cache name of its own: the servers,
@@ -16,16 +18,21 @@ use redis_func_cache_redis::test_server::{ClusterServers, Server};
 
 /// The shared traces of under 60,000 requests.
 fn small_traces() -> Vec<(String, Vec<i64>)> {
+    traces_under(60_000, 9)
+}
+
+/// The shared traces of under `requests` requests; at least `expected`.
+fn traces_under(requests: usize, expected: usize) -> Vec<(String, Vec<i64>)> {
     let dir = trace::default_dir();
     let traces: Vec<(String, Vec<i64>)> = trace::list(&dir)
         .unwrap_or_else(|e| panic!("the shared traces are needed: {e}"))
         .into_iter()
         .map(|p| (trace::name(&p), trace::load(&p, None).unwrap()))
-        .filter(|(_, keys)| keys.len() < 60_000)
+        .filter(|(_, keys)| keys.len() < requests)
         .collect();
     assert!(
-        traces.len() >= 9,
-        "expected the 9 small shared traces in {}, found {}",
+        traces.len() >= expected,
+        "expected {expected} shared traces of under {requests} requests in {}, found {}",
         dir.display(),
         traces.len()
     );
@@ -50,9 +57,20 @@ fn same_through(
     layout: &str,
     capacities: &[u64],
 ) {
-    let traces = small_traces();
+    same_on(&small_traces(), client, urls, cluster, layout, capacities);
+}
+
+/// [`same_through`] on `traces`.
+fn same_on(
+    traces: &[(String, Vec<i64>)],
+    client: replay::Client,
+    urls: &[String],
+    cluster: bool,
+    layout: &str,
+    capacities: &[u64],
+) {
     let mut jobs = Vec::new();
-    for (trace, keys) in &traces {
+    for (trace, keys) in traces {
         for &capacity in capacities {
             for word in ["lru", "mru", "fifo", "lfu"] {
                 jobs.push(Job {
@@ -117,14 +135,15 @@ fn redis_rs_on_one_server_equals_memory_on_the_small_traces() {
 }
 
 #[test]
-fn fred_on_one_server_equals_memory_on_the_small_traces() {
+fn fred_on_one_server_equals_memory_on_the_traces_under_10k() {
     let server = Server::start();
-    same_through(
+    same_on(
+        &traces_under(10_000, 3),
         replay::Client::Fred,
         std::slice::from_ref(&server.url),
         false,
         "multiple",
-        &[100],
+        &[100, 1000],
     );
 }
 

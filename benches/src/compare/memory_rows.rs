@@ -42,14 +42,15 @@ fn hit_order() -> Vec<u64> {
     keys
 }
 
-/// Hits through the public API on `threads` threads: hashing the argument,
-/// the lookup, the LRU update and decoding the value; ops/s of all threads.
-fn ours_hits(
-    cache: &FuncCache<MemoryStore>,
-    order: &[u64],
+/// Runs `hit(key)` over `order` on `threads` threads for `time`, each
+/// thread starting at its own place in `order`; ops/s of all threads.
+fn on_threads(
     threads: usize,
+    order: &[u64],
     time: Duration,
+    hit: impl Fn(u64) -> Result<(), Error> + Sync,
 ) -> Result<f64, Error> {
+    let hit = &hit;
     let rates: Vec<Result<f64, Error>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
@@ -57,12 +58,8 @@ fn ours_hits(
                     let mut i = t * order.len() / threads.max(1);
                     rate(time, BATCH, || {
                         for _ in 0..BATCH {
-                            let k = order[i % order.len()];
+                            hit(order[i % order.len()])?;
                             i += 1;
-                            let v: u64 = cache.call(&F, &k, || {
-                                unreachable!("every key of the hit comparison is cached")
-                            })?;
-                            std::hint::black_box(v);
                         }
                         Ok(())
                     })
@@ -77,37 +74,34 @@ fn ours_hits(
     rates.into_iter().sum()
 }
 
+/// Hits through the public API: hashing the argument, the lookup, the LRU
+/// update and decoding the value.
+fn ours_hits(
+    cache: &FuncCache<MemoryStore>,
+    order: &[u64],
+    threads: usize,
+    time: Duration,
+) -> Result<f64, Error> {
+    on_threads(threads, order, time, |k| {
+        let v: u64 = cache.call(&F, &k, || {
+            unreachable!("every key of the hit comparison is cached")
+        })?;
+        std::hint::black_box(v);
+        Ok(())
+    })
+}
+
 /// The same keys and values through `moka::sync::Cache::get`.
 fn moka_hits(
     cache: &moka::sync::Cache<u64, u64>,
     order: &[u64],
     threads: usize,
     time: Duration,
-) -> f64 {
-    let rates: Vec<f64> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    let mut i = t * order.len() / threads.max(1);
-                    rate::<()>(time, BATCH, || {
-                        for _ in 0..BATCH {
-                            let k = order[i % order.len()];
-                            i += 1;
-                            let v = cache.get(&k).expect("every key is cached");
-                            std::hint::black_box(v);
-                        }
-                        Ok(())
-                    })
-                    .unwrap_or(0.0)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a bench thread panicked"))
-            .collect()
-    });
-    rates.into_iter().sum()
+) -> Result<f64, Error> {
+    on_threads(threads, order, time, |k| {
+        std::hint::black_box(cache.get(&k).expect("every key is cached"));
+        Ok(())
+    })
 }
 
 /// `memory_hit_vs_moka_1t` and `memory_hit_vs_moka_2t`.
@@ -125,7 +119,7 @@ pub fn hits_vs_moka(settings: &Settings) -> Result<Vec<Row>, Error> {
         let (a, b) = interleave(
             settings.rounds,
             || ours_hits(&ours, &order, threads, settings.round_time),
-            || Ok(moka_hits(&moka, &order, threads, settings.round_time)),
+            || moka_hits(&moka, &order, threads, settings.round_time),
         )?;
         rows.push(spec.row(&a, &b));
     }

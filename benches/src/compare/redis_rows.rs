@@ -160,34 +160,15 @@ impl Bench {
         );
         let (a, b) = interleave(
             rounds,
+            || self.sequentially(|n| async_hit(cache.clone(), n % SEQ_KEYS)),
             || {
-                let cache = cache.clone();
-                self.runtime.block_on(async move {
-                    let start = Instant::now();
-                    let mut n = 0u64;
-                    while start.elapsed() < time {
-                        let k = n % SEQ_KEYS;
-                        let v: u64 = cache
-                            .call_async(&F, &k, || async { unreachable!("every key is cached") })
-                            .await
-                            .map_err(fail("a hit"))?;
-                        std::hint::black_box(v);
-                        n += 1;
-                    }
-                    Ok::<f64, Failure>(n as f64 / start.elapsed().as_secs_f64())
-                })
-            },
-            || {
-                let mut con = manager.clone();
-                self.runtime.block_on(async move {
-                    let start = Instant::now();
-                    let mut n = 0u64;
-                    while start.elapsed() < time {
+                self.sequentially(|_| {
+                    let mut con = manager.clone();
+                    async move {
                         let v: Vec<u8> = con.get(RAW_KEY).await.map_err(redis_fail("GET"))?;
                         std::hint::black_box(v);
-                        n += 1;
+                        Ok(())
                     }
-                    Ok::<f64, Failure>(n as f64 / start.elapsed().as_secs_f64())
                 })
             },
         )?;
@@ -235,6 +216,23 @@ impl Bench {
         )?;
         rows.push(spec.row(&a, &b));
         Ok(rows)
+    }
+
+    /// Runs `op(i)` for i = 0, 1, … one after another for one round; ops/s.
+    fn sequentially<Fut>(&self, mut op: impl FnMut(u64) -> Fut) -> Result<f64, Failure>
+    where
+        Fut: Future<Output = Result<(), Failure>>,
+    {
+        let time = self.settings.round_time;
+        self.runtime.block_on(async move {
+            let start = Instant::now();
+            let mut n = 0u64;
+            while start.elapsed() < time {
+                op(n).await?;
+                n += 1;
+            }
+            Ok(n as f64 / start.elapsed().as_secs_f64())
+        })
     }
 
     /// Runs `op(task, i)` on 64 tasks for one round; total ops/s.
@@ -297,18 +295,7 @@ impl Bench {
             let cache = cache.clone();
             move || {
                 let cache = cache.clone();
-                self.concurrently(move |t, i| {
-                    let cache = cache.clone();
-                    async move {
-                        let k = spread(t, i);
-                        let v: u64 = cache
-                            .call_async(&F, &k, || async { unreachable!("every key is cached") })
-                            .await
-                            .map_err(fail("a hit"))?;
-                        std::hint::black_box(v);
-                        Ok(())
-                    }
-                })
+                self.concurrently(move |t, i| async_hit(cache.clone(), spread(t, i)))
             }
         };
         let bare = || {
@@ -380,7 +367,6 @@ impl Bench {
             }
             Ok::<(), Failure>(())
         })?;
-        let time = self.settings.round_time;
         let mut rows = Vec::new();
 
         let spec = Spec::ops(
@@ -390,29 +376,11 @@ impl Bench {
         );
         let (a, b) = interleave(
             self.settings.rounds,
+            || self.sequentially(|n| async_hit(cache.clone(), n % SEQ_KEYS)),
             || {
-                let cache = cache.clone();
-                self.runtime.block_on(async move {
-                    let start = Instant::now();
-                    let mut n = 0u64;
-                    while start.elapsed() < time {
-                        let k = n % SEQ_KEYS;
-                        let v: u64 = cache
-                            .call_async(&F, &k, || async { unreachable!("every key is cached") })
-                            .await
-                            .map_err(fail("a hit"))?;
-                        std::hint::black_box(v);
-                        n += 1;
-                    }
-                    Ok::<f64, Failure>(n as f64 / start.elapsed().as_secs_f64())
-                })
-            },
-            || {
-                let theirs = theirs.clone();
-                self.runtime.block_on(async move {
-                    let start = Instant::now();
-                    let mut n = 0u64;
-                    while start.elapsed() < time {
+                self.sequentially(|n| {
+                    let theirs = theirs.clone();
+                    async move {
                         let k = n % SEQ_KEYS;
                         let v = theirs
                             .async_cache_get(&k)
@@ -421,9 +389,8 @@ impl Bench {
                         if v != Some(k * 3) {
                             return Err(format!("cached returned {v:?} for {k}"));
                         }
-                        n += 1;
+                        Ok(())
                     }
-                    Ok::<f64, Failure>(n as f64 / start.elapsed().as_secs_f64())
                 })
             },
         )?;
@@ -439,16 +406,7 @@ impl Bench {
             || {
                 let cache = cache.clone();
                 self.concurrently(move |t, i| {
-                    let cache = cache.clone();
-                    async move {
-                        let k = (t as u64 * 31 + i) % SEQ_KEYS;
-                        let v: u64 = cache
-                            .call_async(&F, &k, || async { unreachable!("every key is cached") })
-                            .await
-                            .map_err(fail("a hit"))?;
-                        std::hint::black_box(v);
-                        Ok(())
-                    }
+                    async_hit(cache.clone(), (t as u64 * 31 + i) % SEQ_KEYS)
                 })
             },
             || {
@@ -555,6 +513,16 @@ impl Bench {
         }
         .row(&[ours], &[python])
     }
+}
+
+/// One async hit of f(k) through the public API.
+async fn async_hit(cache: Cache, k: u64) -> Result<(), Failure> {
+    let v: u64 = cache
+        .call_async(&F, &k, || async { unreachable!("every key is cached") })
+        .await
+        .map_err(fail("a hit"))?;
+    std::hint::black_box(v);
+    Ok(())
 }
 
 /// The smallest exact LRU hit: read the value and, if there is one, move the

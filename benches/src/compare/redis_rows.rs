@@ -201,21 +201,21 @@ impl Bench {
             "raw sync GET of a small key (redis-rs Connection)",
             0.45,
         );
-        let (a, b) = interleave(
-            rounds,
-            || {
-                rate(time, 1, || {
-                    let k = next;
-                    next += 1;
-                    let v: u64 = full.call(&F, &k, || k * 3).map_err(fail("a miss"))?;
-                    std::hint::black_box(v);
-                    Ok(())
-                })
-            },
-            &mut raw_get,
-        )?;
+        let (a, b) = interleave(rounds, || self.sync_misses(&full, &mut next), &mut raw_get)?;
         rows.push(spec.row(&a, &b));
         Ok(rows)
+    }
+
+    /// Sequential sync misses on a full cache, keys from `next` up: each
+    /// call runs f and its put evicts one entry.
+    fn sync_misses(&self, cache: &Cache, next: &mut u64) -> Result<f64, Failure> {
+        rate(self.settings.round_time, 1, || {
+            let k = *next;
+            *next += 1;
+            let v: u64 = cache.call(&F, &k, || k * 3).map_err(fail("a miss"))?;
+            std::hint::black_box(v);
+            Ok(())
+        })
     }
 
     /// Runs `op(i)` for i = 0, 1, … one after another for one round; ops/s.
@@ -437,16 +437,6 @@ impl Bench {
         self.fill(&big, big_n)?;
         let small = self.cache("compare-put-small", 1000)?;
         self.fill(&small, 1000)?;
-        let time = self.settings.round_time;
-        let misses = |cache: &Cache, next: &mut u64| {
-            rate(time, 1, || {
-                let k = *next;
-                *next += 1;
-                let v: u64 = cache.call(&F, &k, || k * 3).map_err(fail("a miss"))?;
-                std::hint::black_box(v);
-                Ok::<(), Failure>(())
-            })
-        };
         let (mut next_big, mut next_small) = (big_n, 1000u64);
         let spec = Spec::ops(
             "redis_put_scaling",
@@ -455,8 +445,8 @@ impl Bench {
         );
         let (a, b) = interleave(
             self.settings.rounds,
-            || misses(&big, &mut next_big),
-            || misses(&small, &mut next_small),
+            || self.sync_misses(&big, &mut next_big),
+            || self.sync_misses(&small, &mut next_small),
         )?;
         let len = big.len(&F).map_err(fail("len"))?;
         if len != big_n {

@@ -2,8 +2,11 @@
 //!
 //! It keeps the same key pairs, by the same names, as the Redis store, and
 //! carries out every [`PolicyRules`] exactly; the other stores are tested
-//! against it. A hit costs one hash lookup and one O(log n) re-ordering and
-//! allocates nothing: the value is shared, not copied.
+//! against it. A hit costs one hash lookup under a shared lock and
+//! allocates nothing: the value is shared, not copied, and its re-ordering
+//! waits in a per-thread buffer for the next put (O(1) for LRU, MRU and
+//! FIFO; O(log n) for LFU and TLRU), so threads hitting one cache do not
+//! take turns.
 //!
 //! ```
 //! use redis_func_cache_core::{FuncCache, FuncId};
@@ -20,20 +23,24 @@
 //! ```
 #![warn(missing_docs)]
 
+mod appended;
 mod ordered;
 mod pair;
+mod shared;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use redis_func_cache_core::clock::{Clock, SystemClock};
+use redis_func_cache_core::policy::IndexKind;
 use redis_func_cache_core::store::{Capabilities, GetRequest, PutOutcome, PutRequest, Store};
 use redis_func_cache_core::{Error, KeyPair};
 
-use pair::PairState;
 pub use redis_func_cache_core::store::PairContents;
+use shared::SharedPair;
 
 /// Entries kept in this process, shared by every clone.
 ///
@@ -59,11 +66,22 @@ impl std::hash::Hasher for NameHasher {
     }
 }
 
-type Pairs = HashMap<Box<str>, Mutex<PairState>, std::hash::BuildHasherDefault<NameHasher>>;
+type Pairs = HashMap<Box<str>, Arc<SharedPair>, std::hash::BuildHasherDefault<NameHasher>>;
 
 #[derive(Debug)]
 struct Shared {
-    pairs: RwLock<Pairs>,
+    /// Every pair ever written, by index-key name.
+    ///
+    /// Every call looks its pair up here, so the lookup must not write to
+    /// memory other threads read: a read lock would (its counter), and two
+    /// threads hitting one cache would pass that line back and forth. The
+    /// map is swapped whole instead, which costs a copy of the map each
+    /// time a new pair is first written (once per cache, or per function in
+    /// the multiple layouts). A purge empties a pair but keeps it, so a put
+    /// racing the purge never writes into a pair nobody can reach.
+    pairs: ArcSwap<Pairs>,
+    /// Held while a new pair is added, so two adders never lose one.
+    adding: Mutex<()>,
     clock: Arc<dyn Clock>,
     seed: Mutex<fastrand::Rng>,
 }
@@ -93,7 +111,8 @@ impl MemoryStore {
     pub fn with_clock(clock: impl Clock) -> Self {
         MemoryStore {
             shared: Arc::new(Shared {
-                pairs: RwLock::new(Pairs::default()),
+                pairs: ArcSwap::from_pointee(Pairs::default()),
+                adding: Mutex::new(()),
                 clock: Arc::new(clock),
                 seed: Mutex::new(fastrand::Rng::new()),
             }),
@@ -111,9 +130,8 @@ impl MemoryStore {
     /// for comparing stores pair by pair.
     pub fn contents(&self, pair: &KeyPair) -> PairContents {
         let now = self.shared.clock.now_micros();
-        let pairs = self.shared.pairs.read();
-        match pairs.get(pair.index()) {
-            Some(state) => state.lock().contents(now),
+        match self.shared.pairs.load().get(pair.index()) {
+            Some(state) => state.exclusive(|s| s.contents(now)),
             None => PairContents::default(),
         }
     }
@@ -121,10 +139,10 @@ impl MemoryStore {
     /// The index-key names of the pairs that hold entries now.
     pub fn pair_names(&self) -> Vec<String> {
         let now = self.shared.clock.now_micros();
-        let pairs = self.shared.pairs.read();
+        let pairs = self.shared.pairs.load();
         let mut names: Vec<String> = pairs
             .iter()
-            .filter(|(_, state)| state.lock().live_len(now) > 0)
+            .filter(|(_, state)| state.exclusive(|s| s.live_len(now)) > 0)
             .map(|(name, _)| name.to_string())
             .collect();
         names.sort();
@@ -133,6 +151,24 @@ impl MemoryStore {
 
     fn now(&self) -> u64 {
         self.shared.clock.now_micros()
+    }
+
+    /// The pair of this name, added empty if it is new.
+    fn pair_or_add(&self, name: &str, kind: IndexKind) -> Arc<SharedPair> {
+        if let Some(state) = self.shared.pairs.load().get(name) {
+            return Arc::clone(state);
+        }
+        let _adding = self.shared.adding.lock();
+        let current = self.shared.pairs.load_full();
+        if let Some(state) = current.get(name) {
+            return Arc::clone(state);
+        }
+        let rng = self.shared.seed.lock().fork();
+        let state = Arc::new(SharedPair::new(kind, rng));
+        let mut grown = Pairs::clone(&current);
+        grown.insert(name.into(), Arc::clone(&state));
+        self.shared.pairs.store(Arc::new(grown));
+        state
     }
 }
 
@@ -143,54 +179,51 @@ impl Store for MemoryStore {
 
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
         let now = self.now();
-        let pairs = self.shared.pairs.read();
-        match pairs.get(req.pair.index()) {
-            Some(state) => state.lock().get(req, now),
+        match self.shared.pairs.load().get(req.pair.index()) {
+            Some(state) => state.get(req, now),
             None => Ok(None),
         }
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         let now = self.now();
-        {
-            let pairs = self.shared.pairs.read();
-            if let Some(state) = pairs.get(req.pair.index()) {
-                return state.lock().put(req, now);
-            }
+        if let Some(state) = self.shared.pairs.load().get(req.pair.index()) {
+            return state.exclusive(|s| s.put(req, now));
         }
-        let mut pairs = self.shared.pairs.write();
-        let state = pairs.entry(req.pair.index().into()).or_insert_with(|| {
-            let rng = self.shared.seed.lock().fork();
-            Mutex::new(PairState::new(req.rules.index, rng))
-        });
-        state.get_mut().put(req, now)
+        let state = self.pair_or_add(req.pair.index(), req.rules.index);
+        state.exclusive(|s| s.put(req, now))
     }
 
     fn len(&self, pair: &KeyPair) -> Result<u64, Error> {
         let now = self.now();
-        let pairs = self.shared.pairs.read();
-        Ok(pairs
+        Ok(self
+            .shared
+            .pairs
+            .load()
             .get(pair.index())
-            .map_or(0, |state| state.lock().live_len(now)))
+            .map_or(0, |state| state.exclusive(|s| s.live_len(now))))
     }
 
     fn purge(&self, pair: &KeyPair) -> Result<u64, Error> {
         let now = self.now();
-        let removed = self.shared.pairs.write().remove(pair.index());
-        Ok(removed.map_or(0, |state| state.into_inner().live_len(now)))
+        Ok(self
+            .shared
+            .pairs
+            .load()
+            .get(pair.index())
+            .map_or(0, |state| state.exclusive(|s| s.clear(now))))
     }
 
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
         let now = self.now();
-        let mut removed = 0;
-        self.shared.pairs.write().retain(|name, state| {
-            let keep = !name.starts_with(prefix);
-            if !keep {
-                removed += state.get_mut().live_len(now);
-            }
-            keep
-        });
-        Ok(removed)
+        Ok(self
+            .shared
+            .pairs
+            .load()
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(_, state)| state.exclusive(|s| s.clear(now)))
+            .sum())
     }
 
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use bytes::Bytes;
 use redis_func_cache_core::clock::micros;
@@ -10,6 +11,7 @@ use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
 use redis_func_cache_core::store::{Expiry, GetRequest, PairContents, PutOutcome, PutRequest};
 use redis_func_cache_core::{Error, InvocationHash};
 
+use crate::appended::AppendedIndex;
 use crate::ordered::OrderedIndex;
 
 /// Members are already uniform hashes, so the map hashes them by taking
@@ -40,10 +42,15 @@ struct Entry {
     deadline: Option<u64>,
     /// The score (sorted-set index) or the position in `Index::Set`.
     rank: u64,
+    /// The node in `Index::Appended`.
+    slot: u32,
 }
 
 #[derive(Debug)]
 enum Index {
+    /// A sorted set whose every score was above all others when given:
+    /// kept in O(1) per change, until a score breaks that.
+    Appended(AppendedIndex),
     /// Ordered by (score, member bytes), as a Redis sorted set.
     Sorted(OrderedIndex),
     /// Members in no order; positions allow O(1) random removal.
@@ -53,14 +60,14 @@ enum Index {
 impl Index {
     fn new(kind: IndexKind) -> Self {
         match kind {
-            IndexKind::SortedSet => Index::Sorted(OrderedIndex::default()),
+            IndexKind::SortedSet => Index::Appended(AppendedIndex::default()),
             IndexKind::Set => Index::Set(Vec::new()),
         }
     }
 
     fn kind(&self) -> IndexKind {
         match self {
-            Index::Sorted(_) => IndexKind::SortedSet,
+            Index::Appended(_) | Index::Sorted(_) => IndexKind::SortedSet,
             Index::Set(_) => IndexKind::Set,
         }
     }
@@ -73,8 +80,48 @@ pub(crate) struct PairState {
     index: Index,
     /// When the whole pair expires, in clock microseconds; meaningful only
     /// while the pair holds entries (an empty pair is an absent one).
-    expires_at: u64,
+    /// Atomic because hits under a shared lock slide it.
+    expires_at: AtomicU64,
+    /// The highest score, counting hits not yet applied to the index: hits
+    /// under a shared lock take their `max + 1` from it. Equal to the
+    /// index's highest score whenever no hit is pending.
+    top: AtomicU64,
+    /// Room to sort buffered changes in, kept to not allocate each time.
+    scratch: Vec<Touch>,
     rng: fastrand::Rng,
+}
+
+/// A hit's change to its member's score, applied later under the exclusive
+/// lock (see [`crate::shared`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Touch {
+    /// `max + 1`: scores drawn from `top` only grow, so the highest wins.
+    Raise(InvocationHash, u64),
+    /// The clock's time: the last one applied wins, as in Redis.
+    Set(InvocationHash, u64),
+    /// `+ 1`.
+    Increment(InvocationHash),
+}
+
+impl Touch {
+    /// Where the change falls in the order hits took their scores in
+    /// (increments commute, so any place will do).
+    pub(crate) fn order(&self) -> u64 {
+        match *self {
+            Touch::Raise(_, score) | Touch::Set(_, score) => score,
+            Touch::Increment(_) => 0,
+        }
+    }
+}
+
+/// What a hit under the shared lock found.
+#[derive(Debug)]
+pub(crate) enum SharedGet {
+    /// The answer, with the score change to apply later, if any.
+    Done(Option<Bytes>, Option<Touch>),
+    /// It must remove something or apply a rule that does not commute:
+    /// run it again under the exclusive lock.
+    NeedsExclusive,
 }
 
 fn wrong_type(expected: IndexKind, found: IndexKind) -> Error {
@@ -89,14 +136,16 @@ impl PairState {
         PairState {
             entries: Members::default(),
             index: Index::new(kind),
-            expires_at: 0,
+            expires_at: AtomicU64::new(0),
+            top: AtomicU64::new(0),
+            scratch: Vec::new(),
             rng,
         }
     }
 
     /// Drops everything if the pair's TTL has run out, as Redis would.
     fn expire(&mut self, now: u64) {
-        if !self.entries.is_empty() && now >= self.expires_at {
+        if !self.entries.is_empty() && now >= *self.expires_at.get_mut() {
             self.entries.clear();
             self.index = Index::new(self.index.kind());
         }
@@ -116,6 +165,7 @@ impl PairState {
 
     fn max_score(&self) -> u64 {
         match &self.index {
+            Index::Appended(list) => list.last().map_or(0, |(score, _)| score),
             Index::Sorted(set) => set.last().map_or(0, |(score, _)| score),
             Index::Set(_) => 0,
         }
@@ -132,13 +182,37 @@ impl PairState {
         }
     }
 
+    /// Moves an appended index into the skip list, for a score that is not
+    /// above all the others.
+    fn switch_to_skip_list(&mut self) {
+        if let Index::Appended(list) = &self.index {
+            let mut set = OrderedIndex::default();
+            for (score, member) in list.iter() {
+                set.insert(score, member);
+            }
+            self.index = Index::Sorted(set);
+        }
+    }
+
     fn rescore(&mut self, member: InvocationHash, old: u64, new: u64) {
-        if let Index::Sorted(set) = &mut self.index {
-            set.remove(old, member);
-            set.insert(new, member);
-            if let Some(entry) = self.entries.get_mut(&member) {
+        let Some(entry) = self.entries.get_mut(&member) else {
+            return;
+        };
+        match &mut self.index {
+            Index::Appended(list) => {
+                if list.move_to_back(entry.slot, new) {
+                    entry.rank = new;
+                } else {
+                    self.switch_to_skip_list();
+                    self.rescore(member, old, new);
+                }
+            }
+            Index::Sorted(set) => {
+                set.remove(old, member);
+                set.insert(new, member);
                 entry.rank = new;
             }
+            Index::Set(_) => {}
         }
     }
 
@@ -147,6 +221,7 @@ impl PairState {
             return;
         };
         match &mut self.index {
+            Index::Appended(list) => list.remove(entry.slot),
             Index::Sorted(set) => {
                 set.remove(entry.rank, member);
             }
@@ -163,7 +238,74 @@ impl PairState {
     }
 
     fn slide(&mut self, expiry: &Expiry, now: u64) {
-        self.expires_at = now.saturating_add(micros(expiry.pair_ttl));
+        *self.expires_at.get_mut() = now.saturating_add(micros(expiry.pair_ttl));
+    }
+
+    /// A read that changes nothing but atomics, so it can run under a
+    /// shared lock: the score change comes back as a [`Touch`] to apply
+    /// with [`PairState::apply`] before the next exclusive operation.
+    pub(crate) fn shared_get(&self, req: &GetRequest<'_>, now: u64) -> SharedGet {
+        if self.entries.is_empty() || now >= self.expires_at.load(Relaxed) {
+            return SharedGet::Done(None, None);
+        }
+        if self.index.kind() != req.rules.index {
+            return SharedGet::NeedsExclusive;
+        }
+        let member = req.member;
+        let Some(entry) = self.entries.get(&member) else {
+            return SharedGet::Done(None, None);
+        };
+        if entry.deadline.is_some_and(|deadline| now >= deadline) {
+            return SharedGet::NeedsExclusive;
+        }
+        let touch = match (&self.index, req.rules.on_hit) {
+            (Index::Set(_), _) | (_, ScoreRule::Keep) => None,
+            (_, ScoreRule::MaxPlusOne) => {
+                Some(Touch::Raise(member, self.top.fetch_add(1, Relaxed) + 1))
+            }
+            (_, ScoreRule::Increment) => Some(Touch::Increment(member)),
+            (_, ScoreRule::ClockMicros) => Some(Touch::Set(member, now)),
+            (_, ScoreRule::One) => return SharedGet::NeedsExclusive,
+        };
+        if req.expiry.slide {
+            let until = now.saturating_add(micros(req.expiry.pair_ttl));
+            if self.expires_at.load(Relaxed) < until {
+                self.expires_at.fetch_max(until, Relaxed);
+            }
+        }
+        SharedGet::Done(Some(entry.value.clone()), touch)
+    }
+
+    /// Applies a hit's score change (a member gone since is skipped).
+    pub(crate) fn apply(&mut self, touch: Touch) {
+        let member = match touch {
+            Touch::Raise(m, _) | Touch::Set(m, _) | Touch::Increment(m) => m,
+        };
+        let Some(old) = self.entries.get(&member).map(|e| e.rank) else {
+            return;
+        };
+        let new = match touch {
+            Touch::Raise(_, score) => score.max(old),
+            Touch::Set(_, score) => score,
+            Touch::Increment(_) => old + 1,
+        };
+        if new != old {
+            self.rescore(member, old, new);
+        }
+    }
+
+    pub(crate) fn take_scratch(&mut self) -> Vec<Touch> {
+        std::mem::take(&mut self.scratch)
+    }
+
+    pub(crate) fn put_scratch(&mut self, scratch: Vec<Touch>) {
+        self.scratch = scratch;
+    }
+
+    /// Makes `top` the index's highest score again, after an exclusive
+    /// operation (which may have removed the top member).
+    pub(crate) fn sync_top(&mut self) {
+        *self.top.get_mut() = self.max_score();
     }
 
     pub(crate) fn get(&mut self, req: &GetRequest<'_>, now: u64) -> Result<Option<Bytes>, Error> {
@@ -223,18 +365,30 @@ impl PairState {
         deadline: Option<u64>,
         now: u64,
     ) {
-        let rank = match &mut self.index {
+        let score = match self.index {
+            Index::Set(_) => 0,
+            // Validation forbids Keep on insert; treat it as 0 regardless.
+            _ => self.score(rules.on_insert, None, now).unwrap_or(0),
+        };
+        if let Index::Appended(list) = &self.index
+            && !list.fits_at_back(score)
+        {
+            self.switch_to_skip_list();
+        }
+        let (rank, slot) = match &mut self.index {
             Index::Set(members) => {
                 members.push(member);
-                members.len() as u64 - 1
+                (members.len() as u64 - 1, 0)
             }
-            Index::Sorted(_) => {
-                // Validation forbids Keep on insert; treat it as 0 regardless.
-                let score = self.score(rules.on_insert, None, now).unwrap_or(0);
-                if let Index::Sorted(set) = &mut self.index {
-                    set.insert(score, member);
-                }
-                score
+            Index::Appended(list) => {
+                let slot = list
+                    .push(score, member)
+                    .expect("the score fits at the back");
+                (score, slot)
+            }
+            Index::Sorted(set) => {
+                set.insert(score, member);
+                (score, 0)
             }
         };
         self.entries.insert(
@@ -243,6 +397,7 @@ impl PairState {
                 value,
                 deadline,
                 rank,
+                slot,
             },
         );
     }
@@ -251,6 +406,14 @@ impl PairState {
         let mut victims = Vec::with_capacity(count as usize);
         for _ in 0..count {
             let victim = match (&mut self.index, rules.victim) {
+                (Index::Appended(list), Victim::Lowest) => list.first().map(|(_, m)| m),
+                (Index::Appended(list), Victim::Highest) => list.last().map(|(_, m)| m),
+                (Index::Appended(list), Victim::Random) => {
+                    let n = list.len();
+                    (n > 0)
+                        .then(|| self.rng.usize(..n))
+                        .and_then(|k| list.iter().nth(k).map(|(_, m)| m))
+                }
                 (Index::Sorted(set), Victim::Lowest) => set.first().map(|(_, m)| m),
                 (Index::Sorted(set), Victim::Highest) => set.last().map(|(_, m)| m),
                 (Index::Sorted(set), Victim::Random) => {
@@ -271,6 +434,15 @@ impl PairState {
         victims
     }
 
+    /// Removes every entry, as deleting both keys would; returns how many
+    /// were live.
+    pub(crate) fn clear(&mut self, now: u64) -> u64 {
+        let live = self.live_len(now);
+        self.entries = Members::default();
+        self.index = Index::new(self.index.kind());
+        live
+    }
+
     /// How many entries the pair holds now.
     pub(crate) fn live_len(&mut self, now: u64) -> u64 {
         self.expire(now);
@@ -280,6 +452,7 @@ impl PairState {
     pub(crate) fn contents(&mut self, now: u64) -> PairContents {
         self.expire(now);
         let index = match &self.index {
+            Index::Appended(list) => list.iter().map(|(score, m)| (m, Some(score))).collect(),
             Index::Sorted(set) => set.iter().map(|(score, m)| (m, Some(score))).collect(),
             Index::Set(members) => {
                 let mut sorted: Vec<_> = members.iter().map(|m| (*m, None)).collect();

@@ -5,7 +5,9 @@ use std::cell::Cell;
 use std::future::Future;
 use std::ops::{Add, Sub};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use crossbeam_utils::CachePadded;
 use std::task::{Context, Poll};
 
 /// Counts at one moment.
@@ -96,9 +98,12 @@ impl Event {
     }
 }
 
-/// The live counters of one cache.
+/// How many stripes each cache's counters are split into.
+const STRIPES: usize = 8;
+
+/// One stripe of counters, alone on its cache line(s).
 #[derive(Debug, Default)]
-pub(crate) struct CacheStats {
+struct Counters {
     hits: AtomicU64,
     misses: AtomicU64,
     writes: AtomicU64,
@@ -107,16 +112,36 @@ pub(crate) struct CacheStats {
     backend_errors: AtomicU64,
 }
 
+/// The live counters of one cache.
+///
+/// Every hit adds to a counter, so threads sharing one counter would pass
+/// its cache line back and forth on each call; each thread adds to its own
+/// stripe instead, and a snapshot sums the stripes.
+#[derive(Debug, Default)]
+pub(crate) struct CacheStats {
+    stripes: [CachePadded<Counters>; STRIPES],
+}
+
+/// The stripe this thread adds to: threads take stripes in turn.
+fn stripe_of_this_thread() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Relaxed) % STRIPES;
+    }
+    STRIPE.with(|s| *s)
+}
+
 impl CacheStats {
     pub(crate) fn record(&self, event: Event) {
+        let counters = &self.stripes[stripe_of_this_thread()];
         let (counter, n) = match event {
-            Event::Hit => (&self.hits, 1),
-            Event::Miss => (&self.misses, 1),
-            Event::Write => (&self.writes, 1),
+            Event::Hit => (&counters.hits, 1),
+            Event::Miss => (&counters.misses, 1),
+            Event::Write => (&counters.writes, 1),
             Event::Evictions(0) => return,
-            Event::Evictions(n) => (&self.evictions, n),
-            Event::DecodeFailure => (&self.decode_failures, 1),
-            Event::BackendError => (&self.backend_errors, 1),
+            Event::Evictions(n) => (&counters.evictions, n),
+            Event::DecodeFailure => (&counters.decode_failures, 1),
+            Event::BackendError => (&counters.backend_errors, 1),
         };
         counter.fetch_add(n, Relaxed);
         SCOPE.with(|scope| {
@@ -127,13 +152,19 @@ impl CacheStats {
     }
 
     pub(crate) fn snapshot(&self) -> StatsSnapshot {
+        let sum = |field: fn(&Counters) -> &AtomicU64| {
+            self.stripes
+                .iter()
+                .map(|stripe| field(stripe).load(Relaxed))
+                .fold(0, u64::saturating_add)
+        };
         StatsSnapshot {
-            hits: self.hits.load(Relaxed),
-            misses: self.misses.load(Relaxed),
-            writes: self.writes.load(Relaxed),
-            evictions: self.evictions.load(Relaxed),
-            decode_failures: self.decode_failures.load(Relaxed),
-            backend_errors: self.backend_errors.load(Relaxed),
+            hits: sum(|c| &c.hits),
+            misses: sum(|c| &c.misses),
+            writes: sum(|c| &c.writes),
+            evictions: sum(|c| &c.evictions),
+            decode_failures: sum(|c| &c.decode_failures),
+            backend_errors: sum(|c| &c.backend_errors),
         }
     }
 }
@@ -221,5 +252,29 @@ impl<F: Future> Future for Counted<F> {
             Poll::Ready(out) => Poll::Ready((out, *this.counts)),
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_from_many_threads_add_up() {
+        let stats = CacheStats::default();
+        std::thread::scope(|scope| {
+            for _ in 0..(STRIPES + 3) {
+                scope.spawn(|| {
+                    for _ in 0..1000 {
+                        stats.record(Event::Hit);
+                    }
+                    stats.record(Event::Evictions(2));
+                });
+            }
+        });
+        let snapshot = stats.snapshot();
+        assert_eq!(snapshot.hits, 1000 * (STRIPES as u64 + 3));
+        assert_eq!(snapshot.evictions, 2 * (STRIPES as u64 + 3));
+        assert_eq!(snapshot.misses, 0);
     }
 }

@@ -1,0 +1,129 @@
+//! One pair shared by threads: hits read under a shared lock, and
+//! everything else runs under the exclusive one.
+//!
+//! Most hits change their member's score (an LRU hit moves it to the top),
+//! so under one mutex two threads hitting the same cache would take turns
+//! for every call. Here a hit only reads: it draws its new score from an
+//! atomic counter (`max + 1` stays exact, since the counter *is* the
+//! highest score) and leaves the change in a buffer of its thread's own.
+//! Every exclusive operation (a put, an eviction, a count, a purge) first
+//! applies all buffered changes, so each one sees the index exactly as the
+//! same calls made one at a time would have left it.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use bytes::Bytes;
+use crossbeam_utils::CachePadded;
+use parking_lot::{Mutex, RwLock};
+use redis_func_cache_core::Error;
+use redis_func_cache_core::policy::IndexKind;
+use redis_func_cache_core::store::GetRequest;
+
+use crate::pair::{PairState, SharedGet, Touch};
+
+/// Buffered changes a hit tries to apply itself, if nobody holds the lock.
+const APPLY_AT: usize = 512;
+/// Buffered changes after which a hit waits for the lock to apply them, so
+/// a buffer never grows without bound.
+const APPLY_BY: usize = 8192;
+
+/// A buffer of score changes, used (almost always) by one thread.
+type Buffer = CachePadded<Mutex<Vec<Touch>>>;
+
+/// A pair and the score changes of hits not yet applied to it.
+#[derive(Debug)]
+pub(crate) struct SharedPair {
+    state: RwLock<PairState>,
+    buffers: Box<[Buffer]>,
+}
+
+/// One buffer per core: enough that threads rarely share one.
+fn buffer_count() -> usize {
+    static COUNT: OnceLock<usize> = OnceLock::new();
+    *COUNT.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(4, |n| n.get())
+            .clamp(1, 64)
+    })
+}
+
+/// The number this thread picks its buffer by: threads take numbers in turn.
+fn thread_number() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static NUMBER: usize = NEXT.fetch_add(1, Relaxed);
+    }
+    NUMBER.with(|n| *n)
+}
+
+impl SharedPair {
+    pub(crate) fn new(kind: IndexKind, rng: fastrand::Rng) -> Self {
+        SharedPair {
+            state: RwLock::new(PairState::new(kind, rng)),
+            buffers: (0..buffer_count()).map(|_| Buffer::default()).collect(),
+        }
+    }
+
+    /// Runs `f` on the pair with every buffered hit applied first.
+    pub(crate) fn exclusive<R>(&self, f: impl FnOnce(&mut PairState) -> R) -> R {
+        let mut state = self.state.write();
+        self.apply_buffered(&mut state);
+        let out = f(&mut state);
+        state.sync_top();
+        out
+    }
+
+    /// Applies every buffered change in the order of the scores they give:
+    /// the order the hits took them in, whichever buffer holds them (so an
+    /// LRU pair stays in its appended form).
+    fn apply_buffered(&self, state: &mut PairState) {
+        let mut touches = state.take_scratch();
+        let mut buffers_used = 0;
+        for buffer in self.buffers.iter() {
+            let mut buffer = buffer.lock();
+            if !buffer.is_empty() {
+                buffers_used += 1;
+                touches.append(&mut buffer);
+            }
+        }
+        if buffers_used > 1 {
+            touches.sort_by_key(Touch::order);
+        }
+        for touch in touches.drain(..) {
+            state.apply(touch);
+        }
+        state.put_scratch(touches);
+    }
+
+    /// A read with the policy's hit rule, as [`PairState::get`] does it.
+    pub(crate) fn get(&self, req: &GetRequest<'_>, now: u64) -> Result<Option<Bytes>, Error> {
+        let buffered = {
+            let state = self.state.read();
+            match state.shared_get(req, now) {
+                SharedGet::Done(value, None) => return Ok(value),
+                SharedGet::Done(value, Some(touch)) => {
+                    let buffer = &self.buffers[thread_number() % self.buffers.len()];
+                    let mut buffer = buffer.lock();
+                    buffer.push(touch);
+                    Some((value, buffer.len()))
+                }
+                SharedGet::NeedsExclusive => None,
+            }
+        };
+        match buffered {
+            Some((value, pending)) => {
+                if pending >= APPLY_BY {
+                    self.exclusive(|_| ());
+                } else if pending >= APPLY_AT
+                    && let Some(mut state) = self.state.try_write()
+                {
+                    self.apply_buffered(&mut state);
+                    state.sync_top();
+                }
+                Ok(value)
+            }
+            None => self.exclusive(|state| state.get(req, now)),
+        }
+    }
+}

@@ -6,6 +6,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use bytes::Bytes;
+use crossbeam_utils::CachePadded;
 use redis_func_cache_core::clock::micros;
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
 use redis_func_cache_core::store::{Expiry, GetRequest, PairContents, PutOutcome, PutRequest};
@@ -78,17 +79,24 @@ impl Index {
 pub(crate) struct PairState {
     entries: Members<Entry>,
     index: Index,
-    /// When the whole pair expires, in clock microseconds; meaningful only
-    /// while the pair holds entries (an empty pair is an absent one).
-    /// Atomic because hits under a shared lock slide it.
-    expires_at: AtomicU64,
-    /// The highest score, counting hits not yet applied to the index: hits
-    /// under a shared lock take their `max + 1` from it. Equal to the
-    /// index's highest score whenever no hit is pending.
-    top: AtomicU64,
+    /// What hits under the shared lock write, on a cache line of its own so
+    /// those writes do not evict the lines every hit reads (`entries`).
+    hot: CachePadded<HotFields>,
     /// Room to sort buffered changes in, kept to not allocate each time.
     scratch: Vec<Touch>,
     rng: fastrand::Rng,
+}
+
+/// The fields a hit under the shared lock writes.
+#[derive(Debug, Default)]
+struct HotFields {
+    /// When the whole pair expires, in clock microseconds; meaningful only
+    /// while the pair holds entries (an empty pair is an absent one).
+    expires_at: AtomicU64,
+    /// The highest score, counting hits not yet applied to the index: hits
+    /// take their `max + 1` from it. Equal to the index's highest score
+    /// whenever no hit is pending.
+    top: AtomicU64,
 }
 
 /// A hit's change to its member's score, applied later under the exclusive
@@ -136,8 +144,7 @@ impl PairState {
         PairState {
             entries: Members::default(),
             index: Index::new(kind),
-            expires_at: AtomicU64::new(0),
-            top: AtomicU64::new(0),
+            hot: CachePadded::default(),
             scratch: Vec::new(),
             rng,
         }
@@ -145,7 +152,7 @@ impl PairState {
 
     /// Drops everything if the pair's TTL has run out, as Redis would.
     fn expire(&mut self, now: u64) {
-        if !self.entries.is_empty() && now >= *self.expires_at.get_mut() {
+        if !self.entries.is_empty() && now >= *self.hot.expires_at.get_mut() {
             self.entries.clear();
             self.index = Index::new(self.index.kind());
         }
@@ -238,14 +245,14 @@ impl PairState {
     }
 
     fn slide(&mut self, expiry: &Expiry, now: u64) {
-        *self.expires_at.get_mut() = now.saturating_add(micros(expiry.pair_ttl));
+        *self.hot.expires_at.get_mut() = now.saturating_add(micros(expiry.pair_ttl));
     }
 
     /// A read that changes nothing but atomics, so it can run under a
     /// shared lock: the score change comes back as a [`Touch`] to apply
     /// with [`PairState::apply`] before the next exclusive operation.
     pub(crate) fn shared_get(&self, req: &GetRequest<'_>, now: u64) -> SharedGet {
-        if self.entries.is_empty() || now >= self.expires_at.load(Relaxed) {
+        if self.entries.is_empty() || now >= self.hot.expires_at.load(Relaxed) {
             return SharedGet::Done(None, None);
         }
         if self.index.kind() != req.rules.index {
@@ -261,7 +268,7 @@ impl PairState {
         let touch = match (&self.index, req.rules.on_hit) {
             (Index::Set(_), _) | (_, ScoreRule::Keep) => None,
             (_, ScoreRule::MaxPlusOne) => {
-                Some(Touch::Raise(member, self.top.fetch_add(1, Relaxed) + 1))
+                Some(Touch::Raise(member, self.hot.top.fetch_add(1, Relaxed) + 1))
             }
             (_, ScoreRule::Increment) => Some(Touch::Increment(member)),
             (_, ScoreRule::ClockMicros) => Some(Touch::Set(member, now)),
@@ -269,8 +276,8 @@ impl PairState {
         };
         if req.expiry.slide {
             let until = now.saturating_add(micros(req.expiry.pair_ttl));
-            if self.expires_at.load(Relaxed) < until {
-                self.expires_at.fetch_max(until, Relaxed);
+            if self.hot.expires_at.load(Relaxed) < until {
+                self.hot.expires_at.fetch_max(until, Relaxed);
             }
         }
         SharedGet::Done(Some(entry.value.clone()), touch)
@@ -305,7 +312,7 @@ impl PairState {
     /// Makes `top` the index's highest score again, after an exclusive
     /// operation (which may have removed the top member).
     pub(crate) fn sync_top(&mut self) {
-        *self.top.get_mut() = self.max_score();
+        *self.hot.top.get_mut() = self.max_score();
     }
 
     pub(crate) fn get(&mut self, req: &GetRequest<'_>, now: u64) -> Result<Option<Bytes>, Error> {

@@ -10,12 +10,13 @@
 //! applies all buffered changes, so each one sees the index exactly as the
 //! same calls made one at a time would have left it.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{OnceLock, PoisonError};
 
 use bytes::Bytes;
 use crossbeam_utils::CachePadded;
-use parking_lot::{Mutex, RwLock};
+use crossbeam_utils::sync::{ShardedLock, ShardedLockWriteGuard};
+use parking_lot::Mutex;
 use redis_func_cache_core::Error;
 use redis_func_cache_core::policy::IndexKind;
 use redis_func_cache_core::store::GetRequest;
@@ -34,7 +35,9 @@ type Buffer = CachePadded<Mutex<Vec<Touch>>>;
 /// A pair and the score changes of hits not yet applied to it.
 #[derive(Debug)]
 pub(crate) struct SharedPair {
-    state: RwLock<PairState>,
+    /// Readers lock one shard of their own, so hits from several threads
+    /// write no shared line to take the lock; writers lock every shard.
+    state: ShardedLock<PairState>,
     buffers: Box<[Buffer]>,
 }
 
@@ -60,14 +63,14 @@ fn thread_number() -> usize {
 impl SharedPair {
     pub(crate) fn new(kind: IndexKind, rng: fastrand::Rng) -> Self {
         SharedPair {
-            state: RwLock::new(PairState::new(kind, rng)),
+            state: ShardedLock::new(PairState::new(kind, rng)),
             buffers: (0..buffer_count()).map(|_| Buffer::default()).collect(),
         }
     }
 
     /// Runs `f` on the pair with every buffered hit applied first.
     pub(crate) fn exclusive<R>(&self, f: impl FnOnce(&mut PairState) -> R) -> R {
-        let mut state = self.state.write();
+        let mut state = self.write();
         self.apply_buffered(&mut state);
         let out = f(&mut state);
         state.sync_top();
@@ -77,6 +80,10 @@ impl SharedPair {
     /// Applies every buffered change in the order of the scores they give:
     /// the order the hits took them in, whichever buffer holds them (so an
     /// LRU pair stays in its appended form).
+    fn write(&self) -> ShardedLockWriteGuard<'_, PairState> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn apply_buffered(&self, state: &mut PairState) {
         let mut touches = state.take_scratch();
         let mut buffers_used = 0;
@@ -99,7 +106,9 @@ impl SharedPair {
     /// A read with the policy's hit rule, as [`PairState::get`] does it.
     pub(crate) fn get(&self, req: &GetRequest<'_>, now: u64) -> Result<Option<Bytes>, Error> {
         let buffered = {
-            let state = self.state.read();
+            // Nothing panics while holding the lock; if something did, the
+            // pair is still whole (every change completes before the next).
+            let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
             match state.shared_get(req, now) {
                 SharedGet::Done(value, None) => return Ok(value),
                 SharedGet::Done(value, Some(touch)) => {
@@ -116,7 +125,7 @@ impl SharedPair {
                 if pending >= APPLY_BY {
                     self.exclusive(|_| ());
                 } else if pending >= APPLY_AT
-                    && let Some(mut state) = self.state.try_write()
+                    && let Ok(mut state) = self.state.try_write()
                 {
                     self.apply_buffered(&mut state);
                     state.sync_top();

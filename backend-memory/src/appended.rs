@@ -131,6 +131,11 @@ impl AppendedIndex {
         self.len -= 1;
     }
 
+    /// The score of the pair at `slot`.
+    pub(crate) fn score(&self, slot: u32) -> u64 {
+        self.links[slot as usize].score
+    }
+
     /// The lowest pair.
     pub(crate) fn first(&self) -> Option<(u64, InvocationHash)> {
         (self.head != NIL).then(|| self.key(self.head))

@@ -41,7 +41,8 @@ struct Entry {
     value: Bytes,
     /// Per-entry deadline in clock microseconds, if the cache sets one.
     deadline: Option<u64>,
-    /// The score (sorted-set index) or the position in `Index::Set`.
+    /// The score (`Index::Sorted`) or the position (`Index::Set`); in
+    /// `Index::Appended` the node holds the score and this is stale.
     rank: u64,
     /// The node in `Index::Appended`.
     slot: u32,
@@ -104,7 +105,10 @@ struct HotFields {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Touch {
     /// `max + 1`: scores drawn from `top` only grow, so the highest wins.
-    Raise(InvocationHash, u64),
+    /// Carries the member's node in `Index::Appended`, which stays its own
+    /// until the change is applied (a removal applies pending changes
+    /// first), so applying it needs no lookup.
+    Raise(InvocationHash, u32, u64),
     /// The clock's time: the last one applied wins, as in Redis.
     Set(InvocationHash, u64),
     /// `+ 1`.
@@ -116,7 +120,7 @@ impl Touch {
     /// (increments commute, so any place will do).
     pub(crate) fn order(&self) -> u64 {
         match *self {
-            Touch::Raise(_, score) | Touch::Set(_, score) => score,
+            Touch::Raise(_, _, score) | Touch::Set(_, score) => score,
             Touch::Increment(_) => 0,
         }
     }
@@ -196,8 +200,19 @@ impl PairState {
             let mut set = OrderedIndex::default();
             for (score, member) in list.iter() {
                 set.insert(score, member);
+                if let Some(entry) = self.entries.get_mut(&member) {
+                    entry.rank = score;
+                }
             }
             self.index = Index::Sorted(set);
+        }
+    }
+
+    /// An entry's score (or position, in a set).
+    fn score_of(&self, entry: &Entry) -> u64 {
+        match &self.index {
+            Index::Appended(list) => list.score(entry.slot),
+            _ => entry.rank,
         }
     }
 
@@ -207,9 +222,7 @@ impl PairState {
         };
         match &mut self.index {
             Index::Appended(list) => {
-                if list.move_to_back(entry.slot, new) {
-                    entry.rank = new;
-                } else {
+                if !list.move_to_back(entry.slot, new) {
                     self.switch_to_skip_list();
                     self.rescore(member, old, new);
                 }
@@ -268,7 +281,8 @@ impl PairState {
         let touch = match (&self.index, req.rules.on_hit) {
             (Index::Set(_), _) | (_, ScoreRule::Keep) => None,
             (_, ScoreRule::MaxPlusOne) => {
-                Some(Touch::Raise(member, self.hot.top.fetch_add(1, Relaxed) + 1))
+                let score = self.hot.top.fetch_add(1, Relaxed) + 1;
+                Some(Touch::Raise(member, entry.slot, score))
             }
             (_, ScoreRule::Increment) => Some(Touch::Increment(member)),
             (_, ScoreRule::ClockMicros) => Some(Touch::Set(member, now)),
@@ -285,14 +299,19 @@ impl PairState {
 
     /// Applies a hit's score change (a member gone since is skipped).
     pub(crate) fn apply(&mut self, touch: Touch) {
+        if let (Touch::Raise(_, slot, score), Index::Appended(list)) = (touch, &mut self.index)
+            && (score <= list.score(slot) || list.move_to_back(slot, score))
+        {
+            return;
+        }
         let member = match touch {
-            Touch::Raise(m, _) | Touch::Set(m, _) | Touch::Increment(m) => m,
+            Touch::Raise(m, _, _) | Touch::Set(m, _) | Touch::Increment(m) => m,
         };
-        let Some(old) = self.entries.get(&member).map(|e| e.rank) else {
+        let Some(old) = self.entries.get(&member).map(|e| self.score_of(e)) else {
             return;
         };
         let new = match touch {
-            Touch::Raise(_, score) => score.max(old),
+            Touch::Raise(_, _, score) => score.max(old),
             Touch::Set(_, score) => score,
             Touch::Increment(_) => old + 1,
         };
@@ -325,7 +344,7 @@ impl PairState {
             self.remove(member);
             return Ok(None);
         }
-        let (value, old) = (entry.value.clone(), entry.rank);
+        let (value, old) = (entry.value.clone(), self.score_of(entry));
         if let Some(new) = self.score(req.rules.on_hit, Some(old), now) {
             self.rescore(member, old, new);
         }
@@ -347,7 +366,10 @@ impl PairState {
         if let Some(entry) = self.entries.get_mut(&req.member) {
             entry.value = req.value.clone();
             entry.deadline = deadline;
-            let old = entry.rank;
+            let old = match &self.index {
+                Index::Appended(list) => list.score(entry.slot),
+                _ => entry.rank,
+            };
             if let Some(new) = self.score(rules.on_overwrite, Some(old), now) {
                 self.rescore(req.member, old, new);
             }

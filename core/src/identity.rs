@@ -118,7 +118,9 @@ const HASH_BUFFER: usize = 512;
 struct HashWriter {
     buffer: [u8; HASH_BUFFER],
     len: usize,
-    stream: Option<Xxh3>,
+    /// Boxed: the state is larger than the buffer, and moving it with the
+    /// writer on every call cost more than the hash of a short invocation.
+    stream: Option<Box<Xxh3>>,
 }
 
 impl HashWriter {
@@ -132,7 +134,7 @@ impl HashWriter {
 
     fn feed(&mut self, data: &[u8]) {
         if self.len + data.len() > HASH_BUFFER {
-            let stream = self.stream.get_or_insert_with(Xxh3::new);
+            let stream = self.stream.get_or_insert_with(|| Box::new(Xxh3::new()));
             stream.update(&self.buffer[..self.len]);
             self.len = 0;
             if data.len() > HASH_BUFFER {
@@ -144,7 +146,7 @@ impl HashWriter {
         self.len += data.len();
     }
 
-    fn digest128(mut self) -> u128 {
+    fn digest128(&mut self) -> u128 {
         match self.stream.as_mut() {
             None => xxhash_rust::xxh3::xxh3_128(&self.buffer[..self.len]),
             Some(stream) => {

@@ -83,8 +83,6 @@ pub(crate) struct PairState {
     /// What hits under the shared lock write, on a cache line of its own so
     /// those writes do not evict the lines every hit reads (`entries`).
     hot: CachePadded<HotFields>,
-    /// Room to sort buffered changes in, kept to not allocate each time.
-    scratch: Vec<Touch>,
     rng: fastrand::Rng,
 }
 
@@ -149,7 +147,6 @@ impl PairState {
             entries: Members::default(),
             index: Index::new(kind),
             hot: CachePadded::default(),
-            scratch: Vec::new(),
             rng,
         }
     }
@@ -318,14 +315,6 @@ impl PairState {
         if new != old {
             self.rescore(member, old, new);
         }
-    }
-
-    pub(crate) fn take_scratch(&mut self) -> Vec<Touch> {
-        std::mem::take(&mut self.scratch)
-    }
-
-    pub(crate) fn put_scratch(&mut self, scratch: Vec<Touch>) {
-        self.scratch = scratch;
     }
 
     /// Makes `top` the index's highest score again, after an exclusive

@@ -77,30 +77,31 @@ impl SharedPair {
         out
     }
 
-    /// Applies every buffered change in the order of the scores they give:
-    /// the order the hits took them in, whichever buffer holds them (so an
-    /// LRU pair stays in its appended form).
     fn write(&self) -> ShardedLockWriteGuard<'_, PairState> {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Applies every buffered change in the order of the scores they give:
+    /// the order the hits took them in, whichever buffer holds them (so an
+    /// LRU pair stays in its appended form). A buffer keeps its room for
+    /// the next changes; the merge of several is freed at once.
     fn apply_buffered(&self, state: &mut PairState) {
-        let mut touches = state.take_scratch();
-        let mut buffers_used = 0;
-        for buffer in self.buffers.iter() {
-            let mut buffer = buffer.lock();
-            if !buffer.is_empty() {
-                buffers_used += 1;
-                touches.append(&mut buffer);
+        let mut filled: Vec<_> = self
+            .buffers
+            .iter()
+            .map(|buffer| buffer.lock())
+            .filter(|buffer| !buffer.is_empty())
+            .collect();
+        match filled.as_mut_slice() {
+            [] => {}
+            [only] => only.drain(..).for_each(|touch| state.apply(touch)),
+            several => {
+                let mut touches: Vec<Touch> =
+                    several.iter_mut().flat_map(|b| b.drain(..)).collect();
+                touches.sort_by_key(Touch::order);
+                touches.into_iter().for_each(|touch| state.apply(touch));
             }
         }
-        if buffers_used > 1 {
-            touches.sort_by_key(Touch::order);
-        }
-        for touch in touches.drain(..) {
-            state.apply(touch);
-        }
-        state.put_scratch(touches);
     }
 
     /// A read with the policy's hit rule, as [`PairState::get`] does it.

@@ -65,14 +65,29 @@ fn the_memory_comparisons_run() {
 fn the_redis_comparisons_run() {
     let server = Server::start();
     let bench = redis_rows::Bench::new(&server.url, tiny()).unwrap();
+    let sequential = bench.sequential().unwrap();
     check(
-        &bench.sequential().unwrap(),
+        &sequential,
         &[
             "redis_hit_seq_async",
             "redis_hit_seq_sync",
             "redis_miss_seq",
         ],
     );
+    // Each sequential row carries the limit the server's work sets, from
+    // server time Redis counted during its rounds.
+    for row in &sequential {
+        let limit = row
+            .limit
+            .unwrap_or_else(|| panic!("{} has a limit", row.name));
+        assert!(
+            limit.server_us_ours > 0.0 && limit.server_us_baseline > 0.0,
+            "{row:?}"
+        );
+        assert!(limit.ceiling > 0.0 && limit.ceiling < 1.0, "{row:?}");
+        let line = serde_json::to_value(row).unwrap();
+        assert!(line.get("ceiling").is_some(), "{line}");
+    }
     check(&[bench.concurrent_hits().unwrap()], &["redis_hit_conc64"]);
     check(
         &bench.versus_cached().unwrap(),

@@ -106,6 +106,11 @@ fn run(args: &Args) -> Result<(), String> {
         println!("{}", settings.describe());
         println!();
         println!("{}", compare::table(&rows));
+        let limits = compare::limits(&rows);
+        if !limits.is_empty() {
+            println!("What the server's measured work allows (SPEC's round trips, a free client):");
+            println!("{limits}");
+        }
     }
     let missed: Vec<&str> = rows
         .iter()

@@ -106,6 +106,50 @@ pub struct Row {
     pub met: bool,
     /// Rounds measured.
     pub rounds: usize,
+    /// For latency-bound Redis rows: the ratio the server's own work allows,
+    /// measured in the same rounds.
+    #[serde(skip_serializing_if = "Option::is_none", flatten)]
+    pub limit: Option<ServerLimit>,
+}
+
+/// What the server's work alone allows a sequential Redis row, from the
+/// server time Redis reports (`INFO commandstats`) during the rounds.
+///
+/// One operation of ours makes `round_trips` round trips. Each costs at
+/// least what a baseline call costs minus the baseline's server time (the
+/// network and both clients), and the server spends `server_us_ours` on
+/// the whole operation, so even a client that cost nothing could not pass
+/// `ceiling = t / (round_trips * (t - server_us_baseline) + server_us_ours)`,
+/// where `t` is the baseline's time per call.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ServerLimit {
+    /// Server time per operation of ours, µs (all its round trips).
+    pub server_us_ours: f64,
+    /// Server time per baseline call, µs.
+    pub server_us_baseline: f64,
+    /// Round trips per operation of ours.
+    pub round_trips: u32,
+    /// The highest ratio the server's work allows.
+    pub ceiling: f64,
+}
+
+impl ServerLimit {
+    /// The limit for a baseline that ran at `baseline_ops` calls/s.
+    pub fn new(
+        server_us_ours: f64,
+        server_us_baseline: f64,
+        round_trips: u32,
+        baseline_ops: f64,
+    ) -> Self {
+        let t = 1e6 / baseline_ops;
+        let ceiling = t / (f64::from(round_trips) * (t - server_us_baseline) + server_us_ours);
+        ServerLimit {
+            server_us_ours,
+            server_us_baseline,
+            round_trips,
+            ceiling,
+        }
+    }
 }
 
 /// A comparison before its result: name, baseline, unit and target.
@@ -154,6 +198,7 @@ impl Spec {
             better: self.better,
             met,
             rounds: ratios.len(),
+            limit: None,
         }
     }
 }
@@ -201,6 +246,27 @@ pub fn rate<E>(
     Ok(done as f64 / start.elapsed().as_secs_f64())
 }
 
+/// Below the table: for each row with a measured server limit, what the
+/// server's work allows.
+pub fn limits(rows: &[Row]) -> String {
+    let mut out = String::new();
+    for r in rows {
+        if let Some(l) = r.limit {
+            out.push_str(&format!(
+                "- `{}`: server time {:.2} µs per operation of ours ({} round trip{}), {:.2} µs per baseline call; the server's work alone allows at most {:.3} (measured {:.3})\n",
+                r.name,
+                l.server_us_ours,
+                l.round_trips,
+                if l.round_trips == 1 { "" } else { "s" },
+                l.server_us_baseline,
+                l.ceiling,
+                r.ratio,
+            ));
+        }
+    }
+    out
+}
+
 /// The table the tool prints without `--json`.
 pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
@@ -237,6 +303,16 @@ fn number(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_server_limit_adds_our_server_time_to_each_round_trip() {
+        // A baseline call of 100 µs, 1 µs of it on the server: 99 µs of
+        // network and clients per round trip.
+        let hit = ServerLimit::new(12.0, 1.0, 1, 10_000.0);
+        assert!((hit.ceiling - 100.0 / 111.0).abs() < 1e-12, "{hit:?}");
+        let miss = ServerLimit::new(30.0, 1.0, 2, 10_000.0);
+        assert!((miss.ceiling - 100.0 / 228.0).abs() < 1e-12, "{miss:?}");
+    }
 
     #[test]
     fn the_median_of_odd_and_even_counts() {

@@ -1,6 +1,7 @@
 //! The Redis store against raw commands on the same connection kind, a bare
 //! hit script, the `cached` crate and itself at two sizes.
 
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -8,7 +9,7 @@ use std::time::Instant;
 use redis::AsyncCommands;
 use redis_func_cache::{FuncCache, FuncId, LruPolicy, RedisStore};
 
-use super::{Better, Row, Settings, Spec, interleave, rate};
+use super::{Better, Row, ServerLimit, Settings, Spec, interleave, rate};
 
 /// The cached function of every Redis comparison.
 pub static F: FuncId = FuncId::with_version(module_path!(), "f", "1");
@@ -29,6 +30,66 @@ fn fail(what: &str) -> impl Fn(redis_func_cache::Error) -> Failure + '_ {
 
 fn redis_fail(what: &str) -> impl Fn(redis::RedisError) -> Failure + '_ {
     move |e| format!("{what}: {e}")
+}
+
+/// Calls and microseconds Redis reports for one command.
+#[derive(Debug, Default, Clone, Copy)]
+struct CommandTime {
+    calls: u64,
+    usec: u64,
+}
+
+impl CommandTime {
+    fn per_call(self) -> f64 {
+        self.usec as f64 / self.calls.max(1) as f64
+    }
+}
+
+/// The server time Redis reports per command (`INFO commandstats`), read
+/// around each round on a connection of its own.
+struct ServerTime {
+    con: RefCell<redis::Connection>,
+}
+
+impl ServerTime {
+    fn read(&self, command: &str) -> Result<CommandTime, Failure> {
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut *self.con.borrow_mut())
+            .map_err(redis_fail("INFO commandstats"))?;
+        let prefix = format!("cmdstat_{command}:");
+        let Some(line) = info.lines().find(|l| l.starts_with(&prefix)) else {
+            return Ok(CommandTime::default());
+        };
+        let field = |name: &str| {
+            line[prefix.len()..]
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| format!("no {name} in {line}"))
+        };
+        Ok(CommandTime {
+            calls: field("calls")?,
+            usec: field("usec")?,
+        })
+    }
+
+    /// Runs one round and adds what `command` cost the server in it.
+    fn around(
+        &self,
+        command: &str,
+        total: &Cell<CommandTime>,
+        round: impl FnOnce() -> Result<f64, Failure>,
+    ) -> Result<f64, Failure> {
+        let before = self.read(command)?;
+        let rate = round()?;
+        let after = self.read(command)?;
+        let mut sum = total.get();
+        sum.calls += after.calls.saturating_sub(before.calls);
+        sum.usec += after.usec.saturating_sub(before.usec);
+        total.set(sum);
+        Ok(rate)
+    }
 }
 
 /// What the Redis comparisons share: the server, a runtime for the async
@@ -145,11 +206,51 @@ impl Bench {
         })
     }
 
+    fn server_time(&self) -> Result<ServerTime, Failure> {
+        Ok(ServerTime {
+            con: RefCell::new(self.sync_connection()?),
+        })
+    }
+
+    /// Interleaves `ours` (`EVALSHA`, `round_trips` per operation) with a
+    /// baseline of one `baseline_command` per call, and gives the row the
+    /// limit the server's measured work sets.
+    fn latency_row(
+        &self,
+        spec: Spec,
+        round_trips: u32,
+        baseline_command: &str,
+        mut ours: impl FnMut() -> Result<f64, Failure>,
+        mut baseline: impl FnMut() -> Result<f64, Failure>,
+    ) -> Result<Row, Failure> {
+        let server = self.server_time()?;
+        let (ours_time, baseline_time) = (Cell::default(), Cell::default());
+        let (a, b) = interleave(
+            self.settings.rounds,
+            || server.around("evalsha", &ours_time, &mut ours),
+            || server.around(baseline_command, &baseline_time, &mut baseline),
+        )?;
+        let mut row = spec.row(&a, &b);
+        let (ours_time, baseline_time) = (ours_time.get(), baseline_time.get());
+        if ours_time.calls == 0 || baseline_time.calls == 0 {
+            return Err(format!(
+                "{}: Redis counted no EVALSHA or no {baseline_command} in the rounds",
+                spec.name
+            ));
+        }
+        row.limit = Some(ServerLimit::new(
+            ours_time.per_call() * f64::from(round_trips),
+            baseline_time.per_call(),
+            round_trips,
+            row.baseline_value,
+        ));
+        Ok(row)
+    }
+
     /// `redis_hit_seq_async`, `redis_hit_seq_sync` and `redis_miss_seq`.
     pub fn sequential(&self) -> Result<Vec<Row>, Failure> {
         let cache = self.seq_cache()?;
         let time = self.settings.round_time;
-        let rounds = self.settings.rounds;
         let mut rows = Vec::new();
 
         let manager = self.async_connection()?;
@@ -158,8 +259,10 @@ impl Bench {
             "raw async GET of a small key (redis-rs ConnectionManager)",
             0.90,
         );
-        let (a, b) = interleave(
-            rounds,
+        rows.push(self.latency_row(
+            spec,
+            1,
+            "get",
             || self.sequentially(|n| async_hit(cache.clone(), n % SEQ_KEYS)),
             || {
                 self.sequentially(|_| {
@@ -171,8 +274,7 @@ impl Bench {
                     }
                 })
             },
-        )?;
-        rows.push(spec.row(&a, &b));
+        )?);
 
         let mut con = self.sync_connection()?;
         let mut raw_get = || {
@@ -190,8 +292,7 @@ impl Bench {
             "raw sync GET of a small key (redis-rs Connection)",
             0.90,
         );
-        let (a, b) = interleave(rounds, || self.sync_hits(&cache), &mut raw_get)?;
-        rows.push(spec.row(&a, &b));
+        rows.push(self.latency_row(spec, 1, "get", || self.sync_hits(&cache), &mut raw_get)?);
 
         let full = self.cache("compare-miss", 1000)?;
         self.fill(&full, 1000)?;
@@ -201,8 +302,13 @@ impl Bench {
             "raw sync GET of a small key (redis-rs Connection)",
             0.45,
         );
-        let (a, b) = interleave(rounds, || self.sync_misses(&full, &mut next), &mut raw_get)?;
-        rows.push(spec.row(&a, &b));
+        rows.push(self.latency_row(
+            spec,
+            2,
+            "get",
+            || self.sync_misses(&full, &mut next),
+            &mut raw_get,
+        )?);
         Ok(rows)
     }
 
@@ -374,8 +480,10 @@ impl Bench {
             "cached::AsyncRedisCache::async_cache_get, one task",
             1.0,
         );
-        let (a, b) = interleave(
-            self.settings.rounds,
+        rows.push(self.latency_row(
+            spec,
+            1,
+            "get",
             || self.sequentially(|n| async_hit(cache.clone(), n % SEQ_KEYS)),
             || {
                 self.sequentially(|n| {
@@ -393,8 +501,7 @@ impl Bench {
                     }
                 })
             },
-        )?;
-        rows.push(spec.row(&a, &b));
+        )?);
 
         let spec = Spec::ops(
             "redis_hit_vs_cached_conc64",

@@ -67,6 +67,31 @@ impl Index {
         }
     }
 
+    /// How many members a sorted-set index holds (0 for a set).
+    fn sorted_len(&self) -> usize {
+        match self {
+            Index::Appended(list) => list.len(),
+            Index::Sorted(set) => set.len(),
+            Index::Set(_) => 0,
+        }
+    }
+
+    /// The member at `position` in (score, member) order: O(1) at either
+    /// end, a walk in between (only random victims of a sorted set ask).
+    fn sorted_nth(&self, position: usize) -> Option<InvocationHash> {
+        let last = self.sorted_len().checked_sub(1)?;
+        let key = match self {
+            Index::Appended(list) if position == 0 => list.first(),
+            Index::Appended(list) if position == last => list.last(),
+            Index::Appended(list) => list.iter().nth(position),
+            Index::Sorted(set) if position == 0 => set.first(),
+            Index::Sorted(set) if position == last => set.last(),
+            Index::Sorted(set) => set.iter().nth(position),
+            Index::Set(_) => None,
+        };
+        key.map(|(_, member)| member)
+    }
+
     fn kind(&self) -> IndexKind {
         match self {
             Index::Appended(_) | Index::Sorted(_) => IndexKind::SortedSet,
@@ -423,26 +448,20 @@ impl PairState {
     fn evict(&mut self, rules: &PolicyRules, count: u64) -> Vec<InvocationHash> {
         let mut victims = Vec::with_capacity(count as usize);
         for _ in 0..count {
-            let victim = match (&mut self.index, rules.victim) {
-                (Index::Appended(list), Victim::Lowest) => list.first().map(|(_, m)| m),
-                (Index::Appended(list), Victim::Highest) => list.last().map(|(_, m)| m),
-                (Index::Appended(list), Victim::Random) => {
-                    let n = list.len();
-                    (n > 0)
-                        .then(|| self.rng.usize(..n))
-                        .and_then(|k| list.iter().nth(k).map(|(_, m)| m))
-                }
-                (Index::Sorted(set), Victim::Lowest) => set.first().map(|(_, m)| m),
-                (Index::Sorted(set), Victim::Highest) => set.last().map(|(_, m)| m),
-                (Index::Sorted(set), Victim::Random) => {
-                    let n = set.len();
-                    (n > 0)
-                        .then(|| self.rng.usize(..n))
-                        .and_then(|k| set.iter().nth(k).map(|(_, m)| m))
-                }
-                (Index::Set(members), _) => {
+            let victim = match &self.index {
+                Index::Set(members) => {
                     let n = members.len();
                     (n > 0).then(|| members[self.rng.usize(..n)])
+                }
+                _ => {
+                    let n = self.index.sorted_len();
+                    let position = match rules.victim {
+                        Victim::Lowest => 0,
+                        Victim::Highest => n.saturating_sub(1),
+                        Victim::Random if n > 0 => self.rng.usize(..n),
+                        Victim::Random => 0,
+                    };
+                    self.index.sorted_nth(position)
                 }
             };
             let Some(victim) = victim else { break };

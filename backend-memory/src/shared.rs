@@ -83,21 +83,20 @@ impl SharedPair {
 
     /// Applies every buffered change in the order of the scores they give:
     /// the order the hits took them in, whichever buffer holds them (so an
-    /// LRU pair stays in its appended form). A buffer keeps its room for
-    /// the next changes; the merge of several is freed at once.
+    /// LRU pair stays in its appended form). The caller holds the write
+    /// lock, so no hit can add to a buffer meanwhile. One filled buffer (one
+    /// thread hitting) is applied in place, with no allocation; several are
+    /// merged into a vector freed at once.
     fn apply_buffered(&self, state: &mut PairState) {
-        let mut filled: Vec<_> = self
-            .buffers
-            .iter()
-            .map(|buffer| buffer.lock())
-            .filter(|buffer| !buffer.is_empty())
-            .collect();
-        match filled.as_mut_slice() {
-            [] => {}
-            [only] => only.drain(..).for_each(|touch| state.apply(touch)),
-            several => {
-                let mut touches: Vec<Touch> =
-                    several.iter_mut().flat_map(|b| b.drain(..)).collect();
+        let mut filled = self.buffers.iter().filter(|b| !b.lock().is_empty());
+        match (filled.next(), filled.next()) {
+            (None, _) => {}
+            (Some(only), None) => only.lock().drain(..).for_each(|touch| state.apply(touch)),
+            (Some(_), Some(_)) => {
+                let mut touches: Vec<Touch> = Vec::new();
+                for buffer in self.buffers.iter() {
+                    touches.extend(buffer.lock().drain(..));
+                }
                 touches.sort_by_key(Touch::order);
                 touches.into_iter().for_each(|touch| state.apply(touch));
             }

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
-use parking_lot::RwLock;
+use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -70,16 +71,40 @@ pub enum OnStoreError {
     Propagate,
 }
 
+/// Hashes a [`FuncId`] (two short strings and a number) with XXH3, several
+/// times faster than the default SipHash; the table is looked up on every
+/// call in the per-function layouts.
+#[derive(Default, Clone, Copy)]
+struct FuncIdHasher(u64);
+
+impl std::hash::Hasher for FuncIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+}
+
+type FuncPairs = HashMap<FuncId, KeyPair, std::hash::BuildHasherDefault<FuncIdHasher>>;
+
 /// Key pairs: one for the whole cache, or one per function, made once.
 enum Pairs {
     Shared(KeyPair),
-    PerFunction(RwLock<HashMap<FuncId, Arc<KeyPair>>>),
+    /// Swapped whole when a function is first called: a lookup then writes
+    /// nothing other threads read (a read lock's counter or a shared
+    /// reference count would), so threads calling one cache do not pass a
+    /// cache line back and forth on every call.
+    PerFunction {
+        table: ArcSwap<FuncPairs>,
+        adding: Mutex<()>,
+    },
 }
 
-/// A pair borrowed from the cache or shared with its per-function table.
+/// A pair borrowed from the cache, or from a loaded per-function table.
 enum PairRef<'a> {
     Shared(&'a KeyPair),
-    Owned(Arc<KeyPair>),
+    Loaded(arc_swap::Guard<Arc<FuncPairs>>, FuncId),
 }
 
 impl Deref for PairRef<'_> {
@@ -87,7 +112,9 @@ impl Deref for PairRef<'_> {
     fn deref(&self) -> &KeyPair {
         match self {
             PairRef::Shared(p) => p,
-            PairRef::Owned(p) => p,
+            PairRef::Loaded(table, func) => table
+                .get(func)
+                .expect("a table is never changed once loaded, and it held this function"),
         }
     }
 }
@@ -311,7 +338,10 @@ impl<S: Store, Z: Serializer> FuncCacheBuilder<S, Z> {
             )));
         }
         let pairs = if layout.per_function() {
-            Pairs::PerFunction(RwLock::new(HashMap::new()))
+            Pairs::PerFunction {
+                table: ArcSwap::from_pointee(FuncPairs::default()),
+                adding: Mutex::new(()),
+            }
         } else {
             // The single layouts ignore the function.
             static ANY: FuncId = FuncId::new("", "", 0);
@@ -384,29 +414,34 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     }
 
     fn pair(&self, func: &FuncId) -> PairRef<'_> {
-        match &self.pairs {
-            Pairs::Shared(pair) => PairRef::Shared(pair),
-            Pairs::PerFunction(table) => {
-                if let Some(pair) = table.read().get(func) {
-                    return PairRef::Owned(Arc::clone(pair));
-                }
-                let rules = self.policy.rules();
-                let pair = table
-                    .write()
-                    .entry(*func)
-                    .or_insert_with(|| {
-                        Arc::new(KeyPair::new(
-                            &self.prefix,
-                            &self.name,
-                            rules.word,
-                            self.policy.layout(),
-                            func,
-                        ))
-                    })
-                    .clone();
-                PairRef::Owned(pair)
+        let (table, adding) = match &self.pairs {
+            Pairs::Shared(pair) => return PairRef::Shared(pair),
+            Pairs::PerFunction { table, adding } => (table, adding),
+        };
+        let loaded = table.load();
+        if loaded.contains_key(func) {
+            return PairRef::Loaded(loaded, *func);
+        }
+        drop(loaded);
+        {
+            let _adding = adding.lock();
+            let current = table.load_full();
+            if !current.contains_key(func) {
+                let mut grown = FuncPairs::clone(&current);
+                grown.insert(
+                    *func,
+                    KeyPair::new(
+                        &self.prefix,
+                        &self.name,
+                        self.policy.rules().word,
+                        self.policy.layout(),
+                        func,
+                    ),
+                );
+                table.store(Arc::new(grown));
             }
         }
+        PairRef::Loaded(table.load(), *func)
     }
 
     /// The prefix shared by all index keys of this cache, for purging.
@@ -445,8 +480,10 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     pub fn purge(&self) -> Result<u64, Error> {
         match (&self.pairs, self.cache_key_prefix()) {
             (Pairs::Shared(pair), _) => self.store.purge(pair),
-            (Pairs::PerFunction(_), Some(prefix)) => self.store.purge_prefix(&prefix),
-            (Pairs::PerFunction(_), None) => unreachable!("per-function layouts have a prefix"),
+            (Pairs::PerFunction { .. }, Some(prefix)) => self.store.purge_prefix(&prefix),
+            (Pairs::PerFunction { .. }, None) => {
+                unreachable!("per-function layouts have a prefix")
+            }
         }
     }
 
@@ -454,8 +491,12 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     pub async fn purge_async(&self) -> Result<u64, Error> {
         match (&self.pairs, self.cache_key_prefix()) {
             (Pairs::Shared(pair), _) => self.store.purge_async(pair).await,
-            (Pairs::PerFunction(_), Some(prefix)) => self.store.purge_prefix_async(&prefix).await,
-            (Pairs::PerFunction(_), None) => unreachable!("per-function layouts have a prefix"),
+            (Pairs::PerFunction { .. }, Some(prefix)) => {
+                self.store.purge_prefix_async(&prefix).await
+            }
+            (Pairs::PerFunction { .. }, None) => {
+                unreachable!("per-function layouts have a prefix")
+            }
         }
     }
 

@@ -37,7 +37,7 @@ use parking_lot::Mutex;
 use redis_func_cache_core::clock::{Clock, SystemClock};
 use redis_func_cache_core::policy::IndexKind;
 use redis_func_cache_core::store::{Capabilities, GetRequest, PutOutcome, PutRequest, Store};
-use redis_func_cache_core::{Error, KeyPair};
+use redis_func_cache_core::{Error, FastNameHasher, KeyPair};
 
 pub use redis_func_cache_core::store::PairContents;
 use shared::SharedPair;
@@ -51,22 +51,9 @@ pub struct MemoryStore {
     shared: Arc<Shared>,
 }
 
-/// Pair names are hashed on every operation; XXH3 does a name of a few
-/// dozen bytes several times faster than the default SipHash (the map's
-/// keys come from the cache's own configuration, not from callers).
-#[derive(Default, Clone, Copy)]
-struct NameHasher(u64);
-
-impl std::hash::Hasher for NameHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
-    }
-}
-
-type Pairs = HashMap<Box<str>, Arc<SharedPair>, std::hash::BuildHasherDefault<NameHasher>>;
+/// Pair names are hashed on every operation, so with XXH3 (the map's keys
+/// come from the caches' own configuration, not from callers).
+type Pairs = HashMap<Box<str>, Arc<SharedPair>, FastNameHasher>;
 
 #[derive(Debug)]
 struct Shared {

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::identity::{FuncId, InvocationHash};
+use crate::identity::{FastNameHasher, FuncId, InvocationHash};
 use crate::keys::{DEFAULT_PREFIX, KeyPair};
 use crate::mode::Mode;
 use crate::policy::{EvictionPolicy, Layout, Policy, PolicyRules};
@@ -71,22 +71,8 @@ pub enum OnStoreError {
     Propagate,
 }
 
-/// Hashes a [`FuncId`] (two short strings and a number) with XXH3, several
-/// times faster than the default SipHash; the table is looked up on every
-/// call in the per-function layouts.
-#[derive(Default, Clone, Copy)]
-struct FuncIdHasher(u64);
-
-impl std::hash::Hasher for FuncIdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
-    }
-}
-
-type FuncPairs = HashMap<FuncId, KeyPair, std::hash::BuildHasherDefault<FuncIdHasher>>;
+/// Looked up on every call in the per-function layouts, so hashed with XXH3.
+type FuncPairs = HashMap<FuncId, KeyPair, FastNameHasher>;
 
 /// Key pairs: one for the whole cache, or one per function, made once.
 enum Pairs {

@@ -13,6 +13,37 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::error::{BoxError, Error};
 
+/// A fast [`Hasher`] for maps keyed by names the program itself chose
+/// (pair names, function identities): XXH3, several times faster than the
+/// default SipHash on a few dozen bytes.
+///
+/// It has no random seed, so it must not key a map by data from outside:
+/// callers could pick keys that all collide.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use redis_func_cache_core::FastNameHasher;
+///
+/// let mut pairs: HashMap<&str, u32, FastNameHasher> = HashMap::default();
+/// pairs.insert("redis_func_cache:app:lru:0", 1);
+/// assert_eq!(pairs["redis_func_cache:app:lru:0"], 1);
+/// ```
+pub type FastNameHasher = std::hash::BuildHasherDefault<Xxh3NameHasher>;
+
+/// The [`Hasher`] of [`FastNameHasher`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Xxh3NameHasher(u64);
+
+impl Hasher for Xxh3NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+}
+
 /// Who a cached function is: its module path, its name and a fingerprint of
 /// its code. The `#[cached]` macro fills the fingerprint with a hash of the
 /// function's tokens, so editing the body yields a new identity and old

@@ -22,7 +22,7 @@ pub mod store;
 
 pub use cache::{DEFAULT_MAXSIZE, DEFAULT_TTL, FuncCache, FuncCacheBuilder, NoStore, OnStoreError};
 pub use error::{BoxError, Error};
-pub use identity::{FuncId, InvocationHash};
+pub use identity::{FastNameHasher, FuncId, InvocationHash, Xxh3NameHasher};
 pub use keys::{DEFAULT_PREFIX, KeyPair};
 pub use mode::{Mode, WithMode};
 pub use policy::{EvictionPolicy, Layout, Policy, PolicyRules};

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use redis_func_cache_benches::compare::{Row, Settings, memory_rows, python, redis_rows};
+use redis_func_cache_benches::compare::{
+    Row, ServerLimit, Settings, memory_rows, python, redis_rows,
+};
 use redis_func_cache_redis::test_server::Server;
 
 fn tiny() -> Settings {
@@ -77,22 +79,48 @@ fn the_redis_comparisons_run() {
     // Each sequential row carries the limit the server's work sets, from
     // server time Redis counted during its rounds.
     for row in &sequential {
-        let limit = row
-            .limit
-            .unwrap_or_else(|| panic!("{} has a limit", row.name));
+        let Some(ServerLimit::Latency(limit)) = row.limit else {
+            panic!("{} has a latency limit: {row:?}", row.name);
+        };
         assert!(
             limit.server_us_ours > 0.0 && limit.server_us_baseline > 0.0,
             "{row:?}"
         );
         assert!(limit.ceiling > 0.0 && limit.ceiling < 1.0, "{row:?}");
         let line = serde_json::to_value(row).unwrap();
+        assert_eq!(line["bound"], "latency", "{line}");
         assert!(line.get("ceiling").is_some(), "{line}");
     }
-    check(&[bench.concurrent_hits().unwrap()], &["redis_hit_conc64"]);
+    let conc64 = bench.concurrent_hits().unwrap();
+    check(std::slice::from_ref(&conc64), &["redis_hit_conc64"]);
+    let cached = bench.versus_cached().unwrap();
     check(
-        &bench.versus_cached().unwrap(),
+        &cached,
         &["redis_hit_vs_cached", "redis_hit_vs_cached_conc64"],
     );
+    // The 64-task rows carry the limit of the server's one command thread,
+    // from its CPU and command time during their rounds.
+    for row in [&conc64, &cached[1]] {
+        let Some(ServerLimit::ServerCpu(limit)) = row.limit else {
+            panic!("{} has a server-thread limit: {row:?}", row.name);
+        };
+        // (Only signs: at these sizes a preempted command can count more
+        // time than the thread's CPU.)
+        for v in [
+            limit.server_us_ours,
+            limit.server_cpu_us_ours,
+            limit.server_us_baseline,
+            limit.server_cpu_us_baseline,
+            limit.server_busy_ours,
+            limit.server_busy_baseline,
+        ] {
+            assert!(v > 0.0, "{row:?}");
+        }
+        assert!(limit.ceiling > 0.0, "{row:?}");
+        let line = serde_json::to_value(row).unwrap();
+        assert_eq!(line["bound"], "server_cpu", "{line}");
+        assert!(line.get("ceiling").is_some(), "{line}");
+    }
     check(&[bench.put_scaling().unwrap()], &["redis_put_scaling"]);
     let ours = bench.our_bytes_per_entry().unwrap();
     assert!(

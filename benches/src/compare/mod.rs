@@ -112,6 +112,26 @@ pub struct Row {
     pub limit: Option<ServerLimit>,
 }
 
+/// What the server's work allows a Redis row, measured in its rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "bound", rename_all = "snake_case")]
+pub enum ServerLimit {
+    /// A sequential row: each round trip waits for the one before.
+    Latency(LatencyLimit),
+    /// A 64-task row: the server's one command thread is the bottleneck.
+    ServerCpu(CpuLimit),
+}
+
+impl ServerLimit {
+    /// The highest ratio the server's measured work allows.
+    pub fn ceiling(&self) -> f64 {
+        match self {
+            ServerLimit::Latency(l) => l.ceiling,
+            ServerLimit::ServerCpu(l) => l.ceiling,
+        }
+    }
+}
+
 /// What the server's work alone allows a sequential Redis row, from the
 /// server time Redis reports (`INFO commandstats`) during the rounds.
 ///
@@ -122,7 +142,7 @@ pub struct Row {
 /// `ceiling = t / (round_trips * (t - server_us_baseline) + server_us_ours)`,
 /// where `t` is the baseline's time per call.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct ServerLimit {
+pub struct LatencyLimit {
     /// Server time per operation of ours, µs (all its round trips).
     pub server_us_ours: f64,
     /// Server time per baseline call, µs.
@@ -133,7 +153,7 @@ pub struct ServerLimit {
     pub ceiling: f64,
 }
 
-impl ServerLimit {
+impl LatencyLimit {
     /// The limit for a baseline that ran at `baseline_ops` calls/s.
     pub fn new(
         server_us_ours: f64,
@@ -143,10 +163,76 @@ impl ServerLimit {
     ) -> Self {
         let t = 1e6 / baseline_ops;
         let ceiling = t / (f64::from(round_trips) * (t - server_us_baseline) + server_us_ours);
-        ServerLimit {
+        LatencyLimit {
             server_us_ours,
             server_us_baseline,
             round_trips,
+            ceiling,
+        }
+    }
+}
+
+/// What the server's one command thread allows a concurrent Redis row.
+///
+/// Redis runs every command on one thread, which also reads, parses and
+/// answers the requests. Per baseline call that thread spends
+/// `server_cpu_us_baseline` of CPU (`INFO cpu`, main thread), of which
+/// `server_us_baseline` in the command itself (`INFO commandstats`); the
+/// rest is the cost of a request on the wire. An operation of ours costs at
+/// least that same wire cost (its request is no smaller) plus the
+/// `server_us_ours` its script takes, so even a free client, with the
+/// server's thread busy all the time, reaches at most
+/// `1e6 / (server_cpu_us_baseline - server_us_baseline + server_us_ours)`
+/// operations per second. The ceiling is that over the baseline's rate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CpuLimit {
+    /// Command time per operation of ours, µs.
+    pub server_us_ours: f64,
+    /// Command time per baseline call, µs.
+    pub server_us_baseline: f64,
+    /// The server thread's CPU per operation of ours, µs.
+    pub server_cpu_us_ours: f64,
+    /// The server thread's CPU per baseline call, µs.
+    pub server_cpu_us_baseline: f64,
+    /// The share of our rounds' wall time the server's thread was busy.
+    pub server_busy_ours: f64,
+    /// The share of the baseline rounds' wall time the server's thread was
+    /// busy.
+    pub server_busy_baseline: f64,
+    /// The highest ratio the server's thread allows.
+    pub ceiling: f64,
+}
+
+/// What Redis spent on one side of a concurrent row, over all its rounds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ServerWork {
+    /// Operations (calls of the measured command).
+    pub calls: u64,
+    /// Time inside the measured command, µs.
+    pub command_us: f64,
+    /// CPU of the server's main thread, µs.
+    pub cpu_us: f64,
+    /// Wall time of the rounds, µs.
+    pub wall_us: f64,
+}
+
+impl CpuLimit {
+    /// The limit from what both sides cost the server, for a baseline that
+    /// ran at `baseline_ops` calls/s.
+    pub fn new(ours: ServerWork, baseline: ServerWork, baseline_ops: f64) -> Self {
+        let per = |w: ServerWork, x: f64| x / w.calls.max(1) as f64;
+        let server_us_ours = per(ours, ours.command_us);
+        let server_us_baseline = per(baseline, baseline.command_us);
+        let server_cpu_us_baseline = per(baseline, baseline.cpu_us);
+        let wire_us = (server_cpu_us_baseline - server_us_baseline).max(0.0);
+        let ceiling = 1e6 / (wire_us + server_us_ours) / baseline_ops;
+        CpuLimit {
+            server_us_ours,
+            server_us_baseline,
+            server_cpu_us_ours: per(ours, ours.cpu_us),
+            server_cpu_us_baseline,
+            server_busy_ours: ours.cpu_us / ours.wall_us.max(1.0),
+            server_busy_baseline: baseline.cpu_us / baseline.wall_us.max(1.0),
             ceiling,
         }
     }
@@ -251,8 +337,8 @@ pub fn rate<E>(
 pub fn limits(rows: &[Row]) -> String {
     let mut out = String::new();
     for r in rows {
-        if let Some(l) = r.limit {
-            out.push_str(&format!(
+        match r.limit {
+            Some(ServerLimit::Latency(l)) => out.push_str(&format!(
                 "- `{}`: server time {:.2} µs per operation of ours ({} round trip{}), {:.2} µs per baseline call; the server's work alone allows at most {:.3} (measured {:.3})\n",
                 r.name,
                 l.server_us_ours,
@@ -261,7 +347,20 @@ pub fn limits(rows: &[Row]) -> String {
                 l.server_us_baseline,
                 l.ceiling,
                 r.ratio,
-            ));
+            )),
+            Some(ServerLimit::ServerCpu(l)) => out.push_str(&format!(
+                "- `{}`: the server's thread spent {:.2} µs per operation of ours ({:.2} in the script; busy {:.0} % of the time) and {:.2} µs per baseline call ({:.2} in the command; busy {:.0} %); one thread allows at most {:.3} (measured {:.3})\n",
+                r.name,
+                l.server_cpu_us_ours,
+                l.server_us_ours,
+                100.0 * l.server_busy_ours,
+                l.server_cpu_us_baseline,
+                l.server_us_baseline,
+                100.0 * l.server_busy_baseline,
+                l.ceiling,
+                r.ratio,
+            )),
+            None => {}
         }
     }
     out
@@ -308,10 +407,38 @@ mod tests {
     fn the_server_limit_adds_our_server_time_to_each_round_trip() {
         // A baseline call of 100 µs, 1 µs of it on the server: 99 µs of
         // network and clients per round trip.
-        let hit = ServerLimit::new(12.0, 1.0, 1, 10_000.0);
+        let hit = LatencyLimit::new(12.0, 1.0, 1, 10_000.0);
         assert!((hit.ceiling - 100.0 / 111.0).abs() < 1e-12, "{hit:?}");
-        let miss = ServerLimit::new(30.0, 1.0, 2, 10_000.0);
+        let miss = LatencyLimit::new(30.0, 1.0, 2, 10_000.0);
         assert!((miss.ceiling - 100.0 / 228.0).abs() < 1e-12, "{miss:?}");
+    }
+
+    #[test]
+    fn the_cpu_limit_adds_our_script_to_the_baselines_wire_cost() {
+        // The baseline: 100k calls in 1 s, the server's thread busy 0.9 s,
+        // 2 µs of each call's 9 µs in the command: 7 µs on the wire.
+        let baseline = ServerWork {
+            calls: 100_000,
+            command_us: 200_000.0,
+            cpu_us: 900_000.0,
+            wall_us: 1e6,
+        };
+        // Ours: scripts of 8 µs; at most 1e6 / (7 + 8) ops/s.
+        let ours = ServerWork {
+            calls: 50_000,
+            command_us: 400_000.0,
+            cpu_us: 800_000.0,
+            wall_us: 1e6,
+        };
+        let limit = CpuLimit::new(ours, baseline, 100_000.0);
+        assert!(
+            (limit.ceiling - 1e6 / 15.0 / 100_000.0).abs() < 1e-12,
+            "{limit:?}"
+        );
+        assert_eq!(limit.server_cpu_us_ours, 16.0);
+        assert!((limit.server_busy_baseline - 0.9).abs() < 1e-12);
+        let json = serde_json::to_value(ServerLimit::ServerCpu(limit)).unwrap();
+        assert_eq!(json["bound"], "server_cpu");
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::time::Instant;
 use redis::AsyncCommands;
 use redis_func_cache::{FuncCache, FuncId, LruPolicy, RedisStore};
 
-use super::{Better, Row, ServerLimit, Settings, Spec, interleave, rate};
+use super::{
+    Better, CpuLimit, LatencyLimit, Row, ServerLimit, ServerWork, Settings, Spec, interleave, rate,
+};
 
 /// The cached function of every Redis comparison.
 pub static F: FuncId = FuncId::with_version(module_path!(), "f", "1");
@@ -32,45 +34,57 @@ fn redis_fail(what: &str) -> impl Fn(redis::RedisError) -> Failure + '_ {
     move |e| format!("{what}: {e}")
 }
 
-/// Calls and microseconds Redis reports for one command.
-#[derive(Debug, Default, Clone, Copy)]
-struct CommandTime {
-    calls: u64,
-    usec: u64,
-}
-
-impl CommandTime {
-    fn per_call(self) -> f64 {
-        self.usec as f64 / self.calls.max(1) as f64
-    }
-}
-
-/// The server time Redis reports per command (`INFO commandstats`), read
-/// around each round on a connection of its own.
+/// The server time Redis reports per command (`INFO commandstats`) and the
+/// CPU of its main thread (`INFO cpu`), read around each round on a
+/// connection of its own.
 struct ServerTime {
     con: RefCell<redis::Connection>,
 }
 
+/// One reading of the server's counters.
+#[derive(Debug, Clone, Copy)]
+struct ServerReading {
+    calls: u64,
+    command_us: f64,
+    cpu_us: f64,
+    at: Instant,
+}
+
 impl ServerTime {
-    fn read(&self, command: &str) -> Result<CommandTime, Failure> {
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
+    fn info(&self, section: &str) -> Result<String, Failure> {
+        redis::cmd("INFO")
+            .arg(section)
             .query(&mut *self.con.borrow_mut())
-            .map_err(redis_fail("INFO commandstats"))?;
-        let prefix = format!("cmdstat_{command}:");
-        let Some(line) = info.lines().find(|l| l.starts_with(&prefix)) else {
-            return Ok(CommandTime::default());
-        };
-        let field = |name: &str| {
-            line[prefix.len()..]
-                .split(',')
+            .map_err(|e| format!("INFO {section}: {e}"))
+    }
+
+    fn read(&self, command: &str) -> Result<ServerReading, Failure> {
+        let field = |line: &str, name: &str| -> Result<f64, Failure> {
+            line.split([',', ':'])
                 .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-                .and_then(|v| v.trim().parse::<u64>().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
                 .ok_or_else(|| format!("no {name} in {line}"))
         };
-        Ok(CommandTime {
-            calls: field("calls")?,
-            usec: field("usec")?,
+        let stats = self.info("commandstats")?;
+        let prefix = format!("cmdstat_{command}:");
+        let (calls, command_us) = match stats.lines().find(|l| l.starts_with(&prefix)) {
+            Some(line) => (field(line, "calls")? as u64, field(line, "usec")?),
+            None => (0, 0.0),
+        };
+        let cpu = self.info("cpu")?;
+        let seconds = |name: &str| {
+            cpu.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .ok_or_else(|| format!("no {name} in INFO cpu"))
+        };
+        let cpu_us =
+            1e6 * (seconds("used_cpu_sys_main_thread")? + seconds("used_cpu_user_main_thread")?);
+        Ok(ServerReading {
+            calls,
+            command_us,
+            cpu_us,
+            at: Instant::now(),
         })
     }
 
@@ -78,7 +92,7 @@ impl ServerTime {
     fn around(
         &self,
         command: &str,
-        total: &Cell<CommandTime>,
+        total: &Cell<ServerWork>,
         round: impl FnOnce() -> Result<f64, Failure>,
     ) -> Result<f64, Failure> {
         let before = self.read(command)?;
@@ -86,7 +100,9 @@ impl ServerTime {
         let after = self.read(command)?;
         let mut sum = total.get();
         sum.calls += after.calls.saturating_sub(before.calls);
-        sum.usec += after.usec.saturating_sub(before.usec);
+        sum.command_us += (after.command_us - before.command_us).max(0.0);
+        sum.cpu_us += (after.cpu_us - before.cpu_us).max(0.0);
+        sum.wall_us += after.at.duration_since(before.at).as_secs_f64() * 1e6;
         total.set(sum);
         Ok(rate)
     }
@@ -232,19 +248,59 @@ impl Bench {
         )?;
         let mut row = spec.row(&a, &b);
         let (ours_time, baseline_time) = (ours_time.get(), baseline_time.get());
-        if ours_time.calls == 0 || baseline_time.calls == 0 {
+        Self::counted(&spec, &ours_time, &baseline_time, baseline_command)?;
+        let per_call = |w: ServerWork| w.command_us / w.calls as f64;
+        row.limit = Some(ServerLimit::Latency(LatencyLimit::new(
+            per_call(ours_time) * f64::from(round_trips),
+            per_call(baseline_time),
+            round_trips,
+            row.baseline_value,
+        )));
+        Ok(row)
+    }
+
+    /// Interleaves two 64-task sides, `ours` (`EVALSHA`) and a baseline of
+    /// `baseline_command`, and gives the row the limit the server's one
+    /// command thread sets.
+    fn server_bound_row(
+        &self,
+        spec: Spec,
+        baseline_command: &str,
+        mut ours: impl FnMut() -> Result<f64, Failure>,
+        mut baseline: impl FnMut() -> Result<f64, Failure>,
+    ) -> Result<Row, Failure> {
+        let server = self.server_time()?;
+        let (ours_time, baseline_time) = (Cell::default(), Cell::default());
+        let (a, b) = interleave(
+            self.settings.rounds,
+            || server.around("evalsha", &ours_time, &mut ours),
+            || server.around(baseline_command, &baseline_time, &mut baseline),
+        )?;
+        let mut row = spec.row(&a, &b);
+        let (ours_time, baseline_time) = (ours_time.get(), baseline_time.get());
+        Self::counted(&spec, &ours_time, &baseline_time, baseline_command)?;
+        row.limit = Some(ServerLimit::ServerCpu(CpuLimit::new(
+            ours_time,
+            baseline_time,
+            row.baseline_value,
+        )));
+        Ok(row)
+    }
+
+    /// Refuses a limit from rounds in which Redis counted no call.
+    fn counted(
+        spec: &Spec,
+        ours: &ServerWork,
+        baseline: &ServerWork,
+        baseline_command: &str,
+    ) -> Result<(), Failure> {
+        if ours.calls == 0 || baseline.calls == 0 {
             return Err(format!(
                 "{}: Redis counted no EVALSHA or no {baseline_command} in the rounds",
                 spec.name
             ));
         }
-        row.limit = Some(ServerLimit::new(
-            ours_time.per_call() * f64::from(round_trips),
-            baseline_time.per_call(),
-            round_trips,
-            row.baseline_value,
-        ));
-        Ok(row)
+        Ok(())
     }
 
     /// `redis_hit_seq_async`, `redis_hit_seq_sync` and `redis_miss_seq`.
@@ -445,8 +501,7 @@ impl Bench {
             "bare EVALSHA of HGET + ZADD XX, same pair, members, tasks and connection kind",
             0.85,
         );
-        let (a, b) = interleave(self.settings.rounds, ours, bare)?;
-        Ok(spec.row(&a, &b))
+        self.server_bound_row(spec, "evalsha", ours, bare)
     }
 
     /// `redis_hit_vs_cached` (sequential) and `redis_hit_vs_cached_conc64`:
@@ -508,8 +563,9 @@ impl Bench {
             "cached::AsyncRedisCache::async_cache_get, 64 tasks",
             1.0,
         );
-        let (a, b) = interleave(
-            self.settings.rounds,
+        rows.push(self.server_bound_row(
+            spec,
+            "get",
             || {
                 let cache = cache.clone();
                 self.concurrently(move |t, i| {
@@ -531,8 +587,7 @@ impl Bench {
                     }
                 })
             },
-        )?;
-        rows.push(spec.row(&a, &b));
+        )?);
         Ok(rows)
     }
 

@@ -311,9 +311,13 @@ impl PairState {
             (_, ScoreRule::One) => return SharedGet::NeedsExclusive,
         };
         if req.expiry.slide {
+            // Set, not raised: a hit with a shorter TTL brings the deadline
+            // closer, as PEXPIRE does. Two racing hits leave the deadline of
+            // whichever stored last; their clock readings differ by the
+            // microseconds between them.
             let until = now.saturating_add(micros(req.expiry.pair_ttl));
-            if self.hot.expires_at.load(Relaxed) < until {
-                self.hot.expires_at.fetch_max(until, Relaxed);
+            if self.hot.expires_at.load(Relaxed) != until {
+                self.hot.expires_at.store(until, Relaxed);
             }
         }
         SharedGet::Done(Some(entry.value.clone()), touch)

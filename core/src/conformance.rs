@@ -296,6 +296,19 @@ checks! {
         assert_eq!(len!(o), 0);
     }
 
+    /// A sliding hit sets the pair's deadline, as `PEXPIRE` does: a hit
+    /// with a shorter TTL than the pair's brings the deadline closer.
+    fn sliding_hit_sets_the_deadline / sliding_hit_sets_the_deadline_async(h, ops) {
+        let mut o = ops("ttl-set", LRU);
+        let tick = h.tick();
+        o.expiry = Expiry { pair_ttl: tick * 40, slide: true, entry_ttl: None };
+        put!(o, 1, "v");
+        o.expiry.pair_ttl = tick * 4;
+        assert!(get!(o, 1).is_some());
+        h.advance(tick * 6);
+        assert!(get!(o, 1).is_none(), "the hit's shorter TTL replaced the longer one");
+    }
+
     /// Without sliding, a pair expires a fixed time after it was created.
     fn pair_ttl_fixed / pair_ttl_fixed_async(h, ops) {
         let mut o = ops("ttl-fixed", LRU);

@@ -87,8 +87,12 @@ fn the_redis_comparisons_run() {
             "{row:?}"
         );
         assert!(limit.ceiling > 0.0 && limit.ceiling < 1.0, "{row:?}");
+        // Our scripts, sent raw beside the two sides, hit (or missed and
+        // evicted) as the cache does; their rounds are timed.
+        assert!(limit.raw_script_ratio > 0.0, "{row:?}");
         let line = serde_json::to_value(row).unwrap();
         assert_eq!(line["bound"], "latency", "{line}");
+        assert!(line.get("raw_script_ratio").is_some(), "{line}");
         assert!(line.get("ceiling").is_some(), "{line}");
     }
     let conc64 = bench.concurrent_hits().unwrap();
@@ -97,6 +101,11 @@ fn the_redis_comparisons_run() {
     check(
         &cached,
         &["redis_hit_vs_cached", "redis_hit_vs_cached_conc64"],
+    );
+    assert!(
+        matches!(cached[0].limit, Some(ServerLimit::Latency(l)) if l.raw_script_ratio > 0.0),
+        "{:?}",
+        cached[0]
     );
     // The 64-task rows carry the limit of the server's one command thread,
     // from its CPU and command time during their rounds.

@@ -10,7 +10,8 @@ use redis::AsyncCommands;
 use redis_func_cache::{FuncCache, FuncId, LruPolicy, RedisStore};
 
 use super::{
-    Better, CpuLimit, LatencyLimit, Row, ServerLimit, ServerWork, Settings, Spec, interleave, rate,
+    Better, CpuLimit, LatencyLimit, Row, ServerLimit, ServerWork, Settings, Spec, interleave,
+    interleave_all, rate,
 };
 
 /// The cached function of every Redis comparison.
@@ -229,8 +230,9 @@ impl Bench {
     }
 
     /// Interleaves `ours` (`EVALSHA`, `round_trips` per operation) with a
-    /// baseline of one `baseline_command` per call, and gives the row the
-    /// limit the server's measured work sets.
+    /// baseline of one `baseline_command` per call and with `raw_script`
+    /// (the same scripts sent raw by the baseline's client), and gives the
+    /// row the limit the server's measured work sets.
     fn latency_row(
         &self,
         spec: Spec,
@@ -238,15 +240,22 @@ impl Bench {
         baseline_command: &str,
         mut ours: impl FnMut() -> Result<f64, Failure>,
         mut baseline: impl FnMut() -> Result<f64, Failure>,
+        mut raw_script: impl FnMut() -> Result<f64, Failure>,
     ) -> Result<Row, Failure> {
         let server = self.server_time()?;
         let (ours_time, baseline_time) = (Cell::default(), Cell::default());
-        let (a, b) = interleave(
+        let series = interleave_all(
             self.settings.rounds,
-            || server.around("evalsha", &ours_time, &mut ours),
-            || server.around(baseline_command, &baseline_time, &mut baseline),
+            &mut [
+                &mut || server.around("evalsha", &ours_time, &mut ours),
+                &mut || server.around(baseline_command, &baseline_time, &mut baseline),
+                &mut raw_script,
+            ],
         )?;
-        let mut row = spec.row(&a, &b);
+        let [a, b, raw] = &series[..] else {
+            unreachable!("three sides give three series")
+        };
+        let mut row = spec.row(a, b);
         let (ours_time, baseline_time) = (ours_time.get(), baseline_time.get());
         Self::counted(&spec, &ours_time, &baseline_time, baseline_command)?;
         let per_call = |w: ServerWork| w.command_us / w.calls as f64;
@@ -255,6 +264,7 @@ impl Bench {
             per_call(baseline_time),
             round_trips,
             row.baseline_value,
+            spec.row(raw, b).ratio,
         )));
         Ok(row)
     }
@@ -306,6 +316,7 @@ impl Bench {
     /// `redis_hit_seq_async`, `redis_hit_seq_sync` and `redis_miss_seq`.
     pub fn sequential(&self) -> Result<Vec<Row>, Failure> {
         let cache = self.seq_cache()?;
+        let raw = Arc::new(RawScripts::new(&cache, SEQ_KEYS)?);
         let time = self.settings.round_time;
         let mut rows = Vec::new();
 
@@ -330,6 +341,7 @@ impl Bench {
                     }
                 })
             },
+            || self.sequentially(|n| raw.clone().async_hit(manager.clone(), n % SEQ_KEYS)),
         )?);
 
         let mut con = self.sync_connection()?;
@@ -343,16 +355,33 @@ impl Bench {
                 Ok::<(), Failure>(())
             })
         };
+        let mut raw_con = self.sync_connection()?;
         let spec = Spec::ops(
             "redis_hit_seq_sync",
             "raw sync GET of a small key (redis-rs Connection)",
             0.90,
         );
-        rows.push(self.latency_row(spec, 1, "get", || self.sync_hits(&cache), &mut raw_get)?);
+        let mut k = 0;
+        rows.push(self.latency_row(
+            spec,
+            1,
+            "get",
+            || self.sync_hits(&cache),
+            &mut raw_get,
+            || {
+                rate(time, 1, || {
+                    k = (k + 1) % SEQ_KEYS;
+                    raw.sync_hit(&mut raw_con, k)
+                })
+            },
+        )?);
 
         let full = self.cache("compare-miss", 1000)?;
         self.fill(&full, 1000)?;
+        let raw_full = RawScripts::new(&full, 0)?;
         let mut next = 1000u64;
+        // Far above `next`: the raw side's members are new too.
+        let mut next_raw = 1u64 << 40;
         let spec = Spec::ops(
             "redis_miss_seq",
             "raw sync GET of a small key (redis-rs Connection)",
@@ -364,6 +393,12 @@ impl Bench {
             "get",
             || self.sync_misses(&full, &mut next),
             &mut raw_get,
+            || {
+                rate(time, 1, || {
+                    next_raw += 1;
+                    raw_full.sync_miss(&mut raw_con, next_raw, 1000)
+                })
+            },
         )?);
         Ok(rows)
     }
@@ -529,6 +564,8 @@ impl Bench {
             Ok::<(), Failure>(())
         })?;
         let mut rows = Vec::new();
+        let raw = Arc::new(RawScripts::new(&cache, SEQ_KEYS)?);
+        let manager = self.async_connection()?;
 
         let spec = Spec::ops(
             "redis_hit_vs_cached",
@@ -556,6 +593,7 @@ impl Bench {
                     }
                 })
             },
+            || self.sequentially(|n| raw.clone().async_hit(manager.clone(), n % SEQ_KEYS)),
         )?);
 
         let spec = Spec::ops(
@@ -668,6 +706,125 @@ impl Bench {
 }
 
 /// One async hit of f(k) through the public API.
+/// The Redis store's own scripts, the texts it loads.
+const STORE_GET_SCRIPT: &str = include_str!("../../../backend-redis/src/lua/get.lua");
+const STORE_PUT_SCRIPT: &str = include_str!("../../../backend-redis/src/lua/put.lua");
+
+/// A value of the size ours stores for f(k) = 3k (a 3-byte bincode varint).
+const RAW_VALUE: &[u8] = &[0xfb, 0x10, 0x27];
+
+/// Our get and put scripts on a compare cache's pair, called with
+/// precomputed arguments (those the store sends for an LRU cache with the
+/// default sliding TTL) by the bare redis-rs client: what the scripts cost
+/// a client that does nothing else.
+struct RawScripts {
+    get: redis::Script,
+    put: redis::Script,
+    index: String,
+    values: String,
+    ttl_ms: u64,
+    /// The members of keys 0..n, hashed beforehand.
+    members: Vec<[u8; 16]>,
+}
+
+impl RawScripts {
+    fn new(cache: &Cache, n: u64) -> Result<Self, Failure> {
+        let pair = cache.key_pair(&F);
+        Ok(RawScripts {
+            get: redis::Script::new(STORE_GET_SCRIPT),
+            put: redis::Script::new(STORE_PUT_SCRIPT),
+            index: pair.index().to_owned(),
+            values: pair.values().to_owned(),
+            ttl_ms: redis_func_cache::DEFAULT_TTL.as_millis() as u64,
+            members: (0..n).map(member_of).collect::<Result<_, _>>()?,
+        })
+    }
+
+    fn get_call(&self, member: &[u8]) -> redis::ScriptInvocation<'_> {
+        let mut call = self.get.key(&self.index);
+        call.key(&self.values)
+            .arg(member)
+            .arg("z")
+            .arg("max1")
+            .arg(self.ttl_ms)
+            .arg("1")
+            .arg("0");
+        call
+    }
+
+    fn put_call(&self, member: &[u8], maxsize: u64) -> redis::ScriptInvocation<'_> {
+        let mut call = self.put.key(&self.index);
+        call.key(&self.values)
+            .arg(member)
+            .arg(RAW_VALUE)
+            .arg("z")
+            .arg("max1")
+            .arg("keep")
+            .arg("low")
+            .arg(maxsize)
+            .arg(self.ttl_ms)
+            .arg("1")
+            .arg("0");
+        call
+    }
+
+    async fn async_hit(
+        self: Arc<Self>,
+        mut con: redis::aio::ConnectionManager,
+        k: u64,
+    ) -> Result<(), Failure> {
+        let v: Option<Vec<u8>> = self
+            .get_call(&self.members[k as usize])
+            .invoke_async(&mut con)
+            .await
+            .map_err(redis_fail("our get script, raw"))?;
+        v.map(std::hint::black_box)
+            .map(drop)
+            .ok_or_else(|| format!("our get script, sent raw, missed key {k}"))
+    }
+
+    fn sync_hit(&self, con: &mut redis::Connection, k: u64) -> Result<(), Failure> {
+        let v: Option<Vec<u8>> = self
+            .get_call(&self.members[k as usize])
+            .invoke(con)
+            .map_err(redis_fail("our get script, raw"))?;
+        v.map(std::hint::black_box)
+            .map(drop)
+            .ok_or_else(|| format!("our get script, sent raw, missed key {k}"))
+    }
+
+    /// A miss of new key `k` on the full pair: the get script, then the put
+    /// script, which must evict one member.
+    fn sync_miss(&self, con: &mut redis::Connection, k: u64, maxsize: u64) -> Result<(), Failure> {
+        let member = member_of(k)?;
+        let v: Option<Vec<u8>> = self
+            .get_call(&member)
+            .invoke(con)
+            .map_err(redis_fail("our get script, raw"))?;
+        if v.is_some() {
+            return Err(format!("our get script, sent raw, hit new key {k}"));
+        }
+        let evicted: Vec<Vec<u8>> = self
+            .put_call(&member, maxsize)
+            .invoke(con)
+            .map_err(redis_fail("our put script, raw"))?;
+        if evicted.len() != 1 {
+            return Err(format!(
+                "our put script, sent raw on a full pair, evicted {}",
+                evicted.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The member of f(k).
+fn member_of(k: u64) -> Result<[u8; 16], Failure> {
+    F.invocation_hash(&k)
+        .map(|h| *h.as_bytes())
+        .map_err(fail("hashing"))
+}
+
 async fn async_hit(cache: Cache, k: u64) -> Result<(), Failure> {
     let v: u64 = cache
         .call_async(&F, &k, || async { unreachable!("every key is cached") })

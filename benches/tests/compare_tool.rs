@@ -160,3 +160,27 @@ fn the_python_comparisons_run() {
     let rate = py.hits(&server.url, 200, 0.05, "test-python").unwrap();
     assert!(rate > 0.0);
 }
+
+/// The tool itself: the table on stdout, and with `--save` the same rows as
+/// JSON lines in a file.
+#[test]
+fn the_tool_prints_the_table_and_saves_the_rows() {
+    let saved = std::env::temp_dir().join(format!("compare-save-{}.json", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_compare"))
+        .args(["--quick", "--only", "memory_hit_vs_moka_1t", "--save"])
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("| memory_hit_vs_moka_1t |"), "{table}");
+    let lines = std::fs::read_to_string(&saved).unwrap();
+    std::fs::remove_file(&saved).unwrap();
+    let rows: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{lines}");
+    assert_eq!(rows[0]["name"], "memory_hit_vs_moka_1t");
+    assert!(rows[0]["ratio"].as_f64().unwrap() > 0.0, "{lines}");
+}

@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p redis-func-cache-benches --bin compare -- --quick
 //! cargo run --release -p redis-func-cache-benches --bin compare -- --redis-url redis://127.0.0.1:6379/ --json
+//! cargo run --release -p redis-func-cache-benches --bin compare -- --save docs/benchmarks/compare.json
 //! ```
 //!
 //! Without `--redis-url` it starts a `redis-server` of its own on a free
@@ -31,6 +32,10 @@ struct Args {
     /// One JSON line per comparison instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also write the JSON lines to this file, so one run gives both the
+    /// table and the lines to publish.
+    #[arg(long)]
+    save: Option<PathBuf>,
     /// Run only the comparisons whose name contains this text.
     #[arg(long)]
     only: Option<String>,
@@ -111,6 +116,13 @@ fn run(args: &Args) -> Result<(), String> {
             println!("What the server's measured work allows (SPEC's round trips, a free client):");
             println!("{limits}");
         }
+    }
+    if let Some(path) = &args.save {
+        let lines: String = rows
+            .iter()
+            .map(|r| serde_json::to_string(r).expect("a row serializes") + "\n")
+            .collect();
+        std::fs::write(path, lines).map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     let missed: Vec<&str> = rows
         .iter()

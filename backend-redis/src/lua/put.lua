@@ -31,13 +31,12 @@ local function each_chunk(command, key, members)
 end
 
 -- A pair with one half missing (expired or evicted alone) is repaired: the
--- surviving half goes first.
-local has_index = redis.call('EXISTS', index) == 1
-if has_index ~= (redis.call('EXISTS', values) == 1) then
+-- surviving half goes first. (One EXISTS counts both keys.)
+local halves = redis.call('EXISTS', index, values)
+if halves == 1 then
   redis.call('DEL', index, values)
-  has_index = false
 end
-local created = not has_index
+local created = halves ~= 2
 local slide = ARGV[9] == '1'
 -- Without sliding, the pair keeps the deadline it was created with, even if
 -- eviction empties and so deletes its keys on the way.

@@ -92,6 +92,14 @@ impl Index {
         key.map(|(_, member)| member)
     }
 
+    /// An entry's score (or position, in a set).
+    fn score_of(&self, entry: &Entry) -> u64 {
+        match self {
+            Index::Appended(list) => list.score(entry.slot),
+            _ => entry.rank,
+        }
+    }
+
     fn kind(&self) -> IndexKind {
         match self {
             Index::Appended(_) | Index::Sorted(_) => IndexKind::SortedSet,
@@ -230,14 +238,6 @@ impl PairState {
         }
     }
 
-    /// An entry's score (or position, in a set).
-    fn score_of(&self, entry: &Entry) -> u64 {
-        match &self.index {
-            Index::Appended(list) => list.score(entry.slot),
-            _ => entry.rank,
-        }
-    }
-
     fn rescore(&mut self, member: InvocationHash, old: u64, new: u64) {
         let Some(entry) = self.entries.get_mut(&member) else {
             return;
@@ -333,7 +333,7 @@ impl PairState {
         let member = match touch {
             Touch::Raise(m, _, _) | Touch::Set(m, _) | Touch::Increment(m) => m,
         };
-        let Some(old) = self.entries.get(&member).map(|e| self.score_of(e)) else {
+        let Some(old) = self.entries.get(&member).map(|e| self.index.score_of(e)) else {
             return;
         };
         let new = match touch {
@@ -362,7 +362,7 @@ impl PairState {
             self.remove(member);
             return Ok(None);
         }
-        let (value, old) = (entry.value.clone(), self.score_of(entry));
+        let (value, old) = (entry.value.clone(), self.index.score_of(entry));
         if let Some(new) = self.score(req.rules.on_hit, Some(old), now) {
             self.rescore(member, old, new);
         }
@@ -384,10 +384,7 @@ impl PairState {
         if let Some(entry) = self.entries.get_mut(&req.member) {
             entry.value = req.value.clone();
             entry.deadline = deadline;
-            let old = match &self.index {
-                Index::Appended(list) => list.score(entry.slot),
-                _ => entry.rank,
-            };
+            let old = self.index.score_of(entry);
             if let Some(new) = self.score(rules.on_overwrite, Some(old), now) {
                 self.rescore(req.member, old, new);
             }

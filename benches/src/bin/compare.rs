@@ -69,7 +69,7 @@ fn run(args: &Args) -> Result<(), String> {
     let mut report = |new: Vec<Row>| {
         for row in new {
             if args.json {
-                println!("{}", serde_json::to_string(&row).expect("a row serializes"));
+                println!("{}", compare::json_line(&row));
             } else {
                 eprintln!(
                     "  {}: ratio {:.3} ({})",
@@ -118,10 +118,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
     if let Some(path) = &args.save {
-        let lines: String = rows
-            .iter()
-            .map(|r| serde_json::to_string(r).expect("a row serializes") + "\n")
-            .collect();
+        let lines: String = rows.iter().map(|r| compare::json_line(r) + "\n").collect();
         std::fs::write(path, lines).map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     let missed: Vec<&str> = rows

@@ -106,8 +106,8 @@ pub struct Row {
     pub met: bool,
     /// Rounds measured.
     pub rounds: usize,
-    /// For latency-bound Redis rows: the ratio the server's own work allows,
-    /// measured in the same rounds.
+    /// For the Redis rows with a measured bound (sequential and 64-task):
+    /// the ratio the server's own work allows, measured in the same rounds.
     #[serde(skip_serializing_if = "Option::is_none", flatten)]
     pub limit: Option<ServerLimit>,
 }
@@ -120,16 +120,6 @@ pub enum ServerLimit {
     Latency(LatencyLimit),
     /// A 64-task row: the server's one command thread is the bottleneck.
     ServerCpu(CpuLimit),
-}
-
-impl ServerLimit {
-    /// The highest ratio the server's measured work allows.
-    pub fn ceiling(&self) -> f64 {
-        match self {
-            ServerLimit::Latency(l) => l.ceiling,
-            ServerLimit::ServerCpu(l) => l.ceiling,
-        }
-    }
 }
 
 /// What the server's work alone allows a sequential Redis row, from the
@@ -388,6 +378,11 @@ pub fn limits(rows: &[Row]) -> String {
         }
     }
     out
+}
+
+/// A row as one JSON line (no newline), as `--json` and `--save` write it.
+pub fn json_line(row: &Row) -> String {
+    serde_json::to_string(row).expect("a row serializes")
 }
 
 /// The table the tool prints without `--json`.

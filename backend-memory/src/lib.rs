@@ -32,11 +32,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use bytes::Bytes;
+
 use parking_lot::Mutex;
 use redis_func_cache_core::clock::{Clock, SystemClock};
 use redis_func_cache_core::policy::IndexKind;
-use redis_func_cache_core::store::{Capabilities, GetRequest, PutOutcome, PutRequest, Store};
+use redis_func_cache_core::store::{
+    Capabilities, GetRequest, PutOutcome, PutRequest, Store, StoredValue,
+};
 use redis_func_cache_core::{Error, FastNameHasher, KeyPair};
 
 pub use redis_func_cache_core::store::PairContents;
@@ -164,7 +166,7 @@ impl Store for MemoryStore {
         Capabilities::new("memory")
     }
 
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         let now = self.now();
         match self.shared.pairs.load().get(req.pair.index()) {
             Some(state) => state.get(req, now),
@@ -213,7 +215,7 @@ impl Store for MemoryStore {
             .sum())
     }
 
-    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         self.get(req)
     }
 

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use bytes::Bytes;
 use crossbeam_utils::CachePadded;
 use redis_func_cache_core::clock::micros;
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
-use redis_func_cache_core::store::{Expiry, GetRequest, PairContents, PutOutcome, PutRequest};
+use redis_func_cache_core::store::{
+    Expiry, GetRequest, PairContents, PutOutcome, PutRequest, StoredValue,
+};
 use redis_func_cache_core::{Error, InvocationHash};
 
 use crate::appended::AppendedIndex;
@@ -38,7 +39,8 @@ type Members<V> = HashMap<InvocationHash, V, BuildHasherDefault<MemberHasher>>;
 
 #[derive(Debug)]
 struct Entry {
-    value: Bytes,
+    /// Short values inline, so a hit touches the entry and nothing else.
+    value: StoredValue,
     /// Per-entry deadline in clock microseconds, if the cache sets one.
     deadline: Option<u64>,
     /// The score (`Index::Sorted`) or the position (`Index::Set`); in
@@ -161,7 +163,7 @@ impl Touch {
 #[derive(Debug)]
 pub(crate) enum SharedGet {
     /// The answer, with the score change to apply later, if any.
-    Done(Option<Bytes>, Option<Touch>),
+    Done(Option<StoredValue>, Option<Touch>),
     /// It must remove something or apply a rule that does not commute:
     /// run it again under the exclusive lock.
     NeedsExclusive,
@@ -352,7 +354,11 @@ impl PairState {
         *self.hot.top.get_mut() = self.max_score();
     }
 
-    pub(crate) fn get(&mut self, req: &GetRequest<'_>, now: u64) -> Result<Option<Bytes>, Error> {
+    pub(crate) fn get(
+        &mut self,
+        req: &GetRequest<'_>,
+        now: u64,
+    ) -> Result<Option<StoredValue>, Error> {
         self.prepare(req.rules.index, now)?;
         let member = req.member;
         let Some(entry) = self.entries.get(&member) else {
@@ -382,7 +388,7 @@ impl PairState {
             .map(|ttl| now.saturating_add(micros(ttl)));
         let mut outcome = PutOutcome::default();
         if let Some(entry) = self.entries.get_mut(&req.member) {
-            entry.value = req.value.clone();
+            entry.value = StoredValue::from(req.value.clone());
             entry.deadline = deadline;
             let old = self.index.score_of(entry);
             if let Some(new) = self.score(rules.on_overwrite, Some(old), now) {
@@ -393,7 +399,13 @@ impl PairState {
             if size >= req.maxsize {
                 outcome.evicted = self.evict(rules, size - req.maxsize + 1);
             }
-            self.insert(rules, req.member, req.value.clone(), deadline, now);
+            self.insert(
+                rules,
+                req.member,
+                StoredValue::from(req.value.clone()),
+                deadline,
+                now,
+            );
         }
         if created || req.expiry.slide {
             self.slide(&req.expiry, now);
@@ -405,7 +417,7 @@ impl PairState {
         &mut self,
         rules: &PolicyRules,
         member: InvocationHash,
-        value: Bytes,
+        value: StoredValue,
         deadline: Option<u64>,
         now: u64,
     ) {
@@ -501,7 +513,7 @@ impl PairState {
         let mut values: Vec<_> = self
             .entries
             .iter()
-            .map(|(m, e)| (*m, e.value.clone()))
+            .map(|(m, e)| (*m, e.value.clone().into_bytes()))
             .collect();
         values.sort();
         PairContents { index, values }

@@ -13,13 +13,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{OnceLock, PoisonError};
 
-use bytes::Bytes;
 use crossbeam_utils::CachePadded;
 use crossbeam_utils::sync::{ShardedLock, ShardedLockWriteGuard};
 use parking_lot::Mutex;
 use redis_func_cache_core::Error;
 use redis_func_cache_core::policy::IndexKind;
-use redis_func_cache_core::store::GetRequest;
+use redis_func_cache_core::store::{GetRequest, StoredValue};
 
 use crate::pair::{PairState, SharedGet, Touch};
 
@@ -104,7 +103,7 @@ impl SharedPair {
     }
 
     /// A read with the policy's hit rule, as [`PairState::get`] does it.
-    pub(crate) fn get(&self, req: &GetRequest<'_>, now: u64) -> Result<Option<Bytes>, Error> {
+    pub(crate) fn get(&self, req: &GetRequest<'_>, now: u64) -> Result<Option<StoredValue>, Error> {
         let buffered = {
             // Nothing panics while holding the lock; if something did, the
             // pair is still whole (every change completes before the next).

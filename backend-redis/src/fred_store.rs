@@ -14,7 +14,7 @@ use fred::prelude::*;
 use fred::types::{ClusterHash, CustomCommand, Key, Value};
 use futures::StreamExt;
 use redis_func_cache_core::store::{
-    Bytes, Capabilities, GetRequest, PairContents, PutOutcome, PutRequest, Store,
+    Bytes, Capabilities, GetRequest, PairContents, PutOutcome, PutRequest, Store, StoredValue,
 };
 use redis_func_cache_core::{Error as CacheError, InvocationHash, KeyPair};
 
@@ -161,6 +161,15 @@ fn bytes_of(value: Value) -> Option<Vec<u8>> {
     match value {
         Value::Bytes(b) => Some(b.to_vec()),
         Value::String(s) => Some(s.as_bytes().to_vec()),
+        _ => None,
+    }
+}
+
+/// A hit's value, shared with the reply when it is long.
+fn stored_value_of(value: Value) -> Option<StoredValue> {
+    match value {
+        Value::Bytes(b) => Some(StoredValue::from(b)),
+        Value::String(s) => Some(StoredValue::copy_from_slice(s.as_bytes())),
         _ => None,
     }
 }
@@ -398,11 +407,11 @@ impl Store for FredStore {
         }
     }
 
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, CacheError> {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
         let value = self
             .block(self.script(get_call(req)))?
             .map_err(fred_error)?;
-        Ok(bytes_of(value).map(Bytes::from))
+        Ok(stored_value_of(value))
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {
@@ -430,12 +439,12 @@ impl Store for FredStore {
         self.block(self.purge_prefix_future(prefix))?
     }
 
-    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, CacheError> {
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
         let value = self
             .run(self.script(get_call(req)))
             .await?
             .map_err(fred_error)?;
-        Ok(bytes_of(value).map(Bytes::from))
+        Ok(stored_value_of(value))
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {

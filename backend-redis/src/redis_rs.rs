@@ -5,7 +5,7 @@ use std::sync::Arc;
 use redis::cluster::ClusterClientBuilder;
 use redis::{Cmd, ConnectionInfo, IntoConnectionInfo, RedisResult};
 use redis_func_cache_core::store::{
-    Bytes, Capabilities, GetRequest, PairContents, PutOutcome, PutRequest, Store,
+    Bytes, Capabilities, GetRequest, PairContents, PutOutcome, PutRequest, Store, StoredValue,
 };
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 use tokio::sync::OnceCell;
@@ -450,10 +450,10 @@ impl<T: Topology> Store for RedisStore<T> {
         }
     }
 
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         let mut con = self.sync_connection()?;
         let value: Option<Vec<u8>> = get_call(req).invoke(&mut *con).map_err(backend_error)?;
-        Ok(value.map(Bytes::from))
+        Ok(value.map(StoredValue::from))
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
@@ -483,13 +483,13 @@ impl<T: Topology> Store for RedisStore<T> {
         Ok(removed)
     }
 
-    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         let mut con = self.async_connection().await?;
         let value: Option<Vec<u8>> = get_call(req)
             .invoke_async(&mut con)
             .await
             .map_err(backend_error)?;
-        Ok(value.map(Bytes::from))
+        Ok(value.map(StoredValue::from))
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {

@@ -21,7 +21,7 @@ use crate::mode::Mode;
 use crate::policy::{EvictionPolicy, Layout, Policy, PolicyRules};
 use crate::serializer::{Bincode, Serializer};
 use crate::stats::{CacheStats, Event, StatsSnapshot};
-use crate::store::{Expiry, GetRequest, PutOutcome, PutRequest, Store};
+use crate::store::{Expiry, GetRequest, PutOutcome, PutRequest, Store, StoredValue};
 
 /// The default pair TTL: one hour.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
@@ -119,12 +119,12 @@ pub struct NoStore;
 /// # struct S;
 /// # impl Store for S {
 /// #   fn capabilities(&self) -> Capabilities { Capabilities::new("none") }
-/// #   fn get(&self, _: &GetRequest<'_>) -> Result<Option<bytes::Bytes>, Error> { Ok(None) }
+/// #   fn get(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
 /// #   fn put(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
 /// #   fn len(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   fn purge(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   fn purge_prefix(&self, _: &str) -> Result<u64, Error> { Ok(0) }
-/// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Option<bytes::Bytes>, Error> { Ok(None) }
+/// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
 /// #   async fn put_async(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
 /// #   async fn len_async(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   async fn purge_async(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
@@ -656,7 +656,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     /// store error is propagated).
     fn decode_read<T: DeserializeOwned>(
         &self,
-        got: Result<Option<Bytes>, Error>,
+        got: Result<Option<StoredValue>, Error>,
     ) -> Result<Option<T>, Error> {
         match got {
             Ok(Some(bytes)) => match self.serializer.decode(&bytes) {

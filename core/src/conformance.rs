@@ -17,7 +17,7 @@ use bytes::Bytes;
 use crate::identity::{FuncId, InvocationHash};
 use crate::keys::KeyPair;
 use crate::policy::{IndexKind, Layout, PolicyRules, ScoreRule, Victim};
-use crate::store::{Expiry, GetRequest, PutRequest, Store};
+use crate::store::{Expiry, GetRequest, INLINE_CAPACITY, PutRequest, Store, StoredValue};
 
 /// What the checks need besides the store.
 pub trait Harness {
@@ -143,7 +143,7 @@ macro_rules! checks {
             $(#[$doc])*
             pub fn $name<H: Harness>($h: &H) {
                 #[allow(unused_macros)]
-                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get(&$o.get_req($k)).expect("get").map(|b: Bytes| String::from_utf8_lossy(&b).into_owned()) } }
+                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get(&$o.get_req($k)).expect("get").map(|b: StoredValue| String::from_utf8_lossy(&b).into_owned()) } }
                 #[allow(unused_macros)]
                 macro_rules! put { ($o:expr, $k:expr, $v:expr) => { $o.store.put(&$o.put_req($k, $v)).expect("put").evicted.len() } }
                 #[allow(unused_macros)]
@@ -164,7 +164,7 @@ macro_rules! checks {
             /// (Async face.)
             pub async fn $async_name<H: Harness>($h: &H) {
                 #[allow(unused_macros)]
-                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get_async(&$o.get_req($k)).await.expect("get").map(|b: Bytes| String::from_utf8_lossy(&b).into_owned()) } }
+                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get_async(&$o.get_req($k)).await.expect("get").map(|b: StoredValue| String::from_utf8_lossy(&b).into_owned()) } }
                 #[allow(unused_macros)]
                 macro_rules! put { ($o:expr, $k:expr, $v:expr) => { $o.store.put_async(&$o.put_req($k, $v)).await.expect("put").evicted.len() } }
                 #[allow(unused_macros)]
@@ -202,6 +202,28 @@ checks! {
         assert_eq!(put!(o, 1, "one"), 0);
         assert_eq!(get!(o, 1).as_deref(), Some("one"));
         assert_eq!(len!(o), 1);
+    }
+
+    /// Values of every size come back exactly: empty, either side of the
+    /// longest value a store may keep inline, and large; an overwrite may
+    /// move a value from one form to the other.
+    fn values_of_every_size / values_of_every_size_async(h, ops) {
+        let mut o = ops("sizes", LRU);
+        o.maxsize = 16;
+        let sizes = [0, 1, INLINE_CAPACITY - 1, INLINE_CAPACITY, INLINE_CAPACITY + 1, 1000, 100_000];
+        let text = |size: usize| -> String { (0..size).map(|i| char::from(b'a' + (i % 26) as u8)).collect() };
+        for (k, size) in (0u32..).zip(sizes) {
+            assert_eq!(put!(o, k, &text(size)), 0);
+            assert_eq!(get!(o, k).as_deref(), Some(text(size).as_str()), "{size} bytes, just put");
+        }
+        for (k, size) in (0u32..).zip(sizes) {
+            assert_eq!(get!(o, k).map(|v| v.len()), Some(size), "{size} bytes, read again");
+        }
+        let (short, long) = (text(2), text(INLINE_CAPACITY + 1));
+        put!(o, 0, &long);
+        assert_eq!(get!(o, 0).as_deref(), Some(long.as_str()), "short value replaced by a long one");
+        put!(o, 0, &short);
+        assert_eq!(get!(o, 0).as_deref(), Some(short.as_str()), "long value replaced by a short one");
     }
 
     /// Putting a present member replaces its value and never evicts.

@@ -19,6 +19,7 @@ pub mod policy;
 pub mod serializer;
 pub mod stats;
 pub mod store;
+mod value;
 
 pub use cache::{DEFAULT_MAXSIZE, DEFAULT_TTL, FuncCache, FuncCacheBuilder, NoStore, OnStoreError};
 pub use error::{BoxError, Error};

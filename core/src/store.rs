@@ -11,6 +11,8 @@ use std::time::Duration;
 
 pub use bytes::Bytes;
 
+pub use crate::value::{INLINE_CAPACITY, StoredValue};
+
 use crate::error::Error;
 use crate::identity::InvocationHash;
 use crate::keys::KeyPair;
@@ -116,7 +118,11 @@ pub trait Store: Send + Sync + 'static {
     fn capabilities(&self) -> Capabilities;
 
     /// Reads a member and applies the hit rule; `None` is a miss.
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error>;
+    ///
+    /// A store that keeps values in this process should keep them as
+    /// [`StoredValue`]s, so a hit on a short value copies it instead of
+    /// sharing a buffer.
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
 
     /// Writes a member, evicting first if a new member finds the pair full.
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error>;
@@ -135,7 +141,7 @@ pub trait Store: Send + Sync + 'static {
     fn get_async(
         &self,
         req: &GetRequest<'_>,
-    ) -> impl Future<Output = Result<Option<Bytes>, Error>> + Send;
+    ) -> impl Future<Output = Result<Option<StoredValue>, Error>> + Send;
 
     /// [`Store::put`], for async code.
     fn put_async(
@@ -162,7 +168,7 @@ pub trait DynStore: Send + Sync + 'static {
     /// See [`Store::capabilities`].
     fn capabilities(&self) -> Capabilities;
     /// See [`Store::get`].
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error>;
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
     /// See [`Store::put`].
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error>;
     /// See [`Store::len`].
@@ -172,7 +178,7 @@ pub trait DynStore: Send + Sync + 'static {
     /// See [`Store::purge_prefix`].
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error>;
     /// See [`Store::get_async`].
-    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error>;
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
     /// See [`Store::put_async`].
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error>;
     /// See [`Store::len_async`].
@@ -188,7 +194,7 @@ impl<S: Store> DynStore for S {
     fn capabilities(&self) -> Capabilities {
         Store::capabilities(self)
     }
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         Store::get(self, req)
     }
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
@@ -203,7 +209,7 @@ impl<S: Store> DynStore for S {
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
         Store::purge_prefix(self, prefix)
     }
-    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         Store::get_async(self, req).await
     }
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
@@ -224,7 +230,7 @@ impl Store for Arc<dyn DynStore> {
     fn capabilities(&self) -> Capabilities {
         DynStore::capabilities(&**self)
     }
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         DynStore::get(&**self, req)
     }
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
@@ -239,7 +245,7 @@ impl Store for Arc<dyn DynStore> {
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
         DynStore::purge_prefix(&**self, prefix)
     }
-    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, Error> {
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         DynStore::get_async(&**self, req).await
     }
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {

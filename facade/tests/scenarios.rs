@@ -317,7 +317,10 @@ impl Store for BrokenStore {
             caps
         }
     }
-    fn get(&self, _: &GetRequest<'_>) -> Result<Option<redis_func_cache::store::Bytes>, Error> {
+    fn get(
+        &self,
+        _: &GetRequest<'_>,
+    ) -> Result<Option<redis_func_cache::store::StoredValue>, Error> {
         Err(down())
     }
     fn put(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> {
@@ -335,7 +338,7 @@ impl Store for BrokenStore {
     async fn get_async(
         &self,
         _: &GetRequest<'_>,
-    ) -> Result<Option<redis_func_cache::store::Bytes>, Error> {
+    ) -> Result<Option<redis_func_cache::store::StoredValue>, Error> {
         Err(down())
     }
     async fn put_async(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> {

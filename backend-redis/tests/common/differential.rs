@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use redis_func_cache_core::policy::{Layout, PolicyRules};
 use redis_func_cache_core::store::PairContents;
-use redis_func_cache_core::store::{Bytes, Expiry, GetRequest, PutRequest, Store};
+use redis_func_cache_core::store::{Bytes, Expiry, GetRequest, PutRequest, Store, StoredValue};
 use redis_func_cache_core::{FuncId, InvocationHash, KeyPair};
 use redis_func_cache_memory::MemoryStore;
 use redis_func_cache_policies::rules;
@@ -104,7 +104,7 @@ impl<'a, S: Store> Driver<'a, S> {
             rules: &self.rules,
             expiry: EXPIRY,
         };
-        self.store.get(&req).unwrap()
+        self.store.get(&req).unwrap().map(StoredValue::into_bytes)
     }
 
     fn put(&self, f: usize, k: u8, v: u8) -> Vec<InvocationHash> {

@@ -39,7 +39,7 @@ use redis_func_cache_core::policy::IndexKind;
 use redis_func_cache_core::store::{
     Capabilities, GetRequest, PutOutcome, PutRequest, Store, StoredValue,
 };
-use redis_func_cache_core::{Error, FastNameHasher, KeyPair};
+use redis_func_cache_core::{Error, FastNameHasher, KeyPair, StoreId};
 
 pub use redis_func_cache_core::store::PairContents;
 use shared::SharedPair;
@@ -73,6 +73,9 @@ struct Shared {
     adding: Mutex<()>,
     clock: Arc<dyn Clock>,
     seed: Mutex<fastrand::Rng>,
+    /// The name under which this store leaves handles on key pairs: each
+    /// pair's `SharedPair`, valid for good since no pair is ever removed.
+    id: StoreId,
 }
 
 impl Default for MemoryStore {
@@ -104,6 +107,7 @@ impl MemoryStore {
                 adding: Mutex::new(()),
                 clock: Arc::new(clock),
                 seed: Mutex::new(fastrand::Rng::new()),
+                id: StoreId::unique(),
             }),
         }
     }
@@ -168,18 +172,25 @@ impl Store for MemoryStore {
 
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         let now = self.now();
+        if let Some(state) = req.pair.handle::<SharedPair>(self.shared.id) {
+            return state.get(req, now);
+        }
         match self.shared.pairs.load().get(req.pair.index()) {
-            Some(state) => state.get(req, now),
+            Some(state) => {
+                req.pair.keep_handle(self.shared.id, Arc::clone(state));
+                state.get(req, now)
+            }
             None => Ok(None),
         }
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         let now = self.now();
-        if let Some(state) = self.shared.pairs.load().get(req.pair.index()) {
+        if let Some(state) = req.pair.handle::<SharedPair>(self.shared.id) {
             return state.exclusive(|s| s.put(req, now));
         }
         let state = self.pair_or_add(req.pair.index(), req.rules.index);
+        req.pair.keep_handle(self.shared.id, Arc::clone(&state));
         state.exclusive(|s| s.put(req, now))
     }
 

@@ -1,6 +1,12 @@
 //! Key names (SPEC §4). Both stores use exactly these names, so a test can
 //! compare a memory pair with a Redis pair by name.
 
+use std::any::Any;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
 use crate::identity::FuncId;
 use crate::policy::Layout;
 
@@ -17,10 +23,34 @@ pub const DEFAULT_PREFIX: &str = "redis_func_cache:";
 /// assert_eq!(p.index(), "redis_func_cache:c:lru-cm:app::math:fib#{00000000000000ab}:0");
 /// assert_eq!(p.values(), "redis_func_cache:c:lru-cm:app::math:fib#{00000000000000ab}:1");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// A pair also carries the handle of the first store that served it (see
+/// [`KeyPair::handle`]); equality, hashing and `Debug` look at the names
+/// only.
+#[derive(Clone)]
 pub struct KeyPair {
     index: String,
     values: String,
+    /// What the first store to serve this pair resolved its names to.
+    handle: OnceLock<(StoreId, Arc<dyn Any + Send + Sync>)>,
+}
+
+/// One store instance (shared by its clones), so that a handle it left on
+/// a [`KeyPair`] is never taken by another store.
+///
+/// ```
+/// use redis_func_cache_core::StoreId;
+/// assert_ne!(StoreId::unique(), StoreId::unique());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StoreId(u64);
+
+impl StoreId {
+    /// An id no other call in this process returns.
+    pub fn unique() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        StoreId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 impl KeyPair {
@@ -44,15 +74,16 @@ impl KeyPair {
                 func.fingerprint_text()
             ),
         };
-        KeyPair {
-            index: format!("{base}:0"),
-            values: format!("{base}:1"),
-        }
+        KeyPair::from_names(format!("{base}:0"), format!("{base}:1"))
     }
 
     /// A pair from its two key names as found in a store (by `SCAN`).
     pub fn from_names(index: String, values: String) -> Self {
-        KeyPair { index, values }
+        KeyPair {
+            index,
+            values,
+            handle: OnceLock::new(),
+        }
     }
 
     /// The index key (`…:0`).
@@ -63,5 +94,66 @@ impl KeyPair {
     /// The value-map key (`…:1`).
     pub fn values(&self) -> &str {
         &self.values
+    }
+
+    /// The handle `store` left on this pair with [`KeyPair::keep_handle`],
+    /// if it did and it is a `T`.
+    ///
+    /// A store that finds its state for a pair by name (a map lookup, the
+    /// hash of a long key name) keeps what it found here, so every later
+    /// call through this pair skips the lookup. A handle must stay valid as
+    /// long as the store lives: a store that can forget a pair must not
+    /// leave handles.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use redis_func_cache_core::StoreId;
+    /// use redis_func_cache_core::KeyPair;
+    /// let pair = KeyPair::from_names("c:0".into(), "c:1".into());
+    /// let (mine, other) = (StoreId::unique(), StoreId::unique());
+    /// assert_eq!(pair.handle::<u32>(mine), None);
+    /// pair.keep_handle(mine, Arc::new(7u32));
+    /// assert_eq!(pair.handle::<u32>(mine), Some(&7));
+    /// assert_eq!(pair.handle::<u32>(other), None, "another store's handle");
+    /// assert_eq!(pair.handle::<u64>(mine), None, "another type");
+    /// pair.keep_handle(other, Arc::new(8u32));
+    /// assert_eq!(pair.handle::<u32>(other), None, "the first store keeps the slot");
+    /// ```
+    pub fn handle<T: Any + Send + Sync>(&self, store: StoreId) -> Option<&T> {
+        match self.handle.get() {
+            Some((owner, handle)) if *owner == store => handle.downcast_ref(),
+            _ => None,
+        }
+    }
+
+    /// Leaves `store`'s handle on this pair, unless a store already left
+    /// one (a pair is normally served by one store all its life).
+    pub fn keep_handle<T: Any + Send + Sync>(&self, store: StoreId, handle: Arc<T>) {
+        // Losing the race to another store is fine: that store keeps the slot.
+        let _ = self.handle.set((store, handle));
+    }
+}
+
+impl PartialEq for KeyPair {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.index, &self.values) == (&other.index, &other.values)
+    }
+}
+
+impl Eq for KeyPair {}
+
+impl Hash for KeyPair {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.index.hash(state);
+        self.values.hash(state);
+    }
+}
+
+impl fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyPair")
+            .field("index", &self.index)
+            .field("values", &self.values)
+            .finish_non_exhaustive()
     }
 }

@@ -128,6 +128,9 @@ impl KeyPair {
 
     /// Leaves `store`'s handle on this pair, unless a store already left
     /// one (a pair is normally served by one store all its life).
+    ///
+    /// The pair and its clones keep the handle alive: a memory store's
+    /// entries for this pair outlive the store until they are dropped.
     pub fn keep_handle<T: Any + Send + Sync>(&self, store: StoreId, handle: Arc<T>) {
         // Losing the race to another store is fine: that store keeps the slot.
         let _ = self.handle.set((store, handle));

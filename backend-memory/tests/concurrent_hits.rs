@@ -2,27 +2,23 @@
 //! lock and applies their score changes later, and what it then holds must
 //! be exactly what some one-at-a-time order of the same calls leaves.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use redis_func_cache_core::policy::PolicyRules;
-use redis_func_cache_core::store::{Expiry, GetRequest, PutRequest, Store};
+use redis_func_cache_core::store::{GetRequest, PutRequest, Store};
 use redis_func_cache_core::{FuncId, InvocationHash, KeyPair, Layout};
 use redis_func_cache_memory::MemoryStore;
 use redis_func_cache_policies::rules;
+
+mod common;
+use common::EXPIRY;
 
 static F: FuncId = FuncId::new("concurrent", "f", 0);
 const THREADS: u64 = 4;
 const KEYS: u64 = 1000;
 const HITS_PER_THREAD: usize = 20_000;
-const EXPIRY: Expiry = Expiry {
-    pair_ttl: Duration::from_secs(600),
-    slide: true,
-    entry_ttl: None,
-};
 
 fn member(k: u64) -> InvocationHash {
-    F.invocation_hash(&k).expect("u64 encodes")
+    common::member(&F, k)
 }
 
 fn put(store: &MemoryStore, pair: &KeyPair, rules: &PolicyRules, k: u64) -> Vec<InvocationHash> {

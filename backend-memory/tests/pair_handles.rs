@@ -2,23 +2,19 @@
 //! so later calls skip the lookup by name. Those handles must never let one
 //! store read or write another's entries.
 
-use std::time::Duration;
-
 use bytes::Bytes;
-use redis_func_cache_core::store::{Expiry, GetRequest, PutRequest, Store};
+use redis_func_cache_core::store::{GetRequest, PutRequest, Store};
 use redis_func_cache_core::{FuncId, InvocationHash, KeyPair, Layout};
 use redis_func_cache_memory::MemoryStore;
 use redis_func_cache_policies::rules;
 
+mod common;
+use common::EXPIRY;
+
 static F: FuncId = FuncId::new("pair_handles", "f", 0);
-const EXPIRY: Expiry = Expiry {
-    pair_ttl: Duration::from_secs(600),
-    slide: true,
-    entry_ttl: None,
-};
 
 fn member(k: u64) -> InvocationHash {
-    F.invocation_hash(&k).expect("u64 encodes")
+    common::member(&F, k)
 }
 
 fn put(store: &MemoryStore, pair: &KeyPair, k: u64, value: &'static str) {

@@ -32,7 +32,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-
 use parking_lot::Mutex;
 use redis_func_cache_core::clock::{Clock, SystemClock};
 use redis_func_cache_core::policy::IndexKind;

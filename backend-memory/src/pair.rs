@@ -391,9 +391,10 @@ impl PairState {
             .expiry
             .entry_ttl
             .map_or(NEVER, |ttl| now.saturating_add(micros(ttl)));
+        let value = StoredValue::from(req.value.clone());
         let mut outcome = PutOutcome::default();
         if let Some(entry) = self.entries.get_mut(&req.member) {
-            entry.value = StoredValue::from(req.value.clone());
+            entry.value = value;
             entry.deadline = deadline;
             let old = self.index.score_of(entry);
             if let Some(new) = self.score(rules.on_overwrite, Some(old), now) {
@@ -404,13 +405,7 @@ impl PairState {
             if size >= req.maxsize {
                 outcome.evicted = self.evict(rules, size - req.maxsize + 1);
             }
-            self.insert(
-                rules,
-                req.member,
-                StoredValue::from(req.value.clone()),
-                deadline,
-                now,
-            );
+            self.insert(rules, req.member, value, deadline, now);
         }
         if created || req.expiry.slide {
             self.slide(&req.expiry, now);

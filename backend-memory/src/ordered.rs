@@ -62,6 +62,14 @@ impl Default for OrderedIndex {
 }
 
 impl OrderedIndex {
+    /// An empty index whose arena holds `len` pairs before it grows: a pair
+    /// leaving its linked list knows how many it brings.
+    pub(crate) fn with_capacity(len: usize) -> Self {
+        let mut index = OrderedIndex::default();
+        index.nodes.reserve_exact(len);
+        index
+    }
+
     fn key(&self, slot: u32) -> (u64, InvocationHash) {
         let node = &self.nodes[slot as usize];
         (node.score, node.member)
@@ -260,5 +268,16 @@ mod tests {
         }
         assert_eq!(index.nodes.capacity(), arena, "no growth in steady state");
         assert_eq!(index.len(), 1000);
+    }
+
+    #[test]
+    fn a_sized_index_takes_its_pairs_without_growing() {
+        let mut index = OrderedIndex::with_capacity(1000);
+        let arena = index.nodes.capacity();
+        assert!(arena > 1000, "the head sentinel plus the pairs");
+        for i in 0..1000 {
+            index.insert(i, m((i % 251) as u8));
+        }
+        assert_eq!(index.nodes.capacity(), arena);
     }
 }

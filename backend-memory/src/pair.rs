@@ -234,7 +234,7 @@ impl PairState {
     /// above all the others.
     fn switch_to_skip_list(&mut self) {
         if let Index::Appended(list) = &self.index {
-            let mut set = OrderedIndex::default();
+            let mut set = OrderedIndex::with_capacity(list.len());
             for (score, member) in list.iter() {
                 set.insert(score, member);
                 if let Some(entry) = self.entries.get_mut(&member) {

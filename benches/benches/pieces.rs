@@ -86,7 +86,11 @@ const ENTRIES: u64 = 10_000;
 const WORDS: [&str; 6] = ["lru", "mru", "fifo", "lfu", "rr", "tlru"];
 
 fn cache_on<S: Store>(store: S, word: &str, name: &str) -> FuncCache<S> {
-    let policy: Policy = by_name(word, "single").expect("a known policy");
+    cache_with_layout(store, word, "single", name)
+}
+
+fn cache_with_layout<S: Store>(store: S, word: &str, layout: &str, name: &str) -> FuncCache<S> {
+    let policy: Policy = by_name(word, layout).expect("a known policy");
     let cache = FuncCache::builder(name)
         .policy(policy)
         .maxsize(ENTRIES)
@@ -140,11 +144,32 @@ fn memory(c: &mut Criterion) {
     policies_on(c, "memory", || store.clone());
 }
 
+/// An LRU hit on the memory store in the one-pair layout and in the
+/// per-function layout, side by side: the difference is what finding the
+/// function's own pair costs a call.
+fn layouts(c: &mut Criterion) {
+    let mut g = c.benchmark_group("memory-layout");
+    for layout in ["single", "multiple"] {
+        let cache = cache_with_layout(MemoryStore::new(), "lru", layout, "bench-layout");
+        let mut k = 0u64;
+        g.bench_function(format!("lru-{layout}/hit"), |b| {
+            b.iter(|| {
+                k = (k + 7919) % ENTRIES;
+                let v: u64 = cache
+                    .call(&F, &k, || unreachable!("cached"))
+                    .expect("a hit");
+                v
+            })
+        });
+    }
+    g.finish();
+}
+
 fn redis(c: &mut Criterion) {
     let server = Server::start();
     let store = RedisStore::open(server.url.as_str()).expect("the bench's server answers");
     policies_on(c, "redis", || store.clone());
 }
 
-criterion_group!(benches, hashing, codecs, memory, redis);
+criterion_group!(benches, hashing, codecs, memory, layouts, redis);
 criterion_main!(benches);

@@ -71,8 +71,31 @@ pub enum OnStoreError {
     Propagate,
 }
 
-/// Looked up on every call in the per-function layouts, so hashed with XXH3.
-type FuncPairs = HashMap<FuncId, KeyPair, FastNameHasher>;
+/// The per-function pairs. A call finds its function's position once (by
+/// an XXH3 hash of the identity) and then reads the pair by position, so
+/// the identity is hashed once per call, not on every use of the pair.
+/// Pairs are only ever appended, so a position stays valid in every later
+/// table.
+#[derive(Clone, Default)]
+struct FuncPairs {
+    positions: HashMap<FuncId, usize, FastNameHasher>,
+    pairs: Vec<KeyPair>,
+}
+
+impl FuncPairs {
+    fn position(&self, func: &FuncId) -> Option<usize> {
+        self.positions.get(func).copied()
+    }
+
+    /// This table with `pair` added for `func`, and the pair's position.
+    fn with(&self, func: FuncId, pair: KeyPair) -> (FuncPairs, usize) {
+        let mut grown = self.clone();
+        let position = grown.pairs.len();
+        grown.pairs.push(pair);
+        grown.positions.insert(func, position);
+        (grown, position)
+    }
+}
 
 /// Key pairs: one for the whole cache, or one per function, made once.
 enum Pairs {
@@ -90,7 +113,7 @@ enum Pairs {
 /// A pair borrowed from the cache, or from a loaded per-function table.
 enum PairRef<'a> {
     Shared(&'a KeyPair),
-    Loaded(arc_swap::Guard<Arc<FuncPairs>>, FuncId),
+    Loaded(arc_swap::Guard<Arc<FuncPairs>>, usize),
 }
 
 impl Deref for PairRef<'_> {
@@ -98,9 +121,7 @@ impl Deref for PairRef<'_> {
     fn deref(&self) -> &KeyPair {
         match self {
             PairRef::Shared(p) => p,
-            PairRef::Loaded(table, func) => table
-                .get(func)
-                .expect("a table is never changed once loaded, and it held this function"),
+            PairRef::Loaded(table, position) => &table.pairs[*position],
         }
     }
 }
@@ -405,29 +426,32 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             Pairs::PerFunction { table, adding } => (table, adding),
         };
         let loaded = table.load();
-        if loaded.contains_key(func) {
-            return PairRef::Loaded(loaded, *func);
+        if let Some(position) = loaded.position(func) {
+            return PairRef::Loaded(loaded, position);
         }
         drop(loaded);
-        {
+        let position = {
             let _adding = adding.lock();
             let current = table.load_full();
-            if !current.contains_key(func) {
-                let mut grown = FuncPairs::clone(&current);
-                grown.insert(
-                    *func,
-                    KeyPair::new(
+            match current.position(func) {
+                Some(position) => position,
+                None => {
+                    let pair = KeyPair::new(
                         &self.prefix,
                         &self.name,
                         self.policy.rules().word,
                         self.policy.layout(),
                         func,
-                    ),
-                );
-                table.store(Arc::new(grown));
+                    );
+                    let (grown, position) = current.with(*func, pair);
+                    table.store(Arc::new(grown));
+                    position
+                }
             }
-        }
-        PairRef::Loaded(table.load(), *func)
+        };
+        // Only this cache stores tables, always a grown copy of the last, so
+        // the position holds in whichever table is loaded now.
+        PairRef::Loaded(table.load(), position)
     }
 
     /// The prefix shared by all index keys of this cache, for purging.

@@ -42,6 +42,32 @@ impl Hasher for Xxh3NameHasher {
     fn write(&mut self, bytes: &[u8]) {
         self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
     }
+
+    // Integers (a `str`'s end marker, a length, a fingerprint) are mixed in
+    // with one folded multiply instead of a whole XXH3 call each: the
+    // derived `Hash` of a `str` key writes its bytes and then one `u8`.
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = folded_multiply(self.0 ^ n, 0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// The high and low halves of the full product, XOR-ed: every input bit
+/// reaches the high bits, which a hash table reads.
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let full = u128::from(a) * u128::from(b);
+    (full as u64) ^ ((full >> 64) as u64)
 }
 
 /// Who a cached function is: its module path, its name and a fingerprint of
@@ -55,7 +81,7 @@ impl Hasher for Xxh3NameHasher {
 /// assert_eq!(FIB.name(), "fib");
 /// assert_eq!(FIB.fingerprint_text().len(), 16);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy)]
 pub struct FuncId {
     module: &'static str,
     name: &'static str,
@@ -133,6 +159,33 @@ impl FuncId {
                 source: BoxError::from(e),
             })?;
         Ok(InvocationHash(writer.digest128().to_be_bytes()))
+    }
+}
+
+// A per-function cache finds its function's pair by `FuncId` on every call,
+// so equality and hashing read as little as they can. Identities are
+// usually the same `static`, so equal addresses answer at once; otherwise
+// the fingerprint, which nearly always differs between functions, is
+// compared before any text. The hash reads the short name and only the
+// module's length: ids equal by these rules hash equally.
+impl PartialEq for FuncId {
+    fn eq(&self, other: &Self) -> bool {
+        fn same(a: &str, b: &str) -> bool {
+            std::ptr::eq(a, b) || a == b
+        }
+        self.fingerprint == other.fingerprint
+            && same(self.name, other.name)
+            && same(self.module, other.module)
+    }
+}
+
+impl Eq for FuncId {}
+
+impl Hash for FuncId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.fingerprint);
+        state.write(self.name.as_bytes());
+        state.write_usize(self.module.len());
     }
 }
 
@@ -253,6 +306,51 @@ mod tests {
     use super::*;
 
     static F: FuncId = FuncId::new("crate::m", "f", 1);
+
+    fn name_hash(id: &FuncId) -> u64 {
+        let mut hasher = Xxh3NameHasher::default();
+        id.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// Text with the same content as a literal but at another address.
+    fn copied(text: &str) -> &'static str {
+        Box::leak(text.to_owned().into_boxed_str())
+    }
+
+    #[test]
+    fn ids_are_equal_by_content_not_address() {
+        let copy = FuncId::new(copied("crate::m"), copied("f"), 1);
+        assert!(!std::ptr::eq(copy.module(), F.module()));
+        assert_eq!(copy, F);
+        assert_eq!(name_hash(&copy), name_hash(&F));
+        for other in [
+            FuncId::new("crate::m", "f", 2),
+            FuncId::new("crate::m", "g", 1),
+            FuncId::new("crate::n", "f", 1),
+            FuncId::new(copied("crate::n"), copied("f"), 1),
+        ] {
+            assert_ne!(other, F, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn integer_writes_of_the_name_hasher_spread() {
+        let hashes: std::collections::HashSet<u64> = (0..10_000u64)
+            .map(|n| {
+                let mut hasher = Xxh3NameHasher::default();
+                hasher.write_u64(n);
+                // A hash table picks buckets by the low bits and control
+                // bytes by the top seven: both must vary.
+                hasher.finish()
+            })
+            .collect();
+        assert_eq!(hashes.len(), 10_000);
+        let low: std::collections::HashSet<u64> = hashes.iter().map(|h| h & 0x3ff).collect();
+        let top: std::collections::HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        assert!(low.len() > 900, "{} of 1024 low patterns", low.len());
+        assert_eq!(top.len(), 128);
+    }
 
     #[test]
     fn hash_is_stable_across_builds() {

@@ -108,7 +108,8 @@ fn the_redis_comparisons_run() {
         cached[0]
     );
     // The 64-task rows carry the limit of the server's one command thread,
-    // from its CPU and command time during their rounds.
+    // from its CPU and command time during their rounds, and what our
+    // scripts sent raw by the same tasks reached.
     for row in [&conc64, &cached[1]] {
         let Some(ServerLimit::ServerCpu(limit)) = row.limit else {
             panic!("{} has a server-thread limit: {row:?}", row.name);
@@ -122,6 +123,7 @@ fn the_redis_comparisons_run() {
             limit.server_cpu_us_baseline,
             limit.server_busy_ours,
             limit.server_busy_baseline,
+            limit.raw_script_ratio,
         ] {
             assert!(v > 0.0, "{row:?}");
         }
@@ -129,6 +131,7 @@ fn the_redis_comparisons_run() {
         let line = serde_json::to_value(row).unwrap();
         assert_eq!(line["bound"], "server_cpu", "{line}");
         assert!(line.get("ceiling").is_some(), "{line}");
+        assert!(line.get("raw_script_ratio").is_some(), "{line}");
     }
     check(&[bench.put_scaling().unwrap()], &["redis_put_scaling"]);
     let ours = bench.our_bytes_per_entry().unwrap();

@@ -184,6 +184,11 @@ impl LatencyLimit {
 /// server's thread busy all the time, reaches at most
 /// `1e6 / (server_cpu_us_baseline - server_us_baseline + server_us_ours)`
 /// operations per second. The ceiling is that over the baseline's rate.
+///
+/// That bound holds only while the server's thread is the bottleneck, so
+/// `raw_script_ratio` measures the ceiling directly in the same rounds: our
+/// scripts sent with precomputed arguments by the same 64 tasks on a bare
+/// redis-rs client (no hashing, encoding or decoding), over the baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct CpuLimit {
     /// Command time per operation of ours, µs.
@@ -201,6 +206,8 @@ pub struct CpuLimit {
     pub server_busy_baseline: f64,
     /// The highest ratio the server's thread allows.
     pub ceiling: f64,
+    /// The median per-round ratio of our scripts sent raw to the baseline.
+    pub raw_script_ratio: f64,
 }
 
 /// What Redis spent on one side of a concurrent row, over all its rounds.
@@ -218,8 +225,14 @@ pub struct ServerWork {
 
 impl CpuLimit {
     /// The limit from what both sides cost the server, for a baseline that
-    /// ran at `baseline_ops` calls/s.
-    pub fn new(ours: ServerWork, baseline: ServerWork, baseline_ops: f64) -> Self {
+    /// ran at `baseline_ops` calls/s, with `raw_script_ratio` measured
+    /// beside it.
+    pub fn new(
+        ours: ServerWork,
+        baseline: ServerWork,
+        baseline_ops: f64,
+        raw_script_ratio: f64,
+    ) -> Self {
         let per = |w: ServerWork, x: f64| x / w.calls.max(1) as f64;
         let server_us_ours = per(ours, ours.command_us);
         let server_us_baseline = per(baseline, baseline.command_us);
@@ -234,6 +247,7 @@ impl CpuLimit {
             server_busy_ours: ours.cpu_us / ours.wall_us.max(1.0),
             server_busy_baseline: baseline.cpu_us / baseline.wall_us.max(1.0),
             ceiling,
+            raw_script_ratio,
         }
     }
 }
@@ -363,7 +377,7 @@ pub fn limits(rows: &[Row]) -> String {
                 r.ratio,
             )),
             Some(ServerLimit::ServerCpu(l)) => out.push_str(&format!(
-                "- `{}`: the server's thread spent {:.2} µs per operation of ours ({:.2} in the script; busy {:.0} % of the time) and {:.2} µs per baseline call ({:.2} in the command; busy {:.0} %); one thread allows at most {:.3} (measured {:.3})\n",
+                "- `{}`: the server's thread spent {:.2} µs per operation of ours ({:.2} in the script; busy {:.0} % of the time) and {:.2} µs per baseline call ({:.2} in the command; busy {:.0} %); one thread allows at most {:.3}; our scripts sent raw by the same 64 tasks (precomputed arguments, a bare redis-rs client) reached {:.3} (measured {:.3})\n",
                 r.name,
                 l.server_cpu_us_ours,
                 l.server_us_ours,
@@ -372,6 +386,7 @@ pub fn limits(rows: &[Row]) -> String {
                 l.server_us_baseline,
                 100.0 * l.server_busy_baseline,
                 l.ceiling,
+                l.raw_script_ratio,
                 r.ratio,
             )),
             None => {}
@@ -449,7 +464,7 @@ mod tests {
             cpu_us: 800_000.0,
             wall_us: 1e6,
         };
-        let limit = CpuLimit::new(ours, baseline, 100_000.0);
+        let limit = CpuLimit::new(ours, baseline, 100_000.0, 0.5);
         assert!(
             (limit.ceiling - 1e6 / 15.0 / 100_000.0).abs() < 1e-12,
             "{limit:?}"
@@ -458,6 +473,7 @@ mod tests {
         assert!((limit.server_busy_baseline - 0.9).abs() < 1e-12);
         let json = serde_json::to_value(ServerLimit::ServerCpu(limit)).unwrap();
         assert_eq!(json["bound"], "server_cpu");
+        assert_eq!(json["raw_script_ratio"], 0.5);
     }
 
     #[test]

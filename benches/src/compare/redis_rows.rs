@@ -269,30 +269,39 @@ impl Bench {
         Ok(row)
     }
 
-    /// Interleaves two 64-task sides, `ours` (`EVALSHA`) and a baseline of
-    /// `baseline_command`, and gives the row the limit the server's one
-    /// command thread sets.
+    /// Interleaves three 64-task sides, `ours` (`EVALSHA`), a baseline of
+    /// `baseline_command` and `raw_script` (our scripts sent raw by the same
+    /// tasks), and gives the row the limit the server's one command thread
+    /// sets.
     fn server_bound_row(
         &self,
         spec: Spec,
         baseline_command: &str,
         mut ours: impl FnMut() -> Result<f64, Failure>,
         mut baseline: impl FnMut() -> Result<f64, Failure>,
+        mut raw_script: impl FnMut() -> Result<f64, Failure>,
     ) -> Result<Row, Failure> {
         let server = self.server_time()?;
         let (ours_time, baseline_time) = (Cell::default(), Cell::default());
-        let (a, b) = interleave(
+        let series = interleave_all(
             self.settings.rounds,
-            || server.around("evalsha", &ours_time, &mut ours),
-            || server.around(baseline_command, &baseline_time, &mut baseline),
+            &mut [
+                &mut || server.around("evalsha", &ours_time, &mut ours),
+                &mut || server.around(baseline_command, &baseline_time, &mut baseline),
+                &mut raw_script,
+            ],
         )?;
-        let mut row = spec.row(&a, &b);
+        let [a, b, raw] = &series[..] else {
+            unreachable!("three sides give three series")
+        };
+        let mut row = spec.row(a, b);
         let (ours_time, baseline_time) = (ours_time.get(), baseline_time.get());
         Self::counted(&spec, &ours_time, &baseline_time, baseline_command)?;
         row.limit = Some(ServerLimit::ServerCpu(CpuLimit::new(
             ours_time,
             baseline_time,
             row.baseline_value,
+            spec.row(raw, b).ratio,
         )));
         Ok(row)
     }
@@ -531,12 +540,17 @@ impl Bench {
                 }
             })
         };
+        let raw = Arc::new(RawScripts::new(&cache, n)?);
+        let raw_script = || {
+            let (raw, manager) = (raw.clone(), manager.clone());
+            self.concurrently(move |t, i| raw.clone().async_hit(manager.clone(), spread(t, i)))
+        };
         let spec = Spec::ops(
             "redis_hit_conc64",
             "bare EVALSHA of HGET + ZADD XX, same pair, members, tasks and connection kind",
             0.85,
         );
-        self.server_bound_row(spec, "evalsha", ours, bare)
+        self.server_bound_row(spec, "evalsha", ours, bare, raw_script)
     }
 
     /// `redis_hit_vs_cached` (sequential) and `redis_hit_vs_cached_conc64`:
@@ -623,6 +637,13 @@ impl Bench {
                         std::hint::black_box(v);
                         Ok(())
                     }
+                })
+            },
+            || {
+                let (raw, manager) = (raw.clone(), manager.clone());
+                self.concurrently(move |t, i| {
+                    raw.clone()
+                        .async_hit(manager.clone(), (t as u64 * 31 + i) % SEQ_KEYS)
                 })
             },
         )?);

@@ -104,22 +104,31 @@ fn cache_with_layout<S: Store>(store: S, word: &str, layout: &str, name: &str) -
     cache
 }
 
+/// Hits on a filled cache, spread over its keys.
+fn bench_hits<S: Store>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    cache: &FuncCache<S>,
+) {
+    let mut k = 0u64;
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            k = (k + 7919) % ENTRIES;
+            let v: u64 = cache
+                .call(&F, &k, || unreachable!("cached"))
+                .expect("a hit");
+            v
+        })
+    });
+}
+
 /// Each policy's hit (a cached key) and put (a new key on a full cache, so
 /// the put evicts) through the public API.
 fn policies_on<S: Store + Clone>(c: &mut Criterion, group: &str, store: impl Fn() -> S) {
     let mut g = c.benchmark_group(group);
     for word in WORDS {
         let cache = cache_on(store(), word, &format!("bench-{word}"));
-        let mut k = 0u64;
-        g.bench_function(format!("{word}/hit"), |b| {
-            b.iter(|| {
-                k = (k + 7919) % ENTRIES;
-                let v: u64 = cache
-                    .call(&F, &k, || unreachable!("cached"))
-                    .expect("a hit");
-                v
-            })
-        });
+        bench_hits(&mut g, &format!("{word}/hit"), &cache);
         let mut next = ENTRIES;
         g.bench_function(format!("{word}/put"), |b| {
             b.iter_batched(
@@ -151,16 +160,7 @@ fn layouts(c: &mut Criterion) {
     let mut g = c.benchmark_group("memory-layout");
     for layout in ["single", "multiple"] {
         let cache = cache_with_layout(MemoryStore::new(), "lru", layout, "bench-layout");
-        let mut k = 0u64;
-        g.bench_function(format!("lru-{layout}/hit"), |b| {
-            b.iter(|| {
-                k = (k + 7919) % ENTRIES;
-                let v: u64 = cache
-                    .call(&F, &k, || unreachable!("cached"))
-                    .expect("a hit");
-                v
-            })
-        });
+        bench_hits(&mut g, &format!("lru-{layout}/hit"), &cache);
     }
     g.finish();
 }

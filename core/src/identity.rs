@@ -241,8 +241,8 @@ impl HashWriter {
         if data.len() > HASH_BUFFER {
             stream.update(data);
         } else {
-            self.buffer[..data.len()].copy_from_slice(data);
-            self.len = data.len();
+            // The buffer is empty now, so this takes the copying path.
+            self.feed(data);
         }
     }
 

@@ -26,6 +26,7 @@
 mod appended;
 mod ordered;
 mod pair;
+mod queues;
 mod shared;
 
 use std::collections::HashMap;

@@ -15,6 +15,7 @@ use redis_func_cache_core::{Error, InvocationHash};
 
 use crate::appended::AppendedIndex;
 use crate::ordered::OrderedIndex;
+use crate::queues::QueueIndex;
 
 /// Members are already uniform hashes, so the map hashes them by taking
 /// eight of their bytes instead of running SipHash again.
@@ -64,6 +65,8 @@ enum Index {
     Sorted(OrderedIndex),
     /// Members in no order; positions allow O(1) random removal.
     Set(Vec<InvocationHash>),
+    /// S3-FIFO's or SIEVE's queues, which keep every member's score.
+    Queues(QueueIndex),
 }
 
 impl Index {
@@ -71,6 +74,7 @@ impl Index {
         match kind {
             IndexKind::SortedSet => Index::Appended(AppendedIndex::default()),
             IndexKind::Set => Index::Set(Vec::new()),
+            IndexKind::S3Fifo | IndexKind::Sieve => Index::Queues(QueueIndex::new(kind)),
         }
     }
 
@@ -79,7 +83,7 @@ impl Index {
         match self {
             Index::Appended(list) => list.len(),
             Index::Sorted(set) => set.len(),
-            Index::Set(_) => 0,
+            Index::Set(_) | Index::Queues(_) => 0,
         }
     }
 
@@ -94,7 +98,7 @@ impl Index {
             Index::Sorted(set) if position == 0 => set.first(),
             Index::Sorted(set) if position == last => set.last(),
             Index::Sorted(set) => set.iter().nth(position),
-            Index::Set(_) => None,
+            Index::Set(_) | Index::Queues(_) => None,
         };
         key.map(|(_, member)| member)
     }
@@ -111,6 +115,7 @@ impl Index {
         match self {
             Index::Appended(_) | Index::Sorted(_) => IndexKind::SortedSet,
             Index::Set(_) => IndexKind::Set,
+            Index::Queues(queues) => queues.kind(),
         }
     }
 }
@@ -151,6 +156,9 @@ pub(crate) enum Touch {
     Set(InvocationHash, u64),
     /// `+ 1`.
     Increment(InvocationHash),
+    /// S3-FIFO's or SIEVE's hit rule (a counter that saturates, or a bit):
+    /// each touch changes only its member's own score, so they commute.
+    Visit(InvocationHash),
 }
 
 impl Touch {
@@ -159,7 +167,7 @@ impl Touch {
     pub(crate) fn order(&self) -> u64 {
         match *self {
             Touch::Raise(_, _, score) | Touch::Set(_, score) => score,
-            Touch::Increment(_) => 0,
+            Touch::Increment(_) | Touch::Visit(_) => 0,
         }
     }
 }
@@ -215,7 +223,7 @@ impl PairState {
         match &self.index {
             Index::Appended(list) => list.last().map_or(0, |(score, _)| score),
             Index::Sorted(set) => set.last().map_or(0, |(score, _)| score),
-            Index::Set(_) => 0,
+            Index::Set(_) | Index::Queues(_) => 0,
         }
     }
 
@@ -261,7 +269,7 @@ impl PairState {
                 set.insert(new, member);
                 entry.rank = new;
             }
-            Index::Set(_) => {}
+            Index::Set(_) | Index::Queues(_) => {}
         }
     }
 
@@ -283,6 +291,7 @@ impl PairState {
                     e.rank = pos as u64;
                 }
             }
+            Index::Queues(queues) => queues.remove(member),
         }
     }
 
@@ -308,6 +317,10 @@ impl PairState {
             return SharedGet::NeedsExclusive;
         }
         let touch = match (&self.index, req.rules.on_hit) {
+            (Index::Queues(queues), _) => queues
+                .resident_score(&member)
+                .filter(|&score| queues.hit_writes(score))
+                .map(|_| Touch::Visit(member)),
             (Index::Set(_), _) | (_, ScoreRule::Keep) => None,
             (_, ScoreRule::MaxPlusOne) => {
                 let score = self.hot.top.fetch_add(1, Relaxed) + 1;
@@ -332,13 +345,19 @@ impl PairState {
 
     /// Applies a hit's score change (a member gone since is skipped).
     pub(crate) fn apply(&mut self, touch: Touch) {
+        if let Touch::Visit(member) = touch {
+            if let Index::Queues(queues) = &mut self.index {
+                queues.hit(member);
+            }
+            return;
+        }
         if let (Touch::Raise(_, slot, score), Index::Appended(list)) = (touch, &mut self.index)
             && (score <= list.score(slot) || list.move_to_back(slot, score))
         {
             return;
         }
         let member = match touch {
-            Touch::Raise(m, _, _) | Touch::Set(m, _) | Touch::Increment(m) => m,
+            Touch::Raise(m, _, _) | Touch::Set(m, _) | Touch::Increment(m) | Touch::Visit(m) => m,
         };
         let Some(old) = self.entries.get(&member).map(|e| self.index.score_of(e)) else {
             return;
@@ -346,7 +365,7 @@ impl PairState {
         let new = match touch {
             Touch::Raise(_, _, score) => score.max(old),
             Touch::Set(_, score) => score,
-            Touch::Increment(_) => old + 1,
+            Touch::Increment(_) | Touch::Visit(_) => old + 1,
         };
         if new != old {
             self.rescore(member, old, new);
@@ -374,7 +393,9 @@ impl PairState {
             return Ok(None);
         }
         let (value, old) = (entry.value.clone(), self.index.score_of(entry));
-        if let Some(new) = self.score(req.rules.on_hit, Some(old), now) {
+        if let Index::Queues(queues) = &mut self.index {
+            queues.hit(member);
+        } else if let Some(new) = self.score(req.rules.on_hit, Some(old), now) {
             self.rescore(member, old, new);
         }
         if req.expiry.slide {
@@ -402,7 +423,18 @@ impl PairState {
             }
         } else {
             let size = self.entries.len() as u64;
-            if size >= req.maxsize {
+            if let Index::Queues(queues) = &mut self.index {
+                if created {
+                    // Ghosts and the hand outlive the last value only as an
+                    // index key without its value map, which Redis's put
+                    // deletes as half a pair: so must this store.
+                    *queues = QueueIndex::new(queues.kind());
+                }
+                outcome.evicted = queues.insert(req.member, size, req.maxsize);
+                for victim in &outcome.evicted {
+                    self.entries.remove(victim);
+                }
+            } else if size >= req.maxsize {
                 outcome.evicted = self.evict(rules, size - req.maxsize + 1);
             }
             self.insert(rules, req.member, value, deadline, now);
@@ -422,7 +454,7 @@ impl PairState {
         now: u64,
     ) {
         let score = match self.index {
-            Index::Set(_) => 0,
+            Index::Set(_) | Index::Queues(_) => 0,
             // Validation forbids Keep on insert; treat it as 0 regardless.
             _ => self.score(rules.on_insert, None, now).unwrap_or(0),
         };
@@ -432,6 +464,8 @@ impl PairState {
             self.switch_to_skip_list();
         }
         let (rank, slot) = match &mut self.index {
+            // The queues placed the member already.
+            Index::Queues(_) => (0, 0),
             Index::Set(members) => {
                 members.push(member);
                 (members.len() as u64 - 1, 0)
@@ -509,6 +543,11 @@ impl PairState {
                 sorted.sort();
                 sorted
             }
+            Index::Queues(queues) => queues.iter().map(|(score, m)| (m, Some(score))).collect(),
+        };
+        let hand = match &self.index {
+            Index::Queues(queues) => queues.hand(),
+            _ => None,
         };
         let mut values: Vec<_> = self
             .entries
@@ -516,7 +555,11 @@ impl PairState {
             .map(|(m, e)| (*m, e.value.clone().into_bytes()))
             .collect();
         values.sort();
-        PairContents { index, values }
+        PairContents {
+            index,
+            values,
+            hand,
+        }
     }
 }
 

@@ -281,6 +281,248 @@ impl NowForTest for ManualClock {
 
 const EXACT: [PolicyRules; 5] = [rules::LRU, rules::MRU, rules::FIFO, rules::LFU, rules::TLRU];
 
+/// SPEC §3.2, literally, on vectors: S3-FIFO's queues (oldest first, each
+/// entry with its counter) and ghost, or SIEVE's queue (with a sequence
+/// number from a counter of its own and a visited bit) and hand. Shares
+/// nothing with the store, which keeps scores in one ordered map.
+#[derive(Debug, Default)]
+struct QueueOracle {
+    sieve: bool,
+    values: std::collections::BTreeMap<InvocationHash, u8>,
+    small: Vec<(InvocationHash, u64)>,
+    main: Vec<(InvocationHash, u64)>,
+    ghost: Vec<InvocationHash>,
+    /// SIEVE: (member, sequence, visited), oldest first.
+    queue: Vec<(InvocationHash, u64, bool)>,
+    hand: u64,
+    next_seq: u64,
+}
+
+impl QueueOracle {
+    fn new(sieve: bool) -> Self {
+        QueueOracle {
+            sieve,
+            next_seq: 1,
+            ..Default::default()
+        }
+    }
+
+    fn get(&mut self, m: InvocationHash) -> Option<u8> {
+        let v = *self.values.get(&m)?;
+        if self.sieve {
+            let e = self.queue.iter_mut().find(|e| e.0 == m).unwrap();
+            e.2 = true;
+        } else {
+            let e = self
+                .small
+                .iter_mut()
+                .chain(self.main.iter_mut())
+                .find(|e| e.0 == m)
+                .unwrap();
+            e.1 = (e.1 + 1).min(3);
+        }
+        Some(v)
+    }
+
+    fn put(&mut self, m: InvocationHash, v: u8, maxsize: u64) -> Vec<InvocationHash> {
+        if self.values.contains_key(&m) {
+            self.values.insert(m, v);
+            return vec![];
+        }
+        let mut evicted = vec![];
+        while !self.values.is_empty() && self.values.len() as u64 >= maxsize {
+            let victim = if self.sieve {
+                self.sieve_evict()
+            } else {
+                self.s3_evict(maxsize)
+            };
+            self.values.remove(&victim);
+            evicted.push(victim);
+        }
+        if self.sieve {
+            self.queue.push((m, self.next_seq, false));
+            self.next_seq += 1;
+        } else if let Some(i) = self.ghost.iter().position(|g| *g == m) {
+            self.ghost.remove(i);
+            self.main.push((m, 0));
+        } else {
+            self.small.push((m, 0));
+        }
+        self.values.insert(m, v);
+        evicted
+    }
+
+    fn s3_evict(&mut self, maxsize: u64) -> InvocationHash {
+        let s = (maxsize / 10).max(1) as usize;
+        let m = (maxsize as usize).saturating_sub(s);
+        if self.small.len() >= s || self.main.is_empty() {
+            while !self.small.is_empty() {
+                let t = self.small.remove(0);
+                if t.1 >= 1 {
+                    self.main.push(t);
+                    if self.main.len() > m {
+                        return self.s3_evict_main();
+                    }
+                } else {
+                    self.ghost.push(t.0);
+                    // "At most max(1, m)": a smaller maxsize may have left
+                    // more, so drop oldest until it holds.
+                    while self.ghost.len() > m.max(1) {
+                        self.ghost.remove(0);
+                    }
+                    return t.0;
+                }
+            }
+        }
+        self.s3_evict_main()
+    }
+
+    fn s3_evict_main(&mut self) -> InvocationHash {
+        loop {
+            let t = self.main.remove(0);
+            if t.1 > 0 {
+                self.main.push((t.0, t.1 - 1));
+            } else {
+                return t.0;
+            }
+        }
+    }
+
+    fn sieve_evict(&mut self) -> InvocationHash {
+        let mut i = self
+            .queue
+            .iter()
+            .position(|e| e.1 >= self.hand)
+            .unwrap_or(0);
+        while self.queue[i].2 {
+            self.queue[i].2 = false;
+            i = (i + 1) % self.queue.len();
+        }
+        let victim = self.queue.remove(i);
+        self.hand = if i == self.queue.len() {
+            0
+        } else {
+            victim.1 + 1
+        };
+        victim.0
+    }
+
+    /// Checks the store's pair against this state: values, and each queue
+    /// in order with its counters (S3-FIFO), or the queue with its bits and
+    /// the entry the hand points at (SIEVE).
+    fn compare(&self, contents: &redis_func_cache_core::store::PairContents) -> Result<(), String> {
+        use redis_func_cache_core::policy::queue_scores::{MAIN_BASE, SMALL_BASE};
+        let got_values: Vec<_> = contents
+            .values
+            .iter()
+            .map(|(m, v)| (*m, v.to_vec()))
+            .collect();
+        let want_values: Vec<_> = self.values.iter().map(|(m, v)| (*m, vec![*v])).collect();
+        if got_values != want_values {
+            return Err(format!("values {got_values:?} != {want_values:?}"));
+        }
+        let index: Vec<(InvocationHash, u64)> = contents
+            .index
+            .iter()
+            .map(|(m, s)| (*m, s.unwrap()))
+            .collect();
+        if self.sieve {
+            let got: Vec<_> = index.iter().map(|(m, s)| (*m, s % 2 == 1)).collect();
+            let want: Vec<_> = self.queue.iter().map(|e| (e.0, e.2)).collect();
+            if got != want {
+                return Err(format!("sieve queue {got:?} != {want:?}"));
+            }
+            let h = contents.hand.unwrap_or(0);
+            let got_at = index
+                .iter()
+                .find(|(_, s)| s / 2 >= h)
+                .or(index.first())
+                .map(|e| e.0);
+            let want_at = self
+                .queue
+                .iter()
+                .find(|e| e.1 >= self.hand)
+                .or(self.queue.first())
+                .map(|e| e.0);
+            if got_at != want_at {
+                return Err(format!("the hand points at {got_at:?}, not {want_at:?}"));
+            }
+        } else {
+            let queue = |lo: u64, hi: u64| -> Vec<(InvocationHash, u64)> {
+                index
+                    .iter()
+                    .filter(|(_, s)| (lo..hi).contains(s))
+                    .map(|(m, s)| (*m, s % 4))
+                    .collect()
+            };
+            let ghost: Vec<_> = queue(0, SMALL_BASE).into_iter().map(|e| e.0).collect();
+            if queue(SMALL_BASE, MAIN_BASE) != self.small
+                || queue(MAIN_BASE, u64::MAX) != self.main
+                || ghost != self.ghost
+            {
+                return Err(format!(
+                    "s3fifo queues differ: store {index:?}; oracle S {:?} M {:?} G {:?}",
+                    self.small, self.main, self.ghost
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Replays `ops` on the store and [`QueueOracle`]: every observation (hits,
+/// victims in order, sizes) and the final queues must agree exactly.
+fn check_queues(rules: PolicyRules, maxsize: u64, ops: &[Op]) -> Result<(), String> {
+    let mut s = Subject::new(rules, maxsize);
+    let mut o = QueueOracle::new(rules.word == "sieve");
+    for (step, op) in ops.iter().enumerate() {
+        let (got, want) = match *op {
+            Op::Get(k) => (Seen::Read(s.get(k)), Seen::Read(o.get(member(k)))),
+            Op::Put(k, v) => (
+                Seen::Evicted(s.put(k, v)),
+                Seen::Evicted(o.put(member(k), v, s.maxsize)),
+            ),
+            Op::Call(k) => {
+                let got = match s.get(k) {
+                    Some(v) => Seen::Read(Some(v)),
+                    None => Seen::Evicted(s.put(k, k)),
+                };
+                let want = match o.get(member(k)) {
+                    Some(v) => Seen::Read(Some(v)),
+                    None => Seen::Evicted(o.put(member(k), k, s.maxsize)),
+                };
+                (got, want)
+            }
+            Op::Resize(n) => {
+                s.maxsize = n;
+                (Seen::Nothing, Seen::Nothing)
+            }
+            Op::Tick(us) => {
+                s.clock.advance(Duration::from_micros(us));
+                (Seen::Nothing, Seen::Nothing)
+            }
+        };
+        if got != want {
+            return Err(format!(
+                "{} maxsize {maxsize}: step {step} {op:?}: store saw {got:?}, oracle {want:?}; ops {ops:?}",
+                rules.word
+            ));
+        }
+        if s.len() != o.values.len() as u64 {
+            return Err(format!(
+                "{}: size {} != {}; ops {ops:?}",
+                rules.word,
+                s.len(),
+                o.values.len()
+            ));
+        }
+    }
+    o.compare(&s.store.contents(&s.pair))
+        .map_err(|e| format!("{} maxsize {maxsize}: {e}; ops {ops:?}", rules.word))
+}
+
+const QUEUES: [PolicyRules; 2] = [rules::S3FIFO, rules::SIEVE];
+
 fn op_strategy() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (0u8..12).prop_map(Op::Get),
@@ -301,6 +543,15 @@ proptest! {
         ops in proptest::collection::vec(op_strategy(), 0..80),
     ) {
         check_exact(EXACT[policy], maxsize, &ops).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn s3fifo_and_sieve_match_the_oracle(
+        policy in 0usize..QUEUES.len(),
+        maxsize in 1u64..14,
+        ops in proptest::collection::vec(op_strategy(), 0..120),
+    ) {
+        check_queues(QUEUES[policy], maxsize, &ops).map_err(TestCaseError::fail)?;
     }
 
     #[test]
@@ -343,6 +594,9 @@ fn every_call_sequence_of_eight_over_four_keys() {
             for rules in EXACT {
                 check_exact(rules, maxsize, &ops).unwrap();
             }
+            for rules in QUEUES {
+                check_queues(rules, maxsize, &ops).unwrap();
+            }
             check_invariants(rules::RR, maxsize, &ops).unwrap();
         }
         sequences += 1;
@@ -363,9 +617,71 @@ fn every_get_put_sequence_of_five_over_four_keys() {
             for rules in EXACT {
                 check_exact(rules, maxsize, &ops).unwrap();
             }
+            for rules in QUEUES {
+                check_queues(rules, maxsize, &ops).unwrap();
+            }
             check_invariants(rules::RR, maxsize, &ops).unwrap();
         }
     });
+}
+
+/// S3-FIFO's small queue is a tenth of the cache, so its paths (promotion,
+/// the ghost's return, second chances in main) need capacities of 10 and
+/// more: every call sequence of 14 over 12 keys is too many, so every
+/// sequence of 6 calls over 3 keys is run after a fixed warm-up that fills
+/// a cache of 10 and hits some of it.
+#[test]
+fn every_call_sequence_of_six_after_a_warm_up_at_capacity_ten_and_eleven() {
+    let warm: Vec<Op> = (0..10u8)
+        .map(Op::Call)
+        .chain([
+            Op::Call(1),
+            Op::Call(3),
+            Op::Call(3),
+            Op::Call(10),
+            Op::Call(11),
+        ])
+        .collect();
+    for_every_sequence(4, 6, |seq| {
+        let mut ops = warm.clone();
+        // keys 0 (a ghost by now), 1 (hit), 12 and 13 (new)
+        ops.extend(seq.iter().map(|&k| Op::Call([0u8, 1, 12, 13][k])));
+        for maxsize in [10, 11] {
+            for rules in QUEUES {
+                check_queues(rules, maxsize, &ops).unwrap();
+            }
+        }
+    });
+}
+
+/// The queue oracle can fail: SIEVE judged as FIFO (no second chance) and
+/// S3-FIFO judged with no ghost are told apart on short sequences.
+#[test]
+fn the_queue_oracle_tells_policies_apart() {
+    let ops = [
+        Op::Call(0),
+        Op::Call(1),
+        Op::Call(0),
+        Op::Call(2),
+        Op::Call(1),
+    ];
+    let fifo_like = check_queues(rules::SIEVE, 2, &ops);
+    assert!(fifo_like.is_ok(), "{fifo_like:?}");
+    // Judge the FIFO store by the SIEVE oracle: it must fail.
+    let mut s = Subject::new(rules::FIFO, 2);
+    let mut o = QueueOracle::new(true);
+    let mut differs = false;
+    for op in ops {
+        if let Op::Call(k) = op {
+            let got = s.get(k).map_or_else(|| s.put(k, k), |_| vec![]);
+            let want = o
+                .get(member(k))
+                .map_or_else(|| o.put(member(k), k, 2), |_| vec![]);
+            differs |= got != want;
+        }
+    }
+    s.maxsize = 2;
+    assert!(differs, "FIFO must be told apart from SIEVE");
 }
 
 /// The oracle can fail: a store that evicted the lowest for MRU (the Python

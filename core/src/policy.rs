@@ -13,6 +13,56 @@ pub enum IndexKind {
     SortedSet,
     /// No order at all, as a Redis set; only a random victim makes sense.
     Set,
+    /// S3-FIFO (SPEC §3.2): a small and a main FIFO queue, a ghost queue of
+    /// recently evicted members and a use counter per entry, all kept in one
+    /// sorted set. The index carries the whole policy: its score rules must
+    /// be `Keep` and its victim `Lowest` (they are not consulted).
+    S3Fifo,
+    /// SIEVE (SPEC §3.2): one FIFO queue with a visited bit per entry and a
+    /// hand, kept in one sorted set. The index carries the whole policy, as
+    /// for [`IndexKind::S3Fifo`].
+    Sieve,
+}
+
+impl IndexKind {
+    /// Whether the index carries a policy of its own (S3-FIFO, SIEVE)
+    /// instead of following the score rules.
+    pub const fn is_queue(self) -> bool {
+        matches!(self, IndexKind::S3Fifo | IndexKind::Sieve)
+    }
+}
+
+/// How S3-FIFO and SIEVE keep their queues in one sorted set (SPEC §3.2), so
+/// that every store holds the same scores and tests can compare stores pair
+/// by pair.
+///
+/// S3-FIFO: a ghost member's score is its place in the ghost queue (from 1
+/// up, below [`SMALL_BASE`](queue_scores::SMALL_BASE)); a resident member's
+/// score is `base + 4 × place + freq`, with the small queue's base
+/// [`SMALL_BASE`](queue_scores::SMALL_BASE) and the main queue's
+/// [`MAIN_BASE`](queue_scores::MAIN_BASE). A member appended to a queue takes
+/// the place after the newest one there (1 in an empty queue), so a queue's
+/// order is its score order and a hit (`freq + 1`) never moves a member.
+///
+/// SIEVE: a member's score is `2 × sequence + visited`, its sequence one
+/// above the newest one's (1 in an empty pair); the hand, when it is not 0,
+/// is the score (negated) of the reserved member [`HAND`](queue_scores::HAND),
+/// which no invocation hash (16 bytes) can equal.
+///
+/// ```
+/// use redis_func_cache_core::policy::queue_scores::{MAIN_BASE, SMALL_BASE};
+/// // Every score stays an exact integer in a double, as Redis keeps them.
+/// assert!(SMALL_BASE < MAIN_BASE && MAIN_BASE < (1 << 53));
+/// ```
+pub mod queue_scores {
+    /// Where S3-FIFO's small queue starts.
+    pub const SMALL_BASE: u64 = 1 << 50;
+    /// Where S3-FIFO's main queue starts.
+    pub const MAIN_BASE: u64 = 1 << 51;
+    /// The highest S3-FIFO use count.
+    pub const MAX_FREQ: u64 = 3;
+    /// The reserved index member that holds SIEVE's hand.
+    pub const HAND: &str = "hand";
 }
 
 /// What score a member gets when it is inserted or hit.
@@ -94,6 +144,16 @@ impl PolicyRules {
                 }
                 if [self.on_insert, self.on_hit, self.on_overwrite] != [ScoreRule::Keep; 3] {
                     return bad("a set index keeps no scores, so every score rule must be Keep");
+                }
+            }
+            IndexKind::S3Fifo | IndexKind::Sieve => {
+                if [self.on_insert, self.on_hit, self.on_overwrite] != [ScoreRule::Keep; 3]
+                    || self.victim != Victim::Lowest
+                {
+                    return bad(
+                        "S3-FIFO and SIEVE indexes carry their own rules: every score rule \
+                         must be Keep and the victim Lowest",
+                    );
                 }
             }
             IndexKind::SortedSet => {

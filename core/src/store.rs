@@ -75,6 +75,10 @@ pub struct PairContents {
     /// Members with their scores (`None` for a set index), in index order:
     /// lowest (score, member bytes) first; a set's members sorted by bytes.
     pub index: Vec<(InvocationHash, Option<u64>)>,
+    /// SIEVE's hand when it is not 0 (see
+    /// [`queue_scores`](crate::policy::queue_scores)); `None` for every other
+    /// policy.
+    pub hand: Option<u64>,
     /// Members with their stored values, sorted by member bytes.
     pub values: Vec<(InvocationHash, Bytes)>,
 }

@@ -58,6 +58,8 @@ pub use redis_func_cache_policies::{
     LruClusterMultiplePolicy, LruClusterPolicy, LruMultiplePolicy, LruPolicy,
     MruClusterMultiplePolicy, MruClusterPolicy, MruMultiplePolicy, MruPolicy,
     RrClusterMultiplePolicy, RrClusterPolicy, RrMultiplePolicy, RrPolicy,
+    S3FifoClusterMultiplePolicy, S3FifoClusterPolicy, S3FifoMultiplePolicy, S3FifoPolicy,
+    SieveClusterMultiplePolicy, SieveClusterPolicy, SieveMultiplePolicy, SievePolicy,
     TLruClusterMultiplePolicy, TLruClusterPolicy, TLruMultiplePolicy, TLruPolicy, by_name, rules,
 };
 /// Policy descriptions: the building blocks of a custom policy.

@@ -1,7 +1,8 @@
 //! The eviction policies of `redis-func-cache` (SPEC §3), each a description
 //! that every store carries out, in the four key layouts of SPEC §4.
 //!
-//! The 24 seed names of the Python library are unit types:
+//! The 24 seed names of the Python library, and 8 more for S3-FIFO and SIEVE
+//! (SPEC §3.2), are unit types:
 //!
 //! ```
 //! use redis_func_cache_core::{EvictionPolicy, Layout};
@@ -73,10 +74,31 @@ pub mod rules {
         victim: Victim::Lowest,
     };
 
-    /// All six, in the order of SPEC §3's table.
-    pub const ALL: [PolicyRules; 6] = [LRU, MRU, FIFO, LFU, RR, TLRU];
+    /// S3-FIFO (SPEC §3.2): a small probationary FIFO queue, a main FIFO
+    /// queue with second chances, and a ghost queue that remembers what left
+    /// the small queue unused. Scan-resistant, with FIFO-like costs.
+    pub const S3FIFO: PolicyRules = PolicyRules {
+        word: "s3fifo",
+        index: IndexKind::S3Fifo,
+        on_insert: ScoreRule::Keep,
+        on_hit: ScoreRule::Keep,
+        on_overwrite: ScoreRule::Keep,
+        victim: Victim::Lowest,
+    };
 
-    /// The rules for a key word (`lru`, `mru`, `fifo`, `lfu`, `rr`, `tlru`).
+    /// SIEVE (SPEC §3.2): one FIFO queue and a hand that spares entries
+    /// visited since it last passed them.
+    pub const SIEVE: PolicyRules = PolicyRules {
+        word: "sieve",
+        index: IndexKind::Sieve,
+        ..S3FIFO
+    };
+
+    /// All eight, in the order of SPEC §3's table, then §3.2's.
+    pub const ALL: [PolicyRules; 8] = [LRU, MRU, FIFO, LFU, RR, TLRU, S3FIFO, SIEVE];
+
+    /// The rules for a key word (`lru`, `mru`, `fifo`, `lfu`, `rr`, `tlru`,
+    /// `s3fifo`, `sieve`).
     ///
     /// ```
     /// use redis_func_cache_policies::rules;
@@ -133,6 +155,14 @@ seed_policies! {
     TLruMultiplePolicy => TLRU, Multiple;
     TLruClusterPolicy => TLRU, Cluster;
     TLruClusterMultiplePolicy => TLRU, ClusterMultiple;
+    S3FifoPolicy => S3FIFO, Single;
+    S3FifoMultiplePolicy => S3FIFO, Multiple;
+    S3FifoClusterPolicy => S3FIFO, Cluster;
+    S3FifoClusterMultiplePolicy => S3FIFO, ClusterMultiple;
+    SievePolicy => SIEVE, Single;
+    SieveMultiplePolicy => SIEVE, Multiple;
+    SieveClusterPolicy => SIEVE, Cluster;
+    SieveClusterMultiplePolicy => SIEVE, ClusterMultiple;
 }
 
 /// A policy from its key word and layout name, for run-time choice (the
@@ -160,7 +190,7 @@ mod tests {
         }
         words.sort();
         words.dedup();
-        assert_eq!(words.len(), 6);
+        assert_eq!(words.len(), 8);
     }
 
     #[test]
@@ -190,6 +220,14 @@ mod tests {
             Policy::of(&TLruMultiplePolicy),
             Policy::of(&TLruClusterPolicy),
             Policy::of(&TLruClusterMultiplePolicy),
+            Policy::of(&S3FifoPolicy),
+            Policy::of(&S3FifoMultiplePolicy),
+            Policy::of(&S3FifoClusterPolicy),
+            Policy::of(&S3FifoClusterMultiplePolicy),
+            Policy::of(&SievePolicy),
+            Policy::of(&SieveMultiplePolicy),
+            Policy::of(&SieveClusterPolicy),
+            Policy::of(&SieveClusterMultiplePolicy),
         ];
         for rules in rules::ALL {
             for layout in Layout::ALL {

@@ -182,6 +182,12 @@ pub(crate) enum SharedGet {
     NeedsExclusive,
 }
 
+/// [`Expiry::hit_restarts`] for a pair that expires at `expires_at`.
+fn hit_restarts(expiry: &Expiry, expires_at: u64, now: u64) -> bool {
+    let remaining = std::time::Duration::from_micros(expires_at.saturating_sub(now));
+    expiry.hit_restarts(remaining)
+}
+
 fn wrong_type(expected: IndexKind, found: IndexKind) -> Error {
     Error::backend(
         "memory",
@@ -331,12 +337,13 @@ impl PairState {
             (_, ScoreRule::One) => return SharedGet::NeedsExclusive,
         };
         if req.expiry.slide {
-            // Set, not raised: a hit with a shorter TTL brings the deadline
-            // closer, as PEXPIRE does. Two racing hits leave the deadline of
-            // whichever stored last; their clock readings differ by the
-            // microseconds between them.
-            let until = now.saturating_add(micros(req.expiry.pair_ttl));
-            if self.hot.expires_at.load(Relaxed) != until {
+            // Only once the TTL has run down by 1/16 (SPEC §6), so hits on a
+            // hot pair write nothing here. Set, not raised, as PEXPIRE does.
+            // Two racing hits leave the deadline of whichever stored last;
+            // their clock readings differ by the microseconds between them.
+            let expires_at = self.hot.expires_at.load(Relaxed);
+            if hit_restarts(&req.expiry, expires_at, now) {
+                let until = now.saturating_add(micros(req.expiry.pair_ttl));
                 self.hot.expires_at.store(until, Relaxed);
             }
         }
@@ -398,7 +405,7 @@ impl PairState {
         } else if let Some(new) = self.score(req.rules.on_hit, Some(old), now) {
             self.rescore(member, old, new);
         }
-        if req.expiry.slide {
+        if hit_restarts(&req.expiry, *self.hot.expires_at.get_mut(), now) {
             self.slide(&req.expiry, now);
         }
         Ok(Some(value))

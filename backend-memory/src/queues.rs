@@ -241,9 +241,11 @@ impl QueueIndex {
         loop {
             let (score, t) = self.oldest(Queue::Main)?;
             let freq = score % 4;
+            // The place after the newest, counting this entry (Redis's ZADD
+            // moves a member in place).
+            let moved = self.append_score(Queue::Main, freq.saturating_sub(1));
             self.take(t);
             if freq > 0 {
-                let moved = self.append_score(Queue::Main, freq - 1);
                 self.add(t, moved);
             } else {
                 self.main -= 1;

@@ -18,7 +18,9 @@ use redis_func_cache_core::store::{
 };
 use redis_func_cache_core::{Error as CacheError, InvocationHash, KeyPair};
 
-use crate::scripts::{Arg, ScriptCall, get_call, member, outcome, purge_call, put_call};
+use crate::scripts::{
+    Arg, ScriptCall, get_call, member, outcome, purge_call, put_call, sorted_index,
+};
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
 
 /// Entries kept in Redis through the `fred` client.
@@ -300,6 +302,7 @@ impl FredStore {
             .block(self.command("TYPE", vec![index_key.clone().into()]))?
             .map_err(fred_error)?;
         let kind = kind.as_str().map(|s| s.to_string()).unwrap_or_default();
+        let mut hand = None;
         let mut index: Vec<(InvocationHash, Option<u64>)> = match kind.as_str() {
             "zset" => {
                 let args = vec![index_key.into(), 0.into(), (-1).into(), "WITHSCORES".into()];
@@ -307,14 +310,17 @@ impl FredStore {
                     .block(self.command("ZRANGE", args))?
                     .map_err(fred_error)?;
                 let items = flat.into_array();
-                items
+                let pairs = items
                     .chunks(2)
                     .map(|kv| {
                         let m = bytes_of(kv[0].clone()).unwrap_or_default();
                         let score = kv.get(1).and_then(|s| s.as_f64()).unwrap_or(0.0);
-                        Ok((member(&m)?, Some(score as u64)))
+                        (m, score)
                     })
-                    .collect::<Result<_, CacheError>>()?
+                    .collect();
+                let (index, sieve_hand) = sorted_index(pairs)?;
+                hand = sieve_hand;
+                index
             }
             "set" => {
                 let flat = self
@@ -350,7 +356,11 @@ impl FredStore {
             })
             .collect::<Result<Vec<_>, CacheError>>()?;
         values.sort();
-        Ok(PairContents { index, values })
+        Ok(PairContents {
+            index,
+            values,
+            hand,
+        })
     }
 
     fn scan_pairs(

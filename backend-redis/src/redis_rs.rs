@@ -10,7 +10,9 @@ use redis_func_cache_core::store::{
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 use tokio::sync::OnceCell;
 
-use crate::scripts::{Arg, ScriptCall, get_call, member, outcome, purge_call, put_call};
+use crate::scripts::{
+    Arg, ScriptCall, get_call, member, outcome, purge_call, put_call, sorted_index,
+};
 use crate::topology::{self, Cluster, Standalone, Topology};
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
 
@@ -323,6 +325,7 @@ impl<T: Topology> RedisStore<T> {
             .arg(pair.index())
             .query(&mut *con)
             .map_err(backend_error)?;
+        let mut hand = None;
         let mut index: Vec<(InvocationHash, Option<u64>)> = match kind.as_str() {
             "zset" => {
                 let pairs: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGE")
@@ -332,10 +335,9 @@ impl<T: Topology> RedisStore<T> {
                     .arg("WITHSCORES")
                     .query(&mut *con)
                     .map_err(backend_error)?;
-                pairs
-                    .into_iter()
-                    .map(|(m, s)| Ok((member(&m)?, Some(s as u64))))
-                    .collect::<Result<_, Error>>()?
+                let (index, sieve_hand) = sorted_index(pairs)?;
+                hand = sieve_hand;
+                index
             }
             "set" => {
                 let members: Vec<Vec<u8>> = redis::cmd("SMEMBERS")
@@ -361,7 +363,11 @@ impl<T: Topology> RedisStore<T> {
             .map(|(m, v)| Ok((member(&m)?, Bytes::from(v))))
             .collect::<Result<Vec<_>, Error>>()?;
         values.sort();
-        Ok(PairContents { index, values })
+        Ok(PairContents {
+            index,
+            values,
+            hand,
+        })
     }
 
     fn data_nodes(&self) -> Result<Vec<ConnectionInfo>, Error> {

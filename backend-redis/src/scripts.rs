@@ -7,7 +7,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
+use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim, queue_scores};
 use redis_func_cache_core::store::{Expiry, GetRequest, PutOutcome, PutRequest};
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 
@@ -76,10 +76,23 @@ fn rule_word(rule: ScoreRule) -> &'static str {
     }
 }
 
+/// The index kind, as the put script reads it.
 fn kind_word(rules: &PolicyRules) -> &'static str {
     match rules.index {
         IndexKind::SortedSet => "z",
         IndexKind::Set => "s",
+        IndexKind::S3Fifo => "q3",
+        IndexKind::Sieve => "sv",
+    }
+}
+
+/// The index kind and hit rule, as the get script reads them: S3-FIFO and
+/// SIEVE share one hit branch that differs only in what saturates.
+fn get_words(rules: &PolicyRules) -> (&'static str, &'static str) {
+    match rules.index {
+        IndexKind::S3Fifo => ("q", "freq"),
+        IndexKind::Sieve => ("q", "visit"),
+        _ => (kind_word(rules), rule_word(rules.on_hit)),
     }
 }
 
@@ -102,10 +115,11 @@ fn flag(on: bool) -> Arg<'static> {
 /// The get script for a request.
 pub(crate) fn get_call<'a>(req: &'a GetRequest<'a>) -> ScriptCall<'a> {
     let expiry: Expiry = req.expiry;
+    let (kind, rule) = get_words(req.rules);
     ScriptCall::new(&GET, req.pair)
         .arg(Arg::Bytes(&req.member.as_bytes()[..]))
-        .arg(Arg::Text(kind_word(req.rules)))
-        .arg(Arg::Text(rule_word(req.rules.on_hit)))
+        .arg(Arg::Text(kind))
+        .arg(Arg::Text(rule))
         .arg(Arg::Int(millis(expiry.pair_ttl)))
         .arg(flag(expiry.slide))
         .arg(flag(expiry.entry_ttl.is_some()))
@@ -147,6 +161,25 @@ pub(crate) fn member(bytes: &[u8]) -> Result<InvocationHash, Error> {
         )
     })?;
     Ok(InvocationHash::from_bytes(raw))
+}
+
+/// A sorted-set index read back as (member, score) pairs, in the form the
+/// memory store reports it: SIEVE's hand member (see
+/// [`queue_scores`](redis_func_cache_core::policy::queue_scores)) becomes the
+/// hand, every other member an invocation hash.
+pub(crate) fn sorted_index(
+    pairs: Vec<(Vec<u8>, f64)>,
+) -> Result<(Vec<(InvocationHash, Option<u64>)>, Option<u64>), Error> {
+    let mut hand = None;
+    let mut index = Vec::with_capacity(pairs.len());
+    for (m, score) in pairs {
+        if m == queue_scores::HAND.as_bytes() {
+            hand = Some((-score) as u64);
+        } else {
+            index.push((member(&m)?, Some(score as u64)));
+        }
+    }
+    Ok((index, hand))
 }
 
 /// The put script's answer.

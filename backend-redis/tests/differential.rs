@@ -35,6 +35,16 @@ fn lfu_identical() {
 }
 
 #[test]
+fn s3fifo_identical() {
+    check(rules::S3FIFO, Check::Identical);
+}
+
+#[test]
+fn sieve_identical() {
+    check(rules::SIEVE, Check::Identical);
+}
+
+#[test]
 fn rr_invariants() {
     check(rules::RR, Check::Invariants);
 }

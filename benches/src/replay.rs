@@ -42,7 +42,7 @@ pub struct Report {
 pub fn policy(word: &str, layout: &str) -> Result<Policy, String> {
     by_name(word, layout).ok_or_else(|| {
         format!(
-            "unknown policy {word:?} or layout {layout:?}: policies are lru, mru, fifo, lfu, rr, tlru; layouts are single, multiple, cluster, cluster-multiple"
+            "unknown policy {word:?} or layout {layout:?}: policies are lru, mru, fifo, lfu, rr, tlru, s3fifo, sieve; layouts are single, multiple, cluster, cluster-multiple"
         )
     })
 }

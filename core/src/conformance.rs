@@ -318,17 +318,17 @@ checks! {
         assert_eq!(len!(o), 0);
     }
 
-    /// A sliding hit sets the pair's deadline, as `PEXPIRE` does: a hit
-    /// with a shorter TTL than the pair's brings the deadline closer.
-    fn sliding_hit_sets_the_deadline / sliding_hit_sets_the_deadline_async(h, ops) {
-        let mut o = ops("ttl-set", LRU);
+    /// A hit restarts the pair's TTL only once it has run down by 1/16 of
+    /// itself (SPEC §6): a hit right after the put leaves the deadline alone.
+    fn early_hit_keeps_the_deadline / early_hit_keeps_the_deadline_async(h, ops) {
+        let mut o = ops("ttl-early", LRU);
         let tick = h.tick();
-        o.expiry = Expiry { pair_ttl: tick * 40, slide: true, entry_ttl: None };
+        o.expiry = Expiry { pair_ttl: tick * 32, slide: true, entry_ttl: None };
         put!(o, 1, "v");
-        o.expiry.pair_ttl = tick * 4;
-        assert!(get!(o, 1).is_some());
-        h.advance(tick * 6);
-        assert!(get!(o, 1).is_none(), "the hit's shorter TTL replaced the longer one");
+        h.advance(tick);
+        assert!(get!(o, 1).is_some(), "a hit within the first 1/16");
+        h.advance(tick * 63 / 2);
+        assert!(get!(o, 1).is_none(), "the early hit did not push the deadline back");
     }
 
     /// Without sliding, a pair expires a fixed time after it was created.

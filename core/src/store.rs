@@ -30,6 +30,25 @@ pub struct Expiry {
     pub entry_ttl: Option<Duration>,
 }
 
+impl Expiry {
+    /// Whether a hit restarts a pair's TTL that has `remaining` left: once
+    /// it has run down by at least 1/16 of itself (SPEC §6), so a hot pair
+    /// is not rewritten on every hit and its deadline is never more than
+    /// `pair_ttl / 16` short of a full slide. Stores measure `remaining` in
+    /// their own unit (the memory store in microseconds, Redis in ms).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use redis_func_cache_core::store::Expiry;
+    /// let e = Expiry { pair_ttl: Duration::from_secs(16), slide: true, entry_ttl: None };
+    /// assert!(!e.hit_restarts(Duration::from_millis(15_500)));
+    /// assert!(e.hit_restarts(Duration::from_secs(15)));
+    /// ```
+    pub fn hit_restarts(&self, remaining: Duration) -> bool {
+        self.slide && remaining <= self.pair_ttl - self.pair_ttl / 16
+    }
+}
+
 /// A read of one member, which applies the policy's hit rule when it hits.
 #[derive(Debug, Clone, Copy)]
 pub struct GetRequest<'a> {

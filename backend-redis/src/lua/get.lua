@@ -1,8 +1,10 @@
 -- Read one member and apply the policy's hit rule, atomically.
 -- KEYS[1] index (sorted set, or set), KEYS[2] values (hash)
--- ARGV[1] member            ARGV[2] index kind: 'z' sorted set | 's' set
--- ARGV[3] hit rule: keep | max1 | one | incr | clock
--- ARGV[4] pair TTL, ms      ARGV[5] '1': a hit restarts the pair TTL
+-- ARGV[1] member            ARGV[2] index kind: 'z' sorted set | 's' set |
+--                           'q' S3-FIFO or SIEVE queues (in a sorted set)
+-- ARGV[3] hit rule: keep | max1 | one | incr | clock; for 'q': freq | visit
+-- ARGV[4] pair TTL, ms      ARGV[5] '1': a hit restarts the pair TTL once it
+--                           has run down by 1/16 of itself (SPEC §6)
 -- ARGV[6] '1': each value starts with its 16-digit deadline (µs)
 -- Returns the value, or false for a miss.
 local index, values = KEYS[1], KEYS[2]
@@ -24,7 +26,7 @@ if ARGV[6] == '1' then
   local deadline = tonumber(string.sub(value, 1, 16))
   if deadline == nil or now >= deadline then
     redis.call('HDEL', values, member)
-    if kind == 'z' then
+    if kind ~= 's' then
       redis.call('ZREM', index, member)
     else
       redis.call('SREM', index, member)
@@ -68,13 +70,35 @@ if kind == 'z' then
     redis.call('HDEL', values, member)
     return false
   end
+elseif kind == 'q' then
+  -- S3-FIFO counts hits up to 3 and SIEVE sets a bit, both in the score's
+  -- low bits (queue_scores): a hit that finds them saturated writes nothing.
+  local score = tonumber(redis.call('ZSCORE', index, member))
+  local small = 1125899906842624 -- 2^50: below it, S3-FIFO's ghosts
+  if score == nil or (rule == 'freq' and score < small) then
+    redis.call('HDEL', values, member)
+    return false
+  end
+  local saturated
+  if rule == 'freq' then
+    saturated = score % 4 == 3
+  else
+    saturated = score % 2 == 1
+  end
+  if not saturated then
+    redis.call('ZADD', index, 'XX', string.format('%.0f', score + 1), member)
+  end
 elseif redis.call('SISMEMBER', index, member) == 0 then
   redis.call('HDEL', values, member)
   return false
 end
 
 if ARGV[5] == '1' then
-  redis.call('PEXPIRE', index, ARGV[4])
-  redis.call('PEXPIRE', values, ARGV[4])
+  local ttl = tonumber(ARGV[4])
+  local left = redis.call('PTTL', index)
+  if left <= ttl - math.floor(ttl / 16) then
+    redis.call('PEXPIRE', index, ARGV[4])
+    redis.call('PEXPIRE', values, ARGV[4])
+  end
 end
 return value

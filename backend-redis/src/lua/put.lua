@@ -1,7 +1,9 @@
 -- Write one member: evict if a new member finds the pair full, insert or
 -- replace, set TTLs, atomically. Returns the evicted members, in order.
 -- KEYS[1] index (sorted set, or set), KEYS[2] values (hash)
--- ARGV[1] member   ARGV[2] value   ARGV[3] index kind: 'z' | 's'
+-- ARGV[1] member   ARGV[2] value
+-- ARGV[3] index kind: 'z' | 's' | 'q3' S3-FIFO | 'sv' SIEVE (SPEC §3.2; the
+--         queues live in the sorted set's scores, as queue_scores says)
 -- ARGV[4] insert rule, ARGV[5] overwrite rule: keep | max1 | one | incr | clock
 -- ARGV[6] victim: low | high | rand      ARGV[7] maxsize
 -- ARGV[8] pair TTL, ms   ARGV[9] '1': a put restarts the pair TTL
@@ -72,9 +74,131 @@ local function score_for(rule, current)
   return nil
 end
 
+-- S3-FIFO and SIEVE. Score arguments are formatted by hand: Lua would
+-- send 2^50 as 1.1258999068426e+15.
+local SMALL, MAIN = 1125899906842624, 2251799813685248 -- 2^50, 2^51
+
+-- One S3-FIFO queue's scores, as ZRANGE BYSCORE bounds.
+local function bounds(queue)
+  if queue == 'g' then
+    return '1', '(' .. score_text(SMALL)
+  elseif queue == 's' then
+    return score_text(SMALL), '(' .. score_text(MAIN)
+  end
+  return score_text(MAIN), '+inf'
+end
+
+local function first_in(lo, hi)
+  local r = redis.call('ZRANGE', index, lo, hi, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
+  if r[1] then
+    return r[1], tonumber(r[2])
+  end
+  return nil, nil
+end
+
+local function last_in(lo, hi)
+  local r = redis.call('ZRANGE', index, hi, lo, 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
+  if r[1] then
+    return r[1], tonumber(r[2])
+  end
+  return nil, nil
+end
+
+-- The score of a member appended to a queue: the place after its newest.
+local function append_score(queue, freq)
+  local _, top = last_in(bounds(queue))
+  if queue == 'g' then
+    return (top or 0) + 1
+  end
+  local base = queue == 's' and SMALL or MAIN
+  local place = 1
+  if top then
+    place = math.floor((top - base) / 4) + 1
+  end
+  return base + 4 * place + freq
+end
+
+local n_small, n_main, n_ghost = 0, 0, 0
+
+-- S3-FIFO's "evict from M": second chances until a counter is 0.
+local function s3_evict_main()
+  while true do
+    local t, score = first_in(bounds('m'))
+    if not t then
+      return nil
+    end
+    local freq = score % 4
+    if freq > 0 then
+      redis.call('ZADD', index, score_text(append_score('m', freq - 1)), t)
+    else
+      redis.call('ZREM', index, t)
+      n_main = n_main - 1
+      return t
+    end
+  end
+end
+
+-- S3-FIFO's "evict one", literally.
+local function s3_evict()
+  local s = math.max(1, math.floor(maxsize / 10))
+  local m = math.max(0, maxsize - s)
+  if n_small >= s or n_main == 0 then
+    while n_small > 0 do
+      local t, score = first_in(bounds('s'))
+      n_small = n_small - 1
+      if score % 4 >= 1 then
+        redis.call('ZADD', index, score_text(append_score('m', score % 4)), t)
+        n_main = n_main + 1
+        if n_main > m then
+          return s3_evict_main()
+        end
+      else
+        redis.call('ZADD', index, score_text(append_score('g', 0)), t)
+        n_ghost = n_ghost + 1
+        while n_ghost > math.max(1, m) do
+          local oldest = first_in(bounds('g'))
+          redis.call('ZREM', index, oldest)
+          n_ghost = n_ghost - 1
+        end
+        return t
+      end
+    end
+  end
+  return s3_evict_main()
+end
+
+-- SIEVE's eviction: the hand clears visited bits until it meets an
+-- unvisited entry, which goes; the hand (a sequence number) is kept, when
+-- not 0, as the negated score of the member 'hand'.
+local function sieve_evict()
+  local hand = -(tonumber(redis.call('ZSCORE', index, 'hand')) or 0)
+  local t, score = first_in(score_text(math.max(1, 2 * hand)), '+inf')
+  if not t then
+    t, score = first_in('1', '+inf')
+  end
+  while score % 2 == 1 do
+    redis.call('ZADD', index, score_text(score - 1), t)
+    local next_t, next_score = first_in('(' .. score_text(score), '+inf')
+    if not next_t then
+      next_t, next_score = first_in('1', '+inf')
+    end
+    t, score = next_t, next_score
+  end
+  redis.call('ZREM', index, t)
+  if first_in('(' .. score_text(score), '+inf') then
+    redis.call('ZADD', index, score_text(-(math.floor(score / 2) + 1)), 'hand')
+  else
+    redis.call('ZREM', index, 'hand')
+  end
+  return t
+end
+
 local evicted = {}
 local present
-if kind == 'z' then
+if kind == 'q3' or kind == 'sv' then
+  local score = tonumber(redis.call('ZSCORE', index, member))
+  present = score ~= nil and (kind == 'sv' or score >= SMALL)
+elseif kind == 'z' then
   present = redis.call('ZSCORE', index, member)
 else
   present = redis.call('SISMEMBER', index, member) == 1
@@ -88,6 +212,41 @@ if present then
       redis.call('ZADD', index, score_text(new), member)
     end
   end
+elseif kind == 'q3' or kind == 'sv' then
+  local size = redis.call('HLEN', values)
+  if kind == 'q3' and size >= maxsize and size > 0 then
+    n_small = redis.call('ZCOUNT', index, bounds('s'))
+    n_main = redis.call('ZCOUNT', index, bounds('m'))
+    n_ghost = redis.call('ZCOUNT', index, bounds('g'))
+  end
+  while size >= maxsize and size > 0 do
+    local victim
+    if kind == 'q3' then
+      victim = s3_evict()
+    else
+      victim = sieve_evict()
+    end
+    if not victim then
+      break
+    end
+    redis.call('HDEL', values, victim)
+    evicted[#evicted + 1] = victim
+    size = size - 1
+  end
+  local score
+  if kind == 'sv' then
+    local _, top = last_in('1', '+inf')
+    score = 2 * (math.floor((top or 0) / 2) + 1)
+  else
+    local was = tonumber(redis.call('ZSCORE', index, member))
+    if was and was < SMALL then
+      score = append_score('m', 0)
+    else
+      score = append_score('s', 0)
+    end
+  end
+  redis.call('ZADD', index, score_text(score), member)
+  redis.call('HSET', values, member, stored)
 else
   local size
   if kind == 'z' then

@@ -1,5 +1,6 @@
 //! The differential checks: the same operation sequences on the memory store
-//! (the reference) and on a Redis store; for lru, mru, fifo and lfu every hit,
+//! (the reference) and on a Redis store; for lru, mru, fifo, lfu, s3fifo and
+//! sieve every hit,
 //! miss, victim and purge count and the final contents of every pair must be
 //! identical; for rr and tlru the SPEC invariants hold.
 
@@ -45,7 +46,8 @@ fn op() -> impl Strategy<Value = Op> {
         8 => (0..3usize, 0..10u8).prop_map(|(f, k)| Op::Call(f, k)),
         3 => (0..3usize, 0..10u8).prop_map(|(f, k)| Op::Get(f, k)),
         3 => (0..3usize, 0..10u8, any::<u8>()).prop_map(|(f, k, v)| Op::Put(f, k, v)),
-        1 => (1..6u64).prop_map(Op::Resize),
+        // Up to 13, so S3-FIFO's small queue (a tenth) holds more than one.
+        1 => (1..14u64).prop_map(Op::Resize),
         1 => (0..3usize).prop_map(Op::Purge),
     ]
 }
@@ -247,7 +249,7 @@ fn check_invariants<S: Inspect>(
 /// Whether the checks compare exact results or only the invariants.
 #[derive(Debug, Clone, Copy)]
 pub enum Check {
-    /// lru, mru, fifo, lfu: identical to the memory store.
+    /// lru, mru, fifo, lfu, s3fifo, sieve: identical to the memory store.
     Identical,
     /// rr, tlru: the SPEC invariants.
     Invariants,
@@ -263,7 +265,7 @@ pub fn run<S: Inspect>(
     cases: u32,
 ) {
     let mut runner = TestRunner::new(Config::with_cases(cases));
-    let strategy = (0..layouts.len(), proptest::collection::vec(op(), 1..60));
+    let strategy = (0..layouts.len(), proptest::collection::vec(op(), 1..120));
     let result = runner.run(&strategy, |(l, ops)| match check {
         Check::Identical => check_identical(redis, rules, layouts[l], &ops),
         Check::Invariants => check_invariants(redis, rules, layouts[l], &ops),

@@ -35,7 +35,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "lru,mru,fifo,lfu,rr,tlru"
+        default_value = "lru,mru,fifo,lfu,rr,tlru,s3fifo,sieve"
     )]
     policies: Vec<String>,
     /// Only the first N requests of each trace.

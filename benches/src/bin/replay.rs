@@ -19,7 +19,7 @@ struct Args {
     /// The trace: one integer key per line, plain or gzip'd.
     #[arg(long)]
     trace: PathBuf,
-    /// lru, mru, fifo, lfu, rr or tlru.
+    /// lru, mru, fifo, lfu, rr, tlru, s3fifo or sieve.
     #[arg(long)]
     policy: String,
     /// The cache's maxsize.

@@ -20,7 +20,7 @@ use crate::queues::QueueIndex;
 /// Members are already uniform hashes, so the map hashes them by taking
 /// eight of their bytes instead of running SipHash again.
 #[derive(Default)]
-struct MemberHasher(u64);
+pub(crate) struct MemberHasher(u64);
 
 impl Hasher for MemberHasher {
     fn finish(&self) -> u64 {
@@ -36,7 +36,7 @@ impl Hasher for MemberHasher {
     }
 }
 
-type Members<V> = HashMap<InvocationHash, V, BuildHasherDefault<MemberHasher>>;
+pub(crate) type Members<V> = HashMap<InvocationHash, V, BuildHasherDefault<MemberHasher>>;
 
 /// The deadline of an entry that has none: no clock reading reaches it.
 const NEVER: u64 = u64::MAX;

@@ -7,11 +7,13 @@
 //! is the sorted set's (score, member) order. The index keeps every member's
 //! score itself, ghosts included; the pair's entries keep only values.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use redis_func_cache_core::InvocationHash;
 use redis_func_cache_core::policy::IndexKind;
 use redis_func_cache_core::policy::queue_scores::{MAIN_BASE, MAX_FREQ, SMALL_BASE};
+
+use crate::pair::Members;
 
 /// Which S3-FIFO queue a score lies in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +51,7 @@ pub(crate) struct QueueIndex {
     /// Every member of the index (ghosts too), by score.
     order: BTreeMap<u64, InvocationHash>,
     /// Every member's score.
-    scores: HashMap<InvocationHash, u64>,
+    scores: Members<u64>,
     small: u64,
     main: u64,
     ghosts: u64,
@@ -63,7 +65,7 @@ impl QueueIndex {
         QueueIndex {
             kind,
             order: BTreeMap::new(),
-            scores: HashMap::new(),
+            scores: Members::default(),
             small: 0,
             main: 0,
             ghosts: 0,

@@ -55,7 +55,9 @@ fn writes_during_hits(policy: impl EvictionPolicy, warm_hits: usize) -> u64 {
     let before = write_calls(&mut con);
     for round in 0..10 {
         for k in 0..20u32 {
-            let v: u32 = cache.call(&F, &k, || unreachable!("round {round}")).unwrap();
+            let v: u32 = cache
+                .call(&F, &k, || unreachable!("round {round}"))
+                .unwrap();
             assert_eq!(v, k);
         }
     }
@@ -72,13 +74,19 @@ fn fifo_and_rr_hits_write_nothing() {
 #[test]
 fn sieve_hits_write_only_the_first_time() {
     assert_eq!(writes_during_hits(SievePolicy, 1), 0);
-    assert!(writes_during_hits(SievePolicy, 0) >= 20, "a first hit sets the bit");
+    assert!(
+        writes_during_hits(SievePolicy, 0) >= 20,
+        "a first hit sets the bit"
+    );
 }
 
 #[test]
 fn s3fifo_hits_write_only_until_the_counter_saturates() {
     assert_eq!(writes_during_hits(S3FifoPolicy, 3), 0);
-    assert!(writes_during_hits(S3FifoPolicy, 2) >= 20, "the third hit counts");
+    assert!(
+        writes_during_hits(S3FifoPolicy, 2) >= 20,
+        "the third hit counts"
+    );
 }
 
 /// The policies whose hit rule is a new score still write on every hit: the

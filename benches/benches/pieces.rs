@@ -83,7 +83,7 @@ fn codecs(c: &mut Criterion) {
 }
 
 const ENTRIES: u64 = 10_000;
-const WORDS: [&str; 6] = ["lru", "mru", "fifo", "lfu", "rr", "tlru"];
+const WORDS: [&str; 8] = ["lru", "mru", "fifo", "lfu", "rr", "tlru", "s3fifo", "sieve"];
 
 fn cache_on<S: Store>(store: S, word: &str, name: &str) -> FuncCache<S> {
     cache_with_layout(store, word, "single", name)

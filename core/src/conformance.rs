@@ -70,6 +70,20 @@ const RR: PolicyRules = PolicyRules {
     victim: Victim::Random,
 };
 
+const S3FIFO: PolicyRules = PolicyRules {
+    word: "s3fifo",
+    index: IndexKind::S3Fifo,
+    on_insert: ScoreRule::Keep,
+    on_hit: ScoreRule::Keep,
+    on_overwrite: ScoreRule::Keep,
+    victim: Victim::Lowest,
+};
+const SIEVE: PolicyRules = PolicyRules {
+    word: "sieve",
+    index: IndexKind::Sieve,
+    ..S3FIFO
+};
+
 static CHECK: FuncId = FuncId::new("conformance", "check", 0);
 
 fn member(k: u32) -> InvocationHash {
@@ -289,6 +303,35 @@ checks! {
         assert_eq!(put!(o, 3, "v"), 1);
         assert!(get!(o, 2).is_none(), "the least used went");
         assert!(get!(o, 0).is_some() && get!(o, 1).is_some());
+    }
+
+    /// SIEVE spares an entry hit since the hand last passed it, and the
+    /// hand moves on from its victim (SPEC §3.2).
+    fn sieve_second_chance / sieve_second_chance_async(h, ops) {
+        let o = ops("sieve", SIEVE);
+        for k in 0..3 { put!(o, k, "v"); }
+        assert!(get!(o, 0).is_some());
+        assert_eq!(put!(o, 3, "v"), 1);
+        assert!(get!(o, 0).is_some() && get!(o, 1).is_none(), "0 was visited: 1 went");
+        assert_eq!(put!(o, 4, "v"), 1);
+        assert!(get!(o, 2).is_none(), "the hand went on to 2, not back to 0");
+        assert_eq!(len!(o), 3);
+    }
+
+    /// S3-FIFO: a one-hit wonder leaves through the small queue into the
+    /// ghost, and comes back into the main queue, where a hit entry survives
+    /// a scan of new keys (SPEC §3.2).
+    fn s3fifo_resists_a_scan / s3fifo_resists_a_scan_async(h, ops) {
+        let mut o = ops("s3fifo", S3FIFO);
+        o.maxsize = 10;
+        for k in 0..10 { put!(o, k, "v"); }
+        assert!(get!(o, 1).is_some(), "1 is hit while in the small queue");
+        assert_eq!(put!(o, 10, "v"), 1);
+        assert!(get!(o, 0).is_none(), "0 was never hit: the oldest of S goes");
+        assert_eq!(put!(o, 0, "again"), 1, "0 comes back from the ghost");
+        for k in 100..130 { put!(o, k, "scan"); }
+        assert_eq!(get!(o, 0).as_deref(), Some("again"), "0 is in main, safe from the scan");
+        assert_eq!(len!(o), 10);
     }
 
     /// RR keeps the size bounded and only evicts residents.

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use redis_func_cache_core::{EvictionPolicy, FuncCache, FuncId, OnStoreError};
 use redis_func_cache_policies::{
-    LruClusterMultiplePolicy, LruClusterPolicy, LruMultiplePolicy, LruPolicy, RrPolicy, TLruPolicy,
+    FifoPolicy, LruClusterMultiplePolicy, LruClusterPolicy, LruMultiplePolicy, LruPolicy, RrPolicy,
+    TLruPolicy,
 };
 use redis_func_cache_redis::RedisStore;
 
@@ -274,9 +275,22 @@ fn script_flush_during_calls_reaches_no_caller() {
 
 #[test]
 fn a_pair_missing_one_half_is_repaired_on_the_next_put() {
+    // LRU checks the member with its ZADD; FIFO and RR, whose hits change no
+    // score, check that the index key is there with the TTL read.
+    for (word, policy) in [
+        ("lru", redis_func_cache_core::Policy::of(&LruPolicy)),
+        ("fifo", redis_func_cache_core::Policy::of(&FifoPolicy)),
+        ("rr", redis_func_cache_core::Policy::of(&RrPolicy)),
+    ] {
+        a_pair_missing_its_index_is_repaired(word, policy);
+    }
+}
+
+fn a_pair_missing_its_index_is_repaired(word: &str, policy: redis_func_cache_core::Policy) {
     let server = common::Server::start();
     let mut con = server.connection();
     let cache = FuncCache::builder("half")
+        .policy(policy)
         .store(RedisStore::open(server.url.as_str()).unwrap())
         .build()
         .unwrap();
@@ -285,7 +299,7 @@ fn a_pair_missing_one_half_is_repaired_on_the_next_put() {
     }
     // The index expires alone (as maxmemory eviction could do).
     let _: () = redis::cmd("DEL")
-        .arg("redis_func_cache:half:lru:0")
+        .arg(format!("redis_func_cache:half:{word}:0"))
         .query(&mut con)
         .unwrap();
     // A value whose index entry is gone is not served.

@@ -36,7 +36,24 @@ if ARGV[6] == '1' then
   value = string.sub(value, 17)
 end
 
-if kind == 'z' then
+-- The index's remaining TTL (-2: the index key is gone), read at most once.
+local left = nil
+local function index_ttl()
+  if left == nil then
+    left = redis.call('PTTL', index)
+  end
+  return left
+end
+
+if (kind == 'z' and rule == 'keep') or kind == 's' then
+  -- A hit that changes no score (FIFO, RR) reads nothing more: keys are
+  -- lost whole (expiry, maxmemory), so the index key's presence, which the
+  -- TTL read below needs anyway, is the check for a pair that lost a half.
+  if index_ttl() == -2 then
+    redis.call('HDEL', values, member)
+    return false
+  end
+elseif kind == 'z' then
   local present
   local top = nil
   if rule == 'max1' then
@@ -88,15 +105,11 @@ elseif kind == 'q' then
   if not saturated then
     redis.call('ZADD', index, 'XX', string.format('%.0f', score + 1), member)
   end
-elseif redis.call('SISMEMBER', index, member) == 0 then
-  redis.call('HDEL', values, member)
-  return false
 end
 
 if ARGV[5] == '1' then
   local ttl = tonumber(ARGV[4])
-  local left = redis.call('PTTL', index)
-  if left <= ttl - math.floor(ttl / 16) then
+  if index_ttl() <= ttl - math.floor(ttl / 16) then
     redis.call('PEXPIRE', index, ARGV[4])
     redis.call('PEXPIRE', values, ARGV[4])
   end

@@ -92,7 +92,12 @@ fn run(args: &Args) -> Result<(), String> {
         ]);
     }
 
-    const REDIS_ROWS: [&str; 9] = [
+    const REDIS_ROWS: [&str; 14] = [
+        "redis_hit_server_us_lru",
+        "redis_hit_server_us_fifo",
+        "redis_hit_server_us_lfu",
+        "redis_hit_server_us_sieve",
+        "redis_hit_server_us_s3fifo",
         "redis_hit_seq_async",
         "redis_hit_seq_sync",
         "redis_miss_seq",
@@ -196,6 +201,13 @@ fn redis_comparisons(
     ]) {
         let new = bench.sequential()?;
         report(new.into_iter().filter(|r| wanted(&r.name)).collect());
+    }
+    let cost_words: Vec<&'static str> = ["lru", "fifo", "lfu", "sieve", "s3fifo"]
+        .into_iter()
+        .filter(|w| wanted(&format!("redis_hit_server_us_{w}")))
+        .collect();
+    if !cost_words.is_empty() {
+        report(bench.server_cost(&cost_words)?);
     }
     if wanted("redis_hit_conc64") {
         report(vec![bench.concurrent_hits()?]);

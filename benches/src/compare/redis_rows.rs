@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use redis::AsyncCommands;
-use redis_func_cache::{FuncCache, FuncId, LruPolicy, RedisStore};
+use redis_func_cache::{FuncCache, FuncId, LruPolicy, RedisStore, by_name};
 
 use super::{
     Better, CpuLimit, LatencyLimit, Row, ServerLimit, ServerWork, Settings, Spec, interleave,
@@ -202,6 +202,109 @@ impl Bench {
             }
             Ok(())
         })
+    }
+
+    /// The server's time per hit of each policy's get script (`INFO
+    /// commandstats`, `usec_per_call` of `EVALSHA`), over a bare `HGET` +
+    /// `ZADD XX` script's on a pair of the same size, keys and values,
+    /// interleaved round by round: what a hit costs Redis, as the
+    /// `redis_hit_server_us_{word}` rows (SIEVE, S3-FIFO and FIFO hits are
+    /// read-only once warm, so they should cost no more than that minimal
+    /// writing script; LRU writes a new top score).
+    pub fn server_cost(&self, words: &[&'static str]) -> Result<Vec<Row>, Failure> {
+        let server = self.server_time()?;
+        // The bare script's pair: an LRU cache filled the same way.
+        let bare_cache = self.cache("compare-cost-bare", SEQ_KEYS)?;
+        self.fill(&bare_cache, SEQ_KEYS)?;
+        let bare_pair = bare_cache.key_pair(&F);
+        let members: Vec<[u8; 16]> = (0..SEQ_KEYS).map(member_of).collect::<Result<_, _>>()?;
+        let script = redis::Script::new(BARE_LRU_HIT);
+        let mut con = self.sync_connection()?;
+        let mut rows = Vec::new();
+        for &word in words {
+            let policy = by_name(word, "single").ok_or_else(|| format!("no policy {word}"))?;
+            let store = RedisStore::open(self.url.as_str()).map_err(fail("opening the store"))?;
+            let cache = FuncCache::builder(format!("compare-cost-{word}"))
+                .policy(policy)
+                .maxsize(SEQ_KEYS)
+                .store(store)
+                .build()
+                .map_err(fail("building the cache"))?;
+            cache.purge().map_err(fail("purging"))?;
+            let cache = Arc::new(cache);
+            self.fill(&cache, SEQ_KEYS)?;
+            // Warm: three hits per entry saturate S3-FIFO's counters and
+            // SIEVE's bits, as on any pair that has served a while.
+            for _ in 0..3 {
+                for k in 0..SEQ_KEYS {
+                    let _: u64 = cache
+                        .call(&F, &k, || unreachable!("every key is cached"))
+                        .map_err(fail("a warm hit"))?;
+                }
+            }
+            let us_per_call = |round: &mut dyn FnMut() -> Result<(), Failure>| {
+                let before = server.read("evalsha")?;
+                let start = Instant::now();
+                while start.elapsed() < self.settings.round_time {
+                    round()?;
+                }
+                let after = server.read("evalsha")?;
+                let calls = after.calls.saturating_sub(before.calls).max(1);
+                Ok::<f64, Failure>((after.command_us - before.command_us) / calls as f64)
+            };
+            let (mut k, mut j, mut score) = (0u64, 0u64, 1u64 << 40);
+            let (ours, bare) = interleave(
+                self.settings.rounds,
+                || {
+                    us_per_call(&mut || {
+                        k = (k + 7) % SEQ_KEYS;
+                        let v: u64 = cache
+                            .call(&F, &k, || unreachable!("every key is cached"))
+                            .map_err(fail("a hit"))?;
+                        std::hint::black_box(v);
+                        Ok(())
+                    })
+                },
+                || {
+                    us_per_call(&mut || {
+                        j = (j + 7) % SEQ_KEYS;
+                        score += 1;
+                        let v: Option<Vec<u8>> = script
+                            .key(bare_pair.index())
+                            .key(bare_pair.values())
+                            .arg(&members[j as usize][..])
+                            .arg(score)
+                            .invoke(&mut con)
+                            .map_err(redis_fail("the bare script"))?;
+                        v.map(drop)
+                            .ok_or_else(|| "the bare script missed a cached member".to_owned())
+                    })
+                },
+            )?;
+            let name: &'static str = match word {
+                "lru" => "redis_hit_server_us_lru",
+                "fifo" => "redis_hit_server_us_fifo",
+                "lfu" => "redis_hit_server_us_lfu",
+                "sieve" => "redis_hit_server_us_sieve",
+                "s3fifo" => "redis_hit_server_us_s3fifo",
+                other => return Err(format!("no server-cost row for {other}")),
+            };
+            let spec = Spec {
+                name,
+                baseline: "bare EVALSHA of HGET + ZADD XX on an LRU pair of the same keys and values",
+                unit: "server µs/hit",
+                target: if word == "lru" || word == "lfu" {
+                    1.3
+                } else {
+                    1.0
+                },
+                better: Better::Lower,
+            };
+            rows.push(spec.row(&ours, &bare));
+            cache.purge().map_err(fail("purging"))?;
+        }
+        bare_cache.purge().map_err(fail("purging"))?;
+        Ok(rows)
     }
 
     fn seq_cache(&self) -> Result<Cache, Failure> {

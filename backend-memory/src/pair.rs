@@ -324,8 +324,8 @@ impl PairState {
         }
         let touch = match (&self.index, req.rules.on_hit) {
             (Index::Queues(queues), _) => queues
-                .resident_score(&member)
-                .filter(|&score| queues.hit_writes(score))
+                .flag(&member)
+                .filter(|&flag| queues.hit_writes(flag))
                 .map(|_| Touch::Visit(member)),
             (Index::Set(_), _) | (_, ScoreRule::Keep) => None,
             (_, ScoreRule::MaxPlusOne) => {
@@ -559,7 +559,18 @@ impl PairState {
         let mut values: Vec<_> = self
             .entries
             .iter()
-            .map(|(m, e)| (*m, e.value.clone().into_bytes()))
+            .map(|(m, e)| {
+                let value = e.value.clone().into_bytes();
+                match &self.index {
+                    // S3-FIFO's counter or SIEVE's bit ends the stored value.
+                    Index::Queues(queues) => {
+                        let mut with_flag = value.to_vec();
+                        with_flag.push(queues.flag(m).unwrap_or(0));
+                        (*m, with_flag.into())
+                    }
+                    _ => (*m, value),
+                }
+            })
             .collect();
         values.sort();
         PairContents {

@@ -1,6 +1,6 @@
-//! The index of an S3-FIFO or SIEVE pair (SPEC §3.2), with the scores of
-//! [`queue_scores`], so the pair holds exactly what the Redis scripts keep
-//! in their sorted set.
+//! The index of an S3-FIFO or SIEVE pair (SPEC §3.2), with the scores and
+//! flags of [`queue_scores`], so the pair holds exactly what the Redis
+//! scripts keep in their sorted set and at the end of each value.
 //!
 //! Every score in one index is distinct (a queue's places, a ghost's place
 //! and a SIEVE sequence are each given once), so a map from score to member
@@ -52,6 +52,8 @@ pub(crate) struct QueueIndex {
     order: BTreeMap<u64, InvocationHash>,
     /// Every member's score.
     scores: Members<u64>,
+    /// Each resident's use counter (S3-FIFO) or visited bit (SIEVE).
+    flags: Members<u8>,
     small: u64,
     main: u64,
     ghosts: u64,
@@ -66,6 +68,7 @@ impl QueueIndex {
             kind,
             order: BTreeMap::new(),
             scores: Members::default(),
+            flags: Members::default(),
             small: 0,
             main: 0,
             ghosts: 0,
@@ -77,37 +80,32 @@ impl QueueIndex {
         self.kind
     }
 
-    /// A resident member's score (`None` for a ghost or a stranger).
-    pub(crate) fn resident_score(&self, member: &InvocationHash) -> Option<u64> {
-        self.scores
-            .get(member)
-            .copied()
-            .filter(|&s| self.kind == IndexKind::Sieve || Queue::of(s) != Queue::Ghost)
+    /// A resident member's counter or bit (`None` for a ghost or a
+    /// stranger).
+    pub(crate) fn flag(&self, member: &InvocationHash) -> Option<u8> {
+        self.flags.get(member).copied()
     }
 
-    /// Whether a hit on a member with this score changes it: SIEVE's first
-    /// hit, and S3-FIFO's until the counter saturates. Later hits only read.
-    pub(crate) fn hit_writes(&self, score: u64) -> bool {
+    /// The highest counter (S3-FIFO) or 1 (SIEVE's bit).
+    fn cap(&self) -> u8 {
         match self.kind {
-            IndexKind::Sieve => score % 2 == 0,
-            _ => score % 4 < MAX_FREQ,
+            IndexKind::Sieve => 1,
+            _ => MAX_FREQ as u8,
         }
+    }
+
+    /// Whether a hit on a member with this flag changes it: SIEVE's first
+    /// hit, and S3-FIFO's until the counter saturates. Later hits only read.
+    pub(crate) fn hit_writes(&self, flag: u8) -> bool {
+        flag < self.cap()
     }
 
     /// Applies the hit rule to a resident member.
     pub(crate) fn hit(&mut self, member: InvocationHash) {
-        let Some(score) = self.resident_score(&member) else {
-            return;
-        };
-        if self.hit_writes(score) {
-            self.rescore(member, score, score + 1);
+        let cap = self.cap();
+        if let Some(flag) = self.flags.get_mut(&member) {
+            *flag = (*flag + 1).min(cap);
         }
-    }
-
-    fn rescore(&mut self, member: InvocationHash, old: u64, new: u64) {
-        self.order.remove(&old);
-        self.order.insert(new, member);
-        self.scores.insert(member, new);
     }
 
     fn add(&mut self, member: InvocationHash, score: u64) {
@@ -128,28 +126,27 @@ impl QueueIndex {
             .map(|(s, m)| (*s, *m))
     }
 
-    /// The score a member appended to `queue` with `freq` gets.
-    fn append_score(&self, queue: Queue, freq: u64) -> u64 {
+    /// The score a member appended to `queue` gets: the place after the
+    /// newest one there (Redis's ZADD moves a member in place, so the newest
+    /// may be the member itself).
+    fn append_score(&self, queue: Queue) -> u64 {
         let newest = self.order.range(queue.range()).next_back().map(|(s, _)| *s);
-        match queue {
-            Queue::Ghost => newest.map_or(1, |s| s + 1),
-            Queue::Small | Queue::Main => {
-                let base = queue.range().start;
-                let place = newest.map_or(1, |s| (s - base) / 4 + 1);
-                base + 4 * place + freq
-            }
-        }
+        let base = match queue {
+            Queue::Ghost => 0,
+            _ => queue.range().start,
+        };
+        newest.map_or(base + 1, |s| s + 1)
     }
 
     /// Removes a resident member (an expired entry): no ghost is left.
     pub(crate) fn remove(&mut self, member: InvocationHash) {
-        if let Some(score) = self.resident_score(&member) {
-            self.take(member);
-            if self.kind == IndexKind::S3Fifo {
-                match Queue::of(score) {
-                    Queue::Small => self.small -= 1,
-                    _ => self.main -= 1,
-                }
+        if self.flags.remove(&member).is_some()
+            && let Some(score) = self.take(member)
+            && self.kind == IndexKind::S3Fifo
+        {
+            match Queue::of(score) {
+                Queue::Small => self.small -= 1,
+                _ => self.main -= 1,
             }
         }
     }
@@ -177,8 +174,7 @@ impl QueueIndex {
         match self.kind {
             IndexKind::Sieve => {
                 let newest = self.order.keys().next_back().copied();
-                let score = newest.map_or(2, |s| (s / 2 + 1) * 2);
-                self.add(member, score);
+                self.add(member, newest.map_or(1, |s| s + 1));
             }
             _ => {
                 let from_ghost = self
@@ -188,16 +184,17 @@ impl QueueIndex {
                 if from_ghost {
                     self.take(member);
                     self.ghosts -= 1;
-                    let score = self.append_score(Queue::Main, 0);
+                    let score = self.append_score(Queue::Main);
                     self.add(member, score);
                     self.main += 1;
                 } else {
-                    let score = self.append_score(Queue::Small, 0);
+                    let score = self.append_score(Queue::Small);
                     self.add(member, score);
                     self.small += 1;
                 }
             }
         }
+        self.flags.insert(member, 0);
         evicted
     }
 
@@ -211,19 +208,20 @@ impl QueueIndex {
     fn s3_evict(&mut self, maxsize: u64) -> Option<InvocationHash> {
         let (s, m) = Self::targets(maxsize);
         if self.small >= s || self.main == 0 {
-            while let Some((score, t)) = self.oldest(Queue::Small) {
-                let freq = score % 4;
+            while let Some((_, t)) = self.oldest(Queue::Small) {
+                let freq = self.flag(&t).unwrap_or(0);
                 self.take(t);
                 self.small -= 1;
                 if freq >= 1 {
-                    let moved = self.append_score(Queue::Main, freq);
+                    let moved = self.append_score(Queue::Main);
                     self.add(t, moved);
                     self.main += 1;
                     if self.main > m {
                         return self.s3_evict_main();
                     }
                 } else {
-                    let ghost = self.append_score(Queue::Ghost, 0);
+                    self.flags.remove(&t);
+                    let ghost = self.append_score(Queue::Ghost);
                     self.add(t, ghost);
                     self.ghosts += 1;
                     while self.ghosts > m.max(1) {
@@ -241,17 +239,19 @@ impl QueueIndex {
     /// S3-FIFO's "evict from M": second chances until a counter is 0.
     fn s3_evict_main(&mut self) -> Option<InvocationHash> {
         loop {
-            let (score, t) = self.oldest(Queue::Main)?;
-            let freq = score % 4;
-            // The place after the newest, counting this entry (Redis's ZADD
-            // moves a member in place).
-            let moved = self.append_score(Queue::Main, freq.saturating_sub(1));
+            let (_, t) = self.oldest(Queue::Main)?;
+            let moved = self.append_score(Queue::Main);
             self.take(t);
-            if freq > 0 {
-                self.add(t, moved);
-            } else {
-                self.main -= 1;
-                return Some(t);
+            match self.flags.get_mut(&t) {
+                Some(freq) if *freq > 0 => {
+                    *freq -= 1;
+                    self.add(t, moved);
+                }
+                _ => {
+                    self.flags.remove(&t);
+                    self.main -= 1;
+                    return Some(t);
+                }
             }
         }
     }
@@ -259,26 +259,28 @@ impl QueueIndex {
     /// SIEVE's eviction: the hand clears visited bits until it meets an
     /// unvisited entry, which goes.
     fn sieve_evict(&mut self) -> Option<InvocationHash> {
-        let first = || self.order.iter().next().map(|(s, m)| (*s, *m));
+        let first =
+            |order: &BTreeMap<u64, InvocationHash>| order.iter().next().map(|(s, m)| (*s, *m));
         let mut at = self
             .order
-            .range(self.hand.saturating_mul(2)..)
+            .range(self.hand.max(1)..)
             .next()
             .map(|(s, m)| (*s, *m))
-            .or_else(first)?;
+            .or_else(|| first(&self.order))?;
         // At most one lap clears every bit, so this ends within n + 1 steps.
-        while at.0 % 2 == 1 {
-            let (score, member) = at;
-            self.rescore(member, score, score - 1);
-            at = match self.order.range(score + 1..).next() {
+        while let Some(visited) = self.flags.get_mut(&at.1).filter(|v| **v == 1) {
+            *visited = 0;
+            let seq = at.0;
+            at = match self.order.range(seq + 1..).next() {
                 Some((s, m)) => (*s, *m),
-                None => self.order.iter().next().map(|(s, m)| (*s, *m))?,
+                None => first(&self.order)?,
             };
         }
-        let (score, victim) = at;
+        let (seq, victim) = at;
         self.take(victim);
-        let newest = self.order.range(score..).next().is_none();
-        self.hand = if newest { 0 } else { score / 2 + 1 };
+        self.flags.remove(&victim);
+        let newest = self.order.range(seq..).next().is_none();
+        self.hand = if newest { 0 } else { seq + 1 };
         Some(victim)
     }
 
@@ -323,13 +325,10 @@ mod tests {
         }
         q.hit(m(2));
         assert_eq!(q.insert(m(11), 10, 10), vec![m(1)]);
-        assert!(q.resident_score(&m(1)).is_none(), "1 is a ghost now");
+        assert!(q.flag(&m(1)).is_none(), "1 is a ghost now");
         // 2 was hit: it moves to the main queue, and 3 goes instead.
         assert_eq!(q.insert(m(1), 10, 10), vec![m(3)]);
-        assert!(
-            q.resident_score(&m(1)).unwrap() >= MAIN_BASE,
-            "back into main"
-        );
-        assert!(q.resident_score(&m(2)).unwrap() >= MAIN_BASE, "promoted");
+        assert!(q.scores[&m(1)] >= MAIN_BASE, "back into main");
+        assert!(q.scores[&m(2)] >= MAIN_BASE, "promoted");
     }
 }

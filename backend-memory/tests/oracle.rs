@@ -412,10 +412,16 @@ impl QueueOracle {
     /// the entry the hand points at (SIEVE).
     fn compare(&self, contents: &redis_func_cache_core::store::PairContents) -> Result<(), String> {
         use redis_func_cache_core::policy::queue_scores::{MAIN_BASE, SMALL_BASE};
+        // Each stored value ends with the member's counter or bit.
+        let flags: std::collections::BTreeMap<InvocationHash, u64> = contents
+            .values
+            .iter()
+            .map(|(m, v)| (*m, u64::from(*v.last().unwrap())))
+            .collect();
         let got_values: Vec<_> = contents
             .values
             .iter()
-            .map(|(m, v)| (*m, v.to_vec()))
+            .map(|(m, v)| (*m, v[..v.len() - 1].to_vec()))
             .collect();
         let want_values: Vec<_> = self.values.iter().map(|(m, v)| (*m, vec![*v])).collect();
         if got_values != want_values {
@@ -427,7 +433,7 @@ impl QueueOracle {
             .map(|(m, s)| (*m, s.unwrap()))
             .collect();
         if self.sieve {
-            let got: Vec<_> = index.iter().map(|(m, s)| (*m, s % 2 == 1)).collect();
+            let got: Vec<_> = index.iter().map(|(m, _)| (*m, flags[m] == 1)).collect();
             let want: Vec<_> = self.queue.iter().map(|e| (e.0, e.2)).collect();
             if got != want {
                 return Err(format!("sieve queue {got:?} != {want:?}"));
@@ -435,7 +441,7 @@ impl QueueOracle {
             let h = contents.hand.unwrap_or(0);
             let got_at = index
                 .iter()
-                .find(|(_, s)| s / 2 >= h)
+                .find(|(_, s)| *s >= h)
                 .or(index.first())
                 .map(|e| e.0);
             let want_at = self
@@ -452,7 +458,7 @@ impl QueueOracle {
                 index
                     .iter()
                     .filter(|(_, s)| (lo..hi).contains(s))
-                    .map(|(m, s)| (*m, s % 4))
+                    .map(|(m, _)| (*m, flags.get(m).copied().unwrap_or(0)))
                     .collect()
             };
             let ghost: Vec<_> = queue(0, SMALL_BASE).into_iter().map(|e| e.0).collect();

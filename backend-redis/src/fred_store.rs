@@ -19,7 +19,7 @@ use redis_func_cache_core::store::{
 use redis_func_cache_core::{Error as CacheError, InvocationHash, KeyPair};
 
 use crate::scripts::{
-    Arg, ScriptCall, get_call, member, outcome, purge_call, put_call, sorted_index,
+    Arg, ScriptCall, get_call, hit_value, member, outcome, purge_call, put_call, sorted_index,
 };
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
 
@@ -421,7 +421,7 @@ impl Store for FredStore {
         let value = self
             .block(self.script(get_call(req)))?
             .map_err(fred_error)?;
-        Ok(stored_value_of(value))
+        Ok(stored_value_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {
@@ -454,7 +454,7 @@ impl Store for FredStore {
             .run(self.script(get_call(req)))
             .await?
             .map_err(fred_error)?;
-        Ok(stored_value_of(value))
+        Ok(stored_value_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {

@@ -11,7 +11,7 @@ use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 use tokio::sync::OnceCell;
 
 use crate::scripts::{
-    Arg, ScriptCall, get_call, member, outcome, purge_call, put_call, sorted_index,
+    Arg, ScriptCall, get_call, hit_value, member, outcome, purge_call, put_call, sorted_index,
 };
 use crate::topology::{self, Cluster, Standalone, Topology};
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
@@ -459,7 +459,7 @@ impl<T: Topology> Store for RedisStore<T> {
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         let mut con = self.sync_connection()?;
         let value: Option<Vec<u8>> = get_call(req).invoke(&mut *con).map_err(backend_error)?;
-        Ok(value.map(StoredValue::from))
+        Ok(value.and_then(|v| hit_value(req.rules, StoredValue::from(v))))
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
@@ -495,7 +495,7 @@ impl<T: Topology> Store for RedisStore<T> {
             .invoke_async(&mut con)
             .await
             .map_err(backend_error)?;
-        Ok(value.map(StoredValue::from))
+        Ok(value.and_then(|v| hit_value(req.rules, StoredValue::from(v))))
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {

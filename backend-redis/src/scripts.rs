@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim, queue_scores};
-use redis_func_cache_core::store::{Expiry, GetRequest, PutOutcome, PutRequest};
+use redis_func_cache_core::store::{Expiry, GetRequest, PutOutcome, PutRequest, StoredValue};
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 
 use crate::BACKEND;
@@ -161,6 +161,19 @@ pub(crate) fn member(bytes: &[u8]) -> Result<InvocationHash, Error> {
         )
     })?;
     Ok(InvocationHash::from_bytes(raw))
+}
+
+/// What a get script's answer holds for the caller: S3-FIFO's and SIEVE's
+/// values end with their counter or bit (see
+/// [`queue_scores`](redis_func_cache_core::policy::queue_scores)), which the
+/// script leaves on so it need not copy the value; it is dropped here.
+pub(crate) fn hit_value(rules: &PolicyRules, value: StoredValue) -> Option<StoredValue> {
+    if !rules.index.is_queue() {
+        return Some(value);
+    }
+    let bytes = value.into_bytes();
+    let len = bytes.len().checked_sub(1)?;
+    Some(StoredValue::from(bytes.slice(..len)))
 }
 
 /// A sorted-set index read back as (member, score) pairs, in the form the

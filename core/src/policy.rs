@@ -32,22 +32,22 @@ impl IndexKind {
     }
 }
 
-/// How S3-FIFO and SIEVE keep their queues in one sorted set (SPEC §3.2), so
-/// that every store holds the same scores and tests can compare stores pair
-/// by pair.
+/// How S3-FIFO and SIEVE keep their queues in one sorted set and their
+/// counters in the value map (SPEC §3.2), so that every store holds the same
+/// pair and tests can compare stores pair by pair.
 ///
-/// S3-FIFO: a ghost member's score is its place in the ghost queue (from 1
-/// up, below [`SMALL_BASE`](queue_scores::SMALL_BASE)); a resident member's
-/// score is `base + 4 × place + freq`, with the small queue's base
-/// [`SMALL_BASE`](queue_scores::SMALL_BASE) and the main queue's
-/// [`MAIN_BASE`](queue_scores::MAIN_BASE). A member appended to a queue takes
-/// the place after the newest one there (1 in an empty queue), so a queue's
-/// order is its score order and a hit (`freq + 1`) never moves a member.
+/// Each queue is a range of scores, its order the score order: a member
+/// appended to a queue takes the score after the newest one there (the
+/// range's base + 1 in an empty queue). S3-FIFO's ghost holds scores from 1
+/// to below [`SMALL_BASE`](queue_scores::SMALL_BASE), its small queue from
+/// there to below [`MAIN_BASE`](queue_scores::MAIN_BASE), its main queue from
+/// there up. SIEVE's one queue holds its sequence numbers, from 1 up; the
+/// hand, when it is not 0, is the negated score of the reserved member
+/// [`HAND`](queue_scores::HAND), which no invocation hash (16 bytes) equals.
 ///
-/// SIEVE: a member's score is `2 × sequence + visited`, its sequence one
-/// above the newest one's (1 in an empty pair); the hand, when it is not 0,
-/// is the score (negated) of the reserved member [`HAND`](queue_scores::HAND),
-/// which no invocation hash (16 bytes) can equal.
+/// S3-FIFO's use counter and SIEVE's visited bit are the **last byte of the
+/// stored value**, so a hit reads them with the value it returns (one
+/// command), and a hit that finds them saturated writes nothing.
 ///
 /// ```
 /// use redis_func_cache_core::policy::queue_scores::{MAIN_BASE, SMALL_BASE};

@@ -7,6 +7,9 @@
 --                           has run down by 1/16 of itself (SPEC §6)
 -- ARGV[6] '1': each value starts with its 16-digit deadline (µs)
 -- Returns the value, or false for a miss.
+--
+-- Every hit runs this text, so it creates no closures and makes no call it
+-- can skip: a hit that changes no score reads the value and the TTL only.
 local index, values = KEYS[1], KEYS[2]
 local member, kind, rule = ARGV[1], ARGV[2], ARGV[3]
 
@@ -14,15 +17,12 @@ local value = redis.call('HGET', values, member)
 if not value then
   return false
 end
-
-local function now_us()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
+local stored = value
 
 local now = nil
 if ARGV[6] == '1' then
-  now = now_us()
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
   local deadline = tonumber(string.sub(value, 1, 16))
   if deadline == nil or now >= deadline then
     redis.call('HDEL', values, member)
@@ -36,24 +36,33 @@ if ARGV[6] == '1' then
   value = string.sub(value, 17)
 end
 
--- The index's remaining TTL (-2: the index key is gone), read at most once.
+-- The index's remaining TTL (-2: the index key is gone), once read.
 local left = nil
-local function index_ttl()
-  if left == nil then
-    left = redis.call('PTTL', index)
-  end
-  return left
-end
 
-if (kind == 'z' and rule == 'keep') or kind == 's' then
-  -- A hit that changes no score (FIFO, RR) reads nothing more: keys are
-  -- lost whole (expiry, maxmemory), so the index key's presence, which the
-  -- TTL read below needs anyway, is the check for a pair that lost a half.
-  if index_ttl() == -2 then
+if rule == 'keep' or kind == 'q' then
+  -- A hit that changes no score (FIFO, RR, S3-FIFO, SIEVE) reads nothing
+  -- more: keys are lost whole (expiry, maxmemory), so the index key's
+  -- presence, which the TTL read below needs anyway, is the check for a
+  -- pair that lost a half.
+  left = redis.call('PTTL', index)
+  if left == -2 then
     redis.call('HDEL', values, member)
     return false
   end
-elseif kind == 'z' then
+  if kind == 'q' then
+    -- S3-FIFO's counter (up to 3) and SIEVE's bit are the stored value's
+    -- last byte (queue_scores), read with the value; a hit that finds them
+    -- saturated writes nothing. The caller drops the byte.
+    local flag = string.byte(value, -1)
+    if flag == nil then
+      redis.call('HDEL', values, member)
+      return false
+    end
+    if flag < 1 or (flag < 3 and rule == 'freq') then
+      redis.call('HSET', values, member, string.sub(stored, 1, -2) .. string.char(flag + 1))
+    end
+  end
+else
   local present
   local top = nil
   if rule == 'max1' then
@@ -76,7 +85,11 @@ elseif kind == 'z' then
     elseif rule == 'one' then
       new = 1
     elseif rule == 'clock' then
-      new = now or now_us()
+      if not now then
+        local t = redis.call('TIME')
+        now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+      end
+      new = now
     end
     if new then
       redis.call('ZADD', index, string.format('%.0f', new), member)
@@ -87,29 +100,14 @@ elseif kind == 'z' then
     redis.call('HDEL', values, member)
     return false
   end
-elseif kind == 'q' then
-  -- S3-FIFO counts hits up to 3 and SIEVE sets a bit, both in the score's
-  -- low bits (queue_scores): a hit that finds them saturated writes nothing.
-  local score = tonumber(redis.call('ZSCORE', index, member))
-  local small = 1125899906842624 -- 2^50: below it, S3-FIFO's ghosts
-  if score == nil or (rule == 'freq' and score < small) then
-    redis.call('HDEL', values, member)
-    return false
-  end
-  local saturated
-  if rule == 'freq' then
-    saturated = score % 4 == 3
-  else
-    saturated = score % 2 == 1
-  end
-  if not saturated then
-    redis.call('ZADD', index, 'XX', string.format('%.0f', score + 1), member)
-  end
 end
 
 if ARGV[5] == '1' then
+  if left == nil then
+    left = redis.call('PTTL', index)
+  end
   local ttl = tonumber(ARGV[4])
-  if index_ttl() <= ttl - math.floor(ttl / 16) then
+  if left <= ttl - math.floor(ttl / 16) then
     redis.call('PEXPIRE', index, ARGV[4])
     redis.call('PEXPIRE', values, ARGV[4])
   end

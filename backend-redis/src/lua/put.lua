@@ -104,18 +104,32 @@ local function last_in(lo, hi)
   return nil, nil
 end
 
--- The score of a member appended to a queue: the place after its newest.
-local function append_score(queue, freq)
+-- The score of a member appended to a queue: the one after its newest
+-- (which may be the member itself: ZADD moves it in place).
+local function append_score(queue)
   local _, top = last_in(bounds(queue))
-  if queue == 'g' then
-    return (top or 0) + 1
-  end
-  local base = queue == 's' and SMALL or MAIN
-  local place = 1
   if top then
-    place = math.floor((top - base) / 4) + 1
+    return top + 1
   end
-  return base + 4 * place + freq
+  if queue == 'g' then
+    return 1
+  elseif queue == 's' then
+    return SMALL + 1
+  end
+  return MAIN + 1
+end
+
+-- S3-FIFO's counter or SIEVE's bit: the last byte of a resident's value.
+local function flag_of(m)
+  local v = redis.call('HGET', values, m)
+  if not v then
+    return 0, nil
+  end
+  return string.byte(v, -1) or 0, v
+end
+
+local function set_flag(m, v, f)
+  redis.call('HSET', values, m, string.sub(v, 1, -2) .. string.char(f))
 end
 
 local n_small, n_main, n_ghost = 0, 0, 0
@@ -123,13 +137,14 @@ local n_small, n_main, n_ghost = 0, 0, 0
 -- S3-FIFO's "evict from M": second chances until a counter is 0.
 local function s3_evict_main()
   while true do
-    local t, score = first_in(bounds('m'))
+    local t = first_in(bounds('m'))
     if not t then
       return nil
     end
-    local freq = score % 4
+    local freq, v = flag_of(t)
     if freq > 0 then
-      redis.call('ZADD', index, score_text(append_score('m', freq - 1)), t)
+      set_flag(t, v, freq - 1)
+      redis.call('ZADD', index, score_text(append_score('m')), t)
     else
       redis.call('ZREM', index, t)
       n_main = n_main - 1
@@ -144,16 +159,16 @@ local function s3_evict()
   local m = math.max(0, maxsize - s)
   if n_small >= s or n_main == 0 then
     while n_small > 0 do
-      local t, score = first_in(bounds('s'))
+      local t = first_in(bounds('s'))
       n_small = n_small - 1
-      if score % 4 >= 1 then
-        redis.call('ZADD', index, score_text(append_score('m', score % 4)), t)
+      if flag_of(t) >= 1 then
+        redis.call('ZADD', index, score_text(append_score('m')), t)
         n_main = n_main + 1
         if n_main > m then
           return s3_evict_main()
         end
       else
-        redis.call('ZADD', index, score_text(append_score('g', 0)), t)
+        redis.call('ZADD', index, score_text(append_score('g')), t)
         n_ghost = n_ghost + 1
         while n_ghost > math.max(1, m) do
           local oldest = first_in(bounds('g'))
@@ -172,21 +187,25 @@ end
 -- not 0, as the negated score of the member 'hand'.
 local function sieve_evict()
   local hand = -(tonumber(redis.call('ZSCORE', index, 'hand')) or 0)
-  local t, score = first_in(score_text(math.max(1, 2 * hand)), '+inf')
+  local t, seq = first_in(score_text(math.max(1, hand)), '+inf')
   if not t then
-    t, score = first_in('1', '+inf')
+    t, seq = first_in('1', '+inf')
   end
-  while score % 2 == 1 do
-    redis.call('ZADD', index, score_text(score - 1), t)
-    local next_t, next_score = first_in('(' .. score_text(score), '+inf')
-    if not next_t then
-      next_t, next_score = first_in('1', '+inf')
+  while true do
+    local visited, v = flag_of(t)
+    if visited ~= 1 then
+      break
     end
-    t, score = next_t, next_score
+    set_flag(t, v, 0)
+    local next_t, next_seq = first_in('(' .. score_text(seq), '+inf')
+    if not next_t then
+      next_t, next_seq = first_in('1', '+inf')
+    end
+    t, seq = next_t, next_seq
   end
   redis.call('ZREM', index, t)
-  if first_in('(' .. score_text(score), '+inf') then
-    redis.call('ZADD', index, score_text(-(math.floor(score / 2) + 1)), 'hand')
+  if first_in('(' .. score_text(seq), '+inf') then
+    redis.call('ZADD', index, score_text(-(seq + 1)), 'hand')
   else
     redis.call('ZREM', index, 'hand')
   end
@@ -198,6 +217,12 @@ local present
 if kind == 'q3' or kind == 'sv' then
   local score = tonumber(redis.call('ZSCORE', index, member))
   present = score ~= nil and (kind == 'sv' or score >= SMALL)
+  -- The value ends with the counter or bit: kept on a replace, 0 when new.
+  if present then
+    stored = stored .. string.char((flag_of(member)))
+  else
+    stored = stored .. string.char(0)
+  end
 elseif kind == 'z' then
   present = redis.call('ZSCORE', index, member)
 else
@@ -236,13 +261,13 @@ elseif kind == 'q3' or kind == 'sv' then
   local score
   if kind == 'sv' then
     local _, top = last_in('1', '+inf')
-    score = 2 * (math.floor((top or 0) / 2) + 1)
+    score = (top or 0) + 1
   else
     local was = tonumber(redis.call('ZSCORE', index, member))
     if was and was < SMALL then
-      score = append_score('m', 0)
+      score = append_score('m')
     else
-      score = append_score('s', 0)
+      score = append_score('s')
     end
   end
   redis.call('ZADD', index, score_text(score), member)

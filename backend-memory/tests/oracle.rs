@@ -148,30 +148,46 @@ impl Subject {
     }
 }
 
-/// Replays `ops` on the store and the oracle; every observation and the
-/// final contents must agree exactly.
-fn check_exact(rules: PolicyRules, maxsize: u64, ops: &[Op]) -> Result<(), String> {
-    let mut s = Subject::new(rules, maxsize);
-    let mut o = Oracle {
-        rules,
-        entries: vec![],
-    };
+/// What the oracles answer, so one loop replays ops on a store and a model.
+trait Model {
+    fn get(&mut self, m: InvocationHash, now: u64) -> Option<u8>;
+    fn put(&mut self, m: InvocationHash, v: u8, maxsize: u64, now: u64) -> Vec<InvocationHash>;
+    /// How many entries are resident.
+    fn size(&self) -> u64;
+}
+
+impl Model for Oracle {
+    fn get(&mut self, m: InvocationHash, now: u64) -> Option<u8> {
+        Oracle::get(self, m, now)
+    }
+    fn put(&mut self, m: InvocationHash, v: u8, maxsize: u64, now: u64) -> Vec<InvocationHash> {
+        Oracle::put(self, m, v, maxsize, now)
+    }
+    fn size(&self) -> u64 {
+        self.entries.len() as u64
+    }
+}
+
+/// Replays `ops` on the store and the model: every observation must agree
+/// exactly, and so must the size after every step.
+fn replay_both(s: &mut Subject, model: &mut impl Model, ops: &[Op]) -> Result<(), String> {
+    let (word, maxsize) = (s.rules.word, s.maxsize);
     for (step, op) in ops.iter().enumerate() {
         let now = s.clock.now_micros_for_test();
         let (got, want) = match *op {
-            Op::Get(k) => (Seen::Read(s.get(k)), Seen::Read(o.get(member(k), now))),
+            Op::Get(k) => (Seen::Read(s.get(k)), Seen::Read(model.get(member(k), now))),
             Op::Put(k, v) => (
                 Seen::Evicted(s.put(k, v)),
-                Seen::Evicted(o.put(member(k), v, s.maxsize, now)),
+                Seen::Evicted(model.put(member(k), v, s.maxsize, now)),
             ),
             Op::Call(k) => {
                 let got = match s.get(k) {
                     Some(v) => Seen::Read(Some(v)),
                     None => Seen::Evicted(s.put(k, k)),
                 };
-                let want = match o.get(member(k), now) {
+                let want = match model.get(member(k), now) {
                     Some(v) => Seen::Read(Some(v)),
-                    None => Seen::Evicted(o.put(member(k), k, s.maxsize, now)),
+                    None => Seen::Evicted(model.put(member(k), k, s.maxsize, now)),
                 };
                 (got, want)
             }
@@ -186,11 +202,29 @@ fn check_exact(rules: PolicyRules, maxsize: u64, ops: &[Op]) -> Result<(), Strin
         };
         if got != want {
             return Err(format!(
-                "{} maxsize {maxsize}: step {step} {op:?}: store saw {got:?}, oracle {want:?}; ops {ops:?}",
-                rules.word
+                "{word} maxsize {maxsize}: step {step} {op:?}: store saw {got:?}, oracle {want:?}; ops {ops:?}"
+            ));
+        }
+        if s.len() != model.size() {
+            return Err(format!(
+                "{word}: size {} != {}; ops {ops:?}",
+                s.len(),
+                model.size()
             ));
         }
     }
+    Ok(())
+}
+
+/// Replays `ops` on the store and the oracle; every observation and the
+/// final contents must agree exactly.
+fn check_exact(rules: PolicyRules, maxsize: u64, ops: &[Op]) -> Result<(), String> {
+    let mut s = Subject::new(rules, maxsize);
+    let mut o = Oracle {
+        rules,
+        entries: vec![],
+    };
+    replay_both(&mut s, &mut o, ops)?;
     let mut want: Vec<_> = o.entries.iter().map(|e| (e.1, e.0)).collect();
     want.sort();
     let contents = s.store.contents(&s.pair);
@@ -296,6 +330,18 @@ struct QueueOracle {
     queue: Vec<(InvocationHash, u64, bool)>,
     hand: u64,
     next_seq: u64,
+}
+
+impl Model for QueueOracle {
+    fn get(&mut self, m: InvocationHash, _now: u64) -> Option<u8> {
+        QueueOracle::get(self, m)
+    }
+    fn put(&mut self, m: InvocationHash, v: u8, maxsize: u64, _now: u64) -> Vec<InvocationHash> {
+        QueueOracle::put(self, m, v, maxsize)
+    }
+    fn size(&self) -> u64 {
+        self.values.len() as u64
+    }
 }
 
 impl QueueOracle {
@@ -481,48 +527,7 @@ impl QueueOracle {
 fn check_queues(rules: PolicyRules, maxsize: u64, ops: &[Op]) -> Result<(), String> {
     let mut s = Subject::new(rules, maxsize);
     let mut o = QueueOracle::new(rules.word == "sieve");
-    for (step, op) in ops.iter().enumerate() {
-        let (got, want) = match *op {
-            Op::Get(k) => (Seen::Read(s.get(k)), Seen::Read(o.get(member(k)))),
-            Op::Put(k, v) => (
-                Seen::Evicted(s.put(k, v)),
-                Seen::Evicted(o.put(member(k), v, s.maxsize)),
-            ),
-            Op::Call(k) => {
-                let got = match s.get(k) {
-                    Some(v) => Seen::Read(Some(v)),
-                    None => Seen::Evicted(s.put(k, k)),
-                };
-                let want = match o.get(member(k)) {
-                    Some(v) => Seen::Read(Some(v)),
-                    None => Seen::Evicted(o.put(member(k), k, s.maxsize)),
-                };
-                (got, want)
-            }
-            Op::Resize(n) => {
-                s.maxsize = n;
-                (Seen::Nothing, Seen::Nothing)
-            }
-            Op::Tick(us) => {
-                s.clock.advance(Duration::from_micros(us));
-                (Seen::Nothing, Seen::Nothing)
-            }
-        };
-        if got != want {
-            return Err(format!(
-                "{} maxsize {maxsize}: step {step} {op:?}: store saw {got:?}, oracle {want:?}; ops {ops:?}",
-                rules.word
-            ));
-        }
-        if s.len() != o.values.len() as u64 {
-            return Err(format!(
-                "{}: size {} != {}; ops {ops:?}",
-                rules.word,
-                s.len(),
-                o.values.len()
-            ));
-        }
-    }
+    replay_both(&mut s, &mut o, ops)?;
     o.compare(&s.store.contents(&s.pair))
         .map_err(|e| format!("{} maxsize {maxsize}: {e}; ops {ops:?}", rules.word))
 }

@@ -41,14 +41,7 @@ fn the_cluster_store_behaves_as_the_memory_store() {
 
     // Identical to the memory store in the cluster layouts.
     let layouts = [Layout::Cluster, Layout::ClusterMultiple];
-    for rules in [
-        rules::LRU,
-        rules::MRU,
-        rules::FIFO,
-        rules::LFU,
-        rules::S3FIFO,
-        rules::SIEVE,
-    ] {
+    for rules in rules::DETERMINISTIC {
         run(&store, rules, Check::Identical, &layouts, 16);
     }
     for rules in [rules::RR, rules::TLRU] {
@@ -134,14 +127,7 @@ fn the_fred_cluster_store_behaves_as_the_memory_store() {
     let rt = common::runtime();
     rt.block_on(conformance::run_all_async(&harness));
     let layouts = [Layout::Cluster, Layout::ClusterMultiple];
-    for rules in [
-        rules::LRU,
-        rules::MRU,
-        rules::FIFO,
-        rules::LFU,
-        rules::S3FIFO,
-        rules::SIEVE,
-    ] {
+    for rules in rules::DETERMINISTIC {
         run(&store, rules, Check::Identical, &layouts, 16);
     }
     for rules in [rules::RR, rules::TLRU] {

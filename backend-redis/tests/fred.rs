@@ -19,14 +19,7 @@ fn fred_passes_the_suite_and_matches_the_memory_store() {
     conformance::run_all(&fred);
     let rt = common::runtime();
     rt.block_on(conformance::run_all_async(&fred));
-    for rules in [
-        rules::LRU,
-        rules::MRU,
-        rules::FIFO,
-        rules::LFU,
-        rules::S3FIFO,
-        rules::SIEVE,
-    ] {
+    for rules in rules::DETERMINISTIC {
         run(&store, rules, Check::Identical, &Layout::ALL, 24);
     }
     for rules in [rules::RR, rules::TLRU] {

@@ -97,6 +97,11 @@ pub mod rules {
     /// All eight, in the order of SPEC §3's table, then §3.2's.
     pub const ALL: [PolicyRules; 8] = [LRU, MRU, FIFO, LFU, RR, TLRU, S3FIFO, SIEVE];
 
+    /// The policies whose hits, misses and victims are the same on every
+    /// store for a given sequence (SPEC §3 and §3.2): all but `rr` (random
+    /// victims) and `tlru` (the clock).
+    pub const DETERMINISTIC: [PolicyRules; 6] = [LRU, MRU, FIFO, LFU, S3FIFO, SIEVE];
+
     /// The rules for a key word (`lru`, `mru`, `fifo`, `lfu`, `rr`, `tlru`,
     /// `s3fifo`, `sieve`).
     ///

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use redis::AsyncCommands;
-use redis_func_cache::{FuncCache, FuncId, LruPolicy, RedisStore, by_name};
+use redis_func_cache::{FuncCache, FuncId, LruPolicy, Policy, RedisStore, by_name};
 
 use super::{
     Better, CpuLimit, LatencyLimit, Row, ServerLimit, ServerWork, Settings, Spec, interleave,
@@ -164,9 +164,14 @@ impl Bench {
     }
 
     fn cache(&self, name: &str, maxsize: u64) -> Result<Cache, Failure> {
+        self.cache_with(name, maxsize, Policy::of(&LruPolicy))
+    }
+
+    /// An empty cache of `policy` on the server.
+    fn cache_with(&self, name: &str, maxsize: u64, policy: Policy) -> Result<Cache, Failure> {
         let store = RedisStore::open(self.url.as_str()).map_err(fail("opening the store"))?;
         let cache = FuncCache::builder(name)
-            .policy(LruPolicy)
+            .policy(policy)
             .maxsize(maxsize)
             .store(store)
             .build()
@@ -223,15 +228,7 @@ impl Bench {
         let mut rows = Vec::new();
         for &word in words {
             let policy = by_name(word, "single").ok_or_else(|| format!("no policy {word}"))?;
-            let store = RedisStore::open(self.url.as_str()).map_err(fail("opening the store"))?;
-            let cache = FuncCache::builder(format!("compare-cost-{word}"))
-                .policy(policy)
-                .maxsize(SEQ_KEYS)
-                .store(store)
-                .build()
-                .map_err(fail("building the cache"))?;
-            cache.purge().map_err(fail("purging"))?;
-            let cache = Arc::new(cache);
+            let cache = self.cache_with(&format!("compare-cost-{word}"), SEQ_KEYS, policy)?;
             self.fill(&cache, SEQ_KEYS)?;
             // Warm: three hits per entry saturate S3-FIFO's counters and
             // SIEVE's bits, as on any pair that has served a while.

@@ -371,8 +371,8 @@ impl QueueOracle {
     }
 
     fn put(&mut self, m: InvocationHash, v: u8, maxsize: u64) -> Vec<InvocationHash> {
-        if self.values.contains_key(&m) {
-            self.values.insert(m, v);
+        if let Some(present) = self.values.get_mut(&m) {
+            *present = v;
             return vec![];
         }
         let mut evicted = vec![];

@@ -176,13 +176,18 @@ pub(crate) fn hit_value(rules: &PolicyRules, value: StoredValue) -> Option<Store
     Some(StoredValue::from(bytes.slice(..len)))
 }
 
+/// An index's members with their scores, as [`PairContents`] holds them.
+///
+/// [`PairContents`]: redis_func_cache_core::store::PairContents
+pub(crate) type IndexEntries = Vec<(InvocationHash, Option<u64>)>;
+
 /// A sorted-set index read back as (member, score) pairs, in the form the
 /// memory store reports it: SIEVE's hand member (see
 /// [`queue_scores`](redis_func_cache_core::policy::queue_scores)) becomes the
 /// hand, every other member an invocation hash.
 pub(crate) fn sorted_index(
     pairs: Vec<(Vec<u8>, f64)>,
-) -> Result<(Vec<(InvocationHash, Option<u64>)>, Option<u64>), Error> {
+) -> Result<(IndexEntries, Option<u64>), Error> {
     let mut hand = None;
     let mut index = Vec::with_capacity(pairs.len());
     for (m, score) in pairs {

@@ -65,7 +65,8 @@ enum Index {
     Sorted(OrderedIndex),
     /// Members in no order; positions allow O(1) random removal.
     Set(Vec<InvocationHash>),
-    /// S3-FIFO's or SIEVE's queues, which keep every member's score.
+    /// S3-FIFO's or SIEVE's queues, which keep every member's score and
+    /// each resident's counter or bit.
     Queues(QueueIndex),
 }
 
@@ -157,7 +158,8 @@ pub(crate) enum Touch {
     /// `+ 1`.
     Increment(InvocationHash),
     /// S3-FIFO's or SIEVE's hit rule (a counter that saturates, or a bit):
-    /// each touch changes only its member's own score, so they commute.
+    /// each touch changes only its member's own flag, never the order, so
+    /// touches commute.
     Visit(InvocationHash),
 }
 

@@ -168,10 +168,10 @@ fn bytes_of(value: Value) -> Option<Vec<u8>> {
 }
 
 /// A hit's value, shared with the reply when it is long.
-fn stored_value_of(value: Value) -> Option<StoredValue> {
+fn stored_bytes_of(value: Value) -> Option<Bytes> {
     match value {
-        Value::Bytes(b) => Some(StoredValue::from(b)),
-        Value::String(s) => Some(StoredValue::copy_from_slice(s.as_bytes())),
+        Value::Bytes(b) => Some(b),
+        Value::String(s) => Some(Bytes::copy_from_slice(s.as_bytes())),
         _ => None,
     }
 }
@@ -421,7 +421,7 @@ impl Store for FredStore {
         let value = self
             .block(self.script(get_call(req)))?
             .map_err(fred_error)?;
-        Ok(stored_value_of(value).and_then(|v| hit_value(req.rules, v)))
+        Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {
@@ -454,7 +454,7 @@ impl Store for FredStore {
             .run(self.script(get_call(req)))
             .await?
             .map_err(fred_error)?;
-        Ok(stored_value_of(value).and_then(|v| hit_value(req.rules, v)))
+        Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {

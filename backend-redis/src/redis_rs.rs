@@ -459,7 +459,7 @@ impl<T: Topology> Store for RedisStore<T> {
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         let mut con = self.sync_connection()?;
         let value: Option<Vec<u8>> = get_call(req).invoke(&mut *con).map_err(backend_error)?;
-        Ok(value.and_then(|v| hit_value(req.rules, StoredValue::from(v))))
+        Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
@@ -495,7 +495,7 @@ impl<T: Topology> Store for RedisStore<T> {
             .invoke_async(&mut con)
             .await
             .map_err(backend_error)?;
-        Ok(value.and_then(|v| hit_value(req.rules, StoredValue::from(v))))
+        Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {

@@ -8,7 +8,9 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim, queue_scores};
-use redis_func_cache_core::store::{Expiry, GetRequest, PutOutcome, PutRequest, StoredValue};
+use redis_func_cache_core::store::{
+    Bytes, Expiry, GetRequest, PutOutcome, PutRequest, StoredValue,
+};
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 
 use crate::BACKEND;
@@ -167,13 +169,12 @@ pub(crate) fn member(bytes: &[u8]) -> Result<InvocationHash, Error> {
 /// values end with their counter or bit (see
 /// [`queue_scores`](redis_func_cache_core::policy::queue_scores)), which the
 /// script leaves on so it need not copy the value; it is dropped here.
-pub(crate) fn hit_value(rules: &PolicyRules, value: StoredValue) -> Option<StoredValue> {
+pub(crate) fn hit_value(rules: &PolicyRules, value: Bytes) -> Option<StoredValue> {
     if !rules.index.is_queue() {
-        return Some(value);
+        return Some(StoredValue::from(value));
     }
-    let bytes = value.into_bytes();
-    let len = bytes.len().checked_sub(1)?;
-    Some(StoredValue::from(bytes.slice(..len)))
+    let len = value.len().checked_sub(1)?;
+    Some(StoredValue::from(value.slice(..len)))
 }
 
 /// An index's members with their scores, as [`PairContents`] holds them.

@@ -3,7 +3,8 @@
 -- KEYS[1] index (sorted set, or set), KEYS[2] values (hash)
 -- ARGV[1] member   ARGV[2] value
 -- ARGV[3] index kind: 'z' | 's' | 'q3' S3-FIFO | 'sv' SIEVE (SPEC §3.2; the
---         queues live in the sorted set's scores, as queue_scores says)
+--         queues live in the sorted set's scores and each entry's counter or
+--         bit in the last byte of its stored value, as queue_scores says)
 -- ARGV[4] insert rule, ARGV[5] overwrite rule: keep | max1 | one | incr | clock
 -- ARGV[6] victim: low | high | rand      ARGV[7] maxsize
 -- ARGV[8] pair TTL, ms   ARGV[9] '1': a put restarts the pair TTL

@@ -203,7 +203,7 @@ impl FuncCache<NoStore> {
 }
 
 impl<S, Z> FuncCacheBuilder<S, Z> {
-    /// The eviction policy and layout (any of the 24 seed names, or a
+    /// The eviction policy and layout (any of the 32 policy names, or a
     /// [`Policy`] chosen at run time).
     pub fn policy(mut self, policy: impl EvictionPolicy) -> Self {
         self.policy = Policy::of(&policy);

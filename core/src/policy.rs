@@ -233,8 +233,8 @@ impl Layout {
     }
 }
 
-/// An eviction policy: rules plus a layout. The 24 seed names
-/// (`LruPolicy` ... `TLruClusterMultiplePolicy`) in the policies crate
+/// An eviction policy: rules plus a layout. The 32 policy names
+/// (`LruPolicy` ... `SieveClusterMultiplePolicy`) in the policies crate
 /// implement it, and so does [`Policy`], for choosing one at run time.
 pub trait EvictionPolicy {
     /// The scoring and eviction rules.

@@ -574,6 +574,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     /// (the `#[cached]` macro hashes the arguments before moving them into the
     /// function body). A hash that could not be computed runs `f` uncached
     /// (or is returned, with [`OnStoreError::Propagate`]).
+    #[doc(hidden)]
     pub fn try_call_keyed<T, E, F>(
         &self,
         func: &FuncId,
@@ -585,31 +586,68 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         E: From<Error>,
         F: FnOnce() -> Result<T, E>,
     {
+        self.try_call_keyed_with(func, key, f, |e| Some(E::from(e)))
+    }
+
+    /// [`try_call_keyed`](FuncCache::try_call_keyed) for callers whose error
+    /// type cannot hold a cache error (`io::Error`, a plain value): `lift`
+    /// turns each cache error into the caller's error, or returns `None` to
+    /// carry on without the cache (the function runs, or its result is
+    /// returned unstored). In a mode that may not run the function
+    /// ([`Mode::NoExec`]) there is nothing to carry on with, so `lift` must
+    /// return `Some` there; if it does not, the function runs.
+    #[doc(hidden)]
+    pub fn try_call_keyed_with<T, E, F, L>(
+        &self,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        f: F,
+        lift: L,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Result<T, E>,
+        L: Fn(Error) -> Option<E>,
+    {
         let mode = Mode::current();
-        let Some(member) = self.usable_key(key, mode)? else {
-            return f();
+        let member = match self.usable_key(key, mode) {
+            Ok(Some(member)) => member,
+            Ok(None) => return f(),
+            Err(e) => match lift(e) {
+                Some(e) => return Err(e),
+                None => return f(),
+            },
         };
         let pair = self.pair(func);
         if mode.reads() {
             let got = self.store.get(&self.get_request(&pair, member));
-            if let Some(value) = self.decode_read(got)? {
-                return Ok(value);
+            match self.decode_read(got) {
+                Ok(Some(value)) => return Ok(value),
+                Ok(None) => {}
+                Err(e) => lifted(lift(e))?,
             }
             if !mode.executes() {
-                return Err(Error::CacheMiss.into());
+                lifted(lift(Error::CacheMiss))?;
             }
         }
         let value = f()?;
-        if mode.writes()
-            && let Some(req) = self.put_request(&pair, member, &value)?
-        {
-            let outcome = self.store.put(&req);
-            self.record_put(outcome)?;
+        if mode.writes() {
+            match self.put_request(&pair, member, &value) {
+                Ok(Some(req)) => {
+                    let outcome = self.store.put(&req);
+                    if let Err(e) = self.record_put(outcome) {
+                        lifted(lift(e))?;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => lifted(lift(e))?,
+            }
         }
         Ok(value)
     }
 
     /// [`try_call_keyed`](FuncCache::try_call_keyed) for async functions.
+    #[doc(hidden)]
     pub async fn try_call_keyed_async<T, E, F, Fut>(
         &self,
         func: &FuncId,
@@ -622,26 +660,59 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        self.try_call_keyed_with_async(func, key, f, |e| Some(E::from(e)))
+            .await
+    }
+
+    /// [`try_call_keyed_with`](FuncCache::try_call_keyed_with) for async
+    /// functions.
+    #[doc(hidden)]
+    pub async fn try_call_keyed_with_async<T, E, F, Fut, L>(
+        &self,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        f: F,
+        lift: L,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        L: Fn(Error) -> Option<E>,
+    {
         let mode = Mode::current();
-        let Some(member) = self.usable_key(key, mode)? else {
-            return f().await;
+        let member = match self.usable_key(key, mode) {
+            Ok(Some(member)) => member,
+            Ok(None) => return f().await,
+            Err(e) => match lift(e) {
+                Some(e) => return Err(e),
+                None => return f().await,
+            },
         };
         let pair = self.pair(func);
         if mode.reads() {
             let got = self.store.get_async(&self.get_request(&pair, member)).await;
-            if let Some(value) = self.decode_read(got)? {
-                return Ok(value);
+            match self.decode_read(got) {
+                Ok(Some(value)) => return Ok(value),
+                Ok(None) => {}
+                Err(e) => lifted(lift(e))?,
             }
             if !mode.executes() {
-                return Err(Error::CacheMiss.into());
+                lifted(lift(Error::CacheMiss))?;
             }
         }
         let value = f().await?;
-        if mode.writes()
-            && let Some(req) = self.put_request(&pair, member, &value)?
-        {
-            let outcome = self.store.put_async(&req).await;
-            self.record_put(outcome)?;
+        if mode.writes() {
+            match self.put_request(&pair, member, &value) {
+                Ok(Some(req)) => {
+                    let outcome = self.store.put_async(&req).await;
+                    if let Err(e) = self.record_put(outcome) {
+                        lifted(lift(e))?;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => lifted(lift(e))?,
+            }
         }
         Ok(value)
     }
@@ -750,5 +821,14 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                 Ok(())
             }
         }
+    }
+}
+
+/// A lifted cache error: `Err` to return it, `Ok` to carry on without the
+/// cache.
+fn lifted<E>(lifted: Option<E>) -> Result<(), E> {
+    match lifted {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }

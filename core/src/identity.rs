@@ -147,18 +147,81 @@ impl FuncId {
         &self,
         args: &A,
     ) -> Result<InvocationHash, Error> {
+        let mut hasher = self.hasher();
+        hasher.arg(args);
+        hasher.finish()
+    }
+
+    /// An [`InvocationHasher`] that takes the arguments one at a time.
+    ///
+    /// Feeding `a` then `b` gives the hash of the tuple `(a, b)`: the
+    /// encoding of a tuple is its elements' encodings one after the other.
+    ///
+    /// ```
+    /// use redis_func_cache_core::FuncId;
+    /// static ADD: FuncId = FuncId::new("m", "add", 7);
+    /// let mut hasher = ADD.hasher();
+    /// hasher.arg(&1u32);
+    /// hasher.arg("x");
+    /// assert_eq!(hasher.finish().unwrap(), ADD.invocation_hash(&(1u32, "x")).unwrap());
+    /// ```
+    pub fn hasher(&self) -> InvocationHasher {
         let mut writer = HashWriter::new();
         for part in [self.module.as_bytes(), self.name.as_bytes()] {
             writer.feed(&(part.len() as u64).to_le_bytes());
             writer.feed(part);
         }
         writer.feed(&self.fingerprint.to_le_bytes());
-        bincode::serde::encode_into_std_write(args, &mut writer, bincode::config::standard())
-            .map_err(|e| Error::Encode {
+        InvocationHasher {
+            writer,
+            failure: None,
+        }
+    }
+}
+
+/// Builds an [`InvocationHash`] from arguments given one at a time (see
+/// [`FuncId::hasher`]); the `#[cached]` macro feeds each argument through
+/// its own call, so a compile error names the argument that cannot be
+/// hashed.
+pub struct InvocationHasher {
+    writer: HashWriter,
+    /// The first argument that failed to encode; later ones are ignored.
+    failure: Option<Error>,
+}
+
+impl InvocationHasher {
+    /// Adds one argument (or any serializable part of the key).
+    pub fn arg<A: Serialize + ?Sized>(&mut self, arg: &A) {
+        if self.failure.is_some() {
+            return;
+        }
+        let encoded = bincode::serde::encode_into_std_write(
+            arg,
+            &mut self.writer,
+            bincode::config::standard(),
+        );
+        if let Err(e) = encoded {
+            self.failure = Some(Error::Encode {
                 what: "arguments",
                 source: BoxError::from(e),
-            })?;
-        Ok(InvocationHash(writer.digest128().to_be_bytes()))
+            });
+        }
+    }
+
+    /// The hash of everything fed, or the first encoding error.
+    pub fn finish(mut self) -> Result<InvocationHash, Error> {
+        match self.failure {
+            Some(e) => Err(e),
+            None => Ok(InvocationHash(self.writer.digest128().to_be_bytes())),
+        }
+    }
+}
+
+impl fmt::Debug for InvocationHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvocationHasher")
+            .field("failed", &self.failure.is_some())
+            .finish_non_exhaustive()
     }
 }
 

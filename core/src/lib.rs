@@ -23,7 +23,7 @@ mod value;
 
 pub use cache::{DEFAULT_MAXSIZE, DEFAULT_TTL, FuncCache, FuncCacheBuilder, NoStore, OnStoreError};
 pub use error::{BoxError, Error};
-pub use identity::{FastNameHasher, FuncId, InvocationHash, Xxh3NameHasher};
+pub use identity::{FastNameHasher, FuncId, InvocationHash, InvocationHasher, Xxh3NameHasher};
 pub use keys::{DEFAULT_PREFIX, KeyPair, StoreId};
 pub use mode::{Mode, WithMode};
 pub use policy::{EvictionPolicy, Layout, Policy, PolicyRules};

@@ -49,8 +49,9 @@ pub use redis_func_cache_core::stats;
 pub use redis_func_cache_core::store;
 pub use redis_func_cache_core::{
     Bincode, BoxError, DEFAULT_MAXSIZE, DEFAULT_PREFIX, DEFAULT_TTL, DynStore, Error,
-    EvictionPolicy, FuncCache, FuncCacheBuilder, FuncId, InvocationHash, KeyPair, Layout, Mode,
-    NoStore, OnStoreError, Policy, PolicyRules, Serializer, StatsSnapshot, Store, WithMode,
+    EvictionPolicy, FuncCache, FuncCacheBuilder, FuncId, InvocationHash, InvocationHasher, KeyPair,
+    Layout, Mode, NoStore, OnStoreError, Policy, PolicyRules, Serializer, StatsSnapshot, Store,
+    WithMode,
 };
 pub use redis_func_cache_policies::{
     FifoClusterMultiplePolicy, FifoClusterPolicy, FifoMultiplePolicy, FifoPolicy,
@@ -101,23 +102,61 @@ pub use redis_func_cache_redis::{Cluster, RedisClusterStore, RedisStore, Standal
 /// - `skip(a, b)`: arguments left out of the key (a pool, a logger). `self`
 ///   is hashed like any argument unless skipped.
 /// - `name = "Type::method"`: the name in the function's identity (default:
-///   the function's name). Give one to methods of different types that share
-///   a module and a name.
+///   the function's name). It becomes part of Redis key names, so it may not
+///   contain `{`, `}`, glob or control characters.
+/// - `version = "2"`: a text to bump when the function's results change for
+///   a reason its own code does not show (a helper it calls, a data file).
+/// - `depends_on(FACTOR, LIMITS)`: constants or statics whose **values** join
+///   the fingerprint (they must implement `Serialize`), so changing `const
+///   FACTOR` from 2 to 3 invalidates the old results.
+/// - `id = FIB`: also declares `static FIB: FuncId` beside the function (free
+///   functions only), to count or clear its entries:
 ///
-/// The identity of the function is its module path, its name and a hash of
-/// its tokens, so editing the function invalidates its cached results.
-/// Generic parameters are part of the key.
+/// ```
+/// # use std::sync::LazyLock;
+/// # use redis_func_cache::{cached, FuncCache, LruMultiplePolicy, MemoryStore};
+/// # static CACHE: LazyLock<FuncCache<MemoryStore>> = LazyLock::new(|| FuncCache::builder("ids")
+/// #     .policy(LruMultiplePolicy).store(MemoryStore::new()).build().unwrap());
+/// const FACTOR: u64 = 3;
 ///
-/// A function returning `Result<T, E>` caches only `Ok` values, and receives
-/// cache errors (a no-exec miss, a propagated store error) through
-/// `E: From<redis_func_cache::Error>`.
+/// #[cached(cache = CACHE, depends_on(FACTOR), id = SCALE)]
+/// fn scale(x: u64) -> u64 {
+///     x * FACTOR
+/// }
+/// assert_eq!(scale(10), 30);
+/// assert_eq!(CACHE.len(&SCALE).unwrap(), 1);
+/// CACHE.purge_func(&SCALE).unwrap(); // one function's pair, in this layout
+/// assert_eq!(CACHE.len(&SCALE).unwrap(), 0);
+/// ```
 ///
-/// # Panics
+/// # What the identity covers
 ///
-/// A function returning a plain value has no way to report a cache error, so
-/// it panics on one. Those errors only happen when asked for: a miss in
-/// [`Mode::NoExec`], or a store error with [`OnStoreError::Propagate`].
-/// With the defaults, store failures are counted and the function runs.
+/// A function's entries are keyed by its module path, its name, a hash of
+/// its tokens (signature and body), `version` and the `depends_on` values,
+/// plus the arguments. Editing the function invalidates its cached results.
+/// So do changes to its generic parameters, to the type it is defined for
+/// (`Self`, with its generic parameters: `Repo<u32>::load` and
+/// `Repo<i64>::load` never share an entry, nor do two trait impls with the
+/// same body) and to the types of arguments and results that are not plain
+/// std types. **Not covered**: the code and constants the function reads or
+/// calls from elsewhere, unless named in `depends_on` or `version`.
+///
+/// Arguments are hashed through serde. A `HashMap` or `HashSet` argument is
+/// refused at compile time: its order, and so its key, differs in every
+/// process. Take a `BTreeMap`/`BTreeSet` or a sorted `Vec` instead. A map
+/// hidden inside a struct of yours is not detected: sort it, or derive
+/// `Serialize` on a `BTreeMap` view of it.
+///
+/// # Errors and panics
+///
+/// A function returning `Result<T, E>` caches only `Ok` values. If `E:
+/// From<redis_func_cache::Error>`, cache errors (a no-exec miss, a store
+/// error with [`OnStoreError::Propagate`]) reach the caller through it.
+/// Otherwise (`std::io::Result`, `Result<T, String>`), and for functions
+/// returning a plain value, store errors always fail open: the function runs
+/// and its result is returned. The only panic left is a miss in
+/// [`Mode::NoExec`] on such a function, which has no other way to say it did
+/// not run.
 #[cfg(feature = "macros")]
 pub use redis_func_cache_macros::cached;
 
@@ -125,11 +164,14 @@ pub use redis_func_cache_macros::cached;
 pub mod __private {
     //! Support for the code `#[cached]` writes; not a public API.
     use std::future::Future;
+    use std::marker::PhantomData;
 
     use serde::Serialize;
     use serde::de::DeserializeOwned;
 
-    use crate::Error;
+    use crate::{
+        Error, FuncCache, FuncId, InvocationHash, InvocationHasher, Mode, Serializer, Store,
+    };
 
     /// Arguments that can be part of a cache key.
     #[diagnostic::on_unimplemented(
@@ -137,11 +179,43 @@ pub mod __private {
         label = "this argument's type does not implement `serde::Serialize`",
         note = "derive `serde::Serialize` for it, or leave the argument out of the key with `#[cached(cache = ..., skip(name))]`"
     )]
-    pub trait KeyArgument {}
-    impl<T: Serialize + ?Sized> KeyArgument for T {}
+    pub trait KeyArgument {
+        /// Feeds the argument to the key.
+        fn feed_key(&self, hasher: &mut InvocationHasher);
+    }
+    impl<T: Serialize + ?Sized> KeyArgument for T {
+        fn feed_key(&self, hasher: &mut InvocationHasher) {
+            hasher.arg(self);
+        }
+    }
 
-    /// Checks an argument at compile time.
-    pub fn assert_key_argument<T: KeyArgument + ?Sized>(_: &T) {}
+    /// Adds one argument to the key. Its only bound is [`KeyArgument`], so
+    /// an argument that cannot be hashed gives one error, ours.
+    pub fn key_argument<T: KeyArgument + ?Sized>(hasher: &mut InvocationHasher, arg: &T) {
+        arg.feed_key(hasher);
+    }
+
+    /// The fingerprint of a function whose identity includes the values of
+    /// constants or statics it names in `depends_on(...)`.
+    pub fn fingerprint_with_values<V: KeyArgument + ?Sized>(fingerprint: u64, values: &V) -> u64 {
+        let id = FuncId::new("", "", fingerprint);
+        let mut hasher = id.hasher();
+        values.feed_key(&mut hasher);
+        match hasher.finish() {
+            Ok(hash) => {
+                let mut head = [0u8; 8];
+                head.copy_from_slice(&hash.as_bytes()[..8]);
+                u64::from_le_bytes(head)
+            }
+            // A value that does not encode cannot be compared with another
+            // process's: a fingerprint of this process alone never serves
+            // another build's results.
+            Err(_) => {
+                use std::hash::BuildHasher;
+                std::collections::hash_map::RandomState::new().hash_one(fingerprint)
+            }
+        }
+    }
 
     /// Values that can be stored.
     #[diagnostic::on_unimplemented(
@@ -149,40 +223,155 @@ pub mod __private {
         label = "the return type must implement `serde::Serialize` and `serde::de::DeserializeOwned`",
         note = "derive `serde::Serialize` and `serde::Deserialize` for it; borrowed data such as `&str` cannot be cached, return an owned `String` instead"
     )]
-    pub trait CachedValue {}
+    pub trait CachedValue: Serialize + DeserializeOwned {}
     impl<T: Serialize + DeserializeOwned> CachedValue for T {}
 
-    /// Checks a return type at compile time.
-    pub fn assert_cached_value<T: CachedValue>() {}
-
-    /// `Result`s whose `Ok` can be stored and whose `Err` can carry a cache
-    /// error.
+    /// `Result`s whose `Ok` can be stored.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot be returned from a #[cached] function",
-        label = "the `Ok` type must implement `Serialize` and `DeserializeOwned`, and the error type must implement `From<redis_func_cache::Error>`",
-        note = "cache errors (a no-exec miss, a propagated store error) reach the caller through `From<redis_func_cache::Error>`"
+        label = "the `Ok` type must implement `serde::Serialize` and `serde::de::DeserializeOwned`",
+        note = "derive `serde::Serialize` and `serde::Deserialize` for it; only `Ok` values are cached"
     )]
-    pub trait CachedResult {}
-    impl<T: Serialize + DeserializeOwned, E: From<Error>> CachedResult for Result<T, E> {}
+    pub trait CachedResult {
+        /// The stored type.
+        type Ok: CachedValue;
+        /// The caller's error.
+        type Err;
+        /// Splits the result.
+        fn into_result(self) -> Result<Self::Ok, Self::Err>;
+        /// Joins it again.
+        fn from_result(result: Result<Self::Ok, Self::Err>) -> Self;
+    }
+    impl<T: CachedValue, E> CachedResult for Result<T, E> {
+        type Ok = T;
+        type Err = E;
+        fn into_result(self) -> Self {
+            self
+        }
+        fn from_result(result: Self) -> Self {
+            result
+        }
+    }
 
-    /// Checks a `Result` return type at compile time.
-    pub fn assert_cached_result<T: CachedResult>() {}
+    /// Picks how a cache error reaches a `Result` function's caller:
+    /// through `E: From<Error>` when there is one ([`LiftViaFrom`]), else the
+    /// call carries on without the cache ([`LiftFailOpen`]). The macro calls
+    /// `(&ErrorProbe::<E>::NEW).lift(e)`, and method lookup takes the first
+    /// impl whose bounds hold.
+    pub struct ErrorProbe<E>(PhantomData<fn() -> E>);
+    impl<E> ErrorProbe<E> {
+        /// The probe.
+        pub const NEW: Self = ErrorProbe(PhantomData);
+    }
+
+    /// Cache errors reach the caller through `From`.
+    pub trait LiftViaFrom<E> {
+        /// Converts the error.
+        fn lift(&self, e: Error) -> Option<E>;
+    }
+    impl<E: From<Error>> LiftViaFrom<E> for ErrorProbe<E> {
+        fn lift(&self, e: Error) -> Option<E> {
+            Some(E::from(e))
+        }
+    }
+
+    /// The error type cannot hold a cache error: carry on without the cache.
+    pub trait LiftFailOpen<E> {
+        /// Drops the error.
+        fn lift(&self, e: Error) -> Option<E>;
+    }
+    impl<E> LiftFailOpen<E> for &ErrorProbe<E> {
+        #[track_caller]
+        fn lift(&self, e: Error) -> Option<E> {
+            fail_open(e)
+        }
+    }
+
+    /// Carries on without the cache, except where the function may not run
+    /// (a no-exec miss), which a caller without a cache error cannot be told
+    /// about otherwise.
+    #[track_caller]
+    fn fail_open<E>(e: Error) -> Option<E> {
+        if Mode::current().executes() {
+            return None;
+        }
+        panic!(
+            "a #[cached] function whose return type cannot carry a cache error got one in no-exec mode: {e}. \
+             Return Result<T, E> with E: From<redis_func_cache::Error> to handle it."
+        )
+    }
+
+    /// A plain-value function: store errors fail open, whatever the cache's
+    /// `OnStoreError`; only a no-exec miss panics.
+    #[track_caller]
+    pub fn call_plain<S: Store, Z: Serializer, T: CachedValue>(
+        cache: &FuncCache<S, Z>,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        f: impl FnOnce() -> T,
+    ) -> T {
+        let result = cache.try_call_keyed_with(
+            func,
+            key,
+            || Ok::<T, std::convert::Infallible>(f()),
+            |e| -> Option<std::convert::Infallible> { fail_open(e) },
+        );
+        match result {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+
+    /// A `Result` function: `lift` is the macro's pick of [`LiftViaFrom`]
+    /// or [`LiftFailOpen`].
+    pub fn call_result<S: Store, Z: Serializer, R: CachedResult>(
+        cache: &FuncCache<S, Z>,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        f: impl FnOnce() -> R,
+        lift: impl Fn(Error) -> Option<R::Err>,
+    ) -> R {
+        R::from_result(cache.try_call_keyed_with(func, key, || f().into_result(), lift))
+    }
+
+    /// [`call_plain`] for async functions.
+    pub async fn call_plain_async<S: Store, Z: Serializer, T: CachedValue>(
+        cache: &FuncCache<S, Z>,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        f: impl Future<Output = T>,
+    ) -> T {
+        let result = cache
+            .try_call_keyed_with_async(
+                func,
+                key,
+                || async { Ok::<T, std::convert::Infallible>(f.await) },
+                |e| -> Option<std::convert::Infallible> { fail_open(e) },
+            )
+            .await;
+        match result {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`call_result`] for async functions.
+    pub async fn call_result_async<S: Store, Z: Serializer, R: CachedResult>(
+        cache: &FuncCache<S, Z>,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        f: impl Future<Output = R>,
+        lift: impl Fn(Error) -> Option<R::Err>,
+    ) -> R {
+        R::from_result(
+            cache
+                .try_call_keyed_with_async(func, key, || async { f.await.into_result() }, lift)
+                .await,
+        )
+    }
 
     /// Pins an async block's output type, so `?` inside it infers.
     pub fn typed_future<T, F: Future<Output = T>>(future: F) -> F {
         future
-    }
-
-    /// Unwraps the result of a plain-value function (see the Panics section
-    /// of `cached`).
-    #[track_caller]
-    pub fn unwrap_cache_result<T>(result: Result<T, Error>) -> T {
-        match result {
-            Ok(value) => value,
-            Err(e) => panic!(
-                "a #[cached] function returning a plain value got a cache error: {e}. \
-                 Return Result<T, E> with E: From<redis_func_cache::Error> to handle it."
-            ),
-        }
     }
 }

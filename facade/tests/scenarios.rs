@@ -1,8 +1,8 @@
 //! The Python library's scenarios and the rest of SPEC §§4–8, through the
 //! public front on the memory store.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use redis_func_cache::store::{Capabilities, GetRequest, PutOutcome, PutRequest};
@@ -573,4 +573,54 @@ fn msgpack_values() {
     let v: (u8, String) = c.call(&F, &1u32, || (1, "x".into())).unwrap();
     let again: (u8, String) = c.call(&F, &1u32, || unreachable!()).unwrap();
     assert_eq!(v, again);
+}
+
+/// A cache whose store always fails and which asks for store errors to be
+/// propagated: the hardest case for functions that cannot carry them.
+static STRICT_BROKEN: LazyLock<FuncCache<BrokenStore>> = LazyLock::new(|| {
+    FuncCache::builder("strict-broken")
+        .store(BrokenStore { cluster: false })
+        .on_store_error(OnStoreError::Propagate)
+        .build()
+        .unwrap()
+});
+
+#[redis_func_cache::cached(cache = STRICT_BROKEN)]
+fn plain_double(x: u32) -> u32 {
+    x * 2
+}
+
+#[redis_func_cache::cached(cache = STRICT_BROKEN)]
+fn read_config(name: String) -> std::io::Result<String> {
+    if name.is_empty() {
+        return Err(std::io::Error::other("no name"));
+    }
+    Ok(format!("config of {name}"))
+}
+
+#[redis_func_cache::cached(cache = STRICT_BROKEN)]
+async fn parse_async(text: String) -> Result<u64, String> {
+    text.parse().map_err(|_| format!("not a number: {text}"))
+}
+
+#[tokio::test]
+async fn functions_that_cannot_carry_a_cache_error_fail_open_instead() {
+    // No panic for a plain value, even though store errors propagate.
+    assert_eq!(plain_double(4), 8);
+    // io::Error cannot hold our error: the store error is dropped, the
+    // function's own errors still arrive.
+    assert_eq!(read_config("db".into()).unwrap(), "config of db");
+    assert_eq!(
+        read_config(String::new()).unwrap_err().to_string(),
+        "no name"
+    );
+    assert_eq!(parse_async("12".into()).await, Ok(12));
+    assert_eq!(parse_async("x".into()).await, Err("not a number: x".into()));
+    assert!(STRICT_BROKEN.stats().backend_errors >= 4);
+}
+
+#[test]
+#[should_panic(expected = "cannot carry a cache error")]
+fn a_no_exec_miss_still_panics_where_the_error_cannot_be_returned() {
+    let _ = Mode::NoExec.scope(|| read_config("db".into()));
 }

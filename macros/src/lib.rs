@@ -27,7 +27,12 @@ struct Options {
     cache: Option<Expr>,
     skip: Vec<syn::Ident>,
     name: Option<LitStr>,
+    version: Option<LitStr>,
+    depends_on: Vec<syn::Path>,
+    id: Option<syn::Ident>,
 }
+
+const OPTIONS: &str = "expected `cache = <expr>`, `skip(<args>)`, `name = \"...\"`, `version = \"...\"`, `depends_on(<consts>)` or `id = <NAME>`";
 
 impl Options {
     fn parse(&mut self, meta: syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
@@ -42,19 +47,53 @@ impl Options {
                 Ok(())
             })?;
         } else if meta.path.is_ident("name") {
-            self.name = Some(meta.value()?.parse()?);
+            let name: LitStr = meta.value()?.parse()?;
+            check_function_name(&name)?;
+            self.name = Some(name);
+        } else if meta.path.is_ident("version") {
+            self.version = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("depends_on") {
+            meta.parse_nested_meta(|dep| {
+                self.depends_on.push(dep.path.clone());
+                Ok(())
+            })?;
+        } else if meta.path.is_ident("id") {
+            self.id = Some(meta.value()?.parse()?);
         } else {
-            return Err(meta.error(
-                "unknown option of #[cached]: expected `cache = <expr>`, `skip(<args>)` or `name = \"...\"`",
-            ));
+            return Err(meta.error(format!("unknown option of #[cached]: {OPTIONS}")));
         }
         Ok(())
     }
 }
 
+/// A function name goes into key names (SPEC §4): no hash-tag braces, glob
+/// characters or control characters, which would make a cluster refuse the
+/// pair or let a purge pattern match another function's pairs.
+fn check_function_name(name: &LitStr) -> syn::Result<()> {
+    let text = name.value();
+    if text.is_empty() {
+        return Err(syn::Error::new(
+            name.span(),
+            "`name = \"\"`: give the function a name, or leave the option out",
+        ));
+    }
+    if let Some(bad) = text
+        .chars()
+        .find(|c| matches!(c, '{' | '}' | '*' | '?' | '[' | ']' | '\\') || c.is_control())
+    {
+        return Err(syn::Error::new(
+            name.span(),
+            format!(
+                "`name = {text:?}` contains {bad:?}: a function name may not contain `{{`, `}}`, `*`, `?`, `[`, `]`, `\\` or control characters, because it becomes part of Redis key names"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Hashes the function's tokens (signature and body, not its attributes), so
 /// any edit to the code changes the fingerprint and so the cache identity.
-fn fingerprint(item: &ItemFn) -> u64 {
+fn fingerprint(item: &ItemFn, version: Option<&LitStr>) -> u64 {
     fn walk(tokens: TokenStream2, out: &mut Vec<u8>) {
         for tree in tokens {
             match tree {
@@ -88,6 +127,10 @@ fn fingerprint(item: &ItemFn) -> u64 {
     let mut bytes = Vec::new();
     walk(item.sig.to_token_stream(), &mut bytes);
     walk(item.block.to_token_stream(), &mut bytes);
+    if let Some(version) = version {
+        bytes.extend(b"version");
+        bytes.extend(version.value().bytes());
+    }
     xxhash_rust::xxh3::xxh3_64(&bytes)
 }
 
@@ -105,6 +148,91 @@ fn returns_result(ty: &Type) -> bool {
     }
 }
 
+/// Types whose values say everything about them: a key argument or a
+/// return type made only of these needs no type name in the key. Anything
+/// else (a user's type, an impl's generic parameter, `Self`) adds its
+/// `type_name`, so `Repo<u32>` and `Repo<i64>` never share an entry.
+const PLAIN_TYPES: &[&str] = &[
+    "bool", "char", "str", "String", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16",
+    "i32", "i64", "i128", "isize", "f32", "f64", "Vec", "Option", "Box", "Result", "Arc", "Rc",
+    "Cow", "BTreeMap", "BTreeSet",
+];
+
+fn is_plain(ty: &Type, generics: &[syn::Ident]) -> bool {
+    match ty {
+        Type::Reference(r) => is_plain(&r.elem, generics),
+        Type::Slice(s) => is_plain(&s.elem, generics),
+        Type::Array(a) => is_plain(&a.elem, generics),
+        Type::Paren(p) => is_plain(&p.elem, generics),
+        Type::Group(g) => is_plain(&g.elem, generics),
+        Type::Tuple(t) => t.elems.iter().all(|t| is_plain(t, generics)),
+        Type::Path(p) if p.qself.is_none() => {
+            let Some(last) = p.path.segments.last() else {
+                return false;
+            };
+            let named = PLAIN_TYPES.iter().any(|n| last.ident == n)
+                || (p.path.segments.len() == 1 && generics.contains(&last.ident));
+            named
+                && match &last.arguments {
+                    syn::PathArguments::None => true,
+                    syn::PathArguments::AngleBracketed(args) => args.args.iter().all(|a| match a {
+                        syn::GenericArgument::Type(t) => is_plain(t, generics),
+                        syn::GenericArgument::Lifetime(_) => true,
+                        _ => false,
+                    }),
+                    syn::PathArguments::Parenthesized(_) => false,
+                }
+        }
+        _ => false,
+    }
+}
+
+/// A hashed map or set argument: its order differs in every process, so its
+/// encoding (and the key) would too.
+fn hashed_collection(ty: &Type) -> Option<String> {
+    struct Finder(Option<String>);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_path_segment(&mut self, segment: &'ast syn::PathSegment) {
+            let name = segment.ident.to_string();
+            if self.0.is_none() && (name.ends_with("HashMap") || name.ends_with("HashSet")) {
+                self.0 = Some(name);
+            }
+            syn::visit::visit_path_segment(self, segment);
+        }
+    }
+    let mut finder = Finder(None);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
+}
+
+/// Whether the function names `Self` (in its signature, its body or a macro
+/// call in it), outside items nested in its body, where `Self` means
+/// something else.
+fn mentions_self(item: &ItemFn) -> bool {
+    fn tokens_mention_self(tokens: TokenStream2) -> bool {
+        tokens.into_iter().any(|tree| match tree {
+            TokenTree::Ident(i) => i == "Self",
+            TokenTree::Group(g) => tokens_mention_self(g.stream()),
+            _ => false,
+        })
+    }
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_ident(&mut self, ident: &'ast syn::Ident) {
+            self.0 |= ident == "Self";
+        }
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            syn::visit::visit_macro(self, mac);
+            self.0 |= tokens_mention_self(mac.tokens.clone());
+        }
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_signature(&mut finder, &item.sig);
+    syn::visit::Visit::visit_block(&mut finder, &item.block);
+    finder.0
+}
+
 fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream2> {
     let Some(cache) = options.cache else {
         return Err(syn::Error::new(
@@ -112,17 +240,18 @@ fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream2> {
             "#[cached] needs the cache to use: `#[cached(cache = MY_CACHE)]`",
         ));
     };
-    let fingerprint = fingerprint(&item);
+    let fingerprint = fingerprint(&item, options.version.as_ref());
+    let has_self = item.sig.receiver().is_some() || mentions_self(&item);
     let ItemFn {
         attrs,
         vis,
         sig,
         block,
     } = item;
-    let fn_name = options
-        .name
-        .map(|n| n.value())
-        .unwrap_or_else(|| sig.ident.to_string());
+    let fn_name = match options.name {
+        Some(n) => n.value(),
+        None => sig.ident.to_string(),
+    };
 
     let ret: Type = match &sig.output {
         ReturnType::Default => syn::parse_quote!(()),
@@ -140,17 +269,31 @@ fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream2> {
             "#[cached] cannot store an `impl Trait` return value: name a concrete type that implements serde's Serialize and Deserialize",
         ));
     }
+    let mut generics: Vec<syn::Ident> = sig
+        .generics
+        .params
+        .iter()
+        .filter_map(|p| match p {
+            GenericParam::Type(t) => Some(t.ident.clone()),
+            _ => None,
+        })
+        .collect();
+    if has_self {
+        // `Self` is in the key already; its name needs no second copy.
+        generics.push(format_ident!("Self"));
+    }
 
-    // The key: every argument not skipped, plus the generic parameters, so
-    // f::<u32>(1) and f::<u64>(1) do not share an entry.
+    // The key, fed one part at a time: every argument not skipped, then the
+    // function's generic parameters, then the names of the types that
+    // values alone do not pin down (SPEC §2).
     let mut key_parts = Vec::new();
-    let mut checks = Vec::new();
+    let mut type_parts = Vec::new();
     let mut seen_skips = Vec::new();
     for input in &sig.inputs {
-        let (ident, span) = match input {
-            FnArg::Receiver(r) => (format_ident!("self"), r.span()),
+        let (ident, ty) = match input {
+            FnArg::Receiver(_) => (format_ident!("self"), None),
             FnArg::Typed(t) => match &*t.pat {
-                Pat::Ident(p) => (p.ident.clone(), t.ty.span()),
+                Pat::Ident(p) => (p.ident.clone(), Some(&*t.ty)),
                 other => {
                     return Err(syn::Error::new(
                         other.span(),
@@ -163,10 +306,33 @@ fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream2> {
             seen_skips.push(ident);
             continue;
         }
-        checks.push(quote_spanned! {span=>
-            ::redis_func_cache::__private::assert_key_argument(&#ident);
+        let span = ty.map_or(ident.span(), Spanned::span);
+        if let Some(collection) = ty.and_then(hashed_collection) {
+            let ordered = if collection.ends_with("Map") {
+                "BTreeMap"
+            } else {
+                "BTreeSet"
+            };
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "`{ident}` is a `{collection}`, whose order differs in every process, so its key would too and the cache would never hit across processes: take a `{ordered}` (or a sorted `Vec`), or leave it out of the key with `skip({ident})`"
+                ),
+            ));
+        }
+        key_parts.push(quote_spanned! {span=>
+            ::redis_func_cache::__private::key_argument(&mut __rfc_hasher, &#ident);
         });
-        key_parts.push(quote!(&#ident));
+        if let Some(ty) = ty
+            && !is_plain(ty, &generics)
+        {
+            type_parts.push(quote! {
+                ::redis_func_cache::__private::key_argument(
+                    &mut __rfc_hasher,
+                    ::core::any::type_name_of_val(&#ident),
+                );
+            });
+        }
     }
     for skip in &options.skip {
         if !seen_skips.contains(skip) {
@@ -180,74 +346,131 @@ fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream2> {
         match param {
             GenericParam::Type(t) => {
                 let ident = &t.ident;
-                key_parts.push(quote!(::core::any::type_name::<#ident>()));
+                key_parts.push(quote! {
+                    ::redis_func_cache::__private::key_argument(
+                        &mut __rfc_hasher,
+                        ::core::any::type_name::<#ident>(),
+                    );
+                });
             }
             GenericParam::Const(c) => {
                 let ident = &c.ident;
-                key_parts.push(quote!(#ident));
+                key_parts.push(quote! {
+                    ::redis_func_cache::__private::key_argument(&mut __rfc_hasher, &#ident);
+                });
             }
             GenericParam::Lifetime(_) => {}
         }
     }
+    if has_self {
+        type_parts.push(quote! {
+            ::redis_func_cache::__private::key_argument(
+                &mut __rfc_hasher,
+                ::core::any::type_name::<Self>(),
+            );
+        });
+    }
+    if !is_plain(&ret, &generics) {
+        type_parts.push(quote! {
+            ::redis_func_cache::__private::key_argument(
+                &mut __rfc_hasher,
+                ::core::any::type_name::<#ret>(),
+            );
+        });
+    }
 
     let is_result = returns_result(&ret);
-    let value_check = if is_result {
-        quote_spanned! {ret.span()=>
-            ::redis_func_cache::__private::assert_cached_result::<#ret>();
-        }
+    let deps = &options.depends_on;
+    let func_type;
+    let func_init;
+    if deps.is_empty() {
+        func_type = quote!(::redis_func_cache::FuncId);
+        func_init =
+            quote!(::redis_func_cache::FuncId::new(::core::module_path!(), #fn_name, #fingerprint));
     } else {
-        quote_spanned! {ret.span()=>
-            ::redis_func_cache::__private::assert_cached_value::<#ret>();
-        }
-    };
-
-    let func_static = quote! {
-        static __RFC_FUNC: ::redis_func_cache::FuncId =
-            ::redis_func_cache::FuncId::new(::core::module_path!(), #fn_name, #fingerprint);
+        func_type = quote!(::std::sync::LazyLock<::redis_func_cache::FuncId>);
+        func_init = quote! {
+            ::std::sync::LazyLock::new(|| {
+                ::redis_func_cache::FuncId::new(
+                    ::core::module_path!(),
+                    #fn_name,
+                    ::redis_func_cache::__private::fingerprint_with_values(
+                        #fingerprint,
+                        &( #(&#deps,)* ),
+                    ),
+                )
+            })
+        };
+    }
+    let (outer_static, inner_static, func_ref) = match &options.id {
+        Some(id) => (
+            quote! {
+                /// The identity `#[cached]` gave this function: pass it to
+                /// the cache to count or clear its entries.
+                #vis static #id: #func_type = #func_init;
+            },
+            quote!(),
+            quote!(&#id),
+        ),
+        None => (
+            quote!(),
+            quote! { static __RFC_FUNC: #func_type = #func_init; },
+            quote!(&__RFC_FUNC),
+        ),
     };
     let key = quote! {
-        let __rfc_key = __RFC_FUNC.invocation_hash(&( #(#key_parts,)* ));
+        let __rfc_func: &'static ::redis_func_cache::FuncId = #func_ref;
+        let mut __rfc_hasher = __rfc_func.hasher();
+        #(#key_parts)*
+        #(#type_parts)*
+        let __rfc_key = __rfc_hasher.finish();
+    };
+    let lift = quote! {
+        |e| {
+            #[allow(unused_imports)]
+            use ::redis_func_cache::__private::{LiftFailOpen as _, LiftViaFrom as _};
+            (&::redis_func_cache::__private::ErrorProbe::<
+                <#ret as ::redis_func_cache::__private::CachedResult>::Err,
+            >::NEW)
+                .lift(e)
+        }
     };
     let body = if sig.asyncness.is_some() {
         let call = if is_result {
-            quote! {
-                (#cache).try_call_keyed_async(&__RFC_FUNC, __rfc_key, move || __rfc_body).await
+            quote_spanned! {ret.span()=>
+                ::redis_func_cache::__private::call_result_async::<_, _, #ret>(
+                    &(#cache), __rfc_func, __rfc_key, __rfc_body, #lift,
+                ).await
             }
         } else {
-            quote! {
-                ::redis_func_cache::__private::unwrap_cache_result(
-                    (#cache)
-                        .try_call_keyed_async(&__RFC_FUNC, __rfc_key, move || async move {
-                            ::core::result::Result::<#ret, ::redis_func_cache::Error>::Ok(__rfc_body.await)
-                        })
-                        .await,
-                )
+            quote_spanned! {ret.span()=>
+                ::redis_func_cache::__private::call_plain_async::<_, _, #ret>(
+                    &(#cache), __rfc_func, __rfc_key, __rfc_body,
+                ).await
             }
         };
         quote! {{
-            #func_static
-            #(#checks)*
-            #value_check
+            #inner_static
             #key
             let __rfc_body = ::redis_func_cache::__private::typed_future::<#ret, _>(async move #block);
             #call
         }}
     } else {
         let call = if is_result {
-            quote! { (#cache).try_call_keyed(&__RFC_FUNC, __rfc_key, __rfc_body) }
+            quote_spanned! {ret.span()=>
+                ::redis_func_cache::__private::call_result::<_, _, #ret>(
+                    &(#cache), __rfc_func, __rfc_key, __rfc_body, #lift,
+                )
+            }
         } else {
-            quote! {
-                ::redis_func_cache::__private::unwrap_cache_result(
-                    (#cache).try_call_keyed(&__RFC_FUNC, __rfc_key, move || {
-                        ::core::result::Result::<#ret, ::redis_func_cache::Error>::Ok(__rfc_body())
-                    }),
+            quote_spanned! {ret.span()=>
+                ::redis_func_cache::__private::call_plain::<_, _, #ret>(
+                    &(#cache), __rfc_func, __rfc_key, __rfc_body,
                 )
             }
         };
         quote! {{
-            #func_static
-            #(#checks)*
-            #value_check
+            #inner_static
             #key
             #[allow(unused_mut)]
             let mut __rfc_body = move || -> #ret #block;
@@ -255,6 +478,7 @@ fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream2> {
         }}
     };
     Ok(quote! {
+        #outer_static
         #(#attrs)*
         #vis #sig #body
     })

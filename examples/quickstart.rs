@@ -2,8 +2,9 @@
 //!
 //! `cargo run --example quickstart` runs on the in-memory store with no
 //! set-up. With `REDIS_URL` set and the `redis` feature
-//! (`cargo run --example quickstart --features redis`), the same code runs on
-//! Redis: the store is chosen at run time behind `Arc<dyn DynStore>`.
+//! (`cargo run -p redis-func-cache-examples --example quickstart --features redis`),
+//! the same code runs on Redis: the store is chosen at run time behind
+//! `Arc<dyn DynStore>`.
 
 use std::sync::{Arc, LazyLock};
 

@@ -2,13 +2,13 @@
 //! Redis on a recursive Fibonacci.
 //!
 //! ```sh
-//! REDIS_URL=redis://127.0.0.1:6379/ cargo run --example redis_fib --features redis
+//! REDIS_URL=redis://127.0.0.1:6379/ cargo run -p redis-func-cache-examples --example redis_fib --features redis
 //! ```
 
 use std::process::ExitCode;
 use std::sync::LazyLock;
 
-use redis_func_cache::{FuncCache, FuncId, LruPolicy, RedisStore, cached, stats};
+use redis_func_cache::{FuncCache, LruPolicy, RedisStore, cached, stats};
 
 static CACHE: LazyLock<FuncCache<RedisStore>> = LazyLock::new(|| {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
@@ -20,7 +20,7 @@ static CACHE: LazyLock<FuncCache<RedisStore>> = LazyLock::new(|| {
         .expect("a valid configuration")
 });
 
-#[cached(cache = CACHE)]
+#[cached(cache = CACHE, id = FIB)]
 fn fib(n: u64) -> u64 {
     if n <= 1 {
         return n;
@@ -32,9 +32,7 @@ fn fib(n: u64) -> u64 {
 }
 
 fn main() -> ExitCode {
-    // Any identity names the cache's one pair in the single-pair layouts.
-    let any = FuncId::new("", "", 0);
-    if let Err(e) = CACHE.len(&any) {
+    if let Err(e) = CACHE.len(&FIB) {
         eprintln!("cannot reach Redis ({e}); set REDIS_URL to a running server");
         return ExitCode::FAILURE;
     }
@@ -45,10 +43,10 @@ fn main() -> ExitCode {
     );
     let (_, counts) = stats::count(|| fib(90));
     println!("again: {} hits, {} misses", counts.hits, counts.misses);
-    let pair = CACHE.key_pair(&any);
+    let pair = CACHE.key_pair(&FIB);
     println!(
         "{} entries in {} (sorted set) and {} (hash)",
-        CACHE.len(&any).unwrap_or(0),
+        CACHE.len(&FIB).unwrap_or(0),
         pair.index(),
         pair.values()
     );

@@ -33,6 +33,9 @@ pub struct Report {
     pub misses: u64,
     /// Entries evicted.
     pub evictions: u64,
+    /// Store operations that failed (each call then ran uncached). A replay
+    /// with any is reported as an error, not as a result.
+    pub store_errors: u64,
     /// Wall time of the replay.
     pub seconds: f64,
 }
@@ -74,6 +77,15 @@ pub fn run<S: Store>(
     }
     let seconds = start.elapsed().as_secs_f64();
     let stats = cache.stats();
+    if stats.backend_errors > 0 {
+        return Err(format!(
+            "{} store operations failed during the replay ({} hits, {} misses of {} calls), so its numbers are not the policy's: the calls ran uncached. Is the server reachable, and is the layout right for it (a cluster needs --cluster and a cluster layout)?",
+            stats.backend_errors,
+            stats.hits,
+            stats.misses,
+            keys.len()
+        ));
+    }
     Ok(Report {
         trace: trace.to_owned(),
         policy: policy_word(&policy),
@@ -86,6 +98,7 @@ pub fn run<S: Store>(
         hits: stats.hits,
         misses: stats.misses,
         evictions: stats.evictions,
+        store_errors: stats.backend_errors,
         seconds,
     })
 }
@@ -157,6 +170,7 @@ pub fn run_on_redis(
     cluster: bool,
 ) -> Result<Report, String> {
     let first = urls.first().ok_or("no Redis URL given")?;
+    check_server_kind(first, cluster)?;
     let e = |e: redis_func_cache::Error| e.to_string();
     match (client, cluster) {
         (Client::RedisRs, false) => run(
@@ -184,6 +198,31 @@ pub fn run_on_redis(
             let store = FredStore::open(&fred_cluster_url(urls)?).map_err(e)?;
             run(trace, keys, policy, capacity, store, "redis")
         }
+    }
+}
+
+/// Says plainly when `--cluster` does not match the server, instead of the
+/// client's error (`ClusterConnectionNotFound`) or a replay where every
+/// call fails over. A server that cannot be asked is left to the store.
+fn check_server_kind(url: &str, cluster: bool) -> Result<(), String> {
+    let Ok(client) = redis::Client::open(url) else {
+        return Ok(());
+    };
+    let Ok(mut conn) = client.get_connection_with_timeout(std::time::Duration::from_secs(2)) else {
+        return Ok(());
+    };
+    let Ok(info) = redis::cmd("INFO").arg("cluster").query::<String>(&mut conn) else {
+        return Ok(());
+    };
+    let enabled = info.contains("cluster_enabled:1");
+    match (cluster, enabled) {
+        (true, false) => Err(format!(
+            "{url} is not a Redis Cluster node (INFO cluster says cluster_enabled:0): drop --cluster, and use the single or multiple layout"
+        )),
+        (false, true) => Err(format!(
+            "{url} is a Redis Cluster node: add --cluster (and a cluster layout: --layout cluster or cluster-multiple) so calls reach the node that owns each pair"
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -70,10 +70,17 @@ pub fn name(path: &Path) -> String {
         .to_owned()
 }
 
-/// The shared traces folder: `$RFC_TRACES_DIR`, else `../shared/traces`
-/// beside the checkout.
+/// The traces folder, resolved when the tool runs (never where it was
+/// built): `$RFC_TRACES_DIR`; else `../shared/traces` from the working
+/// directory if it holds traces (the full public set beside a checkout);
+/// else `traces`, the sample shipped in the repository.
 pub fn default_dir() -> PathBuf {
-    std::env::var_os("RFC_TRACES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces"))
+    if let Some(dir) = std::env::var_os("RFC_TRACES_DIR") {
+        return PathBuf::from(dir);
+    }
+    let shared = PathBuf::from("../shared/traces");
+    if list(&shared).is_ok_and(|found| !found.is_empty()) {
+        return shared;
+    }
+    PathBuf::from("traces")
 }

@@ -55,14 +55,54 @@ fn main() -> ExitCode {
     }
 }
 
+/// The comparisons of the memory store.
+const MEMORY_ROWS: [&str; 3] = [
+    "memory_hit_vs_moka_1t",
+    "memory_hit_vs_moka_2t",
+    "memory_put_scaling",
+];
+
+/// The comparisons that need Redis.
+const REDIS_ROWS: [&str; 14] = [
+    "redis_hit_server_us_lru",
+    "redis_hit_server_us_fifo",
+    "redis_hit_server_us_lfu",
+    "redis_hit_server_us_sieve",
+    "redis_hit_server_us_s3fifo",
+    "redis_hit_seq_async",
+    "redis_hit_seq_sync",
+    "redis_miss_seq",
+    "redis_hit_conc64",
+    "redis_hit_vs_cached",
+    "redis_hit_vs_cached_conc64",
+    "redis_put_scaling",
+    "redis_hit_vs_python",
+    "redis_bytes_per_entry",
+];
+
 fn run(args: &Args) -> Result<(), String> {
     let settings = if args.quick {
         Settings::quick()
     } else {
         Settings::full()
     };
-    eprintln!("{}", settings.describe());
     let wanted = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));
+    let all_rows: Vec<&str> = MEMORY_ROWS.iter().chain(&REDIS_ROWS).copied().collect();
+    if !all_rows.iter().any(|n| wanted(n)) {
+        return Err(format!(
+            "--only {:?} matches no comparison; the comparisons are: {}",
+            args.only.as_deref().unwrap_or(""),
+            all_rows.join(", ")
+        ));
+    }
+    // Open the output first: a bad path fails now, not after the run.
+    let mut save = match &args.save {
+        Some(path) => Some(
+            std::fs::File::create(path).map_err(|e| format!("--save {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    eprintln!("{}", settings.describe());
     // Whether any comparison of a group is wanted.
     let any = |names: &[&str]| names.iter().any(|n| wanted(n));
     let mut rows: Vec<Row> = Vec::new();
@@ -92,22 +132,6 @@ fn run(args: &Args) -> Result<(), String> {
         ]);
     }
 
-    const REDIS_ROWS: [&str; 14] = [
-        "redis_hit_server_us_lru",
-        "redis_hit_server_us_fifo",
-        "redis_hit_server_us_lfu",
-        "redis_hit_server_us_sieve",
-        "redis_hit_server_us_s3fifo",
-        "redis_hit_seq_async",
-        "redis_hit_seq_sync",
-        "redis_miss_seq",
-        "redis_hit_conc64",
-        "redis_hit_vs_cached",
-        "redis_hit_vs_cached_conc64",
-        "redis_put_scaling",
-        "redis_hit_vs_python",
-        "redis_bytes_per_entry",
-    ];
     if any(&REDIS_ROWS) {
         redis_comparisons(args, &settings, &wanted, &any, &mut report)?;
     }
@@ -122,9 +146,11 @@ fn run(args: &Args) -> Result<(), String> {
             println!("{limits}");
         }
     }
-    if let Some(path) = &args.save {
+    if let (Some(file), Some(path)) = (save.as_mut(), &args.save) {
+        use std::io::Write;
         let lines: String = rows.iter().map(|r| compare::json_line(r) + "\n").collect();
-        std::fs::write(path, lines).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        file.write_all(lines.as_bytes())
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     let missed: Vec<&str> = rows
         .iter()

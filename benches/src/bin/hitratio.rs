@@ -67,17 +67,14 @@ fn run(args: &Args) -> Result<(), String> {
         return Err("capacities must be positive".into());
     }
     let dir = args.traces.clone().unwrap_or_else(trace::default_dir);
-    let paths = trace::list(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // `list` and `load` name the path in their errors already.
+    let paths = trace::list(&dir)?;
     if paths.is_empty() {
         return Err(format!("no traces in {}", dir.display()));
     }
     let traces: Vec<(String, Vec<i64>)> = paths
         .iter()
-        .map(|p| {
-            trace::load(p, args.limit)
-                .map(|keys| (trace::name(p), keys))
-                .map_err(|e| format!("{}: {e}", p.display()))
-        })
+        .map(|p| trace::load(p, args.limit).map(|keys| (trace::name(p), keys)))
         .collect::<Result<_, _>>()?;
 
     let mut columns = args.policies.clone();

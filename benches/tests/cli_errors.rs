@@ -1,0 +1,197 @@
+//! The tools say what went wrong, exit non-zero, and never print a result
+//! that is not one (issue: tools tell the truth).
+
+use std::process::{Command, Output};
+
+use redis_func_cache_redis::test_server::{ClusterServers, Server};
+
+fn run(bin: &str, args: &[&str]) -> Output {
+    Command::new(bin)
+        .args(args)
+        .output()
+        .expect("the tool starts")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The sample trace shipped in the repository (tests run in `benches/`).
+const SAMPLE: &str = "../traces/web07.trace.gz";
+
+#[test]
+fn replay_says_when_cluster_does_not_match_the_server() {
+    let server = Server::start();
+    let out = run(
+        env!("CARGO_BIN_EXE_replay"),
+        &[
+            "--trace",
+            SAMPLE,
+            "--policy",
+            "lru",
+            "--capacity",
+            "10",
+            "--limit",
+            "100",
+            "--backend",
+            "redis",
+            "--cluster",
+            "--layout",
+            "cluster",
+            "--redis-url",
+            &server.url,
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is not a Redis Cluster node"),
+        "{}",
+        stderr(&out)
+    );
+
+    let cluster = ClusterServers::start_masters_only();
+    let out = run(
+        env!("CARGO_BIN_EXE_replay"),
+        &[
+            "--trace",
+            SAMPLE,
+            "--policy",
+            "lru",
+            "--capacity",
+            "10",
+            "--limit",
+            "100",
+            "--backend",
+            "redis",
+            "--layout",
+            "cluster-multiple",
+            "--redis-url",
+            &cluster.urls[0],
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        stderr(&out).contains("is a Redis Cluster node: add --cluster"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn replay_fails_when_calls_failed_over() {
+    // A server out of memory under `noeviction`: the purge (deletes) works,
+    // every put is refused, so every call runs uncached, which is not a
+    // replay result.
+    let server = Server::start();
+    let url = server.url.clone();
+    let mut conn = server.connection();
+    for (name, value) in [("maxmemory-policy", "noeviction"), ("maxmemory", "1")] {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query::<()>(&mut conn)
+            .unwrap();
+    }
+    let out = run(
+        env!("CARGO_BIN_EXE_replay"),
+        &[
+            "--trace",
+            SAMPLE,
+            "--policy",
+            "lru",
+            "--capacity",
+            "10",
+            "--limit",
+            "50",
+            "--backend",
+            "redis",
+            "--redis-url",
+            &url,
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        stderr(&out).contains("store operations failed during the replay"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn replay_runs_the_readme_command_on_the_shipped_trace() {
+    let out = run(
+        env!("CARGO_BIN_EXE_replay"),
+        &[
+            "--trace",
+            SAMPLE,
+            "--policy",
+            "lru",
+            "--capacity",
+            "1000",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let requests = redis_func_cache_benches::trace::load(SAMPLE.as_ref(), None)
+        .unwrap()
+        .len();
+    assert_eq!(line["requests"], requests, "{line}");
+    assert_eq!(line["store_errors"], 0, "{line}");
+}
+
+#[test]
+fn compare_refuses_an_empty_selection_and_a_bad_save_path_at_once() {
+    let out = run(
+        env!("CARGO_BIN_EXE_compare"),
+        &["--quick", "--only", "no_such_row"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("matches no comparison"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("memory_put_scaling"),
+        "lists the names"
+    );
+
+    let out = run(
+        env!("CARGO_BIN_EXE_compare"),
+        &[
+            "--quick",
+            "--only",
+            "memory_put_scaling",
+            "--save",
+            "/no/such/dir/out.json",
+        ],
+    );
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    assert!(text.contains("--save /no/such/dir/out.json"), "{text}");
+    assert!(
+        !text.contains("quick run:"),
+        "failed before measuring anything: {text}"
+    );
+}
+
+#[test]
+fn hitratio_names_a_missing_folder_once() {
+    let out = run(
+        env!("CARGO_BIN_EXE_hitratio"),
+        &["--traces", "/no/such/traces"],
+    );
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    assert_eq!(text.matches("/no/such/traces").count(), 1, "{text}");
+}

@@ -301,23 +301,51 @@ fn seed_name(word: &str, layout: Layout) -> String {
     name
 }
 
+/// SPEC §4: a cache name may not contain `{`, `}`, `:`, glob characters or
+/// control characters, and a prefix the same but `:`. Braces would add a
+/// second hash tag (CROSSSLOT in a cluster); a colon in a name would let one
+/// cache's purge pattern (`{prefix}{name}:{word}-m:*`) match another cache's
+/// pairs; glob characters would widen that pattern.
+fn check_name(what: &str, text: &str, colon_forbidden: bool) -> Result<(), Error> {
+    let bad = text.chars().find(|&c| {
+        matches!(c, '{' | '}' | '*' | '?' | '[' | ']' | '\\')
+            || (colon_forbidden && c == ':')
+            || c.is_control()
+    });
+    match bad {
+        None => Ok(()),
+        Some(c) => {
+            let why = match c {
+                '{' | '}' => "braces would make a Redis Cluster hash tag",
+                ':' => "a colon would let this cache's purge match another cache's keys",
+                c if c.is_control() => "control characters do not belong in key names",
+                _ => "glob characters would widen the SCAN pattern a purge uses",
+            };
+            let allowed = if colon_forbidden {
+                "use letters, digits, `-`, `_` or `.`"
+            } else {
+                "use letters, digits, `-`, `_`, `.` or `:`"
+            };
+            Err(Error::config(format!(
+                "the {what} {text:?} contains {c:?}: {why}; {allowed}"
+            )))
+        }
+    }
+}
+
 impl<S: Store, Z: Serializer> FuncCacheBuilder<S, Z> {
     /// Checks the configuration and builds the cache.
     pub fn build(self) -> Result<FuncCache<S, Z>, Error> {
         if self.name.is_empty() {
             return Err(Error::config("the cache name is empty: give it a name"));
         }
-        if self.name.contains(['{', '}']) {
-            return Err(Error::config(format!(
-                "the cache name {:?} contains '{{' or '}}', which would break Redis Cluster hash tags: remove them",
-                self.name
-            )));
-        }
+        check_name("cache name", &self.name, true)?;
         if self.prefix.is_empty() {
             return Err(Error::config(
                 "the key prefix is empty: keep the default `redis_func_cache:` or give one",
             ));
         }
+        check_name("key prefix", &self.prefix, false)?;
         if self.maxsize == 0 {
             return Err(Error::config("maxsize is 0: it must be at least 1"));
         }

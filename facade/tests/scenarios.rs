@@ -389,7 +389,7 @@ fn bad_configuration_is_refused_with_a_message_that_says_what_to_change() {
     let mem = MemoryStore::new;
     let msg = |r: Result<FuncCache<MemoryStore>, Error>| r.unwrap_err().to_string();
     assert!(msg(FuncCache::builder("").store(mem()).build()).contains("name is empty"));
-    assert!(msg(FuncCache::builder("a{b}").store(mem()).build()).contains("hash tags"));
+    assert!(msg(FuncCache::builder("a{b}").store(mem()).build()).contains("hash tag"));
     assert!(
         msg(FuncCache::builder("c").prefix("").store(mem()).build()).contains("prefix is empty")
     );

@@ -38,6 +38,13 @@ impl Hasher for MemberHasher {
 
 pub(crate) type Members<V> = HashMap<InvocationHash, V, BuildHasherDefault<MemberHasher>>;
 
+/// A cache with per-entry TTLs reads an entry written without one as a
+/// miss (SPEC §7), as the Redis get script does: it would otherwise keep it
+/// forever. The put that follows overwrites it.
+fn without_deadline_for(req: &GetRequest<'_>, deadline: u64) -> bool {
+    req.expiry.entry_ttl.is_some() && deadline == NEVER
+}
+
 /// The deadline of an entry that has none: no clock reading reaches it.
 const NEVER: u64 = u64::MAX;
 
@@ -324,6 +331,9 @@ impl PairState {
         if now >= entry.deadline {
             return SharedGet::NeedsExclusive;
         }
+        if without_deadline_for(req, entry.deadline) {
+            return SharedGet::Done(None, None);
+        }
         let touch = match (&self.index, req.rules.on_hit) {
             (Index::Queues(queues), _) => queues
                 .flag(&member)
@@ -399,6 +409,9 @@ impl PairState {
         };
         if now >= entry.deadline {
             self.remove(member);
+            return Ok(None);
+        }
+        if without_deadline_for(req, entry.deadline) {
             return Ok(None);
         }
         let (value, old) = (entry.value.clone(), self.index.score_of(entry));

@@ -14,7 +14,8 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::Error;
+use crate::envelope;
+use crate::error::{BoxError, Error};
 use crate::identity::{FastNameHasher, FuncId, InvocationHash};
 use crate::keys::{DEFAULT_PREFIX, KeyPair};
 use crate::mode::Mode;
@@ -782,7 +783,12 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         got: Result<Option<StoredValue>, Error>,
     ) -> Result<Option<T>, Error> {
         match got {
-            Ok(Some(bytes)) => match self.serializer.decode(&bytes) {
+            Ok(Some(bytes)) => match envelope::open(&bytes, Z::FORMAT)
+                .map_err(|m| Error::Decode {
+                    source: BoxError::from(m),
+                })
+                .and_then(|payload| self.serializer.decode(payload))
+            {
                 Ok(value) => {
                     self.stats.record(Event::Hit);
                     Ok(Some(value))
@@ -812,10 +818,20 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         value: &T,
     ) -> Result<Option<PutRequest<'a>>, Error> {
         match self.serializer.encode(value) {
-            Ok(bytes) => Ok(Some(PutRequest {
+            Ok(payload) if payload.len() > self.serializer.limit() => {
+                self.stats.record(Event::TooLarge);
+                tracing::warn!(
+                    cache = %self.name,
+                    bytes = payload.len(),
+                    limit = self.serializer.limit(),
+                    "result over the serializer's size limit; returned, not cached"
+                );
+                Ok(None)
+            }
+            Ok(payload) => Ok(Some(PutRequest {
                 pair,
                 member,
-                value: Bytes::from(bytes),
+                value: Bytes::from(envelope::frame(Z::FORMAT, &payload)),
                 rules: self.policy.rules_ref(),
                 maxsize: self.maxsize(),
                 expiry: self.expiry,

@@ -139,11 +139,21 @@ impl<'a, S: Store> Ops<'a, S> {
         PutRequest {
             pair: &self.pair,
             member: member(k),
-            value: Bytes::copy_from_slice(v.as_bytes()),
+            // Stores carry values framed as the cache frames them.
+            value: Bytes::from(crate::envelope::frame(1, v.as_bytes())),
             rules: &self.rules,
             maxsize: self.maxsize,
             expiry: self.expiry,
         }
+    }
+}
+
+/// A value as the store returned it, header checked and removed: a store
+/// must hand back the header the cache wrote, deadline taken out.
+fn unframe(stored: &[u8]) -> String {
+    match crate::envelope::open(stored, 1) {
+        Ok(payload) => String::from_utf8_lossy(payload).into_owned(),
+        Err(e) => panic!("the store returned {stored:?}, not the framed value it was given: {e}"),
     }
 }
 
@@ -157,7 +167,7 @@ macro_rules! checks {
             $(#[$doc])*
             pub fn $name<H: Harness>($h: &H) {
                 #[allow(unused_macros)]
-                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get(&$o.get_req($k)).expect("get").map(|b: StoredValue| String::from_utf8_lossy(&b).into_owned()) } }
+                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get(&$o.get_req($k)).expect("get").map(|b: StoredValue| unframe(&b)) } }
                 #[allow(unused_macros)]
                 macro_rules! put { ($o:expr, $k:expr, $v:expr) => { $o.store.put(&$o.put_req($k, $v)).expect("put").evicted.len() } }
                 #[allow(unused_macros)]
@@ -178,7 +188,7 @@ macro_rules! checks {
             /// (Async face.)
             pub async fn $async_name<H: Harness>($h: &H) {
                 #[allow(unused_macros)]
-                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get_async(&$o.get_req($k)).await.expect("get").map(|b: StoredValue| String::from_utf8_lossy(&b).into_owned()) } }
+                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get_async(&$o.get_req($k)).await.expect("get").map(|b: StoredValue| unframe(&b)) } }
                 #[allow(unused_macros)]
                 macro_rules! put { ($o:expr, $k:expr, $v:expr) => { $o.store.put_async(&$o.put_req($k, $v)).await.expect("put").evicted.len() } }
                 #[allow(unused_macros)]
@@ -402,6 +412,28 @@ checks! {
         assert_eq!(len!(o), 1, "the expired entry was removed");
         put!(o, 1, "again");
         assert_eq!(get!(o, 1).as_deref(), Some("again"));
+    }
+
+    /// SPEC §7: a deadline travels with its value. A reader without
+    /// per-entry TTLs still honours one another process wrote; a reader
+    /// with them misses a value written without one (and overwrites it).
+    fn entry_deadlines_cross_readers / entry_deadlines_cross_readers_async(h, ops) {
+        let mut o = ops("entry-ttl-mix", LRU);
+        let tick = h.tick();
+        let with = Expiry { pair_ttl: Duration::from_secs(600), slide: true, entry_ttl: Some(tick * 4) };
+        let without = Expiry { entry_ttl: None, ..with };
+        o.expiry = with;
+        put!(o, 1, "timed");
+        o.expiry = without;
+        assert_eq!(get!(o, 1).as_deref(), Some("timed"), "read without the deadline digits");
+        put!(o, 2, "untimed");
+        o.expiry = with;
+        assert!(get!(o, 2).is_none(), "no deadline: a miss for a reader that wants one");
+        put!(o, 2, "timed too");
+        assert_eq!(get!(o, 2).as_deref(), Some("timed too"));
+        h.advance(tick * 5);
+        o.expiry = without;
+        assert!(get!(o, 1).is_none(), "the writer's deadline holds for a reader without one");
     }
 
     /// Purging a pair removes it and reports how many entries it held;

@@ -11,6 +11,7 @@ mod cache;
 pub mod clock;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod envelope;
 mod error;
 mod identity;
 mod keys;

@@ -34,6 +34,15 @@ const fn checked_limit(limit: usize) -> usize {
 /// assert_eq!(back, [1, 2, 3]);
 /// ```
 pub trait Serializer: Send + Sync + 'static {
+    /// The serializer's number in each stored value's header (see
+    /// [`envelope`](crate::envelope)): 1 bincode, 2 JSON, 3 MessagePack; a
+    /// serializer of your own takes one of 8–15. A cache never decodes a
+    /// value another serializer wrote: it is a miss, then overwritten.
+    const FORMAT: u8;
+    /// The largest encoding this serializer decodes, and so the largest a
+    /// cache stores: a result whose encoding is larger is returned to the
+    /// caller, not stored (SPEC §7).
+    fn limit(&self) -> usize;
     /// Encodes a value.
     fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error>;
     /// Decodes a value; any malformed, truncated or oversized input is an
@@ -74,6 +83,12 @@ fn check_size(len: usize, limit: usize) -> Result<(), Error> {
 pub struct Bincode<const LIMIT: usize = DEFAULT_DECODE_LIMIT>;
 
 impl<const LIMIT: usize> Serializer for Bincode<LIMIT> {
+    const FORMAT: u8 = 1;
+
+    fn limit(&self) -> usize {
+        const { checked_limit(LIMIT) }
+    }
+
     fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
         bincode::serde::encode_to_vec(value, bincode::config::standard()).map_err(encode_error)
     }
@@ -100,6 +115,12 @@ pub struct Json<const LIMIT: usize = DEFAULT_DECODE_LIMIT>;
 
 #[cfg(feature = "json")]
 impl<const LIMIT: usize> Serializer for Json<LIMIT> {
+    const FORMAT: u8 = 2;
+
+    fn limit(&self) -> usize {
+        const { checked_limit(LIMIT) }
+    }
+
     fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
         serde_json::to_vec(value).map_err(encode_error)
     }
@@ -117,6 +138,12 @@ pub struct MessagePack<const LIMIT: usize = DEFAULT_DECODE_LIMIT>;
 
 #[cfg(feature = "msgpack")]
 impl<const LIMIT: usize> Serializer for MessagePack<LIMIT> {
+    const FORMAT: u8 = 3;
+
+    fn limit(&self) -> usize {
+        const { checked_limit(LIMIT) }
+    }
+
     fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
         rmp_serde::to_vec(value).map_err(encode_error)
     }

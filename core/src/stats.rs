@@ -33,6 +33,9 @@ pub struct StatsSnapshot {
     pub decode_failures: u64,
     /// Store operations that failed.
     pub backend_errors: u64,
+    /// Results returned but not stored: their encoding was over the
+    /// serializer's size limit.
+    pub too_large: u64,
 }
 
 impl StatsSnapshot {
@@ -54,6 +57,7 @@ impl StatsSnapshot {
             evictions: op(self.evictions, other.evictions),
             decode_failures: op(self.decode_failures, other.decode_failures),
             backend_errors: op(self.backend_errors, other.backend_errors),
+            too_large: op(self.too_large, other.too_large),
         }
     }
 }
@@ -81,6 +85,7 @@ pub(crate) enum Event {
     Evictions(u64),
     DecodeFailure,
     BackendError,
+    TooLarge,
 }
 
 impl Event {
@@ -93,6 +98,7 @@ impl Event {
             Event::Evictions(n) => s.evictions = n,
             Event::DecodeFailure => s.decode_failures = 1,
             Event::BackendError => s.backend_errors = 1,
+            Event::TooLarge => s.too_large = 1,
         }
         s
     }
@@ -110,6 +116,7 @@ struct Counters {
     evictions: AtomicU64,
     decode_failures: AtomicU64,
     backend_errors: AtomicU64,
+    too_large: AtomicU64,
 }
 
 /// The live counters of one cache.
@@ -142,6 +149,7 @@ impl CacheStats {
             Event::Evictions(n) => (&counters.evictions, n),
             Event::DecodeFailure => (&counters.decode_failures, 1),
             Event::BackendError => (&counters.backend_errors, 1),
+            Event::TooLarge => (&counters.too_large, 1),
         };
         counter.fetch_add(n, Relaxed);
         SCOPE.with(|scope| {
@@ -165,6 +173,7 @@ impl CacheStats {
             evictions: sum(|c| &c.evictions),
             decode_failures: sum(|c| &c.decode_failures),
             backend_errors: sum(|c| &c.backend_errors),
+            too_large: sum(|c| &c.too_large),
         }
     }
 }

@@ -559,7 +559,10 @@ fn json_values() {
     let again: Vec<String> = c.call(&F, &1u32, || unreachable!()).unwrap();
     assert_eq!(v, again);
     let pair = c.key_pair(&F);
-    assert_eq!(&c.store().contents(&pair).values[0].1[..], br#"["a"]"#);
+    // The header (SPEC §7): 0xFF, then version 1 and serializer 2 (JSON).
+    let stored = &c.store().contents(&pair).values[0].1;
+    assert_eq!(&stored[..2], &[0xFF, (1 << 5) | 2]);
+    assert_eq!(&stored[2..], br#"["a"]"#);
 }
 
 #[cfg(feature = "msgpack")]

@@ -5,7 +5,11 @@
 -- ARGV[3] hit rule: keep | max1 | one | incr | clock; for 'q': freq | visit
 -- ARGV[4] pair TTL, ms      ARGV[5] '1': a hit restarts the pair TTL once it
 --                           has run down by 1/16 of itself (SPEC §6)
--- ARGV[6] '1': each value starts with its 16-digit deadline (µs)
+-- ARGV[6] '1': this cache keeps a deadline per entry (µs), so a value
+--            without one is a miss
+-- A value starts with its two-byte header (core::envelope); if the header's
+-- 'deadline follows' bit is set, whoever wrote it, 16 digits follow it,
+-- checked here and taken out of the answer.
 -- Returns the value, or false for a miss.
 --
 -- Every hit runs this text, so it creates no closures and makes no call it
@@ -20,10 +24,11 @@ end
 local stored = value
 
 local now = nil
-if ARGV[6] == '1' then
+local info = string.byte(value, 2)
+if string.byte(value, 1) == 255 and info and info % 32 >= 16 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local deadline = tonumber(string.sub(value, 1, 16))
+  local deadline = tonumber(string.sub(value, 3, 18))
   if deadline == nil or now >= deadline then
     redis.call('HDEL', values, member)
     if kind ~= 's' then
@@ -33,7 +38,11 @@ if ARGV[6] == '1' then
     end
     return false
   end
-  value = string.sub(value, 17)
+  value = string.sub(value, 1, 1) .. string.char(info - 16) .. string.sub(value, 19)
+elseif ARGV[6] == '1' then
+  -- Written without a deadline, by a cache without per-entry TTLs: this
+  -- reader would keep it forever, so it is a miss (the put overwrites it).
+  return false
 end
 
 -- The index's remaining TTL (-2: the index key is gone), once read.

@@ -48,10 +48,14 @@ if not created and not slide then
   keep_ms = redis.call('PTTL', index)
 end
 
+-- A value starts with its two-byte header (core::envelope). With a
+-- per-entry TTL the deadline goes right after it, and the header's
+-- 'deadline follows' bit (0x10 of byte 2) says so to every reader.
 local stored = value
 local entry_ttl = tonumber(ARGV[10])
-if entry_ttl > 0 then
-  stored = string.format('%016.0f', clock() + entry_ttl) .. value
+if entry_ttl > 0 and #value >= 2 then
+  stored = string.sub(value, 1, 1) .. string.char(string.byte(value, 2) + 16)
+    .. string.format('%016.0f', clock() + entry_ttl) .. string.sub(value, 3)
 end
 
 local function max_score()

@@ -1,0 +1,118 @@
+//! Self-describing values (SPEC §7): every stored value starts with a
+//! two-byte header that names the format version and the serializer that
+//! wrote it, and says whether a per-entry deadline follows.
+//!
+//! ```text
+//! byte 0: 0xFF                      (no old value began with it but a u8/i8 of 255/-1)
+//! byte 1: vvv d ssss                version (3 bits), deadline follows (1 bit),
+//!                                   serializer (4 bits: 1 bincode, 2 JSON, 3 MessagePack)
+//! [16 ASCII digits: the deadline in µs, only when d is set]
+//! payload                           the serializer's bytes
+//! ```
+//!
+//! The client writes the header with `d` clear. A Redis store that keeps a
+//! per-entry deadline sets `d` and puts the digits after the header, and
+//! takes both out again before it answers a read, so a reader without a
+//! per-entry TTL still honours a deadline another process wrote; the memory
+//! store keeps the deadline beside the value. A reader that finds another
+//! version or serializer treats the value as a miss (counted as a decode
+//! failure, then overwritten), never as its own.
+//!
+//! ```
+//! use redis_func_cache_core::envelope;
+//! let framed = envelope::frame(1, b"payload");
+//! assert_eq!(envelope::open(&framed, 1), Ok(&b"payload"[..]));
+//! assert!(envelope::open(&framed, 2).is_err(), "another serializer's value");
+//! assert!(envelope::open(b"payload", 1).is_err(), "no header: an older release");
+//! ```
+
+use std::fmt;
+
+/// The first byte of every stored value.
+pub const MAGIC: u8 = 0xFF;
+/// The format version this build writes and reads.
+pub const VERSION: u8 = 1;
+/// The bit of byte 1 that says a 16-digit deadline follows the header.
+pub const DEADLINE_FOLLOWS: u8 = 0x10;
+/// The header's length in bytes.
+pub const HEADER_LEN: usize = 2;
+
+/// The header for values written by serializer `format` (1–15).
+pub const fn header(format: u8) -> [u8; HEADER_LEN] {
+    [MAGIC, (VERSION << 5) | (format & 0x0F)]
+}
+
+/// `payload` behind the header of serializer `format`.
+pub fn frame(format: u8, payload: &[u8]) -> Vec<u8> {
+    let mut framed = Vec::with_capacity(HEADER_LEN + payload.len());
+    framed.extend_from_slice(&header(format));
+    framed.extend_from_slice(payload);
+    framed
+}
+
+/// Why a stored value is not this reader's to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mismatch {
+    /// No header: written by a release before self-describing values, or
+    /// by something else.
+    NoHeader,
+    /// Another format version.
+    Version(u8),
+    /// Another serializer.
+    Serializer(u8),
+    /// A deadline the store should have taken out.
+    Deadline,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mismatch::NoHeader => {
+                f.write_str("the value has no header (an older release, or not ours)")
+            }
+            Mismatch::Version(v) => write!(
+                f,
+                "the value is in format version {v}, this build reads {VERSION}"
+            ),
+            Mismatch::Serializer(s) => write!(
+                f,
+                "the value was written by serializer {} ({s}), not this cache's",
+                serializer_name(*s)
+            ),
+            Mismatch::Deadline => f.write_str("the value still carries its deadline"),
+        }
+    }
+}
+
+impl std::error::Error for Mismatch {}
+
+/// A serializer's name, for messages.
+pub fn serializer_name(format: u8) -> &'static str {
+    match format {
+        1 => "bincode",
+        2 => "JSON",
+        3 => "MessagePack",
+        _ => "a custom serializer",
+    }
+}
+
+/// The payload of a value written by serializer `format` in this version.
+pub fn open(stored: &[u8], format: u8) -> Result<&[u8], Mismatch> {
+    let Some((&[magic, info], payload)) = stored.split_first_chunk::<HEADER_LEN>() else {
+        return Err(Mismatch::NoHeader);
+    };
+    if magic != MAGIC {
+        return Err(Mismatch::NoHeader);
+    }
+    let version = info >> 5;
+    if version != VERSION {
+        return Err(Mismatch::Version(version));
+    }
+    if info & DEADLINE_FOLLOWS != 0 {
+        return Err(Mismatch::Deadline);
+    }
+    if info & 0x0F != format {
+        return Err(Mismatch::Serializer(info & 0x0F));
+    }
+    Ok(payload)
+}

@@ -18,6 +18,7 @@ use redis_func_cache_core::store::{
 };
 use redis_func_cache_core::{Error as CacheError, InvocationHash, KeyPair};
 
+use crate::guard::Guard;
 use crate::scripts::{
     Arg, ScriptCall, get_call, hit_value, member, outcome, purge_call, put_call, sorted_index,
 };
@@ -37,6 +38,8 @@ pub struct FredStore {
 
 struct Shared {
     client: Client,
+    /// The breaker and the deadline every operation passes through.
+    guard: Guard,
     cluster: bool,
     io: Option<tokio::runtime::Runtime>,
 }
@@ -56,6 +59,13 @@ impl std::fmt::Debug for FredStore {
             .field("cluster", &self.shared.cluster)
             .finish_non_exhaustive()
     }
+}
+
+/// A fred operation with its error mapped into ours.
+async fn fred_result<R>(
+    future: impl Future<Output = Result<R, fred::error::Error>>,
+) -> Result<R, CacheError> {
+    future.await.map_err(fred_error)
 }
 
 fn fred_error(e: fred::error::Error) -> CacheError {
@@ -194,18 +204,22 @@ fn count_of(value: Value) -> Result<u64, CacheError> {
 }
 
 impl FredStore {
-    /// A store on the server or cluster at `url`; waits until connected.
+    /// A store on the server or cluster at `url`. It does not wait for the
+    /// server: it connects in the background (and again after a loss), so
+    /// an application starts while Redis is down and caches once it is up;
+    /// until then calls fail open within the deadline. Fails only for a
+    /// malformed URL.
     pub fn open(url: &str) -> Result<Self, CacheError> {
         FredStore::with_options(url, RedisOptions::default())
     }
 
-    /// [`FredStore::open`] with options (the connection timeout applies).
+    /// [`FredStore::open`] with options.
     pub fn with_options(url: &str, options: RedisOptions) -> Result<Self, CacheError> {
         let config = Config::from_url(url).map_err(fred_error)?;
         let cluster = config.server.is_clustered();
         let client = Builder::from_config(config)
             .with_connection_config(|c| {
-                c.connection_timeout = options.connection_timeout;
+                c.connection_timeout = options.deadline;
                 // fred 10.1 follows an `ASK` only while the command has write
                 // attempts left, and if it has none its router task stops
                 // for good: every later command of the client times out
@@ -216,7 +230,7 @@ impl FredStore {
                 c.max_command_attempts = FRED_MAX_REDIRECTIONS + 6;
             })
             .with_performance_config(|p| {
-                p.default_command_timeout = options.command_timeout;
+                p.default_command_timeout = options.deadline;
             })
             .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2))
             .build()
@@ -227,18 +241,29 @@ impl FredStore {
             .enable_all()
             .build()
             .map_err(|e| CacheError::backend(BACKEND, e))?;
-        let store = FredStore {
+        {
+            // Starts the connection task on the store's runtime, and waits
+            // for it at most one deadline: a server that is up is ready for
+            // the first call, one that is down does not hold the
+            // application's start; the task keeps trying in the background.
+            let _inside = io.enter();
+            drop(client.connect());
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let waiting = client.clone();
+        let deadline = options.deadline;
+        io.spawn(async move {
+            let _ = tx.send(tokio::time::timeout(deadline, waiting.wait_for_connect()).await);
+        });
+        let _ = rx.recv();
+        Ok(FredStore {
             shared: Arc::new(Shared {
                 client,
+                guard: Guard::new(&options),
                 cluster,
                 io: Some(io),
             }),
-        };
-        let client = store.shared.client.clone();
-        store
-            .block(async move { client.init().await.map(drop) })?
-            .map_err(fred_error)?;
-        Ok(store)
+        })
     }
 
     fn io(&self) -> &tokio::runtime::Runtime {
@@ -248,28 +273,54 @@ impl FredStore {
             .expect("the runtime lives until the store is dropped")
     }
 
-    /// Runs a future on the store's runtime and waits for it, from any thread.
+    /// Runs an operation on the store's runtime within the deadline, past
+    /// the breaker, and waits for it, from any thread.
     fn block<R: Send + 'static>(
         &self,
-        future: impl Future<Output = R> + Send + 'static,
+        future: impl Future<Output = Result<R, CacheError>> + Send + 'static,
     ) -> Result<R, CacheError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.io().spawn(async move {
-            let _ = tx.send(future.await);
-        });
-        rx.recv()
-            .map_err(|_| CacheError::backend(BACKEND, "the store's I/O runtime stopped"))
+        self.shared.guard.sync(|| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            self.io().spawn(self.timed(future, tx));
+            rx.recv()
+                .map_err(|_| CacheError::backend(BACKEND, "the store's I/O runtime stopped"))?
+        })
     }
 
-    /// Runs a future on the store's runtime, for async callers on any runtime.
+    /// [`FredStore::block`] for async callers on any runtime.
     async fn run<R: Send + 'static>(
         &self,
-        future: impl Future<Output = R> + Send + 'static,
+        future: impl Future<Output = Result<R, CacheError>> + Send + 'static,
     ) -> Result<R, CacheError> {
-        self.io()
-            .spawn(future)
+        self.shared
+            .guard
+            .run(async {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                self.io()
+                    .spawn(self.timed(future, tx))
+                    .await
+                    .map_err(|e| CacheError::backend(BACKEND, e))?;
+                rx.try_recv()
+                    .map_err(|_| CacheError::backend(BACKEND, "the operation sent no result"))?
+            })
             .await
-            .map_err(|e| CacheError::backend(BACKEND, e))
+    }
+
+    /// The operation bounded by the deadline on the store's runtime (which
+    /// has timers whatever the caller's executor), its result sent to `tx`.
+    fn timed<R: Send + 'static>(
+        &self,
+        future: impl Future<Output = Result<R, CacheError>> + Send + 'static,
+        tx: std::sync::mpsc::SyncSender<Result<R, CacheError>>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let deadline = self.shared.guard.deadline();
+        let late = self.shared.guard.past_deadline();
+        async move {
+            let result = tokio::time::timeout(deadline, future)
+                .await
+                .unwrap_or(Err(late));
+            let _ = tx.send(result);
+        }
     }
 
     fn script(
@@ -298,17 +349,15 @@ impl FredStore {
     /// What a pair holds now, in the form the memory store reports it.
     pub fn contents(&self, pair: &KeyPair) -> Result<PairContents, CacheError> {
         let (index_key, values_key) = (pair.index().to_owned(), pair.values().to_owned());
-        let kind = self
-            .block(self.command("TYPE", vec![index_key.clone().into()]))?
-            .map_err(fred_error)?;
+        let kind = self.block(fred_result(
+            self.command("TYPE", vec![index_key.clone().into()]),
+        ))?;
         let kind = kind.as_str().map(|s| s.to_string()).unwrap_or_default();
         let mut hand = None;
         let mut index: Vec<(InvocationHash, Option<u64>)> = match kind.as_str() {
             "zset" => {
                 let args = vec![index_key.into(), 0.into(), (-1).into(), "WITHSCORES".into()];
-                let flat = self
-                    .block(self.command("ZRANGE", args))?
-                    .map_err(fred_error)?;
+                let flat = self.block(fred_result(self.command("ZRANGE", args)))?;
                 let items = flat.into_array();
                 let pairs = items
                     .chunks(2)
@@ -323,9 +372,9 @@ impl FredStore {
                 index
             }
             "set" => {
-                let flat = self
-                    .block(self.command("SMEMBERS", vec![index_key.into()]))?
-                    .map_err(fred_error)?;
+                let flat = self.block(fred_result(
+                    self.command("SMEMBERS", vec![index_key.into()]),
+                ))?;
                 flat.into_array()
                     .into_iter()
                     .map(|m| Ok((member(&bytes_of(m).unwrap_or_default())?, None)))
@@ -336,9 +385,9 @@ impl FredStore {
         if index.iter().all(|(_, s)| s.is_none()) {
             index.sort();
         }
-        let flat = self
-            .block(self.command("HGETALL", vec![values_key.into()]))?
-            .map_err(fred_error)?;
+        let flat = self.block(fred_result(
+            self.command("HGETALL", vec![values_key.into()]),
+        ))?;
         let items = match flat {
             Value::Map(map) => map
                 .inner()
@@ -418,70 +467,56 @@ impl Store for FredStore {
     }
 
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
-        let value = self
-            .block(self.script(get_call(req)))?
-            .map_err(fred_error)?;
+        let value = self.block(fred_result(self.script(get_call(req))))?;
         Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {
-        let value = self
-            .block(self.script(put_call(req)))?
-            .map_err(fred_error)?;
+        let value = self.block(fred_result(self.script(put_call(req))))?;
         outcome(evicted_of(value)?)
     }
 
     fn len(&self, pair: &KeyPair) -> Result<u64, CacheError> {
-        let value = self
-            .block(self.command("HLEN", vec![pair.values().into()]))?
-            .map_err(fred_error)?;
+        let value = self.block(fred_result(
+            self.command("HLEN", vec![pair.values().into()]),
+        ))?;
         count_of(value)
     }
 
     fn purge(&self, pair: &KeyPair) -> Result<u64, CacheError> {
-        let value = self
-            .block(self.script(purge_call(pair)))?
-            .map_err(fred_error)?;
+        let value = self.block(fred_result(self.script(purge_call(pair))))?;
         count_of(value)
     }
 
     fn purge_prefix(&self, prefix: &str) -> Result<u64, CacheError> {
-        self.block(self.purge_prefix_future(prefix))?
+        self.block(self.purge_prefix_future(prefix))
     }
 
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
-        let value = self
-            .run(self.script(get_call(req)))
-            .await?
-            .map_err(fred_error)?;
+        let value = self.run(fred_result(self.script(get_call(req)))).await?;
         Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {
-        let value = self
-            .run(self.script(put_call(req)))
-            .await?
-            .map_err(fred_error)?;
+        let value = self.run(fred_result(self.script(put_call(req)))).await?;
         outcome(evicted_of(value)?)
     }
 
     async fn len_async(&self, pair: &KeyPair) -> Result<u64, CacheError> {
         let value = self
-            .run(self.command("HLEN", vec![pair.values().into()]))
-            .await?
-            .map_err(fred_error)?;
+            .run(fred_result(
+                self.command("HLEN", vec![pair.values().into()]),
+            ))
+            .await?;
         count_of(value)
     }
 
     async fn purge_async(&self, pair: &KeyPair) -> Result<u64, CacheError> {
-        let value = self
-            .run(self.script(purge_call(pair)))
-            .await?
-            .map_err(fred_error)?;
+        let value = self.run(fred_result(self.script(purge_call(pair)))).await?;
         count_of(value)
     }
 
     async fn purge_prefix_async(&self, prefix: &str) -> Result<u64, CacheError> {
-        self.run(self.purge_prefix_future(prefix)).await?
+        self.run(self.purge_prefix_future(prefix)).await
     }
 }

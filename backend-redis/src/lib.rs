@@ -21,6 +21,7 @@
 
 #[cfg(feature = "fred")]
 mod fred_store;
+mod guard;
 #[cfg(feature = "redis-rs")]
 mod redis_rs;
 mod scripts;
@@ -32,6 +33,7 @@ mod topology;
 use std::time::Duration;
 
 use redis_func_cache_core::KeyPair;
+use redis_func_cache_core::breaker::BreakerOptions;
 
 #[cfg(feature = "fred")]
 pub use fred_store::FredStore;
@@ -43,26 +45,56 @@ pub use topology::{Cluster, Standalone, Topology};
 const BACKEND: &str = "redis";
 
 /// Options for the `with_options` constructors.
+///
+/// ```
+/// use std::time::Duration;
+/// use redis_func_cache_core::breaker::BreakerOptions;
+/// use redis_func_cache_redis::RedisOptions;
+/// let options = RedisOptions::default()
+///     .deadline(Duration::from_millis(100))
+///     .breaker(BreakerOptions::default().failures_to_open(5));
+/// assert_eq!(options.deadline, Duration::from_millis(100));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RedisOptions {
     /// Most sync connections kept open (default 16).
     pub max_sync_connections: u32,
-    /// How long a sync call waits for a free connection, and how long a
-    /// connection may take to open (default 5 s).
-    pub connection_timeout: Duration,
-    /// How long the fred store waits for one reply before sending the
-    /// script again (default 1 s). fred can leave a request without a reply
-    /// while it re-maps a cluster whose slots moved.
-    pub command_timeout: Duration,
+    /// The most one store operation may take (default 250 ms): connection
+    /// check-out, connecting, sending and the reply, with any retries the
+    /// client makes inside it. Past it the call fails open (SPEC §8).
+    pub deadline: Duration,
+    /// When the store's circuit breaker opens and how it probes.
+    pub breaker: BreakerOptions,
 }
 
 impl Default for RedisOptions {
     fn default() -> Self {
         RedisOptions {
             max_sync_connections: 16,
-            connection_timeout: Duration::from_secs(5),
-            command_timeout: Duration::from_secs(1),
+            deadline: Duration::from_millis(250),
+            breaker: BreakerOptions::default(),
         }
+    }
+}
+
+impl RedisOptions {
+    /// Sets [`max_sync_connections`](RedisOptions::max_sync_connections).
+    pub fn max_sync_connections(mut self, connections: u32) -> Self {
+        self.max_sync_connections = connections.max(1);
+        self
+    }
+
+    /// Sets [`deadline`](RedisOptions::deadline).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sets [`breaker`](RedisOptions::breaker).
+    pub fn breaker(mut self, breaker: BreakerOptions) -> Self {
+        self.breaker = breaker;
+        self
     }
 }
 

@@ -10,10 +10,11 @@ use redis_func_cache_core::store::{
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 use tokio::sync::OnceCell;
 
+use crate::guard::Guard;
 use crate::scripts::{
     Arg, ScriptCall, get_call, hit_value, member, outcome, purge_call, put_call, sorted_index,
 };
-use crate::topology::{self, Cluster, Standalone, Topology};
+use crate::topology::{self, Cluster, Standalone, TimedClient, Topology};
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
 
 impl ScriptCall<'_> {
@@ -98,6 +99,8 @@ impl<T: Topology> Clone for RedisStore<T> {
 }
 
 struct Shared<T: Topology> {
+    /// The breaker and the deadline every operation passes through.
+    guard: Guard,
     /// Where to start: the server, or one cluster node (its credentials
     /// reach the others for `SCAN`).
     seed: ConnectionInfo,
@@ -176,9 +179,10 @@ impl RedisStore<Standalone> {
         RedisStore::from_client_with_options(client, RedisOptions::default())
     }
 
-    fn from_client_with_options(client: redis::Client, options: RedisOptions) -> Self {
+    /// [`RedisStore::from_client`] with options.
+    pub fn from_client_with_options(client: redis::Client, options: RedisOptions) -> Self {
         let seed = client.get_connection_info().clone();
-        RedisStore::new(client, seed, &options)
+        RedisStore::new(TimedClient::new(client, options.deadline), seed, &options)
     }
 }
 
@@ -213,8 +217,11 @@ impl RedisStore<Cluster> {
             .first()
             .cloned()
             .ok_or_else(|| Error::config("a cluster store needs at least one node URL"))?;
+        // The client's overall response timeout covers each request with its
+        // retries and redirections, so the deadline is not multiplied.
         let client = ClusterClientBuilder::new(infos)
-            .connection_timeout(options.connection_timeout)
+            .connection_timeout(options.deadline)
+            .response_timeout(options.deadline)
             .build()
             .map_err(backend_error)?;
         Ok(RedisStore::new(client, seed, &options))
@@ -226,13 +233,14 @@ impl<T: Topology> RedisStore<T> {
         let pool = r2d2::Pool::builder()
             .max_size(options.max_sync_connections)
             .min_idle(Some(0))
-            .connection_timeout(options.connection_timeout)
+            .connection_timeout(options.deadline)
             // A check-out test is a PING: one more round trip on every call.
             // A broken connection is dropped when it comes back instead.
             .test_on_check_out(false)
             .build_unchecked(client.clone());
         RedisStore {
             shared: Arc::new(Shared {
+                guard: Guard::new(options),
                 seed,
                 pool,
                 client,
@@ -382,7 +390,7 @@ impl<T: Topology> RedisStore<T> {
         let mut pairs = Vec::new();
         for node in self.data_nodes()? {
             let mut con = redis::Client::open(node)
-                .and_then(|c| c.get_connection())
+                .and_then(|c| TimedClient::new(c, self.shared.guard.deadline()).connection())
                 .map_err(backend_error)?;
             let keys: Vec<String> = redis::cmd("SCAN")
                 .cursor_arg(0)
@@ -457,28 +465,36 @@ impl<T: Topology> Store for RedisStore<T> {
     }
 
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
-        let mut con = self.sync_connection()?;
-        let value: Option<Vec<u8>> = get_call(req).invoke(&mut *con).map_err(backend_error)?;
-        Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
+        self.shared.guard.sync(|| {
+            let mut con = self.sync_connection()?;
+            let value: Option<Vec<u8>> = get_call(req).invoke(&mut *con).map_err(backend_error)?;
+            Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
+        })
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
-        let mut con = self.sync_connection()?;
-        let evicted: Vec<Vec<u8>> = put_call(req).invoke(&mut *con).map_err(backend_error)?;
-        outcome(evicted)
+        self.shared.guard.sync(|| {
+            let mut con = self.sync_connection()?;
+            let evicted: Vec<Vec<u8>> = put_call(req).invoke(&mut *con).map_err(backend_error)?;
+            outcome(evicted)
+        })
     }
 
     fn len(&self, pair: &KeyPair) -> Result<u64, Error> {
-        let mut con = self.sync_connection()?;
-        redis::cmd("HLEN")
-            .arg(pair.values())
-            .query(&mut *con)
-            .map_err(backend_error)
+        self.shared.guard.sync(|| {
+            let mut con = self.sync_connection()?;
+            redis::cmd("HLEN")
+                .arg(pair.values())
+                .query(&mut *con)
+                .map_err(backend_error)
+        })
     }
 
     fn purge(&self, pair: &KeyPair) -> Result<u64, Error> {
-        let mut con = self.sync_connection()?;
-        purge_call(pair).invoke(&mut *con).map_err(backend_error)
+        self.shared.guard.sync(|| {
+            let mut con = self.sync_connection()?;
+            purge_call(pair).invoke(&mut *con).map_err(backend_error)
+        })
     }
 
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
@@ -490,38 +506,58 @@ impl<T: Topology> Store for RedisStore<T> {
     }
 
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
-        let mut con = self.async_connection().await?;
-        let value: Option<Vec<u8>> = get_call(req)
-            .invoke_async(&mut con)
+        self.shared
+            .guard
+            .run(async {
+                let mut con = self.async_connection().await?;
+                let value: Option<Vec<u8>> = get_call(req)
+                    .invoke_async(&mut con)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
+            })
             .await
-            .map_err(backend_error)?;
-        Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
-        let mut con = self.async_connection().await?;
-        let evicted: Vec<Vec<u8>> = put_call(req)
-            .invoke_async(&mut con)
+        self.shared
+            .guard
+            .run(async {
+                let mut con = self.async_connection().await?;
+                let evicted: Vec<Vec<u8>> = put_call(req)
+                    .invoke_async(&mut con)
+                    .await
+                    .map_err(backend_error)?;
+                outcome(evicted)
+            })
             .await
-            .map_err(backend_error)?;
-        outcome(evicted)
     }
 
     async fn len_async(&self, pair: &KeyPair) -> Result<u64, Error> {
-        let mut con = self.async_connection().await?;
-        redis::cmd("HLEN")
-            .arg(pair.values())
-            .query_async(&mut con)
+        self.shared
+            .guard
+            .run(async {
+                let mut con = self.async_connection().await?;
+                redis::cmd("HLEN")
+                    .arg(pair.values())
+                    .query_async(&mut con)
+                    .await
+                    .map_err(backend_error)
+            })
             .await
-            .map_err(backend_error)
     }
 
     async fn purge_async(&self, pair: &KeyPair) -> Result<u64, Error> {
-        let mut con = self.async_connection().await?;
-        purge_call(pair)
-            .invoke_async(&mut con)
+        self.shared
+            .guard
+            .run(async {
+                let mut con = self.async_connection().await?;
+                purge_call(pair)
+                    .invoke_async(&mut con)
+                    .await
+                    .map_err(backend_error)
+            })
             .await
-            .map_err(backend_error)
     }
 
     async fn purge_prefix_async(&self, prefix: &str) -> Result<u64, Error> {

@@ -2,9 +2,51 @@
 //! `SCAN`.
 
 use std::future::Future;
+use std::time::Duration;
 
+use redis::aio::ConnectionManagerConfig;
 use redis::cluster::ClusterClient;
 use redis::{ConnectionAddr, ConnectionInfo, RedisResult};
+
+/// A one-server client whose connections keep the store's deadline: the
+/// connect, each read and each write time out after it, so a paused or
+/// partitioned server fails a sync call instead of blocking it.
+#[derive(Debug, Clone)]
+pub struct TimedClient {
+    client: redis::Client,
+    deadline: Duration,
+}
+
+impl TimedClient {
+    pub(crate) fn new(client: redis::Client, deadline: Duration) -> Self {
+        TimedClient { client, deadline }
+    }
+
+    /// A plain connection with the deadline on connect, read and write.
+    pub(crate) fn connection(&self) -> RedisResult<redis::Connection> {
+        let con = self.client.get_connection_with_timeout(self.deadline)?;
+        con.set_read_timeout(Some(self.deadline))?;
+        con.set_write_timeout(Some(self.deadline))?;
+        Ok(con)
+    }
+}
+
+impl r2d2::ManageConnection for TimedClient {
+    type Connection = redis::Connection;
+    type Error = redis::RedisError;
+
+    fn connect(&self) -> RedisResult<redis::Connection> {
+        self.connection()
+    }
+
+    fn is_valid(&self, con: &mut redis::Connection) -> RedisResult<()> {
+        redis::cmd("PING").query(con)
+    }
+
+    fn has_broken(&self, con: &mut redis::Connection) -> bool {
+        !redis::ConnectionLike::is_open(con)
+    }
+}
 
 mod private {
     pub trait Sealed {}
@@ -44,17 +86,24 @@ pub struct Standalone;
 impl private::Sealed for Standalone {}
 
 impl Topology for Standalone {
-    type Client = redis::Client;
+    type Client = TimedClient;
     type SyncConnection = redis::Connection;
     type AsyncConnection = redis::aio::ConnectionManager;
     const CLUSTER: bool = false;
 
-    async fn connect(client: &redis::Client) -> RedisResult<redis::aio::ConnectionManager> {
-        redis::aio::ConnectionManager::new(client.clone()).await
+    /// Lazy: made at once, connected on first use and again after a loss,
+    /// each connect and reply bounded by the deadline, one reconnect try per
+    /// request (the breaker, not the client, decides when to try again).
+    async fn connect(client: &TimedClient) -> RedisResult<redis::aio::ConnectionManager> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(client.deadline))
+            .set_response_timeout(Some(client.deadline))
+            .set_number_of_retries(0);
+        redis::aio::ConnectionManager::new_lazy_with_config(client.client.clone(), config)
     }
 
     fn data_nodes(
-        _: &redis::Client,
+        _: &TimedClient,
         _: &mut redis::Connection,
         seed: &ConnectionInfo,
     ) -> RedisResult<Vec<ConnectionInfo>> {

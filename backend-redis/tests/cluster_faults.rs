@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::ClusterServers;
+use redis_func_cache_core::breaker::BreakerOptions;
 use redis_func_cache_core::{FuncCache, FuncId, OnStoreError, Store};
 use redis_func_cache_policies::LruClusterPolicy;
-use redis_func_cache_redis::{FredStore, RedisClusterStore};
+use redis_func_cache_redis::{FredStore, RedisClusterStore, RedisOptions};
 
 static F: FuncId = FuncId::new("faults", "triple", 1);
 
@@ -199,30 +200,47 @@ impl Load {
 
 type Caches<S> = (Arc<FuncCache<S>>, Arc<FuncCache<S>>);
 
-/// A fail-open and a propagating cache on one store.
-fn caches<S: Store + Clone>(store: S) -> Caches<S> {
+/// A fail-open cache on a store with the default options (a 250 ms
+/// deadline and the breaker), and a propagating cache on a store whose
+/// deadline leaves room for the client's own retries while a slot moves
+/// (`TRYAGAIN` can last longer than 250 ms), its breaker off: with it, a
+/// slot move must be invisible.
+fn caches<S: Store>(default_store: S, patient_store: S) -> Caches<S> {
     let open = FuncCache::builder("faults")
         .policy(LruClusterPolicy)
         .maxsize(1000)
-        .store(store.clone())
+        .store(default_store)
         .build()
         .unwrap();
     let strict = FuncCache::builder("faults")
         .policy(LruClusterPolicy)
         .maxsize(1000)
         .on_store_error(OnStoreError::Propagate)
-        .store(store)
+        .store(patient_store)
         .build()
         .unwrap();
     (Arc::new(open), Arc::new(strict))
 }
 
+fn patient() -> RedisOptions {
+    RedisOptions::default()
+        .deadline(Duration::from_secs(3))
+        .breaker(BreakerOptions::default().failures_to_open(0))
+}
+
 fn redis_rs(cluster: &ClusterServers) -> Caches<RedisClusterStore> {
-    caches(RedisClusterStore::open_cluster(cluster.urls.iter().map(String::as_str)).unwrap())
+    let nodes = || cluster.urls.iter().map(String::as_str);
+    caches(
+        RedisClusterStore::open_cluster(nodes()).unwrap(),
+        RedisClusterStore::open_cluster_with_options(nodes(), patient()).unwrap(),
+    )
 }
 
 fn fred(cluster: &ClusterServers) -> Caches<FredStore> {
-    caches(FredStore::open(&cluster.fred_url()).unwrap())
+    caches(
+        FredStore::open(&cluster.fred_url()).unwrap(),
+        FredStore::with_options(&cluster.fred_url(), patient()).unwrap(),
+    )
 }
 
 #[test]

@@ -325,10 +325,7 @@ fn unreachable_server_fails_open_by_default() {
         .port();
     let store = RedisStore::with_options(
         format!("redis://127.0.0.1:{port}/").as_str(),
-        redis_func_cache_redis::RedisOptions {
-            connection_timeout: Duration::from_millis(300),
-            ..Default::default()
-        },
+        redis_func_cache_redis::RedisOptions::default().deadline(Duration::from_millis(300)),
     )
     .unwrap();
     let cache = FuncCache::builder("down").store(store).build().unwrap();

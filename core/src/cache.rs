@@ -857,9 +857,17 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     }
 
     fn store_failed(&self, op: &'static str, e: Error) -> Result<(), Error> {
-        self.stats.record(Event::BackendError);
+        let skipped = matches!(e, Error::Skipped { .. });
+        self.stats.record(if skipped {
+            Event::Skipped
+        } else {
+            Event::BackendError
+        });
         match self.on_store_error {
             OnStoreError::Propagate => Err(e),
+            // The breaker logged when it opened; one line per skipped call
+            // would flood the log during an outage.
+            OnStoreError::FailOpen if skipped => Ok(()),
             OnStoreError::FailOpen => {
                 tracing::warn!(cache = %self.name, op, error = %e, "store failed; carrying on without the cache");
                 Ok(())

@@ -40,6 +40,14 @@ pub enum Error {
         /// The backend's own error.
         source: BoxError,
     },
+    /// The store was not asked: its circuit breaker is open after repeated
+    /// transport failures or timeouts (see [`breaker`](crate::breaker)). The
+    /// call fails open at once; a probe tests the store once per interval.
+    #[error("{backend} store skipped: its circuit breaker is open after repeated failures")]
+    Skipped {
+        /// Which backend.
+        backend: &'static str,
+    },
     /// A value or an argument could not be encoded.
     #[error("could not encode {what}: {source}")]
     Encode {
@@ -89,7 +97,7 @@ impl Error {
             Error::Backend {
                 transient: true,
                 ..
-            }
+            } | Error::Skipped { .. }
         )
     }
 }

@@ -7,6 +7,7 @@
 //! re-exports all of this with the policies, the stores and `#[cached]`.
 #![warn(missing_docs)]
 
+pub mod breaker;
 mod cache;
 pub mod clock;
 #[cfg(feature = "conformance")]

@@ -36,6 +36,9 @@ pub struct StatsSnapshot {
     /// Results returned but not stored: their encoding was over the
     /// serializer's size limit.
     pub too_large: u64,
+    /// Store operations not attempted because the store's circuit breaker
+    /// was open (each call failed open at once).
+    pub skipped: u64,
 }
 
 impl StatsSnapshot {
@@ -58,6 +61,7 @@ impl StatsSnapshot {
             decode_failures: op(self.decode_failures, other.decode_failures),
             backend_errors: op(self.backend_errors, other.backend_errors),
             too_large: op(self.too_large, other.too_large),
+            skipped: op(self.skipped, other.skipped),
         }
     }
 }
@@ -86,6 +90,7 @@ pub(crate) enum Event {
     DecodeFailure,
     BackendError,
     TooLarge,
+    Skipped,
 }
 
 impl Event {
@@ -99,6 +104,7 @@ impl Event {
             Event::DecodeFailure => s.decode_failures = 1,
             Event::BackendError => s.backend_errors = 1,
             Event::TooLarge => s.too_large = 1,
+            Event::Skipped => s.skipped = 1,
         }
         s
     }
@@ -117,6 +123,7 @@ struct Counters {
     decode_failures: AtomicU64,
     backend_errors: AtomicU64,
     too_large: AtomicU64,
+    skipped: AtomicU64,
 }
 
 /// The live counters of one cache.
@@ -150,6 +157,7 @@ impl CacheStats {
             Event::DecodeFailure => (&counters.decode_failures, 1),
             Event::BackendError => (&counters.backend_errors, 1),
             Event::TooLarge => (&counters.too_large, 1),
+            Event::Skipped => (&counters.skipped, 1),
         };
         counter.fetch_add(n, Relaxed);
         SCOPE.with(|scope| {
@@ -174,6 +182,7 @@ impl CacheStats {
             decode_failures: sum(|c| &c.decode_failures),
             backend_errors: sum(|c| &c.backend_errors),
             too_large: sum(|c| &c.too_large),
+            skipped: sum(|c| &c.skipped),
         }
     }
 }

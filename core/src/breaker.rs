@@ -1,0 +1,294 @@
+//! A circuit breaker for a store (SPEC §8): after repeated transport
+//! failures or timeouts, calls skip the store at once, and one probe per
+//! interval tests it; a probe that succeeds closes the breaker.
+//!
+//! A store consults its breaker before each operation ([`Breaker::admit`])
+//! and reports whether the server answered ([`Breaker::record`]). Only
+//! transport failures and timeouts count: a script error, a refused write
+//! or a cluster redirection says the server is there. The store decides
+//! which of its errors are which.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use redis_func_cache_core::breaker::{Admission, Breaker, BreakerOptions};
+//! use redis_func_cache_core::clock::ManualClock;
+//! use redis_func_cache_core::Error;
+//!
+//! let clock = ManualClock::new(0);
+//! let breaker = Breaker::with_clock(BreakerOptions::default(), Arc::new(clock.clone()));
+//! for _ in 0..3 {
+//!     let admitted = breaker.admit();
+//!     assert_eq!(admitted, Admission::Pass);
+//!     breaker.record(admitted, false); // refused, or no reply in time
+//! }
+//! assert_eq!(breaker.admit(), Admission::Skip, "open: calls skip the store");
+//! clock.advance(Duration::from_secs(1));
+//! let probe = breaker.admit();
+//! assert_eq!(probe, Admission::Probe, "one probe per interval");
+//! assert_eq!(breaker.admit(), Admission::Skip, "only one");
+//! breaker.record(probe, true);
+//! assert_eq!(breaker.admit(), Admission::Pass, "closed again");
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::Error;
+
+/// When a breaker opens and how it probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BreakerOptions {
+    /// Consecutive transport failures or timeouts that open the breaker
+    /// (default 3). 0 turns the breaker off: every call goes to the store.
+    pub failures_to_open: u32,
+    /// How long an open breaker waits before its first probe (default 1 s).
+    pub probe_interval: Duration,
+    /// The longest wait between probes: each failed probe multiplies the
+    /// wait by 1.5 up to this (default 1.5 s, so caching resumes within
+    /// 1.5 s of the server's return).
+    pub max_probe_interval: Duration,
+}
+
+impl Default for BreakerOptions {
+    fn default() -> Self {
+        BreakerOptions {
+            failures_to_open: 3,
+            probe_interval: Duration::from_secs(1),
+            max_probe_interval: Duration::from_millis(1500),
+        }
+    }
+}
+
+impl BreakerOptions {
+    /// Sets [`failures_to_open`](BreakerOptions::failures_to_open).
+    pub fn failures_to_open(mut self, failures: u32) -> Self {
+        self.failures_to_open = failures;
+        self
+    }
+
+    /// Sets [`probe_interval`](BreakerOptions::probe_interval) (and raises
+    /// the maximum to it if it was lower).
+    pub fn probe_interval(mut self, interval: Duration) -> Self {
+        self.probe_interval = interval;
+        self.max_probe_interval = self.max_probe_interval.max(interval);
+        self
+    }
+
+    /// Sets [`max_probe_interval`](BreakerOptions::max_probe_interval).
+    pub fn max_probe_interval(mut self, interval: Duration) -> Self {
+        self.max_probe_interval = interval.max(self.probe_interval);
+        self
+    }
+}
+
+/// What the breaker lets an operation do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Closed: go to the store.
+    Pass,
+    /// Open, and this operation is the interval's probe: go to the store
+    /// and report how it went.
+    Probe,
+    /// Open: do not touch the store; the call fails open at once.
+    Skip,
+}
+
+/// A per-store circuit breaker; cheap to consult (two atomic loads while
+/// closed).
+#[derive(Debug)]
+pub struct Breaker {
+    options: BreakerOptions,
+    clock: Arc<dyn Clock>,
+    /// Consecutive transport failures while closed.
+    failures: AtomicU32,
+    /// Whether the breaker is open.
+    open: AtomicBool,
+    /// When (clock µs) the next probe may go.
+    next_probe_at: AtomicU64,
+    /// The current wait between probes, µs.
+    interval: AtomicU64,
+    /// A probe is out.
+    probing: AtomicBool,
+    /// Which store, for the log lines.
+    name: &'static str,
+}
+
+impl Breaker {
+    /// A breaker on the system clock, named after its store in log lines.
+    pub fn new(name: &'static str, options: BreakerOptions) -> Self {
+        let mut breaker = Breaker::with_clock(options, Arc::new(SystemClock));
+        breaker.name = name;
+        breaker
+    }
+
+    /// A breaker on the given clock (a `ManualClock` makes tests exact).
+    pub fn with_clock(options: BreakerOptions, clock: Arc<dyn Clock>) -> Self {
+        Breaker {
+            options,
+            clock,
+            failures: AtomicU32::new(0),
+            open: AtomicBool::new(false),
+            next_probe_at: AtomicU64::new(0),
+            interval: AtomicU64::new(micros(options.probe_interval)),
+            probing: AtomicBool::new(false),
+            name: "store",
+        }
+    }
+
+    /// Whether the breaker is open now.
+    pub fn is_open(&self) -> bool {
+        self.open.load(Relaxed)
+    }
+
+    /// Whether an operation may go to the store.
+    pub fn admit(&self) -> Admission {
+        if !self.open.load(Relaxed) {
+            return Admission::Pass;
+        }
+        if self.clock.now_micros() < self.next_probe_at.load(Relaxed) {
+            return Admission::Skip;
+        }
+        match self.probing.compare_exchange(false, true, Relaxed, Relaxed) {
+            Ok(_) => Admission::Probe,
+            Err(_) => Admission::Skip,
+        }
+    }
+
+    /// Reports how an admitted operation ended: `reached` is false for a
+    /// transport failure or a timeout, true for any answer (an error reply
+    /// included).
+    pub fn record(&self, admission: Admission, reached: bool) {
+        if self.options.failures_to_open == 0 {
+            return;
+        }
+        let failed = !reached;
+        match (admission, failed) {
+            (Admission::Skip, _) => {}
+            (Admission::Pass, false) => {
+                if self.failures.load(Relaxed) != 0 {
+                    self.failures.store(0, Relaxed);
+                }
+            }
+            (Admission::Pass, true) => {
+                let failures = self.failures.fetch_add(1, Relaxed) + 1;
+                if failures >= self.options.failures_to_open && !self.open.swap(true, Relaxed) {
+                    let interval = micros(self.options.probe_interval);
+                    self.interval.store(interval, Relaxed);
+                    self.next_probe_at
+                        .store(self.clock.now_micros().saturating_add(interval), Relaxed);
+                    tracing::warn!(
+                        store = self.name,
+                        failures,
+                        probe_in_ms = interval / 1000,
+                        "circuit breaker open: calls skip the store until a probe succeeds"
+                    );
+                }
+            }
+            (Admission::Probe, false) => {
+                self.failures.store(0, Relaxed);
+                self.open.store(false, Relaxed);
+                self.probing.store(false, Relaxed);
+                tracing::info!(
+                    store = self.name,
+                    "circuit breaker closed: the store answered a probe"
+                );
+            }
+            (Admission::Probe, true) => {
+                let max = micros(self.options.max_probe_interval);
+                let interval = (self.interval.load(Relaxed).saturating_mul(3) / 2).min(max);
+                self.interval.store(interval, Relaxed);
+                self.next_probe_at
+                    .store(self.clock.now_micros().saturating_add(interval), Relaxed);
+                self.probing.store(false, Relaxed);
+                tracing::debug!(
+                    store = self.name,
+                    next_probe_in_ms = interval / 1000,
+                    "probe failed"
+                );
+            }
+        }
+    }
+
+    /// The error a skipped operation returns.
+    pub fn skipped(&self) -> Error {
+        Error::Skipped { backend: self.name }
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn open_breaker(clock: &ManualClock) -> Breaker {
+        let breaker = Breaker::with_clock(BreakerOptions::default(), Arc::new(clock.clone()));
+        for _ in 0..3 {
+            let a = breaker.admit();
+            breaker.record(a, false);
+        }
+        assert!(breaker.is_open());
+        breaker
+    }
+
+    #[test]
+    fn only_failures_in_a_row_open_it() {
+        let clock = ManualClock::new(0);
+        let breaker = Breaker::with_clock(BreakerOptions::default(), Arc::new(clock.clone()));
+        breaker.record(Admission::Pass, false);
+        breaker.record(Admission::Pass, false);
+        breaker.record(Admission::Pass, true);
+        breaker.record(Admission::Pass, false);
+        breaker.record(Admission::Pass, false);
+        assert!(!breaker.is_open(), "an answer in between resets the count");
+        breaker.record(Admission::Pass, false);
+        assert!(breaker.is_open());
+    }
+
+    #[test]
+    fn failed_probes_back_off_up_to_the_maximum() {
+        let clock = ManualClock::new(0);
+        let breaker = open_breaker(&clock);
+        let mut waits = Vec::new();
+        for _ in 0..5 {
+            let mut waited = 0;
+            while breaker.admit() != Admission::Probe {
+                clock.advance(Duration::from_millis(10));
+                waited += 10;
+            }
+            waits.push(waited);
+            breaker.record(Admission::Probe, false);
+        }
+        assert_eq!(waits, [1000, 1500, 1500, 1500, 1500]);
+    }
+
+    #[test]
+    fn a_probe_that_meets_a_live_server_closes_it() {
+        let clock = ManualClock::new(0);
+        let breaker = open_breaker(&clock);
+        clock.advance(Duration::from_millis(999));
+        assert_eq!(breaker.admit(), Admission::Skip);
+        clock.advance(Duration::from_millis(1));
+        let probe = breaker.admit();
+        assert_eq!(probe, Admission::Probe);
+        breaker.record(probe, true);
+        assert!(!breaker.is_open());
+        assert_eq!(breaker.admit(), Admission::Pass);
+    }
+
+    #[test]
+    fn zero_failures_to_open_turns_it_off() {
+        let breaker = Breaker::new("test", BreakerOptions::default().failures_to_open(0));
+        for _ in 0..10 {
+            breaker.record(Admission::Pass, false);
+        }
+        assert_eq!(breaker.admit(), Admission::Pass);
+    }
+}

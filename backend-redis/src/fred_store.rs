@@ -215,7 +215,11 @@ impl FredStore {
 
     /// [`FredStore::open`] with options.
     pub fn with_options(url: &str, options: RedisOptions) -> Result<Self, CacheError> {
-        let config = Config::from_url(url).map_err(fred_error)?;
+        let mut config = Config::from_url(url).map_err(fred_error)?;
+        // Keep trying to connect from the start, under the reconnect
+        // policy, instead of giving up when the first attempt fails: the
+        // server may come up after the application.
+        config.fail_fast = false;
         let cluster = config.server.is_clustered();
         let client = Builder::from_config(config)
             .with_connection_config(|c| {
@@ -232,7 +236,10 @@ impl FredStore {
             .with_performance_config(|p| {
                 p.default_command_timeout = options.deadline;
             })
-            .set_policy(ReconnectPolicy::new_exponential(0, 50, 2_000, 2))
+            // Reconnect at least twice a second while the server is away,
+            // so caching resumes soon after it returns (the breaker keeps
+            // callers from waiting meanwhile).
+            .set_policy(ReconnectPolicy::new_exponential(0, 50, 500, 2))
             .build()
             .map_err(fred_error)?;
         let io = tokio::runtime::Builder::new_multi_thread()

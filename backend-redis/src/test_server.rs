@@ -214,3 +214,133 @@ impl ClusterServers {
         format!("redis-cluster://{}?{}", hosts[0], nodes.join("&"))
     }
 }
+
+/// A `redis-server` this process started itself on a free loopback port, so
+/// fault tests can kill it and start it again on the same port, or pause
+/// it (`SIGSTOP`) as a hung host would be. Killed when dropped (resumed
+/// first if paused).
+pub struct OwnedServer {
+    port: u16,
+    child: Option<std::process::Child>,
+    paused: bool,
+    /// `redis://127.0.0.1:PORT/`.
+    pub url: String,
+}
+
+impl OwnedServer {
+    /// Starts a server without persistence and waits until it answers.
+    ///
+    /// # Panics
+    ///
+    /// If `redis-server` is missing or does not answer within 10 s.
+    pub fn start() -> OwnedServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        let mut server = OwnedServer {
+            port,
+            child: None,
+            paused: false,
+            url: format!("redis://127.0.0.1:{port}/"),
+        };
+        server.spawn();
+        server
+    }
+
+    /// A port nothing listens on yet, and the server that will: not
+    /// started until [`OwnedServer::restart`].
+    pub fn not_started() -> OwnedServer {
+        let mut server = OwnedServer::start();
+        server.kill();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--enable-debug-command",
+                "local",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts (is it installed?)");
+        self.child = Some(child);
+        let client = redis::Client::open(self.url.as_str()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ping = client
+                .get_connection_with_timeout(Duration::from_millis(200))
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+            match ping {
+                Ok(_) => return,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("redis-server on port {} did not answer: {e}", self.port)
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A plain connection, for inspecting or configuring the server.
+    pub fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url.as_str())
+            .unwrap()
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .unwrap()
+    }
+
+    /// Kills the server (`SIGKILL`) and waits for it to exit.
+    pub fn kill(&mut self) {
+        self.resume();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let _ = std::process::Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status();
+        }
+    }
+
+    /// Stops the process with `SIGSTOP`: connections stay open, nothing
+    /// answers.
+    pub fn pause(&mut self) {
+        self.signal("-STOP");
+        self.paused = true;
+    }
+
+    /// Lets a paused process run again (`SIGCONT`).
+    pub fn resume(&mut self) {
+        if self.paused {
+            self.signal("-CONT");
+            self.paused = false;
+        }
+    }
+}
+
+impl Drop for OwnedServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -31,19 +31,75 @@ impl TimedClient {
     }
 }
 
-impl r2d2::ManageConnection for TimedClient {
-    type Connection = redis::Connection;
-    type Error = redis::RedisError;
+/// A pooled connection that remembers a transport failure or a timeout.
+/// Such a connection is never used again: after a timed-out read its reply
+/// may still arrive and would answer the next command (a wrong value), and
+/// after a lost server it would fail the next call (the breaker's probe
+/// among them) instead of connecting afresh.
+pub struct TimedConnection {
+    inner: redis::Connection,
+    failed: bool,
+}
 
-    fn connect(&self) -> RedisResult<redis::Connection> {
-        self.connection()
+impl TimedConnection {
+    fn note<T>(&mut self, result: RedisResult<T>) -> RedisResult<T> {
+        if let Err(e) = &result
+            && (e.is_io_error()
+                || e.is_timeout()
+                || e.is_connection_dropped()
+                || e.is_connection_refusal())
+        {
+            self.failed = true;
+        }
+        result
+    }
+}
+
+impl redis::ConnectionLike for TimedConnection {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<redis::Value> {
+        let result = self.inner.req_packed_command(cmd);
+        self.note(result)
     }
 
-    fn is_valid(&self, con: &mut redis::Connection) -> RedisResult<()> {
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<redis::Value>> {
+        let result = self.inner.req_packed_commands(cmd, offset, count);
+        self.note(result)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+
+    fn check_connection(&mut self) -> bool {
+        self.inner.check_connection()
+    }
+
+    fn is_open(&self) -> bool {
+        !self.failed && self.inner.is_open()
+    }
+}
+
+impl r2d2::ManageConnection for TimedClient {
+    type Connection = TimedConnection;
+    type Error = redis::RedisError;
+
+    fn connect(&self) -> RedisResult<TimedConnection> {
+        Ok(TimedConnection {
+            inner: self.connection()?,
+            failed: false,
+        })
+    }
+
+    fn is_valid(&self, con: &mut TimedConnection) -> RedisResult<()> {
         redis::cmd("PING").query(con)
     }
 
-    fn has_broken(&self, con: &mut redis::Connection) -> bool {
+    fn has_broken(&self, con: &mut TimedConnection) -> bool {
         !redis::ConnectionLike::is_open(con)
     }
 }
@@ -87,7 +143,7 @@ impl private::Sealed for Standalone {}
 
 impl Topology for Standalone {
     type Client = TimedClient;
-    type SyncConnection = redis::Connection;
+    type SyncConnection = TimedConnection;
     type AsyncConnection = redis::aio::ConnectionManager;
     const CLUSTER: bool = false;
 
@@ -104,7 +160,7 @@ impl Topology for Standalone {
 
     fn data_nodes(
         _: &TimedClient,
-        _: &mut redis::Connection,
+        _: &mut TimedConnection,
         seed: &ConnectionInfo,
     ) -> RedisResult<Vec<ConnectionInfo>> {
         Ok(vec![seed.clone()])

@@ -48,8 +48,8 @@ pub struct BreakerOptions {
     /// How long an open breaker waits before its first probe (default 1 s).
     pub probe_interval: Duration,
     /// The longest wait between probes: each failed probe multiplies the
-    /// wait by 1.5 up to this (default 1.5 s, so caching resumes within
-    /// 1.5 s of the server's return).
+    /// wait by 1.25 up to this (default 1.25 s, so caching resumes within
+    /// about a second of the server's return).
     pub max_probe_interval: Duration,
 }
 
@@ -58,7 +58,7 @@ impl Default for BreakerOptions {
         BreakerOptions {
             failures_to_open: 3,
             probe_interval: Duration::from_secs(1),
-            max_probe_interval: Duration::from_millis(1500),
+            max_probe_interval: Duration::from_millis(1250),
         }
     }
 }
@@ -199,7 +199,7 @@ impl Breaker {
             }
             (Admission::Probe, true) => {
                 let max = micros(self.options.max_probe_interval);
-                let interval = (self.interval.load(Relaxed).saturating_mul(3) / 2).min(max);
+                let interval = (self.interval.load(Relaxed).saturating_mul(5) / 4).min(max);
                 self.interval.store(interval, Relaxed);
                 self.next_probe_at
                     .store(self.clock.now_micros().saturating_add(interval), Relaxed);
@@ -266,7 +266,7 @@ mod tests {
             waits.push(waited);
             breaker.record(Admission::Probe, false);
         }
-        assert_eq!(waits, [1000, 1500, 1500, 1500, 1500]);
+        assert_eq!(waits, [1000, 1250, 1250, 1250, 1250]);
     }
 
     #[test]

@@ -284,3 +284,101 @@ impl Store for Arc<dyn DynStore> {
         DynStore::purge_prefix_async(&**self, prefix).await
     }
 }
+
+/// A store chosen at run time, for async code that spawns: `call_async` on
+/// a `FuncCache<AnyStore>` is a `Send` future, so it runs inside
+/// `tokio::spawn`. (On `FuncCache<Arc<dyn DynStore>>` the compiler cannot
+/// prove that, a limitation of how it checks `Send` for async trait methods
+/// of a trait object; use `AnyStore` there.) Cheap to clone.
+///
+/// ```
+/// use std::sync::Arc;
+/// use redis_func_cache_core::{FuncCache, FuncId};
+/// use redis_func_cache_core::store::AnyStore;
+/// # use redis_func_cache_core::store::{Capabilities, GetRequest, PutOutcome, PutRequest, StoredValue, Store};
+/// # use redis_func_cache_core::{Error, KeyPair};
+/// # #[derive(Debug)] struct Nothing;
+/// # impl Store for Nothing {
+/// #   fn capabilities(&self) -> Capabilities { Capabilities::new("none") }
+/// #   fn get(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+/// #   fn put(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
+/// #   fn len(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
+/// #   fn purge(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
+/// #   fn purge_prefix(&self, _: &str) -> Result<u64, Error> { Ok(0) }
+/// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+/// #   async fn put_async(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
+/// #   async fn len_async(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
+/// #   async fn purge_async(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
+/// #   async fn purge_prefix_async(&self, _: &str) -> Result<u64, Error> { Ok(0) }
+/// # }
+/// static F: FuncId = FuncId::with_version("doc", "f", "1");
+/// let store = AnyStore::new(Nothing); // a MemoryStore, a RedisStore, ...
+/// let cache = Arc::new(FuncCache::builder("any").store(store).build().unwrap());
+/// let rt = tokio::runtime::Runtime::new().unwrap();
+/// let spawned = rt.spawn(async move { cache.call_async(&F, &1u32, || async { 2u32 }).await });
+/// assert_eq!(rt.block_on(spawned).unwrap().unwrap(), 2);
+/// ```
+#[derive(Clone)]
+pub struct AnyStore(Arc<dyn DynStore>);
+
+impl AnyStore {
+    /// Wraps any store.
+    pub fn new(store: impl Store) -> Self {
+        AnyStore(Arc::new(store))
+    }
+
+    /// The store behind it.
+    pub fn inner(&self) -> &Arc<dyn DynStore> {
+        &self.0
+    }
+}
+
+impl From<Arc<dyn DynStore>> for AnyStore {
+    fn from(store: Arc<dyn DynStore>) -> Self {
+        AnyStore(store)
+    }
+}
+
+impl std::fmt::Debug for AnyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("AnyStore")
+            .field(&DynStore::capabilities(&*self.0))
+            .finish()
+    }
+}
+
+impl Store for AnyStore {
+    fn capabilities(&self) -> Capabilities {
+        DynStore::capabilities(&*self.0)
+    }
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+        DynStore::get(&*self.0, req)
+    }
+    fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
+        DynStore::put(&*self.0, req)
+    }
+    fn len(&self, pair: &KeyPair) -> Result<u64, Error> {
+        DynStore::len(&*self.0, pair)
+    }
+    fn purge(&self, pair: &KeyPair) -> Result<u64, Error> {
+        DynStore::purge(&*self.0, pair)
+    }
+    fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
+        DynStore::purge_prefix(&*self.0, prefix)
+    }
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+        DynStore::get_async(&*self.0, req).await
+    }
+    async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
+        DynStore::put_async(&*self.0, req).await
+    }
+    async fn len_async(&self, pair: &KeyPair) -> Result<u64, Error> {
+        DynStore::len_async(&*self.0, pair).await
+    }
+    async fn purge_async(&self, pair: &KeyPair) -> Result<u64, Error> {
+        DynStore::purge_async(&*self.0, pair).await
+    }
+    async fn purge_prefix_async(&self, prefix: &str) -> Result<u64, Error> {
+        DynStore::purge_prefix_async(&*self.0, prefix).await
+    }
+}

@@ -1,0 +1,482 @@
+//! The fault suite (SPEC §8), on real servers this test starts and stops:
+//! a server killed and restarted, paused with `SIGSTOP`, blocked by `DEBUG
+//! SLEEP`, and holding writes with `CLIENT PAUSE … WRITE`, under load from
+//! 4 threads (sync) and 8 tasks (async), on both clients, with the default
+//! options. Every case asserts: no wrong value, no panic, no call past the
+//! deadline (plus slack for this noisy machine) once the breaker is open,
+//! and hits again soon after recovery. Each prints a `chaos` line with the
+//! figures BENCHMARKS.md reports. A server that is down when the store
+//! opens is covered too.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use redis_func_cache_core::store::AnyStore;
+use redis_func_cache_core::{FuncCache, FuncId};
+use redis_func_cache_policies::LruPolicy;
+use redis_func_cache_redis::test_server::OwnedServer;
+use redis_func_cache_redis::{FredStore, RedisOptions, RedisStore};
+
+static F: FuncId = FuncId::new("faults", "triple", 1);
+
+/// Keys the load cycles over (all cached before the fault).
+const KEYS: u32 = 50;
+/// Pause between one caller's calls, so skipped calls (microseconds) do not
+/// spin the two cores the servers and the test share.
+const PACING: Duration = Duration::from_micros(200);
+/// Width of one bucket of the timeline.
+const BUCKET: Duration = Duration::from_millis(50);
+/// Slack on every time bound, for a 2-core machine running the servers,
+/// the callers and other tests at once.
+const SLACK: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Clone, Copy)]
+enum Client {
+    RedisRs,
+    Fred,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Face {
+    Sync,
+    Async,
+}
+
+type Cache = FuncCache<AnyStore>;
+
+fn open(client: Client, url: &str) -> AnyStore {
+    match client {
+        Client::RedisRs => AnyStore::new(RedisStore::open(url).expect("a valid URL")),
+        Client::Fred => AnyStore::new(FredStore::open(url).expect("a valid URL")),
+    }
+}
+
+fn cache(store: AnyStore) -> Arc<Cache> {
+    Arc::new(
+        FuncCache::builder("faults")
+            .policy(LruPolicy)
+            .maxsize(1000)
+            .store(store)
+            .build()
+            .unwrap(),
+    )
+}
+
+/// What the callers saw in one bucket of time.
+#[derive(Debug, Default, Clone)]
+struct Bucket {
+    calls: u64,
+    hits: u64,
+    max: Duration,
+    /// Latencies of the calls over 200 µs, for the p99.
+    slow: Vec<Duration>,
+}
+
+impl Bucket {
+    fn add(&mut self, took: Duration, hit: bool) {
+        self.calls += 1;
+        self.hits += u64::from(hit);
+        self.max = self.max.max(took);
+        if took > Duration::from_micros(200) {
+            self.slow.push(took);
+        }
+    }
+
+    fn merge(&mut self, other: &Bucket) {
+        self.calls += other.calls;
+        self.hits += other.hits;
+        self.max = self.max.max(other.max);
+        self.slow.extend_from_slice(&other.slow);
+    }
+}
+
+/// Callers running `triple(k)` through the cache until stopped (at most 60
+/// s), each keeping its own timeline; a wrong value panics the caller.
+struct Load {
+    t0: Instant,
+    stop: Arc<AtomicBool>,
+    timelines: Arc<Mutex<Vec<Vec<Bucket>>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+fn record(timeline: &mut Vec<Bucket>, t0: Instant, start: Instant, took: Duration, hit: bool) {
+    let i = (start - t0).as_micros() as usize / BUCKET.as_micros() as usize;
+    if timeline.len() <= i {
+        timeline.resize(i + 1, Bucket::default());
+    }
+    timeline[i].add(took, hit);
+}
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+impl Load {
+    fn start(cache: &Arc<Cache>, face: Face) -> Load {
+        let t0 = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let timelines = Arc::new(Mutex::new(Vec::new()));
+        let mut threads = Vec::new();
+        match face {
+            Face::Sync => {
+                for t in 0..4u32 {
+                    let (cache, stop, timelines) = (cache.clone(), stop.clone(), timelines.clone());
+                    threads.push(std::thread::spawn(move || {
+                        let mut timeline = Vec::new();
+                        let mut k = t;
+                        while !stop.load(Ordering::Relaxed) && t0.elapsed() < LIMIT {
+                            k = (k + 1) % KEYS;
+                            let start = Instant::now();
+                            let mut ran = false;
+                            let v: u32 = cache
+                                .call(&F, &k, || {
+                                    ran = true;
+                                    k * 3
+                                })
+                                .expect("fail-open calls never error");
+                            let took = start.elapsed();
+                            assert_eq!(v, k * 3, "a wrong value for {k}");
+                            record(&mut timeline, t0, start, took, !ran);
+                            std::thread::sleep(PACING);
+                        }
+                        timelines.lock().unwrap().push(timeline);
+                    }));
+                }
+            }
+            Face::Async => {
+                let (cache, stop, timelines) = (cache.clone(), stop.clone(), timelines.clone());
+                threads.push(std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(2)
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        let mut tasks = Vec::new();
+                        for t in 0..8u32 {
+                            let (cache, stop, timelines) =
+                                (cache.clone(), stop.clone(), timelines.clone());
+                            tasks.push(tokio::spawn(async move {
+                                let mut timeline = Vec::new();
+                                let mut k = t;
+                                while !stop.load(Ordering::Relaxed) && t0.elapsed() < LIMIT {
+                                    k = (k + 1) % KEYS;
+                                    let start = Instant::now();
+                                    let ran = AtomicBool::new(false);
+                                    let v: u32 = cache
+                                        .call_async(&F, &k, || async {
+                                            ran.store(true, Ordering::Relaxed);
+                                            k * 3
+                                        })
+                                        .await
+                                        .expect("fail-open calls never error");
+                                    let took = start.elapsed();
+                                    assert_eq!(v, k * 3, "a wrong value for {k}");
+                                    record(
+                                        &mut timeline,
+                                        t0,
+                                        start,
+                                        took,
+                                        !ran.load(Ordering::Relaxed),
+                                    );
+                                    tokio::time::sleep(PACING).await;
+                                }
+                                timelines.lock().unwrap().push(timeline);
+                            }));
+                        }
+                        for task in tasks {
+                            task.await.expect("a caller saw a wrong value or panicked");
+                        }
+                    });
+                }));
+            }
+        }
+        Load {
+            t0,
+            stop,
+            timelines,
+            threads,
+        }
+    }
+
+    fn at(&self) -> Duration {
+        self.t0.elapsed()
+    }
+
+    /// Stops the callers and returns the merged timeline.
+    fn stop(self) -> Vec<Bucket> {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            t.join().expect("a caller saw a wrong value or panicked");
+        }
+        let mut merged: Vec<Bucket> = Vec::new();
+        for timeline in self.timelines.lock().unwrap().iter() {
+            if merged.len() < timeline.len() {
+                merged.resize(timeline.len(), Bucket::default());
+            }
+            for (m, b) in merged.iter_mut().zip(timeline) {
+                m.merge(b);
+            }
+        }
+        merged
+    }
+}
+
+/// The buckets wholly inside [from, to).
+fn window(timeline: &[Bucket], from: Duration, to: Duration) -> Bucket {
+    let first = from.as_micros().div_ceil(BUCKET.as_micros()) as usize;
+    let end = (to.as_micros() / BUCKET.as_micros()) as usize;
+    let mut sum = Bucket::default();
+    for b in timeline.iter().take(end).skip(first) {
+        sum.merge(b);
+    }
+    sum
+}
+
+fn p99(b: &Bucket) -> Duration {
+    let k = (b.calls as usize).div_ceil(100);
+    if k == 0 || b.slow.len() < k {
+        return Duration::from_micros(200); // at most
+    }
+    let mut slow = b.slow.clone();
+    slow.sort_unstable_by(|a, b| b.cmp(a));
+    slow[k - 1]
+}
+
+/// Runs one fault under load and checks the contract.
+fn scenario(
+    name: &str,
+    client: Client,
+    face: Face,
+    fault: impl FnOnce(&mut OwnedServer),
+    recover: impl FnOnce(&mut OwnedServer),
+) {
+    let deadline = RedisOptions::default().deadline;
+    let mut server = OwnedServer::start();
+    let cache = cache(open(client, &server.url));
+    for k in 0..KEYS {
+        let _: u32 = cache.call(&F, &k, || k * 3).unwrap();
+    }
+    let load = Load::start(&cache, face);
+    std::thread::sleep(Duration::from_millis(1200));
+    let fault_at = load.at();
+    fault(&mut server);
+    std::thread::sleep(Duration::from_millis(3000));
+    let recover_at = load.at();
+    recover(&mut server);
+    std::thread::sleep(Duration::from_millis(3000));
+    let end = load.at();
+    let timeline = load.stop();
+
+    let normal = window(&timeline, Duration::from_millis(200), fault_at);
+    // Three failed calls open the breaker, each within the deadline.
+    let opened = fault_at + deadline * 3 + SLACK;
+    let during = window(&timeline, opened, recover_at);
+    let rate =
+        |b: &Bucket, from: Duration, to: Duration| b.calls as f64 / (to - from).as_secs_f64();
+    let normal_rate = rate(&normal, Duration::from_millis(200), fault_at);
+    let fault_rate = rate(&during, opened, recover_at);
+    let first_hit = timeline
+        .iter()
+        .enumerate()
+        .skip(recover_at.as_micros().div_ceil(BUCKET.as_micros()) as usize)
+        .find(|(_, b)| b.hits > 0)
+        .map(|(i, _)| BUCKET * i as u32 - recover_at);
+    println!(
+        "chaos | {name} | {client:?} {face:?} | normal {normal_rate:.0} calls/s | during the fault {fault_rate:.0} calls/s ({:.2} of normal) | p99 {:.1} ms | max {:.1} ms | first hit {} after recovery | wrong values 0",
+        fault_rate / normal_rate,
+        p99(&during).as_secs_f64() * 1e3,
+        during.max.as_secs_f64() * 1e3,
+        first_hit.map_or("none".into(), |d| format!("{:.2} s", d.as_secs_f64())),
+    );
+    assert!(normal.hits > 0, "{name}: hits before the fault");
+    assert!(during.calls > 0, "{name}: calls completed during the fault");
+    assert!(
+        during.max <= deadline + SLACK,
+        "{name} {client:?} {face:?}: a call took {:?} with the breaker open (deadline {deadline:?})",
+        during.max
+    );
+    let first_hit =
+        first_hit.unwrap_or_else(|| panic!("{name} {client:?} {face:?}: no hit after recovery"));
+    // One probe interval (at most 1.5 s once backed off) plus slack.
+    assert!(
+        first_hit <= Duration::from_millis(1500) + SLACK * 2,
+        "{name} {client:?} {face:?}: first hit {first_hit:?} after recovery"
+    );
+    assert!(end > recover_at);
+}
+
+fn killed_and_restarted(client: Client) {
+    for face in [Face::Sync, Face::Async] {
+        scenario(
+            "server killed, then restarted",
+            client,
+            face,
+            OwnedServer::kill,
+            OwnedServer::restart,
+        );
+    }
+}
+
+fn paused(client: Client) {
+    for face in [Face::Sync, Face::Async] {
+        scenario(
+            "server paused (SIGSTOP)",
+            client,
+            face,
+            OwnedServer::pause,
+            OwnedServer::resume,
+        );
+    }
+}
+
+/// `DEBUG SLEEP` blocks the server for the whole fault window; a thread of
+/// the test sends it and waits for its reply.
+fn debug_sleep(client: Client) {
+    for face in [Face::Sync, Face::Async] {
+        let sender: Arc<Mutex<Option<std::thread::JoinHandle<()>>>> = Arc::default();
+        let join = sender.clone();
+        scenario(
+            "DEBUG SLEEP 3",
+            client,
+            face,
+            move |server| {
+                let mut con = server.connection();
+                *sender.lock().unwrap() = Some(std::thread::spawn(move || {
+                    con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    let _: () = redis::cmd("DEBUG")
+                        .arg("SLEEP")
+                        .arg(3)
+                        .query(&mut con)
+                        .expect("DEBUG SLEEP ran (the server allows DEBUG from loopback)");
+                }));
+            },
+            move |_| {
+                if let Some(t) = join.lock().unwrap().take() {
+                    t.join().unwrap();
+                }
+            },
+        );
+    }
+}
+
+/// `CLIENT PAUSE … WRITE`, as a failover does: reads go on, scripts that
+/// may write wait.
+fn client_pause_write(client: Client) {
+    for face in [Face::Sync, Face::Async] {
+        scenario(
+            "CLIENT PAUSE 3000 WRITE",
+            client,
+            face,
+            |server| {
+                let _: () = redis::cmd("CLIENT")
+                    .arg("PAUSE")
+                    .arg(3000)
+                    .arg("WRITE")
+                    .query(&mut server.connection())
+                    .unwrap();
+            },
+            |server| {
+                let _: () = redis::cmd("CLIENT")
+                    .arg("UNPAUSE")
+                    .query(&mut server.connection())
+                    .unwrap();
+            },
+        );
+    }
+}
+
+#[test]
+fn killed_and_restarted_redis_rs() {
+    killed_and_restarted(Client::RedisRs);
+}
+
+#[test]
+fn killed_and_restarted_fred() {
+    killed_and_restarted(Client::Fred);
+}
+
+#[test]
+fn paused_redis_rs() {
+    paused(Client::RedisRs);
+}
+
+#[test]
+fn paused_fred() {
+    paused(Client::Fred);
+}
+
+#[test]
+fn debug_sleep_redis_rs() {
+    debug_sleep(Client::RedisRs);
+}
+
+#[test]
+fn debug_sleep_fred() {
+    debug_sleep(Client::Fred);
+}
+
+#[test]
+fn client_pause_write_redis_rs() {
+    client_pause_write(Client::RedisRs);
+}
+
+#[test]
+fn client_pause_write_fred() {
+    client_pause_write(Client::Fred);
+}
+
+/// A store opened while its server is down: opening succeeds at once,
+/// calls fail open within the deadline, and caching starts once the server
+/// is up.
+fn opens_before_the_server(client: Client) {
+    let deadline = RedisOptions::default().deadline;
+    let mut server = OwnedServer::not_started();
+    let started = Instant::now();
+    let cache = cache(open(client, &server.url));
+    assert!(
+        started.elapsed() <= deadline + SLACK,
+        "{client:?}: open took {:?}",
+        started.elapsed()
+    );
+    for k in 0..20u32 {
+        let start = Instant::now();
+        let v: u32 = cache.call(&F, &k, || k * 3).unwrap();
+        assert_eq!(v, k * 3);
+        assert!(
+            start.elapsed() <= deadline * 2 + SLACK,
+            "{client:?}: a call took {:?}",
+            start.elapsed()
+        );
+    }
+    server.restart();
+    let up = Instant::now();
+    loop {
+        let _: u32 = cache.call(&F, &1u32, || 3).unwrap();
+        let (v, counts) =
+            redis_func_cache_core::stats::count(|| cache.call(&F, &1u32, || 3u32).unwrap());
+        assert_eq!(v, 3);
+        if counts.hits == 1 {
+            break;
+        }
+        assert!(
+            up.elapsed() < Duration::from_millis(1500) + SLACK * 2,
+            "{client:?}: no hit {:?} after the server came up",
+            up.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!(
+        "{client:?}: first hit {:?} after the server came up",
+        up.elapsed()
+    );
+}
+
+#[test]
+fn a_store_opens_before_its_server_redis_rs() {
+    opens_before_the_server(Client::RedisRs);
+}
+
+#[test]
+fn a_store_opens_before_its_server_fred() {
+    opens_before_the_server(Client::Fred);
+}

@@ -14,11 +14,16 @@
 --
 -- Every hit runs this text, so it creates no closures and makes no call it
 -- can skip: a hit that changes no score reads the value and the TTL only.
+--
+-- Writes go through redis.pcall: a server out of memory under
+-- 'noeviction' refuses them, and the hit is still served (only the hit
+-- rule's update is lost). A key of the wrong type (written by something
+-- else) makes the read a miss, and the put that follows replaces the pair.
 local index, values = KEYS[1], KEYS[2]
 local member, kind, rule = ARGV[1], ARGV[2], ARGV[3]
 
-local value = redis.call('HGET', values, member)
-if not value then
+local value = redis.pcall('HGET', values, member)
+if not value or type(value) == 'table' then
   return false
 end
 local stored = value
@@ -30,11 +35,11 @@ if string.byte(value, 1) == 255 and info and info % 32 >= 16 then
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
   local deadline = tonumber(string.sub(value, 3, 18))
   if deadline == nil or now >= deadline then
-    redis.call('HDEL', values, member)
+    redis.pcall('HDEL', values, member)
     if kind ~= 's' then
-      redis.call('ZREM', index, member)
+      redis.pcall('ZREM', index, member)
     else
-      redis.call('SREM', index, member)
+      redis.pcall('SREM', index, member)
     end
     return false
   end
@@ -55,7 +60,7 @@ if rule == 'keep' or kind == 'q' then
   -- pair that lost a half.
   left = redis.call('PTTL', index)
   if left == -2 then
-    redis.call('HDEL', values, member)
+    redis.pcall('HDEL', values, member)
     return false
   end
   if kind == 'q' then
@@ -64,27 +69,37 @@ if rule == 'keep' or kind == 'q' then
     -- saturated writes nothing. The caller drops the byte.
     local flag = string.byte(value, -1)
     if flag == nil then
-      redis.call('HDEL', values, member)
+      redis.pcall('HDEL', values, member)
       return false
     end
     if flag < 1 or (flag < 3 and rule == 'freq') then
-      redis.call('HSET', values, member, string.sub(stored, 1, -2) .. string.char(flag + 1))
+      redis.pcall('HSET', values, member, string.sub(stored, 1, -2) .. string.char(flag + 1))
     end
   end
 else
   local present
   local top = nil
   if rule == 'max1' then
-    top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')[2]
+    local range = redis.pcall('ZRANGE', index, -1, -1, 'WITHSCORES')
+    if range.err then
+      return false
+    end
+    top = range[2]
   end
   if top then
     -- max + 1 always differs from the member's score, so ZADD XX CH
     -- answers 0 only for a member missing from the index: one call moves
     -- the member to the top and checks that it is there.
     local new = string.format('%.0f', tonumber(top) + 1)
-    present = redis.call('ZADD', index, 'XX', 'CH', new, member) == 1
+    local moved = redis.pcall('ZADD', index, 'XX', 'CH', new, member)
+    -- Refused (out of memory): the member's presence is unknown, and the
+    -- value is served as it stands.
+    present = type(moved) == 'table' or moved == 1
   else
-    local score = redis.call('ZSCORE', index, member)
+    local score = redis.pcall('ZSCORE', index, member)
+    if type(score) == 'table' then
+      return false
+    end
     present = score ~= false
     local new = nil
     if not present then
@@ -101,12 +116,12 @@ else
       new = now
     end
     if new then
-      redis.call('ZADD', index, string.format('%.0f', new), member)
+      redis.pcall('ZADD', index, string.format('%.0f', new), member)
     end
   end
   if not present then
     -- A value without its index entry: the pair lost a half. Heal it.
-    redis.call('HDEL', values, member)
+    redis.pcall('HDEL', values, member)
     return false
   end
 end
@@ -117,8 +132,8 @@ if ARGV[5] == '1' then
   end
   local ttl = tonumber(ARGV[4])
   if left <= ttl - math.floor(ttl / 16) then
-    redis.call('PEXPIRE', index, ARGV[4])
-    redis.call('PEXPIRE', values, ARGV[4])
+    redis.pcall('PEXPIRE', index, ARGV[4])
+    redis.pcall('PEXPIRE', values, ARGV[4])
   end
 end
 return value

@@ -36,6 +36,18 @@ end
 -- A pair with one half missing (expired or evicted alone) is repaired: the
 -- surviving half goes first. (One EXISTS counts both keys.)
 local halves = redis.call('EXISTS', index, values)
+if halves == 2 then
+  -- Keys of the wrong type (written by something else) make a broken pair,
+  -- replaced whole, so it heals instead of failing every call.
+  local index_type = redis.call('TYPE', index)['ok']
+  local wanted = 'zset'
+  if kind == 's' then
+    wanted = 'set'
+  end
+  if index_type ~= wanted or redis.call('TYPE', values)['ok'] ~= 'hash' then
+    halves = 1
+  end
+end
 if halves == 1 then
   redis.call('DEL', index, values)
 end

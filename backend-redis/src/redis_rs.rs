@@ -1,5 +1,6 @@
 //! The store on the `redis` crate (redis-rs): one server or a cluster.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use redis::cluster::ClusterClientBuilder;
@@ -291,6 +292,55 @@ impl<T: Topology> RedisStore<T> {
         Ok(made)
     }
 
+    /// Runs a script: on the caller's tokio runtime, or, for callers outside
+    /// tokio, wholly on the store's own runtime (the connection's lazy
+    /// connect and its reconnects spawn tasks, which need tokio).
+    async fn invoke<V>(&self, call: &ScriptCall<'_>) -> Result<V, Error>
+    where
+        V: redis::FromRedisValue + Send + 'static,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let mut con = self.async_connection().await?;
+            return call.invoke_async(&mut con).await.map_err(backend_error);
+        }
+        let (evalsha, eval) = (call.evalsha(), call.eval());
+        self.on_io(move |mut con| async move {
+            match evalsha.query_async(&mut con).await {
+                Err(e) if is_noscript(&e) => eval.query_async(&mut con).await,
+                other => other,
+            }
+        })
+        .await
+    }
+
+    /// A plain command, as [`RedisStore::invoke`] runs a script.
+    async fn query<V>(&self, cmd: Cmd) -> Result<V, Error>
+    where
+        V: redis::FromRedisValue + Send + 'static,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let mut con = self.async_connection().await?;
+            return cmd.query_async(&mut con).await.map_err(backend_error);
+        }
+        self.on_io(move |mut con| async move { cmd.query_async(&mut con).await })
+            .await
+    }
+
+    /// Runs `op` with the store's own connection on the store's runtime.
+    async fn on_io<V, F, Fut>(&self, op: F) -> Result<V, Error>
+    where
+        V: Send + 'static,
+        F: FnOnce(T::AsyncConnection) -> Fut + Send + 'static,
+        Fut: Future<Output = RedisResult<V>> + Send + 'static,
+    {
+        let con = self.io_connection().await?;
+        self.io_runtime()?
+            .spawn(op(con))
+            .await
+            .map_err(|e| Error::backend(BACKEND, e))?
+            .map_err(backend_error)
+    }
+
     /// The connection on the store's own runtime, for callers outside tokio.
     async fn io_connection(&self) -> Result<T::AsyncConnection, Error> {
         let connection = self
@@ -509,11 +559,7 @@ impl<T: Topology> Store for RedisStore<T> {
         self.shared
             .guard
             .run(async {
-                let mut con = self.async_connection().await?;
-                let value: Option<Vec<u8>> = get_call(req)
-                    .invoke_async(&mut con)
-                    .await
-                    .map_err(backend_error)?;
+                let value: Option<Vec<u8>> = self.invoke(&get_call(req)).await?;
                 Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
             })
             .await
@@ -523,11 +569,7 @@ impl<T: Topology> Store for RedisStore<T> {
         self.shared
             .guard
             .run(async {
-                let mut con = self.async_connection().await?;
-                let evicted: Vec<Vec<u8>> = put_call(req)
-                    .invoke_async(&mut con)
-                    .await
-                    .map_err(backend_error)?;
+                let evicted: Vec<Vec<u8>> = self.invoke(&put_call(req)).await?;
                 outcome(evicted)
             })
             .await
@@ -537,12 +579,9 @@ impl<T: Topology> Store for RedisStore<T> {
         self.shared
             .guard
             .run(async {
-                let mut con = self.async_connection().await?;
-                redis::cmd("HLEN")
-                    .arg(pair.values())
-                    .query_async(&mut con)
-                    .await
-                    .map_err(backend_error)
+                let mut cmd = redis::cmd("HLEN");
+                cmd.arg(pair.values());
+                self.query(cmd).await
             })
             .await
     }
@@ -550,17 +589,16 @@ impl<T: Topology> Store for RedisStore<T> {
     async fn purge_async(&self, pair: &KeyPair) -> Result<u64, Error> {
         self.shared
             .guard
-            .run(async {
-                let mut con = self.async_connection().await?;
-                purge_call(pair)
-                    .invoke_async(&mut con)
-                    .await
-                    .map_err(backend_error)
-            })
+            .run(async { self.invoke(&purge_call(pair)).await })
             .await
     }
 
     async fn purge_prefix_async(&self, prefix: &str) -> Result<u64, Error> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            // Outside tokio the async clients cannot run here: an
+            // administrative purge takes the sync path instead.
+            return self.purge_prefix(prefix);
+        }
         let mut removed = 0;
         for pair in self.scan_pairs_async(prefix).await? {
             removed += self.purge_async(&pair).await?;

@@ -93,10 +93,7 @@ fn a_foreign_member_never_fails_a_put_that_succeeded() {
             .arg(-1)
             .query(&mut con)
             .unwrap();
-        assert!(
-            !members.contains(&b"foreign".to_vec()),
-            "{client}: evicted"
-        );
+        assert!(!members.contains(&b"foreign".to_vec()), "{client}: evicted");
     }
 }
 

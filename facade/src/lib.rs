@@ -68,7 +68,7 @@ pub mod policy {
     pub use redis_func_cache_core::policy::*;
 }
 
-pub use redis_func_cache_core::store::PairContents;
+pub use redis_func_cache_core::store::{AnyStore, PairContents};
 #[cfg(feature = "memory")]
 pub use redis_func_cache_memory::MemoryStore;
 #[cfg(feature = "fred")]

@@ -470,12 +470,7 @@ impl<T: Topology> RedisStore<T> {
                 .map_err(backend_error)?;
             topology::masters(&nodes)
                 .into_iter()
-                .map(|(host, port)| {
-                    self.shared
-                        .seed
-                        .clone()
-                        .set_addr(redis::ConnectionAddr::Tcp(host, port))
-                })
+                .map(|(host, port)| topology::node_info(&self.shared.seed, host, port))
                 .collect()
         } else {
             vec![self.shared.seed.clone()]

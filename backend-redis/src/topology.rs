@@ -194,9 +194,28 @@ impl Topology for Cluster {
         let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(con)?;
         Ok(masters(&nodes)
             .into_iter()
-            .map(|(host, port)| seed.clone().set_addr(ConnectionAddr::Tcp(host, port)))
+            .map(|(host, port)| node_info(seed, host, port))
             .collect())
     }
+}
+
+/// The connection to one node, made like the seed's: the same scheme (TLS
+/// stays TLS, with its settings) and the same credentials and database.
+pub(crate) fn node_info(seed: &ConnectionInfo, host: String, port: u16) -> ConnectionInfo {
+    let addr = match seed.addr() {
+        ConnectionAddr::TcpTls {
+            insecure,
+            tls_params,
+            ..
+        } => ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure: *insecure,
+            tls_params: tls_params.clone(),
+        },
+        _ => ConnectionAddr::Tcp(host, port),
+    };
+    seed.clone().set_addr(addr)
 }
 
 /// The (host, port) of every master that serves slots, from `CLUSTER NODES`.
@@ -220,6 +239,31 @@ pub(crate) fn masters(nodes: &str) -> Vec<(String, u16)> {
 
 #[cfg(test)]
 mod tests {
+    use redis::{ConnectionAddr, IntoConnectionInfo};
+
+    #[test]
+    fn nodes_keep_the_seeds_scheme_and_credentials() {
+        let seed = "redis://user:pw@10.0.0.1:7000/"
+            .into_connection_info()
+            .unwrap()
+            .set_addr(ConnectionAddr::TcpTls {
+                host: "10.0.0.1".into(),
+                port: 7000,
+                insecure: false,
+                tls_params: None,
+            });
+        let node = super::node_info(&seed, "10.0.0.2".into(), 7001);
+        assert!(
+            matches!(node.addr(), ConnectionAddr::TcpTls { host, port: 7001, .. } if host == "10.0.0.2")
+        );
+        assert_eq!(node.redis_settings().username(), Some("user"));
+        assert_eq!(node.redis_settings().password(), Some("pw"));
+        let plain = "redis://10.0.0.1:7000/".into_connection_info().unwrap();
+        assert!(
+            matches!(super::node_info(&plain, "h".into(), 1).addr(), ConnectionAddr::Tcp(h, 1) if h == "h")
+        );
+    }
+
     #[test]
     fn masters_are_read_from_cluster_nodes() {
         let nodes = "\

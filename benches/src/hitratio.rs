@@ -126,9 +126,24 @@ pub fn markdown(results: &[Measurement], policies: &[String]) -> String {
     out
 }
 
+/// Ten strong, distinct colours (Tableau 10).
+const CHART_COLORS: [plotters::style::RGBColor; 10] = [
+    plotters::style::RGBColor(31, 119, 180),
+    plotters::style::RGBColor(255, 127, 14),
+    plotters::style::RGBColor(44, 160, 44),
+    plotters::style::RGBColor(214, 39, 40),
+    plotters::style::RGBColor(148, 103, 189),
+    plotters::style::RGBColor(140, 86, 75),
+    plotters::style::RGBColor(227, 119, 194),
+    plotters::style::RGBColor(127, 127, 127),
+    plotters::style::RGBColor(188, 189, 34),
+    plotters::style::RGBColor(23, 190, 207),
+];
+
 /// One SVG chart per trace in `dir`: hit ratio against capacity (log
-/// scale), a line per policy and a dashed one for the optimum. Returns the
-/// files written.
+/// scale, a tick at every capacity), a line per policy (colours, dashes
+/// and markers told apart) and a dashed black one for the optimum. Returns
+/// the files written.
 pub fn plot(
     results: &[Measurement],
     policies: &[String],
@@ -156,7 +171,11 @@ pub fn plot(
             .x_label_area_size(40)
             .y_label_area_size(50)
             .build_cartesian_2d(
-                (low as f64..(high as f64).max(low as f64 + 1.0)).log_scale(),
+                (low as f64..(high as f64).max(low as f64 + 1.0))
+                    .log_scale()
+                    // A tick at every measured capacity, not only at the
+                    // powers of ten.
+                    .with_key_points(capacities.iter().map(|&c| c as f64).collect()),
                 0f64..100f64,
             )
             .map_err(e)?;
@@ -177,7 +196,10 @@ pub fn plot(
                 .iter()
                 .filter_map(|(c, cells)| cells.get(policy).map(|m| (*c as f64, m.percent())))
                 .collect();
-            let color = Palette99::pick(i).to_rgba();
+            // Strong colours (no pale yellow), and every other policy dashed
+            // with its own marker, so two policies with identical results
+            // (lru and tlru on some traces) both stay visible.
+            let color = CHART_COLORS[i % CHART_COLORS.len()];
             let style = if *policy == OPTIMUM {
                 BLACK.stroke_width(2)
             } else {
@@ -185,16 +207,32 @@ pub fn plot(
             };
             let series = if *policy == OPTIMUM {
                 chart
-                    .draw_series(DashedLineSeries::new(points, 6, 4, style))
+                    .draw_series(DashedLineSeries::new(points.clone(), 6, 4, style))
+                    .map_err(e)?
+            } else if i % 2 == 1 {
+                chart
+                    .draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))
                     .map_err(e)?
             } else {
                 chart
-                    .draw_series(LineSeries::new(points, style))
+                    .draw_series(LineSeries::new(points.clone(), style))
                     .map_err(e)?
             };
             series
                 .label(*policy)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
+            let marker = i % 3;
+            chart
+                .draw_series(points.iter().map(
+                    |&p| -> DynElement<'static, SVGBackend, (f64, f64)> {
+                        match marker {
+                            0 => Circle::new(p, 4, style).into_dyn(),
+                            1 => TriangleMarker::new(p, 5, style).into_dyn(),
+                            _ => Cross::new(p, 4, style).into_dyn(),
+                        }
+                    },
+                ))
+                .map_err(e)?;
         }
         chart
             .configure_series_labels()

@@ -63,5 +63,19 @@ fn the_table_and_a_chart_per_trace_are_written() {
         svg.starts_with("<svg") && svg.contains("belady"),
         "an SVG with a legend"
     );
+    // Markers (circles for lru, triangles for lfu) keep overlapping lines
+    // apart, and every capacity has its tick, not only the powers of ten.
+    assert!(
+        svg.contains("<circle") && svg.contains("<polygon"),
+        "markers"
+    );
+    let ticks: Vec<&str> = svg
+        .split("</text>")
+        .filter_map(|t| t.rsplit('>').next())
+        .map(str::trim)
+        .collect();
+    for tick in ["50", "100", "200"] {
+        assert!(ticks.contains(&tick), "a tick at {tick}: {ticks:?}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

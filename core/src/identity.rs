@@ -30,7 +30,8 @@ use crate::error::{BoxError, Error};
 /// ```
 pub type FastNameHasher = std::hash::BuildHasherDefault<Xxh3NameHasher>;
 
-/// The [`Hasher`] of [`FastNameHasher`].
+/// The [`Hasher`] of [`FastNameHasher`]; for stores, not for cache users.
+#[doc(hidden)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Xxh3NameHasher(u64);
 

@@ -36,7 +36,8 @@ pub struct KeyPair {
 }
 
 /// One store instance (shared by its clones), so that a handle it left on
-/// a [`KeyPair`] is never taken by another store.
+/// a [`KeyPair`] is never taken by another store. For store authors; cache
+/// users never need it.
 ///
 /// ```
 /// use redis_func_cache_core::StoreId;

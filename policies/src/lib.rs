@@ -9,6 +9,9 @@
 //! use redis_func_cache_policies::{LruPolicy, MruClusterMultiplePolicy, rules};
 //! assert_eq!(LruPolicy.rules(), rules::LRU);
 //! assert_eq!(MruClusterMultiplePolicy.layout(), Layout::ClusterMultiple);
+//! // Each also converts into the run-time form:
+//! let policy = redis_func_cache_core::Policy::from(LruPolicy);
+//! assert_eq!(policy.rules(), rules::LRU);
 //! ```
 #![warn(missing_docs)]
 
@@ -130,6 +133,12 @@ macro_rules! seed_policies {
             }
             fn layout(&self) -> Layout {
                 Layout::$layout
+            }
+        }
+
+        impl From<$name> for Policy {
+            fn from(policy: $name) -> Policy {
+                Policy::of(&policy)
             }
         }
     )*};

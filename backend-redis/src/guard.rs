@@ -52,9 +52,13 @@ impl Guard {
         if admission == Admission::Skip {
             return Err(self.breaker.skipped());
         }
+        // On the heap: the operation's state is large in debug builds, and
+        // callers nest these futures deeply (a test thread's 2 MiB stack
+        // overflowed); one allocation is nothing beside a round trip.
+        let op = Box::pin(op);
         let result = match self.timer() {
             Some(timer) => {
-                let mut op = std::pin::pin!(op);
+                let mut op = op;
                 let mut timer = std::pin::pin!(timer);
                 std::future::poll_fn(|cx| {
                     if let Poll::Ready(result) = op.as_mut().poll(cx) {

@@ -24,22 +24,50 @@
 //! assert_eq!(CACHE.stats().misses, 91); // each n computed once
 //! ```
 //!
+//! On Redis only the store changes (feature `redis`; `fred` for the other
+//! client). Opening does not wait for the server: until it answers, calls
+//! run the function (within a 250 ms deadline, then skipped by a circuit
+//! breaker), and caching starts when it is up:
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis")]
+//! # fn main() {
+//! use std::sync::LazyLock;
+//! use redis_func_cache::{cached, FuncCache, LruPolicy, RedisStore};
+//!
+//! static CACHE: LazyLock<FuncCache<RedisStore>> = LazyLock::new(|| {
+//!     let store = RedisStore::open("redis://127.0.0.1:6379/").expect("a valid URL");
+//!     FuncCache::builder("my-first-lru-cache").policy(LruPolicy).store(store).build().unwrap()
+//! });
+//!
+//! #[cached(cache = CACHE)]
+//! fn fib(n: u64) -> u64 {
+//!     if n <= 1 { n } else { fib(n - 1) + fib(n - 2) }
+//! }
+//! assert_eq!(fib(90), 2880067194370816120);
+//! # }
+//! # #[cfg(not(feature = "redis"))]
+//! # fn main() {}
+//! ```
+//!
 //! Without the macro, [`FuncCache::call`] caches a closure under a
 //! [`FuncId`] and an argument tuple; [`FuncCache::try_call`] caches only
 //! `Ok` results; both have `_async` forms. The store is a type parameter,
-//! chosen at compile time; `Arc<dyn DynStore>` chooses it at run time:
+//! chosen at compile time; [`AnyStore`] chooses it at run time (its async
+//! calls can run inside `tokio::spawn`):
 //!
 //! ```
-//! use std::sync::Arc;
-//! use redis_func_cache::{DynStore, FuncCache, FuncId, MemoryStore};
+//! use redis_func_cache::{AnyStore, FuncCache, FuncId, MemoryStore};
 //!
 //! static DOUBLE: FuncId = FuncId::with_version(module_path!(), "double", "1");
-//! let store: Arc<dyn DynStore> = Arc::new(MemoryStore::new()); // or a Redis store
+//! let store = AnyStore::new(MemoryStore::new()); // or a Redis store
 //! let cache = FuncCache::builder("dyn").store(store).build().unwrap();
 //! let v: u32 = cache.call(&DOUBLE, &21u32, || 42).unwrap();
 //! assert_eq!(v, 42);
 //! ```
 #![warn(missing_docs)]
+// Feature badges on docs.rs (which builds with `--cfg docsrs` on nightly).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate self as redis_func_cache;
 
@@ -69,12 +97,16 @@ pub mod policy {
 }
 
 pub use redis_func_cache_core::store::{AnyStore, PairContents};
+#[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
 #[cfg(feature = "memory")]
 pub use redis_func_cache_memory::MemoryStore;
+#[cfg_attr(docsrs, doc(cfg(feature = "fred")))]
 #[cfg(feature = "fred")]
 pub use redis_func_cache_redis::FredStore;
+#[cfg_attr(docsrs, doc(cfg(any(feature = "redis", feature = "fred"))))]
 #[cfg(any(feature = "redis", feature = "fred"))]
 pub use redis_func_cache_redis::RedisOptions;
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[cfg(feature = "redis")]
 pub use redis_func_cache_redis::{Cluster, RedisClusterStore, RedisStore, Standalone, Topology};
 
@@ -157,6 +189,7 @@ pub use redis_func_cache_redis::{Cluster, RedisClusterStore, RedisStore, Standal
 /// and its result is returned. The only panic left is a miss in
 /// [`Mode::NoExec`] on such a function, which has no other way to say it did
 /// not run.
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 #[cfg(feature = "macros")]
 pub use redis_func_cache_macros::cached;
 

@@ -1,5 +1,28 @@
 //! Call modes (SPEC §8), scoped to a block of code on one thread or to one
 //! future (a task), and nestable.
+//!
+//! A mode belongs to the code that set it: a block ([`Mode::scope`]) or a
+//! future ([`Mode::scope_async`]). It does not travel on its own to a task
+//! spawned inside, which tokio may run on another thread (Python's context
+//! variables copy themselves into new tasks; Rust's executors offer no hook
+//! for that). Wrap what you spawn instead:
+//!
+//! ```
+//! use redis_func_cache_core::Mode;
+//! let rt = tokio::runtime::Runtime::new().unwrap();
+//! rt.block_on(Mode::ReadOnly.scope_async(async {
+//!     // Not inherited: the spawned task runs in the normal mode...
+//!     let plain = tokio::spawn(async { Mode::current() }).await.unwrap();
+//!     assert_eq!(plain, Mode::Normal);
+//!     // ...unless the spawned future carries the mode itself.
+//!     let carried = tokio::spawn(Mode::current().scope_async(async { Mode::current() }));
+//!     assert_eq!(carried.await.unwrap(), Mode::ReadOnly);
+//! }));
+//! ```
+//!
+//! For async code use [`Mode::scope_async`]: `Mode::NoExec.scope(|| fut)`
+//! only sets the mode while the future is *created*, not while it runs, so
+//! the calls it makes when awaited run in the surrounding mode.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -42,7 +65,9 @@ impl Mode {
     }
 
     /// Runs `f` with this mode in force on this thread; the previous mode
-    /// comes back afterwards, even if `f` panics.
+    /// comes back afterwards, even if `f` panics. For a future, use
+    /// [`Mode::scope_async`]: a future returned from `f` runs later,
+    /// outside this scope.
     pub fn scope<R>(self, f: impl FnOnce() -> R) -> R {
         let _restore = Restore(CURRENT.with(|c| c.replace(self)));
         f()

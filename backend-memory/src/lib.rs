@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod appended;
+mod leases;
 mod ordered;
 mod pair;
 mod queues;
@@ -31,16 +32,18 @@ mod shared;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use redis_func_cache_core::clock::{Clock, SystemClock};
 use redis_func_cache_core::policy::IndexKind;
 use redis_func_cache_core::store::{
-    Capabilities, GetRequest, PutOutcome, PutRequest, Store, StoredValue,
+    Capabilities, GetRequest, Leased, PutOutcome, PutRequest, Store, StoredValue,
 };
 use redis_func_cache_core::{Error, FastNameHasher, KeyPair, StoreId};
 
+use leases::Leases;
 pub use redis_func_cache_core::store::PairContents;
 use shared::SharedPair;
 
@@ -76,6 +79,7 @@ struct Shared {
     /// The name under which this store leaves handles on key pairs: each
     /// pair's `SharedPair`, valid for good since no pair is ever removed.
     id: StoreId,
+    leases: Leases,
 }
 
 impl Default for MemoryStore {
@@ -108,6 +112,7 @@ impl MemoryStore {
                 clock: Arc::new(clock),
                 seed: Mutex::new(fastrand::Rng::new()),
                 id: StoreId::unique(),
+                leases: Leases::default(),
             }),
         }
     }
@@ -165,6 +170,18 @@ impl MemoryStore {
     }
 }
 
+impl MemoryStore {
+    fn put_entry(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
+        let now = self.now();
+        if let Some(state) = req.pair.handle::<SharedPair>(self.shared.id) {
+            return state.exclusive(|s| s.put(req, now));
+        }
+        let state = self.pair_or_add(req.pair.index(), req.rules.index);
+        req.pair.keep_handle(self.shared.id, Arc::clone(&state));
+        state.exclusive(|s| s.put(req, now))
+    }
+}
+
 impl Store for MemoryStore {
     fn capabilities(&self) -> Capabilities {
         Capabilities::new("memory")
@@ -184,14 +201,19 @@ impl Store for MemoryStore {
         }
     }
 
-    fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
+    fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
         let now = self.now();
-        if let Some(state) = req.pair.handle::<SharedPair>(self.shared.id) {
-            return state.exclusive(|s| s.put(req, now));
+        self.shared
+            .leases
+            .get_or_lease(req.pair, req.member, lease, now, || self.get(req))
+    }
+
+    fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
+        let outcome = self.put_entry(req);
+        if req.release_lease {
+            self.shared.leases.release(req.pair, req.member);
         }
-        let state = self.pair_or_add(req.pair.index(), req.rules.index);
-        req.pair.keep_handle(self.shared.id, Arc::clone(&state));
-        state.exclusive(|s| s.put(req, now))
+        outcome
     }
 
     fn len(&self, pair: &KeyPair) -> Result<u64, Error> {
@@ -228,6 +250,14 @@ impl Store for MemoryStore {
 
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         self.get(req)
+    }
+
+    async fn get_or_lease_async(
+        &self,
+        req: &GetRequest<'_>,
+        lease: Duration,
+    ) -> Result<Leased, Error> {
+        self.get_or_lease(req, lease)
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {

@@ -22,14 +22,14 @@ fn member(k: u64) -> InvocationHash {
 }
 
 fn put(store: &MemoryStore, pair: &KeyPair, rules: &PolicyRules, k: u64) -> Vec<InvocationHash> {
-    let req = PutRequest {
+    let req = PutRequest::new(
         pair,
-        member: member(k),
-        value: Bytes::from(k.to_le_bytes().to_vec()),
+        member(k),
+        Bytes::from(k.to_le_bytes().to_vec()),
         rules,
-        maxsize: KEYS,
-        expiry: EXPIRY,
-    };
+        KEYS,
+        EXPIRY,
+    );
     store.put(&req).expect("memory puts do not fail").evicted
 }
 
@@ -49,12 +49,7 @@ fn hit_from_threads(store: &MemoryStore, pair: &KeyPair, rules: &PolicyRules) ->
                     let mut last_hit = vec![None; KEYS as usize];
                     for i in 0..HITS_PER_THREAD {
                         let k = mine[rng.usize(..mine.len())];
-                        let req = GetRequest {
-                            pair,
-                            member: member(k),
-                            rules,
-                            expiry: EXPIRY,
-                        };
+                        let req = GetRequest::new(pair, member(k), rules, EXPIRY);
                         let value = store.get(&req).expect("memory reads do not fail");
                         assert_eq!(value.as_deref(), Some(&k.to_le_bytes()[..]));
                         last_hit[k as usize] = Some(i);

@@ -122,24 +122,19 @@ impl Subject {
     }
 
     fn get(&self, k: u8) -> Option<u8> {
-        let req = GetRequest {
-            pair: &self.pair,
-            member: member(k),
-            rules: &self.rules,
-            expiry: EXPIRY,
-        };
+        let req = GetRequest::new(&self.pair, member(k), &self.rules, EXPIRY);
         self.store.get(&req).unwrap().map(|b| b[0])
     }
 
     fn put(&self, k: u8, v: u8) -> Vec<InvocationHash> {
-        let req = PutRequest {
-            pair: &self.pair,
-            member: member(k),
-            value: Bytes::copy_from_slice(&[v]),
-            rules: &self.rules,
-            maxsize: self.maxsize,
-            expiry: EXPIRY,
-        };
+        let req = PutRequest::new(
+            &self.pair,
+            member(k),
+            Bytes::copy_from_slice(&[v]),
+            &self.rules,
+            self.maxsize,
+            EXPIRY,
+        );
         self.store.put(&req).unwrap().evicted
     }
 

@@ -18,24 +18,19 @@ fn member(k: u64) -> InvocationHash {
 }
 
 fn put(store: &MemoryStore, pair: &KeyPair, k: u64, value: &'static str) {
-    let req = PutRequest {
+    let req = PutRequest::new(
         pair,
-        member: member(k),
-        value: Bytes::from_static(value.as_bytes()),
-        rules: &rules::LRU,
-        maxsize: 10,
-        expiry: EXPIRY,
-    };
+        member(k),
+        Bytes::from_static(value.as_bytes()),
+        &rules::LRU,
+        10,
+        EXPIRY,
+    );
     store.put(&req).expect("memory puts do not fail");
 }
 
 fn get(store: &MemoryStore, pair: &KeyPair, k: u64) -> Option<String> {
-    let req = GetRequest {
-        pair,
-        member: member(k),
-        rules: &rules::LRU,
-        expiry: EXPIRY,
-    };
+    let req = GetRequest::new(pair, member(k), &rules::LRU, EXPIRY);
     let value = store.get(&req).expect("memory reads do not fail")?;
     Some(String::from_utf8(value.to_vec()).expect("utf-8 values"))
 }

@@ -14,13 +14,15 @@ use fred::prelude::*;
 use fred::types::{ClusterHash, CustomCommand, Key, Value};
 use futures::StreamExt;
 use redis_func_cache_core::store::{
-    Bytes, Capabilities, GetRequest, PairContents, PutOutcome, PutRequest, Store, StoredValue,
+    Bytes, Capabilities, GetRequest, Leased, PairContents, PutOutcome, PutRequest, Store,
+    StoredValue,
 };
 use redis_func_cache_core::{Error as CacheError, InvocationHash, KeyPair};
 
 use crate::guard::Guard;
 use crate::scripts::{
-    Arg, ScriptCall, get_call, hit_value, member, outcome, purge_call, put_call, sorted_index,
+    Arg, LeasedAnswer, ScriptCall, get_call, get_leased_call, hit_value, leased, member, outcome,
+    purge_call, put_call, sorted_index,
 };
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
 
@@ -112,7 +114,7 @@ impl From<ScriptCall<'_>> for OwnedCall {
         OwnedCall {
             sha: &call.script.sha,
             text: call.script.text,
-            keys: vec![call.pair.index().into(), call.pair.values().into()],
+            keys: call.keys().map(Key::from).collect(),
             args: call
                 .args
                 .iter()
@@ -183,6 +185,21 @@ fn stored_bytes_of(value: Value) -> Option<Bytes> {
         Value::Bytes(b) => Some(b),
         Value::String(s) => Some(Bytes::copy_from_slice(s.as_bytes())),
         _ => None,
+    }
+}
+
+/// The leased get script's answer, read off fred's reply.
+fn leased_answer(value: Value) -> Result<LeasedAnswer, CacheError> {
+    match value {
+        Value::Null => Ok(LeasedAnswer::Nothing),
+        Value::Integer(n) => Ok(LeasedAnswer::Number(n)),
+        other => match stored_bytes_of(other.clone()) {
+            Some(bytes) => Ok(LeasedAnswer::Value(bytes)),
+            None => Err(CacheError::backend(
+                BACKEND,
+                format!("the get script answered {other:?}"),
+            )),
+        },
     }
 }
 
@@ -478,6 +495,11 @@ impl Store for FredStore {
         Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
+    fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, CacheError> {
+        let value = self.block(fred_result(self.script(get_leased_call(req, lease))))?;
+        leased(req.rules, leased_answer(value)?)
+    }
+
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {
         let value = self.block(fred_result(self.script(put_call(req))))?;
         outcome(evicted_of(value)?)
@@ -502,6 +524,17 @@ impl Store for FredStore {
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
         let value = self.run(fred_result(self.script(get_call(req)))).await?;
         Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
+    }
+
+    async fn get_or_lease_async(
+        &self,
+        req: &GetRequest<'_>,
+        lease: Duration,
+    ) -> Result<Leased, CacheError> {
+        let value = self
+            .run(fred_result(self.script(get_leased_call(req, lease))))
+            .await?;
+        leased(req.rules, leased_answer(value)?)
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {

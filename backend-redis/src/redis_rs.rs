@@ -5,15 +5,19 @@ use std::sync::Arc;
 
 use redis::cluster::ClusterClientBuilder;
 use redis::{Cmd, ConnectionInfo, IntoConnectionInfo, RedisResult};
+use std::time::Duration;
+
 use redis_func_cache_core::store::{
-    Bytes, Capabilities, GetRequest, PairContents, PutOutcome, PutRequest, Store, StoredValue,
+    Bytes, Capabilities, GetRequest, Leased, PairContents, PutOutcome, PutRequest, Store,
+    StoredValue,
 };
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 use tokio::sync::OnceCell;
 
 use crate::guard::Guard;
 use crate::scripts::{
-    Arg, ScriptCall, get_call, hit_value, member, outcome, purge_call, put_call, sorted_index,
+    Arg, LeasedAnswer, ScriptCall, get_call, get_leased_call, hit_value, leased, member, outcome,
+    purge_call, put_call, sorted_index,
 };
 use crate::topology::{self, Cluster, Standalone, TimedClient, Topology};
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
@@ -34,7 +38,10 @@ impl ScriptCall<'_> {
     }
 
     fn keys_and_args(&self, cmd: &mut Cmd) {
-        cmd.arg(2).arg(self.pair.index()).arg(self.pair.values());
+        cmd.arg(2 + usize::from(self.lease_key.is_some()));
+        for key in self.keys() {
+            cmd.arg(key);
+        }
         for arg in &self.args {
             match *arg {
                 Arg::Bytes(b) => cmd.arg(b),
@@ -64,6 +71,19 @@ impl ScriptCall<'_> {
             Err(e) if is_noscript(&e) => self.eval().query_async(con).await,
             other => other,
         }
+    }
+}
+
+/// The leased get script's answer, read off redis-rs's reply.
+fn leased_answer(answer: redis::Value) -> Result<LeasedAnswer, Error> {
+    match answer {
+        redis::Value::Nil => Ok(LeasedAnswer::Nothing),
+        redis::Value::Int(n) => Ok(LeasedAnswer::Number(n)),
+        redis::Value::BulkString(b) => Ok(LeasedAnswer::Value(Bytes::from(b))),
+        other => Err(Error::backend(
+            BACKEND,
+            format!("the get script answered {other:?}"),
+        )),
     }
 }
 
@@ -517,6 +537,16 @@ impl<T: Topology> Store for RedisStore<T> {
         })
     }
 
+    fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
+        self.shared.guard.sync(|| {
+            let mut con = self.sync_connection()?;
+            let answer: redis::Value = get_leased_call(req, lease)
+                .invoke(&mut *con)
+                .map_err(backend_error)?;
+            leased(req.rules, leased_answer(answer)?)
+        })
+    }
+
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         self.shared.guard.sync(|| {
             let mut con = self.sync_connection()?;
@@ -556,6 +586,20 @@ impl<T: Topology> Store for RedisStore<T> {
             .run(async {
                 let value: Option<Vec<u8>> = self.invoke(&get_call(req)).await?;
                 Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
+            })
+            .await
+    }
+
+    async fn get_or_lease_async(
+        &self,
+        req: &GetRequest<'_>,
+        lease: Duration,
+    ) -> Result<Leased, Error> {
+        self.shared
+            .guard
+            .run(async {
+                let answer: redis::Value = self.invoke(&get_leased_call(req, lease)).await?;
+                leased(req.rules, leased_answer(answer)?)
             })
             .await
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim, queue_scores};
 use redis_func_cache_core::store::{
-    Bytes, Expiry, GetRequest, PutOutcome, PutRequest, StoredValue,
+    Bytes, Expiry, GetRequest, Leased, PutOutcome, PutRequest, StoredValue,
 };
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 
@@ -17,6 +17,20 @@ use crate::BACKEND;
 
 /// Read a member and apply the hit rule.
 static GET: LazyLock<ScriptText> = LazyLock::new(|| ScriptText::new(include_str!("lua/get.lua")));
+/// The get script for caches that take leases: on a miss it also grants
+/// the lease, or says how long another caller holds it. Made from the get
+/// script's text, so the two cannot drift apart: every miss there returns
+/// `lease_miss()` here.
+static GET_LEASED: LazyLock<ScriptText> = LazyLock::new(|| {
+    let get = include_str!("lua/get.lua");
+    debug_assert!(get.matches("return false").count() >= 8);
+    let text = format!(
+        "{}{}",
+        include_str!("lua/lease.lua"),
+        get.replace("return false", "return lease_miss()")
+    );
+    ScriptText::new(Box::leak(text.into_boxed_str()))
+});
 /// Evict, insert or replace, set TTLs.
 static PUT: LazyLock<ScriptText> = LazyLock::new(|| ScriptText::new(include_str!("lua/put.lua")));
 /// Remove a pair.
@@ -46,10 +60,12 @@ pub(crate) enum Arg<'a> {
     Int(u64),
 }
 
-/// One call of a script on the two keys of a pair.
+/// One call of a script on the two keys of a pair (and, for caches that
+/// take leases, the pair's lease key).
 pub(crate) struct ScriptCall<'a> {
     pub(crate) script: &'static ScriptText,
     pub(crate) pair: &'a KeyPair,
+    pub(crate) lease_key: Option<String>,
     pub(crate) args: Vec<Arg<'a>>,
 }
 
@@ -58,6 +74,7 @@ impl<'a> ScriptCall<'a> {
         ScriptCall {
             script,
             pair,
+            lease_key: None,
             args: Vec::with_capacity(10),
         }
     }
@@ -65,6 +82,20 @@ impl<'a> ScriptCall<'a> {
     fn arg(mut self, arg: Arg<'a>) -> Self {
         self.args.push(arg);
         self
+    }
+
+    fn with_lease_key(mut self, on: bool) -> Self {
+        if on {
+            self.lease_key = Some(self.pair.leases());
+        }
+        self
+    }
+
+    /// The keys, in order: index, values, and the lease key if any.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        [self.pair.index(), self.pair.values()]
+            .into_iter()
+            .chain(self.lease_key.as_deref())
     }
 }
 
@@ -127,6 +158,40 @@ pub(crate) fn get_call<'a>(req: &'a GetRequest<'a>) -> ScriptCall<'a> {
         .arg(flag(expiry.entry_ttl.is_some()))
 }
 
+/// The get script that also takes the lease on a miss.
+pub(crate) fn get_leased_call<'a>(req: &'a GetRequest<'a>, lease: Duration) -> ScriptCall<'a> {
+    let mut call = get_call(req).with_lease_key(true);
+    call.script = &GET_LEASED;
+    call.arg(Arg::Int(millis(lease)))
+}
+
+/// What the leased get script answered, in client-neutral form.
+pub(crate) enum LeasedAnswer {
+    Value(Bytes),
+    /// An integer: 0 granted, else the holder's ms left.
+    Number(i64),
+    Nothing,
+}
+
+/// The lease outcome of a leased get's answer.
+pub(crate) fn leased(rules: &PolicyRules, answer: LeasedAnswer) -> Result<Leased, Error> {
+    Ok(match answer {
+        LeasedAnswer::Value(v) => match hit_value(rules, v) {
+            Some(value) => Leased::Hit(value),
+            None => Leased::Unleased,
+        },
+        LeasedAnswer::Number(0) => Leased::Granted,
+        LeasedAnswer::Number(ms) if ms > 0 => Leased::Held(Duration::from_millis(ms as u64)),
+        LeasedAnswer::Number(n) => {
+            return Err(Error::backend(
+                BACKEND,
+                format!("the get script answered {n} for a lease"),
+            ));
+        }
+        LeasedAnswer::Nothing => Leased::Unleased,
+    })
+}
+
 /// The put script for a request.
 pub(crate) fn put_call<'a>(req: &'a PutRequest<'a>) -> ScriptCall<'a> {
     let expiry = req.expiry;
@@ -144,6 +209,7 @@ pub(crate) fn put_call<'a>(req: &'a PutRequest<'a>) -> ScriptCall<'a> {
         .arg(Arg::Int(millis(expiry.pair_ttl)))
         .arg(flag(expiry.slide))
         .arg(Arg::Int(entry_ttl_us))
+        .with_lease_key(req.release_lease)
 }
 
 /// The purge script for a pair.

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use crate::identity::{FuncId, InvocationHash};
 use crate::keys::KeyPair;
 use crate::policy::{IndexKind, Layout, PolicyRules, ScoreRule, Victim};
-use crate::store::{Expiry, GetRequest, INLINE_CAPACITY, PutRequest, Store, StoredValue};
+use crate::store::{Expiry, GetRequest, INLINE_CAPACITY, Leased, PutRequest, Store, StoredValue};
 
 /// What the checks need besides the store.
 pub trait Harness {
@@ -128,23 +128,17 @@ impl<'a, S: Store> Ops<'a, S> {
         }
     }
     fn get_req(&self, k: u32) -> GetRequest<'_> {
-        GetRequest {
-            pair: &self.pair,
-            member: member(k),
-            rules: &self.rules,
-            expiry: self.expiry,
-        }
+        GetRequest::new(&self.pair, member(k), &self.rules, self.expiry)
     }
     fn put_req(&self, k: u32, v: &str) -> PutRequest<'_> {
-        PutRequest {
-            pair: &self.pair,
-            member: member(k),
-            // Stores carry values framed as the cache frames them.
-            value: Bytes::from(crate::envelope::frame(1, v.as_bytes())),
-            rules: &self.rules,
-            maxsize: self.maxsize,
-            expiry: self.expiry,
-        }
+        PutRequest::new(
+            &self.pair,
+            member(k),
+            Bytes::from(crate::envelope::frame(1, v.as_bytes())),
+            &self.rules,
+            self.maxsize,
+            self.expiry,
+        )
     }
 }
 
@@ -171,6 +165,10 @@ macro_rules! checks {
                 #[allow(unused_macros)]
                 macro_rules! put { ($o:expr, $k:expr, $v:expr) => { $o.store.put(&$o.put_req($k, $v)).expect("put").evicted.len() } }
                 #[allow(unused_macros)]
+                macro_rules! lease { ($o:expr, $k:expr, $d:expr) => { $o.store.get_or_lease(&$o.get_req($k), $d).expect("get_or_lease") } }
+                #[allow(unused_macros)]
+                macro_rules! put_releasing { ($o:expr, $k:expr, $v:expr) => { $o.store.put(&$o.put_req($k, $v).releasing_lease(true)).expect("put").evicted.len() } }
+                #[allow(unused_macros)]
                 macro_rules! len { ($o:expr) => { $o.store.len(&$o.pair).expect("len") } }
                 #[allow(unused_macros)]
                 macro_rules! purge { ($o:expr) => { $o.store.purge(&$o.pair).expect("purge") } }
@@ -191,6 +189,10 @@ macro_rules! checks {
                 macro_rules! get { ($o:expr, $k:expr) => { $o.store.get_async(&$o.get_req($k)).await.expect("get").map(|b: StoredValue| unframe(&b)) } }
                 #[allow(unused_macros)]
                 macro_rules! put { ($o:expr, $k:expr, $v:expr) => { $o.store.put_async(&$o.put_req($k, $v)).await.expect("put").evicted.len() } }
+                #[allow(unused_macros)]
+                macro_rules! lease { ($o:expr, $k:expr, $d:expr) => { $o.store.get_or_lease_async(&$o.get_req($k), $d).await.expect("get_or_lease") } }
+                #[allow(unused_macros)]
+                macro_rules! put_releasing { ($o:expr, $k:expr, $v:expr) => { $o.store.put_async(&$o.put_req($k, $v).releasing_lease(true)).await.expect("put").evicted.len() } }
                 #[allow(unused_macros)]
                 macro_rules! len { ($o:expr) => { $o.store.len_async(&$o.pair).await.expect("len") } }
                 #[allow(unused_macros)]
@@ -453,6 +455,42 @@ checks! {
         assert_eq!(purge_prefix!(b, prefix), 3);
         assert_eq!((len!(a), len!(b), len!(c)), (0, 0, 2));
         purge!(c);
+    }
+
+    /// SPEC §9: a miss takes the member's lease unless a live one is held,
+    /// and says how long the holder has; a put releases it; a holder that
+    /// never puts delays others by at most the lease time; a hit takes no
+    /// lease and applies the hit rule as a plain read does.
+    fn leases_go_to_one_caller / leases_go_to_one_caller_async(h, ops) {
+        let mut o = ops("leases", LRU);
+        o.maxsize = 8;
+        let tick = h.tick();
+        let lease = tick * 4;
+        assert_eq!(lease!(o, 1, lease), Leased::Granted, "the first miss holds the lease");
+        match lease!(o, 1, lease) {
+            Leased::Held(left) => assert!(left > Duration::ZERO && left <= lease, "held for {left:?}"),
+            other => panic!("a second caller must wait for the holder, not {other:?}"),
+        }
+        assert_eq!(lease!(o, 2, lease), Leased::Granted, "leases are per member");
+        put_releasing!(o, 1, "one");
+        match lease!(o, 1, lease) {
+            Leased::Hit(v) => assert_eq!(unframe(&v), "one"),
+            other => panic!("the holder's put must be read back, not {other:?}"),
+        }
+        // Member 2's holder never puts: once its lease ends, another takes it.
+        h.advance(lease + tick);
+        assert_eq!(lease!(o, 2, lease), Leased::Granted, "an ended lease passes on");
+        put_releasing!(o, 2, "two");
+        // A released lease is gone: after an entry is evicted, its next miss
+        // is granted at once.
+        o.maxsize = 1;
+        put!(o, 3, "three");
+        assert_eq!(get!(o, 1), None);
+        assert_eq!(lease!(o, 1, lease), Leased::Granted, "released by the put");
+        put_releasing!(o, 1, "one again");
+        // A hit through the leased read applies the hit rule: LRU keeps 1.
+        assert!(matches!(lease!(o, 1, lease), Leased::Hit(_)));
+        assert_eq!(len!(o), 1);
     }
 
     /// Two pairs never see each other's entries.

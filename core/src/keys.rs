@@ -97,6 +97,23 @@ impl KeyPair {
         &self.values
     }
 
+    /// The key of the pair's leases (`…:2`, SPEC §9): a sorted set of
+    /// members scored by when their lease ends, in the pair's slot. Only
+    /// caches that take leases create it; it expires on its own once no
+    /// lease has been granted for a lease time.
+    ///
+    /// ```
+    /// use redis_func_cache_core::KeyPair;
+    /// let pair = KeyPair::from_names("c:lru:0".into(), "c:lru:1".into());
+    /// assert_eq!(pair.leases(), "c:lru:2");
+    /// ```
+    pub fn leases(&self) -> String {
+        match self.values.strip_suffix('1') {
+            Some(base) => format!("{base}2"),
+            None => format!("{}:leases", self.values),
+        }
+    }
+
     /// The handle `store` left on this pair with [`KeyPair::keep_handle`],
     /// if it did and it is a `T`.
     ///

@@ -39,6 +39,13 @@ pub struct StatsSnapshot {
     /// Store operations not attempted because the store's circuit breaker
     /// was open (each call failed open at once).
     pub skipped: u64,
+    /// Calls that missed while another call in this process was computing
+    /// the same result, and waited for it instead of running the function
+    /// (single-flight, SPEC §9).
+    pub flight_waits: u64,
+    /// Calls that missed while another caller, maybe in another process,
+    /// held the entry's lease, and waited for its value (SPEC §9).
+    pub lease_waits: u64,
 }
 
 impl StatsSnapshot {
@@ -62,6 +69,8 @@ impl StatsSnapshot {
             backend_errors: op(self.backend_errors, other.backend_errors),
             too_large: op(self.too_large, other.too_large),
             skipped: op(self.skipped, other.skipped),
+            flight_waits: op(self.flight_waits, other.flight_waits),
+            lease_waits: op(self.lease_waits, other.lease_waits),
         }
     }
 }
@@ -91,6 +100,8 @@ pub(crate) enum Event {
     BackendError,
     TooLarge,
     Skipped,
+    FlightWait,
+    LeaseWait,
 }
 
 impl Event {
@@ -105,6 +116,8 @@ impl Event {
             Event::BackendError => s.backend_errors = 1,
             Event::TooLarge => s.too_large = 1,
             Event::Skipped => s.skipped = 1,
+            Event::FlightWait => s.flight_waits = 1,
+            Event::LeaseWait => s.lease_waits = 1,
         }
         s
     }
@@ -124,6 +137,8 @@ struct Counters {
     backend_errors: AtomicU64,
     too_large: AtomicU64,
     skipped: AtomicU64,
+    flight_waits: AtomicU64,
+    lease_waits: AtomicU64,
 }
 
 /// The live counters of one cache.
@@ -158,6 +173,8 @@ impl CacheStats {
             Event::BackendError => (&counters.backend_errors, 1),
             Event::TooLarge => (&counters.too_large, 1),
             Event::Skipped => (&counters.skipped, 1),
+            Event::FlightWait => (&counters.flight_waits, 1),
+            Event::LeaseWait => (&counters.lease_waits, 1),
         };
         counter.fetch_add(n, Relaxed);
         SCOPE.with(|scope| {
@@ -183,6 +200,8 @@ impl CacheStats {
             backend_errors: sum(|c| &c.backend_errors),
             too_large: sum(|c| &c.too_large),
             skipped: sum(|c| &c.skipped),
+            flight_waits: sum(|c| &c.flight_waits),
+            lease_waits: sum(|c| &c.lease_waits),
         }
     }
 }

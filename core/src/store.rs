@@ -50,7 +50,11 @@ impl Expiry {
 }
 
 /// A read of one member, which applies the policy's hit rule when it hits.
+///
+/// Made by the cache (or a test) with [`GetRequest::new`]; stores read its
+/// fields.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct GetRequest<'a> {
     /// The pair to read.
     pub pair: &'a KeyPair,
@@ -63,8 +67,13 @@ pub struct GetRequest<'a> {
 }
 
 /// A write of one member: evicts if a new member finds the pair full,
-/// inserts or replaces, sets TTLs.
+/// inserts or replaces, sets TTLs, and gives back the member's lease if the
+/// writer asks ([`PutRequest::releasing_lease`]).
+///
+/// Made by the cache (or a test) with [`PutRequest::new`]; stores read its
+/// fields.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PutRequest<'a> {
     /// The pair to write.
     pub pair: &'a KeyPair,
@@ -78,6 +87,71 @@ pub struct PutRequest<'a> {
     pub maxsize: u64,
     /// TTL settings.
     pub expiry: Expiry,
+    /// Whether the put also releases any lease on the member (SPEC §9): set
+    /// by caches that take leases, so a store that keeps leases apart from
+    /// the pair touches them only then.
+    pub release_lease: bool,
+}
+
+impl<'a> GetRequest<'a> {
+    /// A read of `member` in `pair`.
+    pub fn new(
+        pair: &'a KeyPair,
+        member: InvocationHash,
+        rules: &'a PolicyRules,
+        expiry: Expiry,
+    ) -> Self {
+        GetRequest {
+            pair,
+            member,
+            rules,
+            expiry,
+        }
+    }
+}
+
+impl<'a> PutRequest<'a> {
+    /// A write of `value` for `member` in `pair`, which holds at most
+    /// `maxsize` entries afterwards.
+    pub fn new(
+        pair: &'a KeyPair,
+        member: InvocationHash,
+        value: Bytes,
+        rules: &'a PolicyRules,
+        maxsize: u64,
+        expiry: Expiry,
+    ) -> Self {
+        PutRequest {
+            pair,
+            member,
+            value,
+            rules,
+            maxsize,
+            expiry,
+            release_lease: false,
+        }
+    }
+
+    /// This put also releases the member's lease.
+    pub fn releasing_lease(mut self, release: bool) -> Self {
+        self.release_lease = release;
+        self
+    }
+}
+
+/// What a read that may take the member's lease found (SPEC §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leased {
+    /// A hit, with the hit rule applied as [`Store::get`] applies it.
+    Hit(StoredValue),
+    /// A miss, and the caller now holds the lease: it computes and puts.
+    Granted,
+    /// A miss while another caller holds the lease, for at most this much
+    /// longer: wait and read again.
+    Held(Duration),
+    /// A miss, and the store could not record a lease (a server refusing
+    /// writes, a key of another type): compute as after any miss.
+    Unleased,
 }
 
 /// What a put did.
@@ -147,6 +221,11 @@ pub trait Store: Send + Sync + 'static {
     /// sharing a buffer.
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
 
+    /// [`Store::get`], and on a miss, in the same atomic step, a lease on
+    /// the member for `lease` unless another caller holds a live one (SPEC
+    /// §9). A [`PutRequest::releasing_lease`] gives it back.
+    fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error>;
+
     /// Writes a member, evicting first if a new member finds the pair full.
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error>;
 
@@ -165,6 +244,13 @@ pub trait Store: Send + Sync + 'static {
         &self,
         req: &GetRequest<'_>,
     ) -> impl Future<Output = Result<Option<StoredValue>, Error>> + Send;
+
+    /// [`Store::get_or_lease`], for async code.
+    fn get_or_lease_async(
+        &self,
+        req: &GetRequest<'_>,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Leased, Error>> + Send;
 
     /// [`Store::put`], for async code.
     fn put_async(
@@ -192,6 +278,8 @@ pub trait DynStore: Send + Sync + 'static {
     fn capabilities(&self) -> Capabilities;
     /// See [`Store::get`].
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
+    /// See [`Store::get_or_lease`].
+    fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error>;
     /// See [`Store::put`].
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error>;
     /// See [`Store::len`].
@@ -202,6 +290,12 @@ pub trait DynStore: Send + Sync + 'static {
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error>;
     /// See [`Store::get_async`].
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
+    /// See [`Store::get_or_lease_async`].
+    async fn get_or_lease_async(
+        &self,
+        req: &GetRequest<'_>,
+        lease: Duration,
+    ) -> Result<Leased, Error>;
     /// See [`Store::put_async`].
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error>;
     /// See [`Store::len_async`].
@@ -220,6 +314,9 @@ impl<S: Store> DynStore for S {
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         Store::get(self, req)
     }
+    fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
+        Store::get_or_lease(self, req, lease)
+    }
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         Store::put(self, req)
     }
@@ -234,6 +331,13 @@ impl<S: Store> DynStore for S {
     }
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         Store::get_async(self, req).await
+    }
+    async fn get_or_lease_async(
+        &self,
+        req: &GetRequest<'_>,
+        lease: Duration,
+    ) -> Result<Leased, Error> {
+        Store::get_or_lease_async(self, req, lease).await
     }
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         Store::put_async(self, req).await
@@ -256,6 +360,9 @@ impl Store for Arc<dyn DynStore> {
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         DynStore::get(&**self, req)
     }
+    fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
+        DynStore::get_or_lease(&**self, req, lease)
+    }
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         DynStore::put(&**self, req)
     }
@@ -270,6 +377,13 @@ impl Store for Arc<dyn DynStore> {
     }
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         DynStore::get_async(&**self, req).await
+    }
+    async fn get_or_lease_async(
+        &self,
+        req: &GetRequest<'_>,
+        lease: Duration,
+    ) -> Result<Leased, Error> {
+        DynStore::get_or_lease_async(&**self, req, lease).await
     }
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         DynStore::put_async(&**self, req).await
@@ -295,17 +409,19 @@ impl Store for Arc<dyn DynStore> {
 /// use std::sync::Arc;
 /// use redis_func_cache_core::{FuncCache, FuncId};
 /// use redis_func_cache_core::store::AnyStore;
-/// # use redis_func_cache_core::store::{Capabilities, GetRequest, PutOutcome, PutRequest, StoredValue, Store};
+/// # use redis_func_cache_core::store::{Capabilities, GetRequest, Leased, PutOutcome, PutRequest, StoredValue, Store};
 /// # use redis_func_cache_core::{Error, KeyPair};
 /// # #[derive(Debug)] struct Nothing;
 /// # impl Store for Nothing {
 /// #   fn capabilities(&self) -> Capabilities { Capabilities::new("none") }
 /// #   fn get(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+/// #   fn get_or_lease(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
 /// #   fn put(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
 /// #   fn len(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   fn purge(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   fn purge_prefix(&self, _: &str) -> Result<u64, Error> { Ok(0) }
 /// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+/// #   async fn get_or_lease_async(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
 /// #   async fn put_async(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
 /// #   async fn len_async(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   async fn purge_async(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
@@ -354,6 +470,9 @@ impl Store for AnyStore {
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         DynStore::get(&*self.0, req)
     }
+    fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
+        DynStore::get_or_lease(&*self.0, req, lease)
+    }
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         DynStore::put(&*self.0, req)
     }
@@ -368,6 +487,13 @@ impl Store for AnyStore {
     }
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         DynStore::get_async(&*self.0, req).await
+    }
+    async fn get_or_lease_async(
+        &self,
+        req: &GetRequest<'_>,
+        lease: Duration,
+    ) -> Result<Leased, Error> {
+        DynStore::get_or_lease_async(&*self.0, req, lease).await
     }
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         DynStore::put_async(&*self.0, req).await

@@ -323,6 +323,13 @@ impl Store for BrokenStore {
     ) -> Result<Option<redis_func_cache::store::StoredValue>, Error> {
         Err(down())
     }
+    fn get_or_lease(
+        &self,
+        _: &GetRequest<'_>,
+        _: Duration,
+    ) -> Result<redis_func_cache::store::Leased, Error> {
+        Err(down())
+    }
     fn put(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         Err(down())
     }
@@ -339,6 +346,13 @@ impl Store for BrokenStore {
         &self,
         _: &GetRequest<'_>,
     ) -> Result<Option<redis_func_cache::store::StoredValue>, Error> {
+        Err(down())
+    }
+    async fn get_or_lease_async(
+        &self,
+        _: &GetRequest<'_>,
+        _: Duration,
+    ) -> Result<redis_func_cache::store::Leased, Error> {
         Err(down())
     }
     async fn put_async(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> {

@@ -139,18 +139,18 @@ fn check_foreign_versions(store: Arc<dyn DynStore>) {
         let member = F.invocation_hash(&k).unwrap();
         let rules = EvictionPolicy::rules(&LruPolicy);
         store
-            .put(&PutRequest {
-                pair: &pair,
+            .put(&PutRequest::new(
+                &pair,
                 member,
-                value: Bytes::from(raw),
-                rules: &rules,
-                maxsize: 100,
-                expiry: Expiry {
+                Bytes::from(raw),
+                &rules,
+                100,
+                Expiry {
                     pair_ttl: Duration::from_secs(60),
                     slide: true,
                     entry_ttl: None,
                 },
-            })
+            ))
             .unwrap();
         let before = reader.stats().decode_failures;
         let mut ran = false;

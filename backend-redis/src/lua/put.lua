@@ -9,8 +9,13 @@
 -- ARGV[6] victim: low | high | rand      ARGV[7] maxsize
 -- ARGV[8] pair TTL, ms   ARGV[9] '1': a put restarts the pair TTL
 -- ARGV[10] entry TTL, µs ('0': values carry no deadline)
+-- KEYS[3], only from caches that take leases: the pair's leases; the put
+--          releases the member's (SPEC §9)
 local index, values = KEYS[1], KEYS[2]
 local member, value, kind = ARGV[1], ARGV[2], ARGV[3]
+if KEYS[3] then
+  redis.pcall('ZREM', KEYS[3], member)
+end
 local maxsize = tonumber(ARGV[7])
 
 local now = nil

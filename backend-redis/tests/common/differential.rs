@@ -100,24 +100,19 @@ impl<'a, S: Store> Driver<'a, S> {
     }
 
     fn get(&self, f: usize, k: u8) -> Option<Bytes> {
-        let req = GetRequest {
-            pair: &self.pairs[f],
-            member: member_of(f, k),
-            rules: &self.rules,
-            expiry: EXPIRY,
-        };
+        let req = GetRequest::new(&self.pairs[f], member_of(f, k), &self.rules, EXPIRY);
         self.store.get(&req).unwrap().map(StoredValue::into_bytes)
     }
 
     fn put(&self, f: usize, k: u8, v: u8) -> Vec<InvocationHash> {
-        let req = PutRequest {
-            pair: &self.pairs[f],
-            member: member_of(f, k),
-            value: Bytes::from(vec![v, k, f as u8]),
-            rules: &self.rules,
-            maxsize: self.maxsize,
-            expiry: EXPIRY,
-        };
+        let req = PutRequest::new(
+            &self.pairs[f],
+            member_of(f, k),
+            Bytes::from(vec![v, k, f as u8]),
+            &self.rules,
+            self.maxsize,
+            EXPIRY,
+        );
         self.store.put(&req).unwrap().evicted
     }
 

@@ -1,0 +1,591 @@
+//! The call path: read, on a miss compute once (single-flight), write, and
+//! carry on without the cache when the store fails.
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::flight::{Landing, Lead, Turn};
+use super::lease::LeaseWait;
+use super::{FuncCache, OnStoreError};
+use crate::envelope;
+use crate::error::{BoxError, Error};
+use crate::identity::{FuncId, InvocationHash};
+use crate::keys::KeyPair;
+use crate::mode::Mode;
+use crate::serializer::Serializer;
+use crate::stats::Event;
+use crate::store::{GetRequest, Leased, PutOutcome, PutRequest, Store, StoredValue};
+
+impl<S: Store, Z: Serializer> FuncCache<S, Z> {
+    /// Calls `f` through the cache: returns the cached result of `func` for
+    /// `args` if there is one, else runs `f` and caches what it returns.
+    ///
+    /// `args` is anything serde can serialize, usually a tuple. The mode in
+    /// force ([`Mode::scope`]) decides whether the cache is read and written.
+    /// Errors: [`Error::CacheMiss`] in no-exec mode, store errors only with
+    /// [`OnStoreError::Propagate`].
+    pub fn call<A, T, F>(&self, func: &FuncId, args: &A, f: F) -> Result<T, Error>
+    where
+        A: Serialize + ?Sized,
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> T,
+    {
+        self.try_call_keyed(func, func.invocation_hash(args), || Ok(f()))
+    }
+
+    /// Like [`call`](FuncCache::call) for a function that can fail: an `Err`
+    /// is returned to the caller and never cached. Cache errors reach the
+    /// caller through `E: From<Error>`.
+    pub fn try_call<A, T, E, F>(&self, func: &FuncId, args: &A, f: F) -> Result<T, E>
+    where
+        A: Serialize + ?Sized,
+        T: Serialize + DeserializeOwned,
+        E: From<Error>,
+        F: FnOnce() -> Result<T, E>,
+    {
+        self.try_call_keyed(func, func.invocation_hash(args), f)
+    }
+
+    /// [`call`](FuncCache::call) for async functions.
+    pub async fn call_async<A, T, F, Fut>(&self, func: &FuncId, args: &A, f: F) -> Result<T, Error>
+    where
+        A: Serialize + ?Sized,
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let key = func.invocation_hash(args);
+        self.try_call_keyed_async(func, key, || async { Ok(f().await) })
+            .await
+    }
+
+    /// [`try_call`](FuncCache::try_call) for async functions.
+    pub async fn try_call_async<A, T, E, F, Fut>(
+        &self,
+        func: &FuncId,
+        args: &A,
+        f: F,
+    ) -> Result<T, E>
+    where
+        A: Serialize + ?Sized,
+        T: Serialize + DeserializeOwned,
+        E: From<Error>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let key = func.invocation_hash(args);
+        self.try_call_keyed_async(func, key, f).await
+    }
+
+    /// The general sync call, with the invocation hash computed beforehand
+    /// (the `#[cached]` macro hashes the arguments before moving them into the
+    /// function body). A hash that could not be computed runs `f` uncached
+    /// (or is returned, with [`OnStoreError::Propagate`]).
+    #[doc(hidden)]
+    pub fn try_call_keyed<T, E, F>(
+        &self,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        f: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        E: From<Error>,
+        F: FnOnce() -> Result<T, E>,
+    {
+        self.try_call_keyed_with(func, key, f, |e| Some(E::from(e)))
+    }
+
+    /// [`try_call_keyed`](FuncCache::try_call_keyed) for callers whose error
+    /// type cannot hold a cache error (`io::Error`, a plain value): `lift`
+    /// turns each cache error into the caller's error, or returns `None` to
+    /// carry on without the cache (the function runs, or its result is
+    /// returned unstored). In a mode that may not run the function
+    /// ([`Mode::NoExec`]) there is nothing to carry on with, so `lift` must
+    /// return `Some` there; if it does not, the function runs.
+    #[doc(hidden)]
+    pub fn try_call_keyed_with<T, E, F, L>(
+        &self,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        f: F,
+        lift: L,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Result<T, E>,
+        L: Fn(Error) -> Option<E>,
+    {
+        let mode = Mode::current();
+        let member = match self.usable_key(key, mode) {
+            Ok(Some(member)) => member,
+            Ok(None) => return f(),
+            Err(e) => match lift(e) {
+                Some(e) => return Err(e),
+                None => return f(),
+            },
+        };
+        let pair = self.pair(func);
+        let mut lead = None;
+        if mode.reads() {
+            let req = self.get_request(&pair, member);
+            let read = match self.lease.filter(|_| mode.writes()) {
+                None => self.plain_read(self.store.get(&req)),
+                Some(lease) => self.leased_read(self.store.get_or_lease(&req, lease)),
+            };
+            let lease = match read {
+                Ok(Read::Hit(value)) => return Ok(value),
+                Ok(Read::Miss(lease)) => lease,
+                Err(e) => {
+                    lifted(lift(e))?;
+                    Lease::NotTaken
+                }
+            };
+            if !mode.executes() {
+                lifted(lift(Error::CacheMiss))?;
+            }
+            if let Some(flights) = &self.flights {
+                loop {
+                    match flights.join(member) {
+                        Turn::Lead(l) => {
+                            lead = Some(l);
+                            break;
+                        }
+                        Turn::Recursive => return f(),
+                        // This caller holds the lease; the flight's leader
+                        // is waiting for whoever holds it, so compute.
+                        Turn::Wait(_) if lease == Lease::Granted => break,
+                        Turn::Wait(waiting) => {
+                            self.stats.record(Event::FlightWait);
+                            match self.shared::<T>(waiting.wait()) {
+                                Shared::Value(value) => return Ok(value),
+                                Shared::RunUncached => return f(),
+                                Shared::TryAgain => {}
+                            }
+                        }
+                    }
+                }
+            }
+            if let (Lease::Held(mut left), Some(lease)) = (lease, self.lease) {
+                // Another caller, maybe in another process, holds the
+                // lease: wait for its value, or for the lease to end.
+                self.stats.record(Event::LeaseWait);
+                let mut wait = LeaseWait::new(lease);
+                while let Some(pause) = wait.next_pause(left) {
+                    std::thread::sleep(pause);
+                    let got = self.store.get_or_lease(&req, lease);
+                    match self.after_pause::<T>(got) {
+                        Waited::Value(value, framed) => {
+                            land(lead, Some(framed));
+                            return Ok(value);
+                        }
+                        Waited::Held(still) => left = still,
+                        Waited::Compute => break,
+                    }
+                }
+            }
+        }
+        let value = match &lead {
+            Some(lead) => lead.run(f)?,
+            None => f()?,
+        };
+        if mode.writes() || lead.is_some() {
+            let (req, encode_error) = self.encoded(&pair, member, &value);
+            let mut put_error = None;
+            if let (Some(req), true) = (&req, mode.writes()) {
+                put_error = self.record_put(self.store.put(req)).err();
+            }
+            land(lead, req.map(|r| r.value));
+            if let Some(e) = encode_error.or(put_error) {
+                lifted(lift(e))?;
+            }
+        }
+        Ok(value)
+    }
+
+    /// [`try_call_keyed`](FuncCache::try_call_keyed) for async functions.
+    #[doc(hidden)]
+    pub async fn try_call_keyed_async<T, E, F, Fut>(
+        &self,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        f: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        E: From<Error>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.try_call_keyed_with_async(func, key, f, |e| Some(E::from(e)))
+            .await
+    }
+
+    /// [`try_call_keyed_with`](FuncCache::try_call_keyed_with) for async
+    /// functions.
+    #[doc(hidden)]
+    pub async fn try_call_keyed_with_async<T, E, F, Fut, L>(
+        &self,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        f: F,
+        lift: L,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        L: Fn(Error) -> Option<E>,
+    {
+        let mode = Mode::current();
+        let member = match self.usable_key(key, mode) {
+            Ok(Some(member)) => member,
+            Ok(None) => return f().await,
+            Err(e) => match lift(e) {
+                Some(e) => return Err(e),
+                None => return f().await,
+            },
+        };
+        let pair = self.pair(func);
+        let mut lead = None;
+        if mode.reads() {
+            let req = self.get_request(&pair, member);
+            let read = match self.lease.filter(|_| mode.writes()) {
+                None => self.plain_read(self.store.get_async(&req).await),
+                Some(lease) => self.leased_read(self.store.get_or_lease_async(&req, lease).await),
+            };
+            let lease = match read {
+                Ok(Read::Hit(value)) => return Ok(value),
+                Ok(Read::Miss(lease)) => lease,
+                Err(e) => {
+                    lifted(lift(e))?;
+                    Lease::NotTaken
+                }
+            };
+            if !mode.executes() {
+                lifted(lift(Error::CacheMiss))?;
+            }
+            if let Some(flights) = &self.flights {
+                loop {
+                    match flights.join(member) {
+                        Turn::Lead(l) => {
+                            lead = Some(l);
+                            break;
+                        }
+                        Turn::Recursive => return f().await,
+                        // This caller holds the lease; the flight's leader
+                        // is waiting for whoever holds it, so compute.
+                        Turn::Wait(_) if lease == Lease::Granted => break,
+                        Turn::Wait(waiting) => {
+                            self.stats.record(Event::FlightWait);
+                            match self.shared::<T>(waiting.wait_async().await) {
+                                Shared::Value(value) => return Ok(value),
+                                Shared::RunUncached => return f().await,
+                                Shared::TryAgain => {}
+                            }
+                        }
+                    }
+                }
+            }
+            if let (Lease::Held(mut left), Some(lease)) = (lease, self.lease) {
+                // Another caller, maybe in another process, holds the
+                // lease: wait for its value, or for the lease to end.
+                self.stats.record(Event::LeaseWait);
+                let mut wait = LeaseWait::new(lease);
+                while let Some(pause) = wait.next_pause(left) {
+                    futures_timer::Delay::new(pause).await;
+                    let got = self.store.get_or_lease_async(&req, lease).await;
+                    match self.after_pause::<T>(got) {
+                        Waited::Value(value, framed) => {
+                            land(lead, Some(framed));
+                            return Ok(value);
+                        }
+                        Waited::Held(still) => left = still,
+                        Waited::Compute => break,
+                    }
+                }
+            }
+        }
+        let value = match &lead {
+            Some(lead) => lead.run_async(f()).await?,
+            None => f().await?,
+        };
+        if mode.writes() || lead.is_some() {
+            let (req, encode_error) = self.encoded(&pair, member, &value);
+            let mut put_error = None;
+            if let (Some(req), true) = (&req, mode.writes()) {
+                put_error = self.record_put(self.store.put_async(req).await).err();
+            }
+            land(lead, req.map(|r| r.value));
+            if let Some(e) = encode_error.or(put_error) {
+                lifted(lift(e))?;
+            }
+        }
+        Ok(value)
+    }
+
+    /// A plain read: a value, or a miss without a lease.
+    fn plain_read<T: DeserializeOwned>(
+        &self,
+        got: Result<Option<StoredValue>, Error>,
+    ) -> Result<Read<T>, Error> {
+        Ok(match self.decode_read(got)? {
+            Some(value) => Read::Hit(value),
+            None => Read::Miss(Lease::NotTaken),
+        })
+    }
+
+    /// A read that may have taken the lease.
+    fn leased_read<T: DeserializeOwned>(
+        &self,
+        got: Result<Leased, Error>,
+    ) -> Result<Read<T>, Error> {
+        let lease = match got {
+            Ok(Leased::Hit(value)) => return self.plain_read(Ok(Some(value))),
+            Ok(Leased::Granted) => Lease::Granted,
+            Ok(Leased::Held(left)) => Lease::Held(left),
+            Ok(Leased::Unleased) => Lease::NotTaken,
+            Err(e) => {
+                self.store_failed("read", e)?;
+                return Ok(Read::Miss(Lease::NotTaken));
+            }
+        };
+        self.stats.record(Event::Miss);
+        Ok(Read::Miss(lease))
+    }
+
+    /// What a read after a pause in a lease wait means. The call already
+    /// counted its miss, so these reads add to no count but errors.
+    fn after_pause<T: DeserializeOwned>(&self, got: Result<Leased, Error>) -> Waited<T> {
+        match got {
+            Ok(Leased::Hit(stored)) => match self.decode_value(&stored) {
+                Some(value) => Waited::Value(value, Bytes::copy_from_slice(&stored)),
+                None => Waited::Compute,
+            },
+            Ok(Leased::Held(left)) => Waited::Held(left),
+            Ok(Leased::Granted | Leased::Unleased) => Waited::Compute,
+            Err(e) => {
+                // Computing is the way on; an error to propagate would
+                // have stopped the call at its first read.
+                let _ = self.store_failed("read", e);
+                Waited::Compute
+            }
+        }
+    }
+
+    /// A stored value, decoded, or `None` if it does not decode.
+    fn decode_value<T: DeserializeOwned>(&self, framed: &[u8]) -> Option<T> {
+        envelope::open(framed, Z::FORMAT)
+            .ok()
+            .and_then(|payload| self.serializer.decode(payload).ok())
+    }
+
+    /// What a waiter makes of its flight's landing.
+    fn shared<T: DeserializeOwned>(&self, landing: Landing) -> Shared<T> {
+        match landing {
+            Landing::Value(bytes) => match self.decode_value(&bytes) {
+                Some(value) => Shared::Value(value),
+                // The leader encoded it with this serializer moments ago;
+                // should it not decode, run rather than fail.
+                None => Shared::RunUncached,
+            },
+            Landing::Unshareable => Shared::RunUncached,
+            Landing::Abandoned => Shared::TryAgain,
+        }
+    }
+
+    /// The put request for a computed value, or the encoding error (only
+    /// when errors propagate).
+    fn encoded<'a, T: Serialize>(
+        &'a self,
+        pair: &'a KeyPair,
+        member: InvocationHash,
+        value: &T,
+    ) -> (Option<PutRequest<'a>>, Option<Error>) {
+        match self.put_request(pair, member, value) {
+            Ok(req) => (req, None),
+            Err(e) => (None, Some(e)),
+        }
+    }
+
+    /// `Some(hash)` if the call can use the cache; `None` if it must run
+    /// uncached because its arguments could not be hashed.
+    fn usable_key(
+        &self,
+        key: Result<InvocationHash, Error>,
+        mode: Mode,
+    ) -> Result<Option<InvocationHash>, Error> {
+        match key {
+            Ok(member) => Ok(Some(member)),
+            Err(e) if mode == Mode::Bypass => {
+                drop(e);
+                Ok(None)
+            }
+            Err(e) if self.on_store_error == OnStoreError::Propagate || !mode.executes() => Err(e),
+            Err(e) => {
+                tracing::warn!(cache = %self.name, error = %e, "arguments not hashable; calling uncached");
+                Ok(None)
+            }
+        }
+    }
+
+    fn get_request<'a>(&'a self, pair: &'a KeyPair, member: InvocationHash) -> GetRequest<'a> {
+        GetRequest::new(pair, member, self.policy.rules_ref(), self.expiry)
+    }
+
+    /// Turns a store read into a value, a miss, or an error (only when the
+    /// store error is propagated).
+    fn decode_read<T: DeserializeOwned>(
+        &self,
+        got: Result<Option<StoredValue>, Error>,
+    ) -> Result<Option<T>, Error> {
+        match got {
+            Ok(Some(bytes)) => match envelope::open(&bytes, Z::FORMAT)
+                .map_err(|m| Error::Decode {
+                    source: BoxError::from(m),
+                })
+                .and_then(|payload| self.serializer.decode(payload))
+            {
+                Ok(value) => {
+                    self.stats.record(Event::Hit);
+                    Ok(Some(value))
+                }
+                Err(e) => {
+                    self.stats.record(Event::DecodeFailure);
+                    self.stats.record(Event::Miss);
+                    tracing::warn!(cache = %self.name, error = %e, "cached value does not decode; recomputing");
+                    Ok(None)
+                }
+            },
+            Ok(None) => {
+                self.stats.record(Event::Miss);
+                Ok(None)
+            }
+            Err(e) => {
+                self.store_failed("read", e)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn put_request<'a, T: Serialize>(
+        &'a self,
+        pair: &'a KeyPair,
+        member: InvocationHash,
+        value: &T,
+    ) -> Result<Option<PutRequest<'a>>, Error> {
+        match self.serializer.encode(value) {
+            Ok(payload) if payload.len() > self.serializer.limit() => {
+                self.stats.record(Event::TooLarge);
+                tracing::warn!(
+                    cache = %self.name,
+                    bytes = payload.len(),
+                    limit = self.serializer.limit(),
+                    "result over the serializer's size limit; returned, not cached"
+                );
+                Ok(None)
+            }
+            Ok(payload) => Ok(Some(
+                PutRequest::new(
+                    pair,
+                    member,
+                    Bytes::from(envelope::frame(Z::FORMAT, &payload)),
+                    self.policy.rules_ref(),
+                    self.maxsize(),
+                    self.expiry,
+                )
+                .releasing_lease(self.lease.is_some()),
+            )),
+            Err(e) if self.on_store_error == OnStoreError::Propagate => Err(e),
+            Err(e) => {
+                tracing::warn!(cache = %self.name, error = %e, "result not encodable; not cached");
+                Ok(None)
+            }
+        }
+    }
+
+    fn record_put(&self, outcome: Result<PutOutcome, Error>) -> Result<(), Error> {
+        match outcome {
+            Ok(outcome) => {
+                self.stats.record(Event::Write);
+                self.stats
+                    .record(Event::Evictions(outcome.evicted.len() as u64));
+                Ok(())
+            }
+            Err(e) => self.store_failed("write", e),
+        }
+    }
+
+    fn store_failed(&self, op: &'static str, e: Error) -> Result<(), Error> {
+        let skipped = matches!(e, Error::Skipped { .. });
+        self.stats.record(if skipped {
+            Event::Skipped
+        } else {
+            Event::BackendError
+        });
+        match self.on_store_error {
+            OnStoreError::Propagate => Err(e),
+            // The breaker logged when it opened; one line per skipped call
+            // would flood the log during an outage.
+            OnStoreError::FailOpen if skipped => Ok(()),
+            OnStoreError::FailOpen => {
+                tracing::warn!(cache = %self.name, op, error = %e, "store failed; carrying on without the cache");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A waiter's next step after its flight landed.
+enum Shared<T> {
+    Value(T),
+    RunUncached,
+    TryAgain,
+}
+
+/// What a read found, before the function runs.
+enum Read<T> {
+    Hit(T),
+    Miss(Lease),
+}
+
+/// Where a caller that missed stands with the member's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lease {
+    /// No lease was asked for or could be taken: compute.
+    NotTaken,
+    /// This caller holds it: compute and put.
+    Granted,
+    /// Someone else holds it for at most this long: wait.
+    Held(Duration),
+}
+
+/// A lease waiter's next step after reading again.
+enum Waited<T> {
+    /// The holder's value (decoded, and as stored).
+    Value(T, Bytes),
+    Held(Duration),
+    Compute,
+}
+
+/// Hands a leader's result (as it was framed for the store) to its waiters.
+/// Called after the put, so a caller arriving once the flight is gone finds
+/// the value in the store.
+fn land(lead: Option<Lead<'_>>, framed: Option<Bytes>) {
+    if let Some(lead) = lead {
+        lead.land(framed);
+    }
+}
+
+/// A lifted cache error: `Err` to return it, `Ok` to carry on without the
+/// cache.
+fn lifted<E>(lifted: Option<E>) -> Result<(), E> {
+    match lifted {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

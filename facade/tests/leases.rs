@@ -1,0 +1,232 @@
+//! SPEC §9, across processes: with a lease, callers of one missing entry in
+//! several processes run the function once. Each "process" here is a cache
+//! of its own (its own single-flight table) on its own store handle, all on
+//! one memory store or one Redis server; the OS-process cases are in
+//! `killed_holder.rs` and the `stampede` example.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use redis_func_cache::EvictionPolicy;
+use redis_func_cache::store::{GetRequest, Leased, Store};
+use redis_func_cache::{
+    AnyStore, FredStore, FuncCache, FuncId, LruClusterPolicy, LruPolicy, MemoryStore,
+    RedisClusterStore, RedisStore,
+};
+use redis_func_cache_redis::test_server::{ClusterServers, Server};
+
+static F: FuncId = FuncId::new("leases", "f", 1);
+
+const WORK: Duration = Duration::from_millis(200);
+const LEASE: Duration = Duration::from_secs(3);
+
+type Cache = FuncCache<AnyStore>;
+
+/// `processes` caches named alike on stores from `open`, as that many
+/// processes would build them.
+fn fleet(
+    processes: usize,
+    cluster: bool,
+    lease: Option<Duration>,
+    open: impl Fn() -> AnyStore,
+) -> Vec<Arc<Cache>> {
+    (0..processes)
+        .map(|_| {
+            let builder = FuncCache::builder("leases").store(open());
+            let builder = if cluster {
+                builder.policy(LruClusterPolicy)
+            } else {
+                builder.policy(LruPolicy)
+            };
+            let builder = match lease {
+                Some(lease) => builder.lease(lease),
+                None => builder,
+            };
+            Arc::new(builder.build().unwrap())
+        })
+        .collect()
+}
+
+/// Every cache of the fleet gets `callers` threads calling `F(key)` at the
+/// same moment; returns how many times the function ran and the slowest
+/// caller's time.
+fn stampede(fleet: &[Arc<Cache>], callers: usize, key: u32) -> (usize, Duration) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let start = Arc::new(Barrier::new(fleet.len() * callers));
+    let handles: Vec<_> = fleet
+        .iter()
+        .flat_map(|cache| (0..callers).map(move |_| cache.clone()))
+        .map(|cache| {
+            let (runs, start) = (runs.clone(), start.clone());
+            thread::spawn(move || {
+                start.wait();
+                let began = Instant::now();
+                let value = cache
+                    .call(&F, &key, || {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        thread::sleep(WORK);
+                        key * 2
+                    })
+                    .unwrap();
+                assert_eq!(value, key * 2);
+                began.elapsed()
+            })
+        })
+        .collect();
+    let slowest = handles
+        .into_iter()
+        .map(|h| h.join().expect("no caller panics"))
+        .max()
+        .unwrap_or_default();
+    (runs.load(Ordering::SeqCst), slowest)
+}
+
+#[test]
+fn with_a_lease_four_processes_run_a_missing_function_once() {
+    let server = Server::start();
+    let cluster = ClusterServers::start();
+    let cluster_urls = cluster.urls.clone();
+    type Open = Box<dyn Fn() -> AnyStore>;
+    let stores: Vec<(&str, bool, Open)> = vec![
+        ("memory", false, {
+            let shared = MemoryStore::new();
+            Box::new(move || AnyStore::new(shared.clone()))
+        }),
+        ("redis-rs", false, {
+            let url = server.url.clone();
+            Box::new(move || AnyStore::new(RedisStore::open(url.as_str()).unwrap()))
+        }),
+        ("fred", false, {
+            let url = server.url.clone();
+            Box::new(move || AnyStore::new(FredStore::open(url.as_str()).unwrap()))
+        }),
+        ("redis-rs cluster", true, {
+            Box::new(move || {
+                AnyStore::new(
+                    RedisClusterStore::open_cluster(cluster_urls.iter().map(String::as_str))
+                        .unwrap(),
+                )
+            })
+        }),
+        ("fred cluster", true, {
+            let url = cluster.fred_url();
+            Box::new(move || AnyStore::new(FredStore::open(url.as_str()).unwrap()))
+        }),
+    ];
+    for (name, clustered, open) in &stores {
+        let leased = fleet(4, *clustered, Some(LEASE), open);
+        let (runs, slowest) = stampede(&leased, 5, 1);
+        assert_eq!(runs, 1, "{name}: with a lease the fleet runs it once");
+        assert!(
+            slowest < LEASE,
+            "{name}: waiters saw the value long before the lease ran out ({slowest:?})"
+        );
+        let waits: u64 = leased.iter().map(|c| c.stats().lease_waits).sum();
+        assert!(waits >= 3, "{name}: the other processes waited ({waits})");
+        leased[0].purge().unwrap();
+
+        // Without: single-flight alone, once per process.
+        let unleased = fleet(4, *clustered, None, open);
+        let (runs, _) = stampede(&unleased, 5, 2);
+        assert_eq!(runs, 4, "{name}: without a lease each process runs it once");
+        unleased[0].purge().unwrap();
+    }
+}
+
+#[test]
+fn a_holder_that_never_puts_delays_the_others_by_at_most_the_lease() {
+    let server = Server::start();
+    let stores: Vec<(&str, AnyStore)> = vec![
+        ("memory", AnyStore::new(MemoryStore::new())),
+        (
+            "redis-rs",
+            AnyStore::new(RedisStore::open(server.url.as_str()).unwrap()),
+        ),
+    ];
+    let lease = Duration::from_millis(600);
+    for (name, store) in stores {
+        let cache = FuncCache::builder("stuck-holder")
+            .store(store.clone())
+            .lease(lease)
+            .build()
+            .unwrap();
+        // A holder that took the lease and died: the lease is taken
+        // through the store, and nobody ever puts.
+        let pair = cache.key_pair(&F);
+        let member = F.invocation_hash(&7u32).unwrap();
+        let rules = cache.policy().rules();
+        let expiry = redis_func_cache::store::Expiry {
+            pair_ttl: Duration::from_secs(3600),
+            slide: true,
+            entry_ttl: None,
+        };
+        let taken = store.get_or_lease(&GetRequest::new(&pair, member, &rules, expiry), lease);
+        assert_eq!(taken.unwrap(), Leased::Granted, "{name}");
+        let began = Instant::now();
+        let runs = AtomicUsize::new(0);
+        let value = cache
+            .call(&F, &7u32, || {
+                runs.fetch_add(1, Ordering::SeqCst);
+                thread::sleep(WORK);
+                70u32
+            })
+            .unwrap();
+        let took = began.elapsed();
+        assert_eq!((value, runs.load(Ordering::SeqCst)), (70, 1), "{name}");
+        assert!(
+            took >= lease - Duration::from_millis(50),
+            "{name}: it waited for the lease ({took:?})"
+        );
+        assert!(
+            took < lease + WORK + Duration::from_millis(500),
+            "{name}: then took over at once ({took:?})"
+        );
+        assert_eq!(cache.stats().lease_waits, 1, "{name}");
+    }
+}
+
+#[test]
+fn async_callers_wait_for_the_lease_without_blocking_threads() {
+    let server = Server::start();
+    // One worker thread: a caller that blocked it while waiting would stop
+    // the holder's own task from ever finishing.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for open in [
+        Box::new(|| AnyStore::new(MemoryStore::new())) as Box<dyn Fn() -> AnyStore>,
+        Box::new(|| AnyStore::new(RedisStore::open(server.url.as_str()).unwrap())),
+    ] {
+        let shared = open();
+        let fleet = fleet(3, false, Some(LEASE), || shared.clone());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let values = rt.block_on(async {
+            let calls = fleet.iter().flat_map(|cache| {
+                let runs = runs.clone();
+                (0..4).map(move |_| {
+                    let (cache, runs) = (cache.clone(), runs.clone());
+                    async move {
+                        cache
+                            .call_async(&F, &3u32, || async move {
+                                runs.fetch_add(1, Ordering::SeqCst);
+                                tokio::time::sleep(WORK).await;
+                                30u32
+                            })
+                            .await
+                            .unwrap()
+                    }
+                })
+            });
+            let all = futures::future::join_all(calls);
+            tokio::time::timeout(Duration::from_secs(20), all)
+                .await
+                .expect("no caller is stuck")
+        });
+        assert_eq!(values, vec![30; 12]);
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        fleet[0].purge().unwrap();
+    }
+}

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use redis_func_cache_benches::compare::{
-    Row, ServerLimit, Settings, memory_rows, python, redis_rows,
+    Row, ServerLimit, Settings, memory_rows, python, redis_rows, stampede,
 };
 use redis_func_cache_redis::test_server::Server;
 
@@ -139,6 +139,21 @@ fn the_redis_comparisons_run() {
         ours > 16.0,
         "an entry holds at least its 16-byte member: {ours}"
     );
+}
+
+#[test]
+fn the_stampede_comparison_runs_the_function_once_per_round() {
+    let server = Server::start();
+    let row = stampede::stampede_row(&server.url, &tiny()).unwrap();
+    check(std::slice::from_ref(&row), &["stampede_p99"]);
+    assert_eq!(row.runs, Some(1), "{row:?}");
+    assert_eq!(row.baseline_value, 200.0, "{row:?}");
+    assert!(
+        row.ours >= 200.0,
+        "no caller is faster than the work: {row:?}"
+    );
+    let line = serde_json::to_value(&row).unwrap();
+    assert_eq!(line["runs"], 1, "{line}");
 }
 
 /// The Python rows need python3 and PyPI; the README's test command runs on

@@ -76,10 +76,10 @@ pub use redis_func_cache_core::serializer;
 pub use redis_func_cache_core::stats;
 pub use redis_func_cache_core::store;
 pub use redis_func_cache_core::{
-    Bincode, BoxError, DEFAULT_MAXSIZE, DEFAULT_PREFIX, DEFAULT_TTL, DynStore, Error,
-    EvictionPolicy, FuncCache, FuncCacheBuilder, FuncId, InvocationHash, InvocationHasher, KeyPair,
-    Layout, Mode, NoStore, OnStoreError, Policy, PolicyRules, Serializer, StatsSnapshot, Store,
-    WithMode,
+    Bincode, BoxError, CallKey, DEFAULT_MAXSIZE, DEFAULT_PREFIX, DEFAULT_TTL, DynStore, Entry,
+    Error, EvictionPolicy, FuncCache, FuncCacheBuilder, FuncId, InvocationHash, InvocationHasher,
+    KeyPair, Layout, Mode, NoStore, OnStoreError, Policy, PolicyRules, Serializer, StatsSnapshot,
+    Store, WithMode,
 };
 pub use redis_func_cache_policies::{
     FifoClusterMultiplePolicy, FifoClusterPolicy, FifoMultiplePolicy, FifoPolicy,
@@ -141,6 +141,11 @@ pub use redis_func_cache_redis::{Cluster, RedisClusterStore, RedisStore, Standal
 /// - `depends_on(FACTOR, LIMITS)`: constants or statics whose **values** join
 ///   the fingerprint (they must implement `Serialize`), so changing `const
 ///   FACTOR` from 2 to 3 invalidates the old results.
+/// - `lease_ms = 5000`: this function's misses take a cross-process lease
+///   of that many milliseconds (SPEC §9), overriding the cache's
+///   [`lease`](FuncCacheBuilder::lease): one caller in the whole fleet
+///   computes a missing result while the others wait for it. Pick it above
+///   the function's longest run.
 /// - `id = FIB`: also declares `static FIB: FuncId` beside the function (free
 ///   functions only), to count or clear its entries:
 ///
@@ -198,6 +203,7 @@ pub mod __private {
     //! Support for the code `#[cached]` writes; not a public API.
     use std::future::Future;
     use std::marker::PhantomData;
+    use std::time::Duration;
 
     use serde::Serialize;
     use serde::de::DeserializeOwned;
@@ -341,11 +347,13 @@ pub mod __private {
         cache: &FuncCache<S, Z>,
         func: &FuncId,
         key: Result<InvocationHash, Error>,
+        lease: Option<Duration>,
         f: impl FnOnce() -> T,
     ) -> T {
-        let result = cache.try_call_keyed_with(
+        let result = cache.try_call_keyed_leased(
             func,
             key,
+            lease,
             || Ok::<T, std::convert::Infallible>(f()),
             |e| -> Option<std::convert::Infallible> { fail_open(e) },
         );
@@ -361,10 +369,11 @@ pub mod __private {
         cache: &FuncCache<S, Z>,
         func: &FuncId,
         key: Result<InvocationHash, Error>,
+        lease: Option<Duration>,
         f: impl FnOnce() -> R,
         lift: impl Fn(Error) -> Option<R::Err>,
     ) -> R {
-        R::from_result(cache.try_call_keyed_with(func, key, || f().into_result(), lift))
+        R::from_result(cache.try_call_keyed_leased(func, key, lease, || f().into_result(), lift))
     }
 
     /// [`call_plain`] for async functions.
@@ -372,12 +381,14 @@ pub mod __private {
         cache: &FuncCache<S, Z>,
         func: &FuncId,
         key: Result<InvocationHash, Error>,
+        lease: Option<Duration>,
         f: impl Future<Output = T>,
     ) -> T {
         let result = cache
-            .try_call_keyed_with_async(
+            .try_call_keyed_leased_async(
                 func,
                 key,
+                lease,
                 || async { Ok::<T, std::convert::Infallible>(f.await) },
                 |e| -> Option<std::convert::Infallible> { fail_open(e) },
             )
@@ -393,12 +404,19 @@ pub mod __private {
         cache: &FuncCache<S, Z>,
         func: &FuncId,
         key: Result<InvocationHash, Error>,
+        lease: Option<Duration>,
         f: impl Future<Output = R>,
         lift: impl Fn(Error) -> Option<R::Err>,
     ) -> R {
         R::from_result(
             cache
-                .try_call_keyed_with_async(func, key, || async { f.await.into_result() }, lift)
+                .try_call_keyed_leased_async(
+                    func,
+                    key,
+                    lease,
+                    || async { f.await.into_result() },
+                    lift,
+                )
                 .await,
         )
     }

@@ -30,9 +30,11 @@ struct Options {
     version: Option<LitStr>,
     depends_on: Vec<syn::Path>,
     id: Option<syn::Ident>,
+    lease_ms: Option<syn::LitInt>,
+    key: Option<syn::Ident>,
 }
 
-const OPTIONS: &str = "expected `cache = <expr>`, `skip(<args>)`, `name = \"...\"`, `version = \"...\"`, `depends_on(<consts>)` or `id = <NAME>`";
+const OPTIONS: &str = "expected `cache = <expr>`, `skip(<args>)`, `name = \"...\"`, `version = \"...\"`, `depends_on(<consts>)`, `id = <NAME>`, `key = <fn_name>` or `lease_ms = <ms>`";
 
 impl Options {
     fn parse(&mut self, meta: syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
@@ -59,6 +61,17 @@ impl Options {
             })?;
         } else if meta.path.is_ident("id") {
             self.id = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("key") {
+            self.key = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("lease_ms") {
+            let ms: syn::LitInt = meta.value()?.parse()?;
+            if ms.base10_parse::<u64>()? == 0 {
+                return Err(syn::Error::new(
+                    ms.span(),
+                    "`lease_ms = 0`: a lease must outlast the function's run; give milliseconds",
+                ));
+            }
+            self.lease_ms = Some(ms);
         } else {
             return Err(meta.error(format!("unknown option of #[cached]: {OPTIONS}")));
         }
@@ -435,17 +448,23 @@ fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream2> {
                 .lift(e)
         }
     };
+    let lease = match &options.lease_ms {
+        Some(ms) => quote! {
+            ::core::option::Option::Some(::core::time::Duration::from_millis(#ms))
+        },
+        None => quote! { ::core::option::Option::None },
+    };
     let body = if sig.asyncness.is_some() {
         let call = if is_result {
             quote_spanned! {ret.span()=>
                 ::redis_func_cache::__private::call_result_async::<_, _, #ret>(
-                    &(#cache), __rfc_func, __rfc_key, __rfc_body, #lift,
+                    &(#cache), __rfc_func, __rfc_key, #lease, __rfc_body, #lift,
                 ).await
             }
         } else {
             quote_spanned! {ret.span()=>
                 ::redis_func_cache::__private::call_plain_async::<_, _, #ret>(
-                    &(#cache), __rfc_func, __rfc_key, __rfc_body,
+                    &(#cache), __rfc_func, __rfc_key, #lease, __rfc_body,
                 ).await
             }
         };
@@ -459,13 +478,13 @@ fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream2> {
         let call = if is_result {
             quote_spanned! {ret.span()=>
                 ::redis_func_cache::__private::call_result::<_, _, #ret>(
-                    &(#cache), __rfc_func, __rfc_key, __rfc_body, #lift,
+                    &(#cache), __rfc_func, __rfc_key, #lease, __rfc_body, #lift,
                 )
             }
         } else {
             quote_spanned! {ret.span()=>
                 ::redis_func_cache::__private::call_plain::<_, _, #ret>(
-                    &(#cache), __rfc_func, __rfc_key, __rfc_body,
+                    &(#cache), __rfc_func, __rfc_key, #lease, __rfc_body,
                 )
             }
         };
@@ -477,8 +496,41 @@ fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream2> {
             #call
         }}
     };
+    let key_fn = match &options.key {
+        None => quote!(),
+        Some(_) if sig.receiver().is_some() => {
+            return Err(syn::Error::new(
+                sig.ident.span(),
+                "`key = …` declares a function of the same arguments, which cannot take `self`: use `FuncCache::entry` with the method's arguments instead",
+            ));
+        }
+        Some(key_name) => {
+            let generics = &sig.generics;
+            let where_clause = &sig.generics.where_clause;
+            let inputs = &sig.inputs;
+            let doc = format!(
+                "The [`CallKey`](::redis_func_cache::CallKey) of a call of [`{}`] with these arguments, for `FuncCache::entry_of`: read, store or remove its entry without running it.",
+                sig.ident
+            );
+            let own_static = if options.id.is_some() {
+                quote!()
+            } else {
+                inner_static.clone()
+            };
+            quote! {
+                #[doc = #doc]
+                #[allow(unused_variables, clippy::needless_pass_by_value)]
+                #vis fn #key_name #generics (#inputs) -> ::redis_func_cache::CallKey #where_clause {
+                    #own_static
+                    #key
+                    ::redis_func_cache::CallKey::new(__rfc_func, __rfc_key)
+                }
+            }
+        }
+    };
     Ok(quote! {
         #outer_static
+        #key_fn
         #(#attrs)*
         #vis #sig #body
     })

@@ -63,7 +63,7 @@ const MEMORY_ROWS: [&str; 3] = [
 ];
 
 /// The comparisons that need Redis.
-const REDIS_ROWS: [&str; 14] = [
+const REDIS_ROWS: [&str; 15] = [
     "redis_hit_server_us_lru",
     "redis_hit_server_us_fifo",
     "redis_hit_server_us_lfu",
@@ -78,6 +78,7 @@ const REDIS_ROWS: [&str; 14] = [
     "redis_put_scaling",
     "redis_hit_vs_python",
     "redis_bytes_per_entry",
+    "stampede_p99",
 ];
 
 fn run(args: &Args) -> Result<(), String> {
@@ -244,6 +245,9 @@ fn redis_comparisons(
     }
     if wanted("redis_put_scaling") {
         report(vec![bench.put_scaling()?]);
+    }
+    if wanted("stampede_p99") {
+        report(vec![compare::stampede::stampede_row(&url, settings)?]);
     }
     if any(&["redis_hit_vs_python", "redis_bytes_per_entry"]) {
         if python::python3_present() {

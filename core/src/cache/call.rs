@@ -120,6 +120,27 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         F: FnOnce() -> Result<T, E>,
         L: Fn(Error) -> Option<E>,
     {
+        self.try_call_keyed_leased(func, key, None, f, lift)
+    }
+
+    /// [`try_call_keyed_with`](FuncCache::try_call_keyed_with) with the
+    /// lease of one function (the macro's `lease_ms`), which overrides the
+    /// cache's.
+    #[doc(hidden)]
+    pub fn try_call_keyed_leased<T, E, F, L>(
+        &self,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        lease: Option<Duration>,
+        f: F,
+        lift: L,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Result<T, E>,
+        L: Fn(Error) -> Option<E>,
+    {
+        let lease_time = lease.or(self.lease);
         let mode = Mode::current();
         let member = match self.usable_key(key, mode) {
             Ok(Some(member)) => member,
@@ -133,7 +154,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         let mut lead = None;
         if mode.reads() {
             let req = self.get_request(&pair, member);
-            let read = match self.lease.filter(|_| mode.writes()) {
+            let read = match lease_time.filter(|_| mode.writes()) {
                 None => self.plain_read(self.store.get(&req)),
                 Some(lease) => self.leased_read(self.store.get_or_lease(&req, lease)),
             };
@@ -170,7 +191,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                     }
                 }
             }
-            if let (Lease::Held(mut left), Some(lease)) = (lease, self.lease) {
+            if let (Lease::Held(mut left), Some(lease)) = (lease, lease_time) {
                 // Another caller, maybe in another process, holds the
                 // lease: wait for its value, or for the lease to end.
                 self.stats.record(Event::LeaseWait);
@@ -194,7 +215,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             None => f()?,
         };
         if mode.writes() || lead.is_some() {
-            let (req, encode_error) = self.encoded(&pair, member, &value);
+            let (req, encode_error) = self.encoded(&pair, member, &value, lease_time.is_some());
             let mut put_error = None;
             if let (Some(req), true) = (&req, mode.writes()) {
                 put_error = self.record_put(self.store.put(req)).err();
@@ -241,6 +262,29 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         Fut: Future<Output = Result<T, E>>,
         L: Fn(Error) -> Option<E>,
     {
+        self.try_call_keyed_leased_async(func, key, None, f, lift)
+            .await
+    }
+
+    /// [`try_call_keyed_with_async`](FuncCache::try_call_keyed_with_async) with the
+    /// lease of one function (the macro's `lease_ms`), which overrides the
+    /// cache's.
+    #[doc(hidden)]
+    pub async fn try_call_keyed_leased_async<T, E, F, Fut, L>(
+        &self,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        lease: Option<Duration>,
+        f: F,
+        lift: L,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        L: Fn(Error) -> Option<E>,
+    {
+        let lease_time = lease.or(self.lease);
         let mode = Mode::current();
         let member = match self.usable_key(key, mode) {
             Ok(Some(member)) => member,
@@ -254,7 +298,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         let mut lead = None;
         if mode.reads() {
             let req = self.get_request(&pair, member);
-            let read = match self.lease.filter(|_| mode.writes()) {
+            let read = match lease_time.filter(|_| mode.writes()) {
                 None => self.plain_read(self.store.get_async(&req).await),
                 Some(lease) => self.leased_read(self.store.get_or_lease_async(&req, lease).await),
             };
@@ -291,7 +335,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                     }
                 }
             }
-            if let (Lease::Held(mut left), Some(lease)) = (lease, self.lease) {
+            if let (Lease::Held(mut left), Some(lease)) = (lease, lease_time) {
                 // Another caller, maybe in another process, holds the
                 // lease: wait for its value, or for the lease to end.
                 self.stats.record(Event::LeaseWait);
@@ -315,7 +359,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             None => f().await?,
         };
         if mode.writes() || lead.is_some() {
-            let (req, encode_error) = self.encoded(&pair, member, &value);
+            let (req, encode_error) = self.encoded(&pair, member, &value, lease_time.is_some());
             let mut put_error = None;
             if let (Some(req), true) = (&req, mode.writes()) {
                 put_error = self.record_put(self.store.put_async(req).await).err();
@@ -405,8 +449,9 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         pair: &'a KeyPair,
         member: InvocationHash,
         value: &T,
+        release_lease: bool,
     ) -> (Option<PutRequest<'a>>, Option<Error>) {
-        match self.put_request(pair, member, value) {
+        match self.put_request(pair, member, value, release_lease) {
             Ok(req) => (req, None),
             Err(e) => (None, Some(e)),
         }
@@ -433,7 +478,11 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         }
     }
 
-    fn get_request<'a>(&'a self, pair: &'a KeyPair, member: InvocationHash) -> GetRequest<'a> {
+    pub(super) fn get_request<'a>(
+        &'a self,
+        pair: &'a KeyPair,
+        member: InvocationHash,
+    ) -> GetRequest<'a> {
         GetRequest::new(pair, member, self.policy.rules_ref(), self.expiry)
     }
 
@@ -477,6 +526,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         pair: &'a KeyPair,
         member: InvocationHash,
         value: &T,
+        release_lease: bool,
     ) -> Result<Option<PutRequest<'a>>, Error> {
         match self.serializer.encode(value) {
             Ok(payload) if payload.len() > self.serializer.limit() => {
@@ -498,7 +548,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                     self.maxsize(),
                     self.expiry,
                 )
-                .releasing_lease(self.lease.is_some()),
+                .releasing_lease(release_lease),
             )),
             Err(e) if self.on_store_error == OnStoreError::Propagate => Err(e),
             Err(e) => {

@@ -208,6 +208,26 @@ impl Store for MemoryStore {
             .get_or_lease(req.pair, req.member, lease, now, || self.get(req))
     }
 
+    fn peek(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+        let now = self.now();
+        Ok(self
+            .shared
+            .pairs
+            .load()
+            .get(req.pair.index())
+            .and_then(|state| state.exclusive(|s| s.peek(req, now))))
+    }
+
+    fn remove(&self, req: &GetRequest<'_>) -> Result<bool, Error> {
+        let now = self.now();
+        Ok(self
+            .shared
+            .pairs
+            .load()
+            .get(req.pair.index())
+            .is_some_and(|state| state.exclusive(|s| s.remove_member(req.member, now))))
+    }
+
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         let outcome = self.put_entry(req);
         if req.release_lease {
@@ -258,6 +278,14 @@ impl Store for MemoryStore {
         lease: Duration,
     ) -> Result<Leased, Error> {
         self.get_or_lease(req, lease)
+    }
+
+    async fn peek_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+        self.peek(req)
+    }
+
+    async fn remove_async(&self, req: &GetRequest<'_>) -> Result<bool, Error> {
+        self.remove(req)
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {

@@ -426,6 +426,30 @@ impl PairState {
         Ok(Some(value))
     }
 
+    /// What [`PairState::get`] would return, changing nothing (SPEC §10):
+    /// no hit rule, no TTL slide, and an expired entry is a miss but stays
+    /// until a read or a put removes it, as on Redis.
+    pub(crate) fn peek(&self, req: &GetRequest<'_>, now: u64) -> Option<StoredValue> {
+        if self.entries.is_empty() || now >= self.hot.expires_at.load(Relaxed) {
+            return None;
+        }
+        let entry = self.entries.get(&req.member)?;
+        if now >= entry.deadline || without_deadline_for(req, entry.deadline) {
+            return None;
+        }
+        Some(entry.value.clone())
+    }
+
+    /// Removes one member; returns whether the pair held it.
+    pub(crate) fn remove_member(&mut self, member: InvocationHash, now: u64) -> bool {
+        self.expire(now);
+        if !self.entries.contains_key(&member) {
+            return false;
+        }
+        self.remove(member);
+        true
+    }
+
     pub(crate) fn put(&mut self, req: &PutRequest<'_>, now: u64) -> Result<PutOutcome, Error> {
         let rules = req.rules;
         self.prepare(rules.index, now)?;

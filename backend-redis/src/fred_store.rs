@@ -21,8 +21,8 @@ use redis_func_cache_core::{Error as CacheError, InvocationHash, KeyPair};
 
 use crate::guard::Guard;
 use crate::scripts::{
-    Arg, LeasedAnswer, ScriptCall, get_call, get_leased_call, hit_value, leased, member, outcome,
-    purge_call, put_call, sorted_index,
+    Arg, LeasedAnswer, ScriptCall, entry_call, get_call, get_leased_call, hit_value, leased,
+    member, outcome, purge_call, put_call, sorted_index,
 };
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
 
@@ -185,6 +185,17 @@ fn stored_bytes_of(value: Value) -> Option<Bytes> {
         Value::Bytes(b) => Some(b),
         Value::String(s) => Some(Bytes::copy_from_slice(s.as_bytes())),
         _ => None,
+    }
+}
+
+/// The entry script's answer to `remove`: 1 if the member was there.
+fn removed_of(value: Value) -> Result<bool, CacheError> {
+    match value {
+        Value::Integer(n) => Ok(n > 0),
+        other => Err(CacheError::backend(
+            BACKEND,
+            format!("the entry script answered {other:?} to a removal"),
+        )),
     }
 }
 
@@ -495,6 +506,16 @@ impl Store for FredStore {
         Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
+    fn peek(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
+        let value = self.block(fred_result(self.script(entry_call(req, false))))?;
+        Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
+    }
+
+    fn remove(&self, req: &GetRequest<'_>) -> Result<bool, CacheError> {
+        let value = self.block(fred_result(self.script(entry_call(req, true))))?;
+        removed_of(value)
+    }
+
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, CacheError> {
         let value = self.block(fred_result(self.script(get_leased_call(req, lease))))?;
         leased(req.rules, leased_answer(value)?)
@@ -524,6 +545,20 @@ impl Store for FredStore {
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
         let value = self.run(fred_result(self.script(get_call(req)))).await?;
         Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
+    }
+
+    async fn peek_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
+        let value = self
+            .run(fred_result(self.script(entry_call(req, false))))
+            .await?;
+        Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
+    }
+
+    async fn remove_async(&self, req: &GetRequest<'_>) -> Result<bool, CacheError> {
+        let value = self
+            .run(fred_result(self.script(entry_call(req, true))))
+            .await?;
+        removed_of(value)
     }
 
     async fn get_or_lease_async(

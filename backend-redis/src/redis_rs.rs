@@ -16,8 +16,8 @@ use tokio::sync::OnceCell;
 
 use crate::guard::Guard;
 use crate::scripts::{
-    Arg, LeasedAnswer, ScriptCall, get_call, get_leased_call, hit_value, leased, member, outcome,
-    purge_call, put_call, sorted_index,
+    Arg, LeasedAnswer, ScriptCall, entry_call, get_call, get_leased_call, hit_value, leased,
+    member, outcome, purge_call, put_call, sorted_index,
 };
 use crate::topology::{self, Cluster, Standalone, TimedClient, Topology};
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
@@ -537,6 +537,26 @@ impl<T: Topology> Store for RedisStore<T> {
         })
     }
 
+    fn peek(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+        self.shared.guard.sync(|| {
+            let mut con = self.sync_connection()?;
+            let value: Option<Vec<u8>> = entry_call(req, false)
+                .invoke(&mut *con)
+                .map_err(backend_error)?;
+            Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
+        })
+    }
+
+    fn remove(&self, req: &GetRequest<'_>) -> Result<bool, Error> {
+        self.shared.guard.sync(|| {
+            let mut con = self.sync_connection()?;
+            let removed: u64 = entry_call(req, true)
+                .invoke(&mut *con)
+                .map_err(backend_error)?;
+            Ok(removed > 0)
+        })
+    }
+
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
         self.shared.guard.sync(|| {
             let mut con = self.sync_connection()?;
@@ -586,6 +606,26 @@ impl<T: Topology> Store for RedisStore<T> {
             .run(async {
                 let value: Option<Vec<u8>> = self.invoke(&get_call(req)).await?;
                 Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
+            })
+            .await
+    }
+
+    async fn peek_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+        self.shared
+            .guard
+            .run(async {
+                let value: Option<Vec<u8>> = self.invoke(&entry_call(req, false)).await?;
+                Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
+            })
+            .await
+    }
+
+    async fn remove_async(&self, req: &GetRequest<'_>) -> Result<bool, Error> {
+        self.shared
+            .guard
+            .run(async {
+                let removed: u64 = self.invoke(&entry_call(req, true)).await?;
+                Ok(removed > 0)
             })
             .await
     }

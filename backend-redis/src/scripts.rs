@@ -33,6 +33,9 @@ static GET_LEASED: LazyLock<ScriptText> = LazyLock::new(|| {
 });
 /// Evict, insert or replace, set TTLs.
 static PUT: LazyLock<ScriptText> = LazyLock::new(|| ScriptText::new(include_str!("lua/put.lua")));
+/// Read (no hit rule) or remove one entry.
+static ENTRY: LazyLock<ScriptText> =
+    LazyLock::new(|| ScriptText::new(include_str!("lua/entry.lua")));
 /// Remove a pair.
 static PURGE: LazyLock<ScriptText> =
     LazyLock::new(|| ScriptText::new(include_str!("lua/purge.lua")));
@@ -210,6 +213,20 @@ pub(crate) fn put_call<'a>(req: &'a PutRequest<'a>) -> ScriptCall<'a> {
         .arg(flag(expiry.slide))
         .arg(Arg::Int(entry_ttl_us))
         .with_lease_key(req.release_lease)
+}
+
+/// The entry script: `peek` reads a member without the hit rule, `remove`
+/// deletes it.
+pub(crate) fn entry_call<'a>(req: &'a GetRequest<'a>, remove: bool) -> ScriptCall<'a> {
+    ScriptCall::new(&ENTRY, req.pair)
+        .arg(Arg::Bytes(&req.member.as_bytes()[..]))
+        .arg(Arg::Text(if remove { "remove" } else { "peek" }))
+        .arg(Arg::Text(if req.rules.index == IndexKind::Set {
+            "s"
+        } else {
+            "z"
+        }))
+        .arg(flag(req.expiry.entry_ttl.is_some()))
 }
 
 /// The purge script for a pair.

@@ -167,6 +167,10 @@ macro_rules! checks {
                 #[allow(unused_macros)]
                 macro_rules! lease { ($o:expr, $k:expr, $d:expr) => { $o.store.get_or_lease(&$o.get_req($k), $d).expect("get_or_lease") } }
                 #[allow(unused_macros)]
+                macro_rules! peek { ($o:expr, $k:expr) => { $o.store.peek(&$o.get_req($k)).expect("peek").map(|b: StoredValue| unframe(&b)) } }
+                #[allow(unused_macros)]
+                macro_rules! remove { ($o:expr, $k:expr) => { $o.store.remove(&$o.get_req($k)).expect("remove") } }
+                #[allow(unused_macros)]
                 macro_rules! put_releasing { ($o:expr, $k:expr, $v:expr) => { $o.store.put(&$o.put_req($k, $v).releasing_lease(true)).expect("put").evicted.len() } }
                 #[allow(unused_macros)]
                 macro_rules! len { ($o:expr) => { $o.store.len(&$o.pair).expect("len") } }
@@ -191,6 +195,10 @@ macro_rules! checks {
                 macro_rules! put { ($o:expr, $k:expr, $v:expr) => { $o.store.put_async(&$o.put_req($k, $v)).await.expect("put").evicted.len() } }
                 #[allow(unused_macros)]
                 macro_rules! lease { ($o:expr, $k:expr, $d:expr) => { $o.store.get_or_lease_async(&$o.get_req($k), $d).await.expect("get_or_lease") } }
+                #[allow(unused_macros)]
+                macro_rules! peek { ($o:expr, $k:expr) => { $o.store.peek_async(&$o.get_req($k)).await.expect("peek").map(|b: StoredValue| unframe(&b)) } }
+                #[allow(unused_macros)]
+                macro_rules! remove { ($o:expr, $k:expr) => { $o.store.remove_async(&$o.get_req($k)).await.expect("remove") } }
                 #[allow(unused_macros)]
                 macro_rules! put_releasing { ($o:expr, $k:expr, $v:expr) => { $o.store.put_async(&$o.put_req($k, $v).releasing_lease(true)).await.expect("put").evicted.len() } }
                 #[allow(unused_macros)]
@@ -491,6 +499,41 @@ checks! {
         // A hit through the leased read applies the hit rule: LRU keeps 1.
         assert!(matches!(lease!(o, 1, lease), Leased::Hit(_)));
         assert_eq!(len!(o), 1);
+    }
+
+    /// SPEC §10: a peek reads an entry without the hit rule (an LRU peek
+    /// does not save the entry from eviction), and a removal deletes one
+    /// member, in every index kind.
+    fn peek_and_remove / peek_and_remove_async(h, ops) {
+        let mut o = ops("entries", LRU);
+        o.maxsize = 2;
+        assert_eq!(peek!(o, 1), None);
+        put!(o, 1, "one");
+        put!(o, 2, "two");
+        assert_eq!(peek!(o, 1).as_deref(), Some("one"));
+        assert_eq!(put!(o, 3, "three"), 1, "1 is still the least recently used");
+        assert_eq!(get!(o, 1), None);
+        assert!(remove!(o, 2));
+        assert!(!remove!(o, 2), "already gone");
+        assert_eq!(get!(o, 2), None);
+        assert_eq!(len!(o), 1);
+        for (check, rules) in [("entries-rr", RR), ("entries-sieve", SIEVE), ("entries-s3", S3FIFO)] {
+            let o = ops(check, rules);
+            put!(o, 1, "a");
+            put!(o, 2, "b");
+            assert_eq!(peek!(o, 2).as_deref(), Some("b"), "{check}");
+            assert!(remove!(o, 1), "{check}");
+            assert_eq!((peek!(o, 1), len!(o)), (None, 1), "{check}");
+            assert_eq!(get!(o, 2).as_deref(), Some("b"), "{check}");
+        }
+        // A per-entry deadline: past it, a peek misses.
+        let mut o = ops("entries-ttl", LRU);
+        let tick = h.tick();
+        o.expiry = Expiry { pair_ttl: Duration::from_secs(600), slide: true, entry_ttl: Some(tick * 3) };
+        put!(o, 1, "short");
+        assert_eq!(peek!(o, 1).as_deref(), Some("short"));
+        h.advance(tick * 4);
+        assert_eq!(peek!(o, 1), None);
     }
 
     /// Two pairs never see each other's entries.

@@ -23,7 +23,10 @@ pub mod stats;
 pub mod store;
 mod value;
 
-pub use cache::{DEFAULT_MAXSIZE, DEFAULT_TTL, FuncCache, FuncCacheBuilder, NoStore, OnStoreError};
+pub use cache::{
+    CallKey, DEFAULT_MAXSIZE, DEFAULT_TTL, Entry, FuncCache, FuncCacheBuilder, NoStore,
+    OnStoreError,
+};
 pub use error::{BoxError, Error};
 pub use identity::{FastNameHasher, FuncId, InvocationHash, InvocationHasher, Xxh3NameHasher};
 pub use keys::{DEFAULT_PREFIX, KeyPair, StoreId};

@@ -226,6 +226,13 @@ pub trait Store: Send + Sync + 'static {
     /// §9). A [`PutRequest::releasing_lease`] gives it back.
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error>;
 
+    /// Reads a member without applying the hit rule or sliding any TTL
+    /// (SPEC §10): what [`Store::get`] would return, changing nothing.
+    fn peek(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
+
+    /// Removes one member from its pair; returns whether it was there.
+    fn remove(&self, req: &GetRequest<'_>) -> Result<bool, Error>;
+
     /// Writes a member, evicting first if a new member finds the pair full.
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error>;
 
@@ -251,6 +258,18 @@ pub trait Store: Send + Sync + 'static {
         req: &GetRequest<'_>,
         lease: Duration,
     ) -> impl Future<Output = Result<Leased, Error>> + Send;
+
+    /// [`Store::peek`], for async code.
+    fn peek_async(
+        &self,
+        req: &GetRequest<'_>,
+    ) -> impl Future<Output = Result<Option<StoredValue>, Error>> + Send;
+
+    /// [`Store::remove`], for async code.
+    fn remove_async(
+        &self,
+        req: &GetRequest<'_>,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
 
     /// [`Store::put`], for async code.
     fn put_async(
@@ -280,6 +299,10 @@ pub trait DynStore: Send + Sync + 'static {
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
     /// See [`Store::get_or_lease`].
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error>;
+    /// See [`Store::peek`].
+    fn peek(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
+    /// See [`Store::remove`].
+    fn remove(&self, req: &GetRequest<'_>) -> Result<bool, Error>;
     /// See [`Store::put`].
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error>;
     /// See [`Store::len`].
@@ -296,6 +319,10 @@ pub trait DynStore: Send + Sync + 'static {
         req: &GetRequest<'_>,
         lease: Duration,
     ) -> Result<Leased, Error>;
+    /// See [`Store::peek_async`].
+    async fn peek_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
+    /// See [`Store::remove_async`].
+    async fn remove_async(&self, req: &GetRequest<'_>) -> Result<bool, Error>;
     /// See [`Store::put_async`].
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error>;
     /// See [`Store::len_async`].
@@ -316,6 +343,12 @@ impl<S: Store> DynStore for S {
     }
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
         Store::get_or_lease(self, req, lease)
+    }
+    fn peek(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+        Store::peek(self, req)
+    }
+    fn remove(&self, req: &GetRequest<'_>) -> Result<bool, Error> {
+        Store::remove(self, req)
     }
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         Store::put(self, req)
@@ -338,6 +371,12 @@ impl<S: Store> DynStore for S {
         lease: Duration,
     ) -> Result<Leased, Error> {
         Store::get_or_lease_async(self, req, lease).await
+    }
+    async fn peek_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+        Store::peek_async(self, req).await
+    }
+    async fn remove_async(&self, req: &GetRequest<'_>) -> Result<bool, Error> {
+        Store::remove_async(self, req).await
     }
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         Store::put_async(self, req).await
@@ -363,6 +402,12 @@ impl Store for Arc<dyn DynStore> {
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
         DynStore::get_or_lease(&**self, req, lease)
     }
+    fn peek(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+        DynStore::peek(&**self, req)
+    }
+    fn remove(&self, req: &GetRequest<'_>) -> Result<bool, Error> {
+        DynStore::remove(&**self, req)
+    }
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         DynStore::put(&**self, req)
     }
@@ -384,6 +429,12 @@ impl Store for Arc<dyn DynStore> {
         lease: Duration,
     ) -> Result<Leased, Error> {
         DynStore::get_or_lease_async(&**self, req, lease).await
+    }
+    async fn peek_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+        DynStore::peek_async(&**self, req).await
+    }
+    async fn remove_async(&self, req: &GetRequest<'_>) -> Result<bool, Error> {
+        DynStore::remove_async(&**self, req).await
     }
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         DynStore::put_async(&**self, req).await
@@ -416,6 +467,8 @@ impl Store for Arc<dyn DynStore> {
 /// #   fn capabilities(&self) -> Capabilities { Capabilities::new("none") }
 /// #   fn get(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
 /// #   fn get_or_lease(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
+/// #   fn peek(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+/// #   fn remove(&self, _: &GetRequest<'_>) -> Result<bool, Error> { Ok(false) }
 /// #   fn put(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
 /// #   fn len(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   fn purge(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
@@ -473,6 +526,12 @@ impl Store for AnyStore {
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
         DynStore::get_or_lease(&*self.0, req, lease)
     }
+    fn peek(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+        DynStore::peek(&*self.0, req)
+    }
+    fn remove(&self, req: &GetRequest<'_>) -> Result<bool, Error> {
+        DynStore::remove(&*self.0, req)
+    }
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         DynStore::put(&*self.0, req)
     }
@@ -494,6 +553,12 @@ impl Store for AnyStore {
         lease: Duration,
     ) -> Result<Leased, Error> {
         DynStore::get_or_lease_async(&*self.0, req, lease).await
+    }
+    async fn peek_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+        DynStore::peek_async(&*self.0, req).await
+    }
+    async fn remove_async(&self, req: &GetRequest<'_>) -> Result<bool, Error> {
+        DynStore::remove_async(&*self.0, req).await
     }
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         DynStore::put_async(&*self.0, req).await

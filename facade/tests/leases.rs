@@ -230,3 +230,48 @@ fn async_callers_wait_for_the_lease_without_blocking_threads() {
         fleet[0].purge().unwrap();
     }
 }
+
+static MACRO_STORE: std::sync::LazyLock<MemoryStore> = std::sync::LazyLock::new(MemoryStore::new);
+static MACRO_CACHE: std::sync::LazyLock<FuncCache<MemoryStore>> = std::sync::LazyLock::new(|| {
+    FuncCache::builder("macro-lease")
+        .store(MACRO_STORE.clone())
+        .build()
+        .unwrap()
+});
+static MACRO_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[redis_func_cache::cached(cache = MACRO_CACHE, lease_ms = 400, id = LEASED_FN)]
+fn leased_by_the_macro(x: u32) -> u32 {
+    MACRO_RUNS.fetch_add(1, Ordering::SeqCst);
+    x + 1
+}
+
+#[test]
+fn the_macro_option_lease_ms_gives_one_function_a_lease() {
+    // Another process holds the lease on leased_by_the_macro(5).
+    let pair = MACRO_CACHE.key_pair(&LEASED_FN);
+    let member = LEASED_FN.invocation_hash(&5u32).unwrap();
+    let rules = MACRO_CACHE.policy().rules();
+    let expiry = redis_func_cache::store::Expiry {
+        pair_ttl: Duration::from_secs(3600),
+        slide: true,
+        entry_ttl: None,
+    };
+    let req = GetRequest::new(&pair, member, &rules, expiry);
+    let taken = MACRO_STORE.get_or_lease(&req, Duration::from_millis(400));
+    assert_eq!(taken.unwrap(), Leased::Granted);
+    let began = Instant::now();
+    assert_eq!(leased_by_the_macro(5), 6);
+    assert!(
+        began.elapsed() >= Duration::from_millis(350),
+        "the call waited for the holder's lease ({:?})",
+        began.elapsed()
+    );
+    assert_eq!(MACRO_RUNS.load(Ordering::SeqCst), 1);
+    assert_eq!(MACRO_CACHE.stats().lease_waits, 1);
+    // The cache itself has no lease: the put released the macro's.
+    assert!(matches!(
+        MACRO_STORE.get_or_lease(&req, Duration::from_secs(1)),
+        Ok(Leased::Hit(_))
+    ));
+}

@@ -330,6 +330,15 @@ impl Store for BrokenStore {
     ) -> Result<redis_func_cache::store::Leased, Error> {
         Err(down())
     }
+    fn peek(
+        &self,
+        _: &GetRequest<'_>,
+    ) -> Result<Option<redis_func_cache::store::StoredValue>, Error> {
+        Err(down())
+    }
+    fn remove(&self, _: &GetRequest<'_>) -> Result<bool, Error> {
+        Err(down())
+    }
     fn put(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         Err(down())
     }
@@ -353,6 +362,15 @@ impl Store for BrokenStore {
         _: &GetRequest<'_>,
         _: Duration,
     ) -> Result<redis_func_cache::store::Leased, Error> {
+        Err(down())
+    }
+    async fn peek_async(
+        &self,
+        _: &GetRequest<'_>,
+    ) -> Result<Option<redis_func_cache::store::StoredValue>, Error> {
+        Err(down())
+    }
+    async fn remove_async(&self, _: &GetRequest<'_>) -> Result<bool, Error> {
         Err(down())
     }
     async fn put_async(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> {

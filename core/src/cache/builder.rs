@@ -35,6 +35,8 @@ pub struct NoStore;
 /// #   fn capabilities(&self) -> Capabilities { Capabilities::new("none") }
 /// #   fn get(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
 /// #   fn get_or_lease(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
+/// #   fn peek(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+/// #   fn remove(&self, _: &GetRequest<'_>) -> Result<bool, Error> { Ok(false) }
 /// #   fn put(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
 /// #   fn len(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   fn purge(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
@@ -162,6 +164,8 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
     /// #   fn capabilities(&self) -> Capabilities { Capabilities::new("none") }
     /// #   fn get(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
     /// #   fn get_or_lease(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
+    /// #   fn peek(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+    /// #   fn remove(&self, _: &GetRequest<'_>) -> Result<bool, Error> { Ok(false) }
     /// #   fn put(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
     /// #   fn len(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
     /// #   fn purge(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }

@@ -3,11 +3,13 @@
 //!
 //! One part per concern: [`builder`] checks a configuration and builds the
 //! cache, this module holds the cache and its key pairs, `call` is the call
-//! path, and `flight` keeps concurrent misses of one call to one
-//! computation.
+//! path, `flight` keeps concurrent misses of one call to one computation,
+//! `lease` is how a caller waits for another process's, and `entry` reads
+//! and writes one call's entry without running the function.
 
 mod builder;
 mod call;
+mod entry;
 mod flight;
 mod lease;
 
@@ -29,6 +31,7 @@ use crate::stats::{CacheStats, StatsSnapshot};
 use crate::store::{Expiry, Store};
 
 pub use builder::{FuncCacheBuilder, NoStore};
+pub use entry::{CallKey, Entry};
 use flight::Flights;
 
 /// The default pair TTL: one hour.

@@ -7,8 +7,15 @@
 //! byte 1: vvv d ssss                version (3 bits), deadline follows (1 bit),
 //!                                   serializer (4 bits: 1 bincode, 2 JSON, 3 MessagePack)
 //! [16 ASCII digits: the deadline in µs, only when d is set]
+//! [version 2 only: 8 bytes written-at, UNIX µs, and 4 bytes the
+//!  computation's duration in µs, both little-endian: a refresh stamp]
 //! payload                           the serializer's bytes
 //! ```
+//!
+//! Version 2 is version 1 with a [`RefreshStamp`] before the payload: what
+//! a cache with refresh-ahead (SPEC §9, XFetch) needs to decide on a hit
+//! whether to recompute early. Only such caches write it; every reader of
+//! this release reads both.
 //!
 //! The client writes the header with `d` clear. A Redis store that keeps a
 //! per-entry deadline sets `d` and puts the digits after the header, and
@@ -32,6 +39,20 @@ use std::fmt;
 pub const MAGIC: u8 = 0xFF;
 /// The format version this build writes and reads.
 pub const VERSION: u8 = 1;
+/// The version of values that carry a [`RefreshStamp`].
+pub const VERSION_STAMPED: u8 = 2;
+/// The length of a refresh stamp.
+pub const STAMP_LEN: usize = 12;
+
+/// When a value was computed and how long that took, kept with it by caches
+/// that refresh ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshStamp {
+    /// When the value was written, in UNIX microseconds (the writer's clock).
+    pub written_at_us: u64,
+    /// How long the function took to compute it, in microseconds.
+    pub took_us: u32,
+}
 /// The bit of byte 1 that says a 16-digit deadline follows the header.
 pub const DEADLINE_FOLLOWS: u8 = 0x10;
 /// The header's length in bytes.
@@ -46,6 +67,24 @@ pub const fn header(format: u8) -> [u8; HEADER_LEN] {
 pub fn frame(format: u8, payload: &[u8]) -> Vec<u8> {
     let mut framed = Vec::with_capacity(HEADER_LEN + payload.len());
     framed.extend_from_slice(&header(format));
+    framed.extend_from_slice(payload);
+    framed
+}
+
+/// `payload` behind a version-2 header of serializer `format` and `stamp`.
+///
+/// ```
+/// use redis_func_cache_core::envelope::{self, RefreshStamp};
+/// let stamp = RefreshStamp { written_at_us: 7, took_us: 3 };
+/// let framed = envelope::frame_stamped(1, stamp, b"payload");
+/// assert_eq!(envelope::open_stamped(&framed, 1), Ok((Some(stamp), &b"payload"[..])));
+/// assert_eq!(envelope::open(&framed, 1), Ok(&b"payload"[..]));
+/// ```
+pub fn frame_stamped(format: u8, stamp: RefreshStamp, payload: &[u8]) -> Vec<u8> {
+    let mut framed = Vec::with_capacity(HEADER_LEN + STAMP_LEN + payload.len());
+    framed.extend_from_slice(&[MAGIC, (VERSION_STAMPED << 5) | (format & 0x0F)]);
+    framed.extend_from_slice(&stamp.written_at_us.to_le_bytes());
+    framed.extend_from_slice(&stamp.took_us.to_le_bytes());
     framed.extend_from_slice(payload);
     framed
 }
@@ -96,16 +135,23 @@ pub fn serializer_name(format: u8) -> &'static str {
     }
 }
 
-/// The payload of a value written by serializer `format` in this version.
+/// The payload of a value written by serializer `format` (in either
+/// version).
 pub fn open(stored: &[u8], format: u8) -> Result<&[u8], Mismatch> {
-    let Some((&[magic, info], payload)) = stored.split_first_chunk::<HEADER_LEN>() else {
+    open_stamped(stored, format).map(|(_, payload)| payload)
+}
+
+/// The refresh stamp (version 2 only) and the payload of a value written by
+/// serializer `format`.
+pub fn open_stamped(stored: &[u8], format: u8) -> Result<(Option<RefreshStamp>, &[u8]), Mismatch> {
+    let Some((&[magic, info], rest)) = stored.split_first_chunk::<HEADER_LEN>() else {
         return Err(Mismatch::NoHeader);
     };
     if magic != MAGIC {
         return Err(Mismatch::NoHeader);
     }
     let version = info >> 5;
-    if version != VERSION {
+    if version != VERSION && version != VERSION_STAMPED {
         return Err(Mismatch::Version(version));
     }
     if info & DEADLINE_FOLLOWS != 0 {
@@ -114,5 +160,16 @@ pub fn open(stored: &[u8], format: u8) -> Result<&[u8], Mismatch> {
     if info & 0x0F != format {
         return Err(Mismatch::Serializer(info & 0x0F));
     }
-    Ok(payload)
+    if version == VERSION {
+        return Ok((None, rest));
+    }
+    let Some((stamp, payload)) = rest.split_first_chunk::<STAMP_LEN>() else {
+        return Err(Mismatch::Version(version));
+    };
+    let (written, took) = stamp.split_at(8);
+    let stamp = RefreshStamp {
+        written_at_us: u64::from_le_bytes(written.try_into().unwrap_or_default()),
+        took_us: u32::from_le_bytes(took.try_into().unwrap_or_default()),
+    };
+    Ok((Some(stamp), payload))
 }

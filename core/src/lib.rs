@@ -25,7 +25,7 @@ mod value;
 
 pub use cache::{
     CallKey, DEFAULT_MAXSIZE, DEFAULT_TTL, Entry, FuncCache, FuncCacheBuilder, NoStore,
-    OnStoreError,
+    OnStoreError, RefreshAhead,
 };
 pub use error::{BoxError, Error};
 pub use identity::{FastNameHasher, FuncId, InvocationHash, InvocationHasher, Xxh3NameHasher};

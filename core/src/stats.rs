@@ -46,6 +46,9 @@ pub struct StatsSnapshot {
     /// Calls that missed while another caller, maybe in another process,
     /// held the entry's lease, and waited for its value (SPEC §9).
     pub lease_waits: u64,
+    /// Hits that recomputed early (refresh ahead, SPEC §9); each is also
+    /// counted as a miss, since the function ran.
+    pub refreshes: u64,
 }
 
 impl StatsSnapshot {
@@ -71,6 +74,7 @@ impl StatsSnapshot {
             skipped: op(self.skipped, other.skipped),
             flight_waits: op(self.flight_waits, other.flight_waits),
             lease_waits: op(self.lease_waits, other.lease_waits),
+            refreshes: op(self.refreshes, other.refreshes),
         }
     }
 }
@@ -102,6 +106,7 @@ pub(crate) enum Event {
     Skipped,
     FlightWait,
     LeaseWait,
+    Refresh,
 }
 
 impl Event {
@@ -118,6 +123,7 @@ impl Event {
             Event::Skipped => s.skipped = 1,
             Event::FlightWait => s.flight_waits = 1,
             Event::LeaseWait => s.lease_waits = 1,
+            Event::Refresh => s.refreshes = 1,
         }
         s
     }
@@ -139,6 +145,7 @@ struct Counters {
     skipped: AtomicU64,
     flight_waits: AtomicU64,
     lease_waits: AtomicU64,
+    refreshes: AtomicU64,
 }
 
 /// The live counters of one cache.
@@ -175,6 +182,7 @@ impl CacheStats {
             Event::Skipped => (&counters.skipped, 1),
             Event::FlightWait => (&counters.flight_waits, 1),
             Event::LeaseWait => (&counters.lease_waits, 1),
+            Event::Refresh => (&counters.refreshes, 1),
         };
         counter.fetch_add(n, Relaxed);
         SCOPE.with(|scope| {
@@ -202,6 +210,7 @@ impl CacheStats {
             skipped: sum(|c| &c.skipped),
             flight_waits: sum(|c| &c.flight_waits),
             lease_waits: sum(|c| &c.lease_waits),
+            refreshes: sum(|c| &c.refreshes),
         }
     }
 }

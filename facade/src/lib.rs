@@ -78,8 +78,8 @@ pub use redis_func_cache_core::store;
 pub use redis_func_cache_core::{
     Bincode, BoxError, CallKey, DEFAULT_MAXSIZE, DEFAULT_PREFIX, DEFAULT_TTL, DynStore, Entry,
     Error, EvictionPolicy, FuncCache, FuncCacheBuilder, FuncId, InvocationHash, InvocationHasher,
-    KeyPair, Layout, Mode, NoStore, OnStoreError, Policy, PolicyRules, Serializer, StatsSnapshot,
-    Store, WithMode,
+    KeyPair, Layout, Mode, NoStore, OnStoreError, Policy, PolicyRules, RefreshAhead, Serializer,
+    StatsSnapshot, Store, WithMode,
 };
 pub use redis_func_cache_policies::{
     FifoClusterMultiplePolicy, FifoClusterPolicy, FifoMultiplePolicy, FifoPolicy,

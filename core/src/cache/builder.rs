@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
 use super::flight::Flights;
+use super::refresh::RefreshAhead;
 use super::{DEFAULT_MAXSIZE, DEFAULT_TTL};
 use super::{FuncCache, FuncPairs, OnStoreError, Pairs};
 use crate::error::Error;
@@ -65,6 +66,7 @@ pub struct FuncCacheBuilder<S, Z = Bincode> {
     on_store_error: OnStoreError,
     single_flight: bool,
     lease: Option<Duration>,
+    refresh: Option<RefreshAhead>,
     store: S,
     serializer: Z,
 }
@@ -97,6 +99,7 @@ impl FuncCache<NoStore> {
             on_store_error: OnStoreError::FailOpen,
             single_flight: true,
             lease: None,
+            refresh: None,
             store: NoStore,
             serializer: Bincode,
         }
@@ -205,6 +208,19 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
         self
     }
 
+    /// Recomputes hot entries before their per-entry TTL runs out (SPEC §9,
+    /// XFetch): a hit near the deadline recomputes early, with a probability
+    /// that grows as the deadline nears and with how long the value took to
+    /// compute (kept with it). Needs [`entry_ttl`](Self::entry_ttl). Off by
+    /// default.
+    ///
+    /// The caller that draws a refresh runs the function and stores the new
+    /// value; the others keep hitting the old one meanwhile.
+    pub fn refresh_ahead(mut self, refresh: RefreshAhead) -> Self {
+        self.refresh = Some(refresh);
+        self
+    }
+
     /// The store.
     pub fn store<S2: Store>(self, store: S2) -> FuncCacheBuilder<S2, Z> {
         FuncCacheBuilder {
@@ -218,6 +234,7 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
             on_store_error: self.on_store_error,
             single_flight: self.single_flight,
             lease: self.lease,
+            refresh: self.refresh,
             store,
             serializer: self.serializer,
         }
@@ -236,6 +253,7 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
             on_store_error: self.on_store_error,
             single_flight: self.single_flight,
             lease: self.lease,
+            refresh: self.refresh,
             store: self.store,
             serializer,
         }
@@ -325,6 +343,21 @@ impl<S: Store, Z: Serializer> FuncCacheBuilder<S, Z> {
                 "the lease is zero (or under a millisecond): give a lease longer than the function runs",
             ));
         }
+        let refresh = match (self.refresh, self.entry_ttl) {
+            (None, _) => None,
+            (Some(r), _) if !(r.beta().is_finite() && r.beta() > 0.0) => {
+                return Err(Error::config(format!(
+                    "refresh-ahead's beta is {}: give a positive number (1.0 is XFetch's default)",
+                    r.beta()
+                )));
+            }
+            (Some(r), Some(ttl)) => Some((r, ttl)),
+            (Some(_), None) => {
+                return Err(Error::config(
+                    "refresh-ahead recomputes entries before their deadline, so it needs a per-entry TTL: add entry_ttl",
+                ));
+            }
+        };
         let rules = self.policy.rules();
         rules.validate()?;
         let layout = self.policy.layout();
@@ -371,6 +404,7 @@ impl<S: Store, Z: Serializer> FuncCacheBuilder<S, Z> {
             pairs,
             flights: self.single_flight.then(Flights::default),
             lease: self.lease,
+            refresh,
         })
     }
 }

@@ -2,7 +2,7 @@
 //! carry on without the cache when the store fails.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -10,8 +10,9 @@ use serde::de::DeserializeOwned;
 
 use super::flight::{Landing, Lead, Turn};
 use super::lease::LeaseWait;
+use super::refresh::now_us;
 use super::{FuncCache, OnStoreError};
-use crate::envelope;
+use crate::envelope::{self, RefreshStamp};
 use crate::error::{BoxError, Error};
 use crate::identity::{FuncId, InvocationHash};
 use crate::keys::KeyPair;
@@ -154,9 +155,12 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         let mut lead = None;
         if mode.reads() {
             let req = self.get_request(&pair, member);
+            // Refresh ahead only where the function may run and its result
+            // be written.
+            let refresh = mode.executes() && mode.writes();
             let read = match lease_time.filter(|_| mode.writes()) {
-                None => self.plain_read(self.store.get(&req)),
-                Some(lease) => self.leased_read(self.store.get_or_lease(&req, lease)),
+                None => self.plain_read(self.store.get(&req), refresh),
+                Some(lease) => self.leased_read(self.store.get_or_lease(&req, lease), refresh),
             };
             let lease = match read {
                 Ok(Read::Hit(value)) => return Ok(value),
@@ -210,12 +214,15 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                 }
             }
         }
+        let started = Instant::now();
         let value = match &lead {
             Some(lead) => lead.run(f)?,
             None => f()?,
         };
+        let took = started.elapsed();
         if mode.writes() || lead.is_some() {
-            let (req, encode_error) = self.encoded(&pair, member, &value, lease_time.is_some());
+            let (req, encode_error) =
+                self.encoded(&pair, member, &value, lease_time.is_some(), took);
             let mut put_error = None;
             if let (Some(req), true) = (&req, mode.writes()) {
                 put_error = self.record_put(self.store.put(req)).err();
@@ -298,9 +305,14 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         let mut lead = None;
         if mode.reads() {
             let req = self.get_request(&pair, member);
+            // Refresh ahead only where the function may run and its result
+            // be written.
+            let refresh = mode.executes() && mode.writes();
             let read = match lease_time.filter(|_| mode.writes()) {
-                None => self.plain_read(self.store.get_async(&req).await),
-                Some(lease) => self.leased_read(self.store.get_or_lease_async(&req, lease).await),
+                None => self.plain_read(self.store.get_async(&req).await, refresh),
+                Some(lease) => {
+                    self.leased_read(self.store.get_or_lease_async(&req, lease).await, refresh)
+                }
             };
             let lease = match read {
                 Ok(Read::Hit(value)) => return Ok(value),
@@ -354,12 +366,15 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                 }
             }
         }
+        let started = Instant::now();
         let value = match &lead {
             Some(lead) => lead.run_async(f()).await?,
             None => f().await?,
         };
+        let took = started.elapsed();
         if mode.writes() || lead.is_some() {
-            let (req, encode_error) = self.encoded(&pair, member, &value, lease_time.is_some());
+            let (req, encode_error) =
+                self.encoded(&pair, member, &value, lease_time.is_some(), took);
             let mut put_error = None;
             if let (Some(req), true) = (&req, mode.writes()) {
                 put_error = self.record_put(self.store.put_async(req).await).err();
@@ -376,8 +391,9 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     fn plain_read<T: DeserializeOwned>(
         &self,
         got: Result<Option<StoredValue>, Error>,
+        refresh: bool,
     ) -> Result<Read<T>, Error> {
-        Ok(match self.decode_read(got)? {
+        Ok(match self.decode_read(got, refresh)? {
             Some(value) => Read::Hit(value),
             None => Read::Miss(Lease::NotTaken),
         })
@@ -387,9 +403,10 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     fn leased_read<T: DeserializeOwned>(
         &self,
         got: Result<Leased, Error>,
+        refresh: bool,
     ) -> Result<Read<T>, Error> {
         let lease = match got {
-            Ok(Leased::Hit(value)) => return self.plain_read(Ok(Some(value))),
+            Ok(Leased::Hit(value)) => return self.plain_read(Ok(Some(value)), refresh),
             Ok(Leased::Granted) => Lease::Granted,
             Ok(Leased::Held(left)) => Lease::Held(left),
             Ok(Leased::Unleased) => Lease::NotTaken,
@@ -450,8 +467,9 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         member: InvocationHash,
         value: &T,
         release_lease: bool,
+        took: Duration,
     ) -> (Option<PutRequest<'a>>, Option<Error>) {
-        match self.put_request(pair, member, value, release_lease) {
+        match self.put_request(pair, member, value, release_lease, took) {
             Ok(req) => (req, None),
             Err(e) => (None, Some(e)),
         }
@@ -486,13 +504,46 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         GetRequest::new(pair, member, self.policy.rules_ref(), self.expiry)
     }
 
+    /// A payload framed for the store: with a refresh stamp when this cache
+    /// refreshes ahead.
+    fn frame(&self, payload: &[u8], took: Duration) -> Vec<u8> {
+        match self.refresh {
+            None => envelope::frame(Z::FORMAT, payload),
+            Some(_) => {
+                let stamp = RefreshStamp {
+                    written_at_us: now_us(),
+                    took_us: u32::try_from(took.as_micros()).unwrap_or(u32::MAX),
+                };
+                envelope::frame_stamped(Z::FORMAT, stamp, payload)
+            }
+        }
+    }
+
+    /// Whether a hit on `stored` should recompute early (refresh ahead).
+    fn refresh_due(&self, stored: &[u8]) -> bool {
+        let Some((refresh, entry_ttl)) = &self.refresh else {
+            return false;
+        };
+        matches!(
+            envelope::open_stamped(stored, Z::FORMAT),
+            Ok((Some(stamp), _)) if refresh.due(stamp, *entry_ttl)
+        )
+    }
+
     /// Turns a store read into a value, a miss, or an error (only when the
-    /// store error is propagated).
+    /// store error is propagated). With `refresh`, a hit that draws an
+    /// early refresh is a miss.
     fn decode_read<T: DeserializeOwned>(
         &self,
         got: Result<Option<StoredValue>, Error>,
+        refresh: bool,
     ) -> Result<Option<T>, Error> {
         match got {
+            Ok(Some(bytes)) if refresh && self.refresh_due(&bytes) => {
+                self.stats.record(Event::Refresh);
+                self.stats.record(Event::Miss);
+                Ok(None)
+            }
             Ok(Some(bytes)) => match envelope::open(&bytes, Z::FORMAT)
                 .map_err(|m| Error::Decode {
                     source: BoxError::from(m),
@@ -527,6 +578,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         member: InvocationHash,
         value: &T,
         release_lease: bool,
+        took: Duration,
     ) -> Result<Option<PutRequest<'a>>, Error> {
         match self.serializer.encode(value) {
             Ok(payload) if payload.len() > self.serializer.limit() => {
@@ -543,7 +595,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                 PutRequest::new(
                     pair,
                     member,
-                    Bytes::from(envelope::frame(Z::FORMAT, &payload)),
+                    Bytes::from(self.frame(&payload, took)),
                     self.policy.rules_ref(),
                     self.maxsize(),
                     self.expiry,

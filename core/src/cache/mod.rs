@@ -12,6 +12,7 @@ mod call;
 mod entry;
 mod flight;
 mod lease;
+mod refresh;
 
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -33,6 +34,7 @@ use crate::store::{Expiry, Store};
 pub use builder::{FuncCacheBuilder, NoStore};
 pub use entry::{CallKey, Entry};
 use flight::Flights;
+pub use refresh::RefreshAhead;
 
 /// The default pair TTL: one hour.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
@@ -60,6 +62,8 @@ pub struct FuncCache<S, Z = Bincode> {
     flights: Option<Flights>,
     /// How long a cross-process lease lasts; `None`: no leases.
     lease: Option<Duration>,
+    /// Refresh ahead, with the entry TTL it needs (checked by `build`).
+    refresh: Option<(RefreshAhead, Duration)>,
 }
 
 impl<S, Z> std::fmt::Debug for FuncCache<S, Z> {
@@ -73,6 +77,7 @@ impl<S, Z> std::fmt::Debug for FuncCache<S, Z> {
             .field("on_store_error", &self.on_store_error)
             .field("single_flight", &self.flights.is_some())
             .field("lease", &self.lease)
+            .field("refresh", &self.refresh)
             .finish_non_exhaustive()
     }
 }

@@ -80,6 +80,8 @@ struct Shared {
     /// pair's `SharedPair`, valid for good since no pair is ever removed.
     id: StoreId,
     leases: Leases,
+    /// Counter hashes (`Store::add_counters`), by key.
+    counters: Mutex<HashMap<String, HashMap<&'static str, u64>>>,
 }
 
 impl Default for MemoryStore {
@@ -113,6 +115,7 @@ impl MemoryStore {
                 seed: Mutex::new(fastrand::Rng::new()),
                 id: StoreId::unique(),
                 leases: Leases::default(),
+                counters: Mutex::default(),
             }),
         }
     }
@@ -266,6 +269,31 @@ impl Store for MemoryStore {
             .filter(|(name, _)| name.starts_with(prefix))
             .map(|(_, state)| state.exclusive(|s| s.clear(now)))
             .sum())
+    }
+
+    fn add_counters(&self, key: &str, counts: &[(&'static str, u64)]) -> Result<(), Error> {
+        let mut all = self.shared.counters.lock();
+        let hash = all.entry(key.to_owned()).or_default();
+        for &(field, n) in counts {
+            let c = hash.entry(field).or_default();
+            *c = c.saturating_add(n);
+        }
+        Ok(())
+    }
+
+    fn read_counters(&self, key: &str) -> Result<Vec<(String, u64)>, Error> {
+        let all = self.shared.counters.lock();
+        let mut fields: Vec<(String, u64)> = all
+            .get(key)
+            .map(|h| h.iter().map(|(f, n)| ((*f).to_owned(), *n)).collect())
+            .unwrap_or_default();
+        fields.sort();
+        Ok(fields)
+    }
+
+    fn remove_counters(&self, key: &str) -> Result<(), Error> {
+        self.shared.counters.lock().remove(key);
+        Ok(())
     }
 
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {

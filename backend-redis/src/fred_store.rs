@@ -493,7 +493,7 @@ impl FredStore {
 
 impl Store for FredStore {
     fn capabilities(&self) -> Capabilities {
-        let caps = Capabilities::new(BACKEND);
+        let caps = Capabilities::new(BACKEND).with_shared();
         if self.shared.cluster {
             caps.with_cluster()
         } else {
@@ -540,6 +540,52 @@ impl Store for FredStore {
 
     fn purge_prefix(&self, prefix: &str) -> Result<u64, CacheError> {
         self.block(self.purge_prefix_future(prefix))
+    }
+
+    fn add_counters(&self, key: &str, counts: &[(&'static str, u64)]) -> Result<(), CacheError> {
+        // Sent together: fred pipelines commands that are in flight at once.
+        let increments: Vec<_> = counts
+            .iter()
+            .map(|&(field, n)| {
+                let args = vec![key.into(), field.into(), n.to_string().into()];
+                fred_result(self.command("HINCRBY", args))
+            })
+            .collect();
+        self.block(async move {
+            futures::future::try_join_all(increments).await?;
+            Ok(())
+        })
+    }
+
+    fn read_counters(&self, key: &str) -> Result<Vec<(String, u64)>, CacheError> {
+        let flat = self.block(fred_result(self.command("HGETALL", vec![key.into()])))?;
+        let mut fields: Vec<(String, u64)> = match flat {
+            Value::Map(map) => map
+                .iter()
+                .map(|(k, v)| {
+                    let field = k.as_str().map(str::to_owned).unwrap_or_default();
+                    (field, v.as_u64().unwrap_or(0))
+                })
+                .collect(),
+            other => other
+                .into_array()
+                .chunks(2)
+                .filter_map(|pair| match pair {
+                    [field, count] => Some((
+                        field.as_string().unwrap_or_default(),
+                        count.as_u64().unwrap_or(0),
+                    )),
+                    _ => None,
+                })
+                .collect(),
+        };
+        fields.sort();
+        Ok(fields)
+    }
+
+    fn remove_counters(&self, key: &str) -> Result<(), CacheError> {
+        self.block(fred_result(self.command("UNLINK", vec![key.into()])))?;
+        Ok(())
     }
 
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use redis::cluster::ClusterClientBuilder;
 use redis::{Cmd, ConnectionInfo, IntoConnectionInfo, RedisResult};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis_func_cache_core::store::{
@@ -521,7 +522,7 @@ impl<T: Topology> RedisStore<T> {
 
 impl<T: Topology> Store for RedisStore<T> {
     fn capabilities(&self) -> Capabilities {
-        let caps = Capabilities::new(BACKEND);
+        let caps = Capabilities::new(BACKEND).with_shared();
         if T::CLUSTER {
             caps.with_cluster()
         } else {
@@ -598,6 +599,46 @@ impl<T: Topology> Store for RedisStore<T> {
             removed += self.purge(&pair)?;
         }
         Ok(removed)
+    }
+
+    fn add_counters(&self, key: &str, counts: &[(&'static str, u64)]) -> Result<(), Error> {
+        self.shared.guard.sync(|| {
+            let mut con = self.sync_connection()?;
+            // One script, not a pipeline: a sync cluster connection sends
+            // no pipelines, and a script is one round trip on either.
+            static ADD: LazyLock<redis::Script> = LazyLock::new(|| {
+                redis::Script::new(
+                    "for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end",
+                )
+            });
+            let mut call = ADD.key(key);
+            for &(field, n) in counts {
+                call.arg(field).arg(n);
+            }
+            call.invoke::<()>(&mut *con).map_err(backend_error)
+        })
+    }
+
+    fn read_counters(&self, key: &str) -> Result<Vec<(String, u64)>, Error> {
+        self.shared.guard.sync(|| {
+            let mut con = self.sync_connection()?;
+            let mut fields: Vec<(String, u64)> = redis::cmd("HGETALL")
+                .arg(key)
+                .query(&mut *con)
+                .map_err(backend_error)?;
+            fields.sort();
+            Ok(fields)
+        })
+    }
+
+    fn remove_counters(&self, key: &str) -> Result<(), Error> {
+        self.shared.guard.sync(|| {
+            let mut con = self.sync_connection()?;
+            redis::cmd("UNLINK")
+                .arg(key)
+                .query::<()>(&mut *con)
+                .map_err(backend_error)
+        })
     }
 
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {

@@ -31,7 +31,9 @@ fn fred_passes_the_suite_and_matches_the_memory_store() {
 fn fred_hits_are_one_round_trip_and_survive_script_flush() {
     static F: FuncId = FuncId::new("fred", "f", 1);
     let server = common::Server::start();
+    // No background fleet reports: MONITOR counts every command.
     let cache = FuncCache::builder("fred-trips")
+        .fleet_stats_interval(None)
         .policy(LruPolicy)
         .maxsize(50)
         .on_store_error(OnStoreError::Propagate)

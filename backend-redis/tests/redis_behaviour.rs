@@ -69,7 +69,9 @@ fn keys_are_named_typed_and_expire_as_specified() {
     for (policy, base, index_type) in cases {
         let _: () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
         let store = RedisStore::open(server.url.as_str()).unwrap();
+        // No fleet counters: this test lists every key the cache makes.
         let cache = policy(FuncCache::builder("my-cache").ttl(Duration::from_secs(120)))
+            .fleet_stats_interval(None)
             .store(store)
             .build()
             .unwrap();
@@ -141,8 +143,10 @@ fn a_fixed_ttl_does_not_slide_and_a_sliding_one_does() {
 
 fn count_round_trips(policy: impl EvictionPolicy + Copy, async_calls: bool) {
     let server = common::Server::start();
+    // No background fleet reports: MONITOR counts every command.
     let cache = FuncCache::builder("trips")
         .policy(policy)
+        .fleet_stats_interval(None)
         .maxsize(50)
         .store(RedisStore::open(server.url.as_str()).unwrap())
         .build()

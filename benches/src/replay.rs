@@ -38,6 +38,24 @@ pub struct Report {
     pub store_errors: u64,
     /// Wall time of the replay.
     pub seconds: f64,
+    /// With `--fleet-stats`: the whole fleet's totals, read one reporting
+    /// interval after this process flushed its own.
+    #[serde(skip)]
+    pub fleet: Option<FleetTotals>,
+}
+
+/// The fleet-wide counters of a cache (`FuncCache::fleet_stats`), as the
+/// line `--fleet-stats` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FleetTotals {
+    /// Hits of every process.
+    pub fleet_hits: u64,
+    /// Misses of every process.
+    pub fleet_misses: u64,
+    /// Writes of every process.
+    pub fleet_writes: u64,
+    /// Evictions reported by every process's puts.
+    pub fleet_evictions: u64,
 }
 
 /// A policy from its `--policy` and `--layout` names, with a message that
@@ -58,6 +76,7 @@ pub fn run<S: Store>(
     capacity: u64,
     store: S,
     backend: &str,
+    fleet: bool,
 ) -> Result<Report, String> {
     let cache = FuncCache::builder(format!("replay-{trace}"))
         .policy(policy)
@@ -65,7 +84,11 @@ pub fn run<S: Store>(
         .store(store)
         .build()
         .map_err(|e| e.to_string())?;
-    cache.purge().map_err(|e| e.to_string())?;
+    // A fleet replay shares the cache (and its counters) with the other
+    // processes replaying beside it, so it purges nothing.
+    if !fleet {
+        cache.purge().map_err(|e| e.to_string())?;
+    }
     let start = Instant::now();
     for &key in keys {
         let value: i64 = cache
@@ -86,7 +109,21 @@ pub fn run<S: Store>(
             keys.len()
         ));
     }
+    let fleet = if fleet {
+        cache.flush_fleet_stats().map_err(|e| e.to_string())?;
+        std::thread::sleep(redis_func_cache::DEFAULT_FLEET_INTERVAL);
+        let totals = cache.fleet_stats().map_err(|e| e.to_string())?;
+        Some(FleetTotals {
+            fleet_hits: totals.hits,
+            fleet_misses: totals.misses,
+            fleet_writes: totals.writes,
+            fleet_evictions: totals.evictions,
+        })
+    } else {
+        None
+    };
     Ok(Report {
+        fleet,
         trace: trace.to_owned(),
         policy: policy_word(&policy),
         capacity,
@@ -116,7 +153,15 @@ pub fn run_memory(
     policy: Policy,
     capacity: u64,
 ) -> Result<Report, String> {
-    run(trace, keys, policy, capacity, MemoryStore::new(), "memory")
+    run(
+        trace,
+        keys,
+        policy,
+        capacity,
+        MemoryStore::new(),
+        "memory",
+        false,
+    )
 }
 
 /// Which Redis client the store uses.
@@ -155,6 +200,7 @@ pub fn run_redis(
         Client::RedisRs,
         &[url.to_owned()],
         false,
+        false,
     )
 }
 
@@ -168,6 +214,7 @@ pub fn run_on_redis(
     client: Client,
     urls: &[String],
     cluster: bool,
+    fleet: bool,
 ) -> Result<Report, String> {
     let first = urls.first().ok_or("no Redis URL given")?;
     check_server_kind(first, cluster)?;
@@ -180,11 +227,12 @@ pub fn run_on_redis(
             capacity,
             RedisStore::open(first.as_str()).map_err(e)?,
             "redis",
+            fleet,
         ),
         (Client::RedisRs, true) => {
             let store =
                 RedisClusterStore::open_cluster(urls.iter().map(String::as_str)).map_err(e)?;
-            run(trace, keys, policy, capacity, store, "redis")
+            run(trace, keys, policy, capacity, store, "redis", fleet)
         }
         (Client::Fred, false) => run(
             trace,
@@ -193,10 +241,11 @@ pub fn run_on_redis(
             capacity,
             FredStore::open(first).map_err(e)?,
             "redis",
+            fleet,
         ),
         (Client::Fred, true) => {
             let store = FredStore::open(&fred_cluster_url(urls)?).map_err(e)?;
-            run(trace, keys, policy, capacity, store, "redis")
+            run(trace, keys, policy, capacity, store, "redis", fleet)
         }
     }
 }

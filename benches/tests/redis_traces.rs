@@ -105,6 +105,7 @@ fn same_on(
                         client,
                         urls,
                         cluster,
+                        false,
                     )
                     .unwrap();
                     assert_eq!(

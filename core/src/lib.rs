@@ -24,8 +24,8 @@ pub mod store;
 mod value;
 
 pub use cache::{
-    CallKey, DEFAULT_MAXSIZE, DEFAULT_TTL, Entry, FuncCache, FuncCacheBuilder, NoStore,
-    OnStoreError, RefreshAhead,
+    CallKey, DEFAULT_FLEET_INTERVAL, DEFAULT_MAXSIZE, DEFAULT_TTL, Entry, FuncCache,
+    FuncCacheBuilder, NoStore, OnStoreError, RefreshAhead,
 };
 pub use error::{BoxError, Error};
 pub use identity::{FastNameHasher, FuncId, InvocationHash, InvocationHasher, Xxh3NameHasher};

@@ -186,6 +186,12 @@ pub struct Capabilities {
     /// The store talks to a Redis Cluster, so every pair must carry a hash
     /// tag (a cluster layout).
     pub needs_cluster_layout: bool,
+    /// Other processes can use the same entries (a server), so a cache
+    /// reports its counters there for [`FuncCache::fleet_stats`]; an
+    /// in-process store's fleet is the process itself.
+    ///
+    /// [`FuncCache::fleet_stats`]: crate::FuncCache::fleet_stats
+    pub shared_across_processes: bool,
 }
 
 impl Capabilities {
@@ -194,7 +200,14 @@ impl Capabilities {
         Capabilities {
             backend,
             needs_cluster_layout: false,
+            shared_across_processes: false,
         }
+    }
+
+    /// Marks the backend as reachable from other processes.
+    pub const fn with_shared(mut self) -> Self {
+        self.shared_across_processes = true;
+        self
     }
 
     /// Marks the backend as a cluster client.
@@ -245,6 +258,18 @@ pub trait Store: Send + Sync + 'static {
     /// Removes every pair whose index key starts with `prefix`; returns how
     /// many entries they held.
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error>;
+
+    /// Adds `counts` to the counters in the hash `key`, in one round trip
+    /// (a cache's fleet-wide statistics; see
+    /// [`Capabilities::shared_across_processes`]). Called from a background
+    /// thread, so there is no async form.
+    fn add_counters(&self, key: &str, counts: &[(&'static str, u64)]) -> Result<(), Error>;
+
+    /// The counters in the hash `key` (none if it does not exist).
+    fn read_counters(&self, key: &str) -> Result<Vec<(String, u64)>, Error>;
+
+    /// Removes the hash `key`.
+    fn remove_counters(&self, key: &str) -> Result<(), Error>;
 
     /// [`Store::get`], for async code.
     fn get_async(
@@ -311,6 +336,12 @@ pub trait DynStore: Send + Sync + 'static {
     fn purge(&self, pair: &KeyPair) -> Result<u64, Error>;
     /// See [`Store::purge_prefix`].
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error>;
+    /// See [`Store::add_counters`].
+    fn add_counters(&self, key: &str, counts: &[(&'static str, u64)]) -> Result<(), Error>;
+    /// See [`Store::read_counters`].
+    fn read_counters(&self, key: &str) -> Result<Vec<(String, u64)>, Error>;
+    /// See [`Store::remove_counters`].
+    fn remove_counters(&self, key: &str) -> Result<(), Error>;
     /// See [`Store::get_async`].
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
     /// See [`Store::get_or_lease_async`].
@@ -361,6 +392,15 @@ impl<S: Store> DynStore for S {
     }
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
         Store::purge_prefix(self, prefix)
+    }
+    fn add_counters(&self, key: &str, counts: &[(&'static str, u64)]) -> Result<(), Error> {
+        Store::add_counters(self, key, counts)
+    }
+    fn read_counters(&self, key: &str) -> Result<Vec<(String, u64)>, Error> {
+        Store::read_counters(self, key)
+    }
+    fn remove_counters(&self, key: &str) -> Result<(), Error> {
+        Store::remove_counters(self, key)
     }
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         Store::get_async(self, req).await
@@ -420,6 +460,15 @@ impl Store for Arc<dyn DynStore> {
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
         DynStore::purge_prefix(&**self, prefix)
     }
+    fn add_counters(&self, key: &str, counts: &[(&'static str, u64)]) -> Result<(), Error> {
+        DynStore::add_counters(&**self, key, counts)
+    }
+    fn read_counters(&self, key: &str) -> Result<Vec<(String, u64)>, Error> {
+        DynStore::read_counters(&**self, key)
+    }
+    fn remove_counters(&self, key: &str) -> Result<(), Error> {
+        DynStore::remove_counters(&**self, key)
+    }
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         DynStore::get_async(&**self, req).await
     }
@@ -473,6 +522,9 @@ impl Store for Arc<dyn DynStore> {
 /// #   fn len(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   fn purge(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   fn purge_prefix(&self, _: &str) -> Result<u64, Error> { Ok(0) }
+/// #   fn add_counters(&self, _: &str, _: &[(&'static str, u64)]) -> Result<(), Error> { Ok(()) }
+/// #   fn read_counters(&self, _: &str) -> Result<Vec<(String, u64)>, Error> { Ok(vec![]) }
+/// #   fn remove_counters(&self, _: &str) -> Result<(), Error> { Ok(()) }
 /// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
 /// #   async fn get_or_lease_async(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
 /// #   async fn put_async(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
@@ -543,6 +595,15 @@ impl Store for AnyStore {
     }
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
         DynStore::purge_prefix(&*self.0, prefix)
+    }
+    fn add_counters(&self, key: &str, counts: &[(&'static str, u64)]) -> Result<(), Error> {
+        DynStore::add_counters(&*self.0, key, counts)
+    }
+    fn read_counters(&self, key: &str) -> Result<Vec<(String, u64)>, Error> {
+        DynStore::read_counters(&*self.0, key)
+    }
+    fn remove_counters(&self, key: &str) -> Result<(), Error> {
+        DynStore::remove_counters(&*self.0, key)
     }
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         DynStore::get_async(&*self.0, req).await

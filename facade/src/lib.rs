@@ -76,10 +76,10 @@ pub use redis_func_cache_core::serializer;
 pub use redis_func_cache_core::stats;
 pub use redis_func_cache_core::store;
 pub use redis_func_cache_core::{
-    Bincode, BoxError, CallKey, DEFAULT_MAXSIZE, DEFAULT_PREFIX, DEFAULT_TTL, DynStore, Entry,
-    Error, EvictionPolicy, FuncCache, FuncCacheBuilder, FuncId, InvocationHash, InvocationHasher,
-    KeyPair, Layout, Mode, NoStore, OnStoreError, Policy, PolicyRules, RefreshAhead, Serializer,
-    StatsSnapshot, Store, WithMode,
+    Bincode, BoxError, CallKey, DEFAULT_FLEET_INTERVAL, DEFAULT_MAXSIZE, DEFAULT_PREFIX,
+    DEFAULT_TTL, DynStore, Entry, Error, EvictionPolicy, FuncCache, FuncCacheBuilder, FuncId,
+    InvocationHash, InvocationHasher, KeyPair, Layout, Mode, NoStore, OnStoreError, Policy,
+    PolicyRules, RefreshAhead, Serializer, StatsSnapshot, Store, WithMode,
 };
 pub use redis_func_cache_policies::{
     FifoClusterMultiplePolicy, FifoClusterPolicy, FifoMultiplePolicy, FifoPolicy,
@@ -146,6 +146,28 @@ pub use redis_func_cache_redis::{Cluster, RedisClusterStore, RedisStore, Standal
 ///   [`lease`](FuncCacheBuilder::lease): one caller in the whole fleet
 ///   computes a missing result while the others wait for it. Pick it above
 ///   the function's longest run.
+/// - `key = price_key`: also declares `fn price_key(<the same arguments>) ->
+///   CallKey`, the key a call with those arguments uses, so one call's entry
+///   can be read, stored or removed without running the function (not for
+///   methods that take `self`):
+///
+/// ```
+/// # use std::sync::LazyLock;
+/// use redis_func_cache::{cached, FuncCache, LruMultiplePolicy, MemoryStore};
+/// # static CACHE: LazyLock<FuncCache<MemoryStore>> = LazyLock::new(|| FuncCache::builder("prices")
+/// #     .policy(LruMultiplePolicy).store(MemoryStore::new()).build().unwrap());
+/// #[cached(cache = CACHE, key = price_key, id = PRICE)]
+/// fn price(item: String) -> u64 {
+///     item.len() as u64 * 100
+/// }
+///
+/// let entry = CACHE.entry_of(price_key("tea".into())).unwrap();
+/// entry.insert(&250u64).unwrap(); // as if price("tea") had returned 250
+/// assert_eq!(price("tea".into()), 250); // a hit: the function does not run
+/// assert_eq!(entry.peek::<u64>().unwrap(), Some(250)); // no hit rule, no TTL slide
+/// assert!(entry.invalidate().unwrap()); // gone; the next call recomputes
+/// assert_eq!(CACHE.purge_func(&PRICE).unwrap(), 0);
+/// ```
 /// - `id = FIB`: also declares `static FIB: FuncId` beside the function (free
 ///   functions only), to count or clear its entries:
 ///

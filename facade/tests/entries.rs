@@ -121,7 +121,9 @@ fn the_async_entry_api_does_the_same() {
 #[test]
 fn each_entry_operation_is_one_round_trip_on_redis() {
     let server = Server::start();
+    // No background fleet reports: MONITOR counts every command.
     let cache = FuncCache::builder("entries-rt")
+        .fleet_stats_interval(None)
         .store(RedisStore::open(server.url.as_str()).unwrap())
         .build()
         .unwrap();

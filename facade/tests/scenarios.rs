@@ -351,6 +351,15 @@ impl Store for BrokenStore {
     fn purge_prefix(&self, _: &str) -> Result<u64, Error> {
         Err(down())
     }
+    fn add_counters(&self, _: &str, _: &[(&'static str, u64)]) -> Result<(), Error> {
+        Err(down())
+    }
+    fn read_counters(&self, _: &str) -> Result<Vec<(String, u64)>, Error> {
+        Err(down())
+    }
+    fn remove_counters(&self, _: &str) -> Result<(), Error> {
+        Err(down())
+    }
     async fn get_async(
         &self,
         _: &GetRequest<'_>,

@@ -47,6 +47,12 @@ struct Args {
     /// Print one JSON line instead of a table.
     #[arg(long)]
     json: bool,
+    /// For several replays of one trace at once on one server (Redis only):
+    /// share the cache instead of purging it first, and afterwards report
+    /// this process's counters, wait one reporting interval and print the
+    /// fleet's totals as a JSON line `{"fleet_hits":…,"fleet_misses":…,…}`.
+    #[arg(long)]
+    fleet_stats: bool,
 }
 
 fn main() -> ExitCode {
@@ -67,6 +73,12 @@ fn run(args: Args) -> Result<(), String> {
     let keys = trace::load(&args.trace, args.limit)?;
     let name = trace::name(&args.trace);
     let report = match args.backend.as_str() {
+        "memory" if args.fleet_stats => {
+            return Err(
+                "--fleet-stats needs --backend redis: the memory store's fleet is this one process"
+                    .into(),
+            );
+        }
         "memory" => replay::run_memory(&name, &keys, policy, args.capacity)?,
         "redis" => {
             let urls: Vec<String> = args
@@ -83,10 +95,22 @@ fn run(args: Args) -> Result<(), String> {
                 client,
                 &urls,
                 args.cluster,
+                args.fleet_stats,
             )?
         }
         other => return Err(format!("unknown backend {other:?}: use memory or redis")),
     };
+    if let Some(fleet) = &report.fleet {
+        // After the report line (below), so a reader takes the last line.
+        let line = serde_json::to_string(fleet).map_err(|e| e.to_string())?;
+        print_report(&args, &report)?;
+        println!("{line}");
+        return Ok(());
+    }
+    print_report(&args, &report)
+}
+
+fn print_report(args: &Args, report: &replay::Report) -> Result<(), String> {
     if args.json {
         println!(
             "{}",

@@ -2,12 +2,14 @@
 //! configuration that could not work (SPEC §4 names, zero sizes and TTLs, a
 //! cluster client with a layout whose keys span slots).
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
+use super::fleet::{DEFAULT_FLEET_INTERVAL, FleetReporter};
 use super::flight::Flights;
 use super::refresh::RefreshAhead;
 use super::{DEFAULT_MAXSIZE, DEFAULT_TTL};
@@ -42,6 +44,9 @@ pub struct NoStore;
 /// #   fn len(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   fn purge(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   fn purge_prefix(&self, _: &str) -> Result<u64, Error> { Ok(0) }
+/// #   fn add_counters(&self, _: &str, _: &[(&'static str, u64)]) -> Result<(), Error> { Ok(()) }
+/// #   fn read_counters(&self, _: &str) -> Result<Vec<(String, u64)>, Error> { Ok(vec![]) }
+/// #   fn remove_counters(&self, _: &str) -> Result<(), Error> { Ok(()) }
 /// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
 /// #   async fn get_or_lease_async(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
 /// #   async fn put_async(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
@@ -67,6 +72,7 @@ pub struct FuncCacheBuilder<S, Z = Bincode> {
     single_flight: bool,
     lease: Option<Duration>,
     refresh: Option<RefreshAhead>,
+    fleet_interval: Option<Duration>,
     store: S,
     serializer: Z,
 }
@@ -100,6 +106,7 @@ impl FuncCache<NoStore> {
             single_flight: true,
             lease: None,
             refresh: None,
+            fleet_interval: Some(DEFAULT_FLEET_INTERVAL),
             store: NoStore,
             serializer: Bincode,
         }
@@ -173,6 +180,9 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
     /// #   fn len(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
     /// #   fn purge(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
     /// #   fn purge_prefix(&self, _: &str) -> Result<u64, Error> { Ok(0) }
+    /// #   fn add_counters(&self, _: &str, _: &[(&'static str, u64)]) -> Result<(), Error> { Ok(()) }
+    /// #   fn read_counters(&self, _: &str) -> Result<Vec<(String, u64)>, Error> { Ok(vec![]) }
+    /// #   fn remove_counters(&self, _: &str) -> Result<(), Error> { Ok(()) }
     /// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
     /// #   async fn get_or_lease_async(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
     /// #   async fn put_async(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
@@ -221,6 +231,16 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
         self
     }
 
+    /// How often this process adds its counters to the fleet-wide ones
+    /// ([`FuncCache::fleet_stats`]) when the store is shared by other
+    /// processes (default [`DEFAULT_FLEET_INTERVAL`], one second; a
+    /// background thread, nothing when idle); `None`: no background reports,
+    /// only those [`FuncCache::flush_fleet_stats`] makes.
+    pub fn fleet_stats_interval(mut self, interval: Option<Duration>) -> Self {
+        self.fleet_interval = interval;
+        self
+    }
+
     /// The store.
     pub fn store<S2: Store>(self, store: S2) -> FuncCacheBuilder<S2, Z> {
         FuncCacheBuilder {
@@ -235,6 +255,7 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
             single_flight: self.single_flight,
             lease: self.lease,
             refresh: self.refresh,
+            fleet_interval: self.fleet_interval,
             store,
             serializer: self.serializer,
         }
@@ -254,9 +275,21 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
             single_flight: self.single_flight,
             lease: self.lease,
             refresh: self.refresh,
+            fleet_interval: self.fleet_interval,
             store: self.store,
             serializer,
         }
+    }
+}
+
+/// The key of a cache's fleet-wide counters: beside its pairs, under its
+/// prefix and name (in the cluster layout, in the pair's slot), and never a
+/// pair's name (those end in `:0`/`:1`).
+fn fleet_key(prefix: &str, name: &str, word: &str, layout: Layout) -> String {
+    let suffix = layout.word_suffix();
+    match layout {
+        Layout::Cluster => format!("{prefix}{{{name}:{word}{suffix}}}:stats"),
+        _ => format!("{prefix}{name}:{word}{suffix}:stats"),
     }
 }
 
@@ -387,6 +420,21 @@ impl<S: Store, Z: Serializer> FuncCacheBuilder<S, Z> {
                 &ANY,
             ))
         };
+        let store = Arc::new(self.store);
+        let stats = Arc::new(CacheStats::default());
+        let fleet = caps.shared_across_processes.then(|| {
+            let reporter =
+                FleetReporter::new(fleet_key(&self.prefix, &self.name, rules.word, layout));
+            if let Some(interval) = self.fleet_interval {
+                reporter.start(
+                    &self.name,
+                    interval,
+                    Arc::downgrade(&store),
+                    Arc::downgrade(&stats),
+                );
+            }
+            reporter
+        });
         Ok(FuncCache {
             name: self.name,
             prefix: self.prefix,
@@ -398,13 +446,14 @@ impl<S: Store, Z: Serializer> FuncCacheBuilder<S, Z> {
                 entry_ttl: self.entry_ttl,
             },
             on_store_error: self.on_store_error,
-            store: self.store,
+            store,
             serializer: self.serializer,
-            stats: CacheStats::default(),
+            stats,
             pairs,
             flights: self.single_flight.then(Flights::default),
             lease: self.lease,
             refresh,
+            fleet,
         })
     }
 }

@@ -10,6 +10,7 @@
 mod builder;
 mod call;
 mod entry;
+mod fleet;
 mod flight;
 mod lease;
 mod refresh;
@@ -33,6 +34,7 @@ use crate::store::{Expiry, Store};
 
 pub use builder::{FuncCacheBuilder, NoStore};
 pub use entry::{CallKey, Entry};
+pub use fleet::DEFAULT_FLEET_INTERVAL;
 use flight::Flights;
 pub use refresh::RefreshAhead;
 
@@ -54,9 +56,9 @@ pub struct FuncCache<S, Z = Bincode> {
     maxsize: AtomicU64,
     expiry: Expiry,
     on_store_error: OnStoreError,
-    store: S,
+    store: Arc<S>,
     serializer: Z,
-    stats: CacheStats,
+    stats: Arc<CacheStats>,
     pairs: Pairs,
     /// In-process single-flight; `None` when the builder turned it off.
     flights: Option<Flights>,
@@ -64,6 +66,9 @@ pub struct FuncCache<S, Z = Bincode> {
     lease: Option<Duration>,
     /// Refresh ahead, with the entry TTL it needs (checked by `build`).
     refresh: Option<(RefreshAhead, Duration)>,
+    /// Reporting to the fleet-wide counters; `None` for a store only this
+    /// process uses (or when turned off).
+    fleet: Option<Arc<fleet::FleetReporter>>,
 }
 
 impl<S, Z> std::fmt::Debug for FuncCache<S, Z> {
@@ -164,6 +169,55 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         &self.store
     }
 
+    /// Hits, misses, writes and evictions summed over every process that
+    /// uses this cache, as they last reported them (each reports every
+    /// interval, see
+    /// [`FuncCacheBuilder::fleet_stats_interval`](crate::FuncCacheBuilder::fleet_stats_interval)).
+    /// On a store only this process uses (the memory store) it is this
+    /// process's [`stats`](Self::stats). Other counters are zero.
+    ///
+    /// ```
+    /// # use redis_func_cache_core::*;
+    /// # fn demo<S: Store>(cache: FuncCache<S>) -> Result<(), Error> {
+    /// cache.flush_fleet_stats()?; // this process's latest counts, now
+    /// let fleet = cache.fleet_stats()?;
+    /// println!("fleet hit ratio {:.1}%", fleet.hit_ratio() * 100.0);
+    /// # Ok(()) }
+    /// ```
+    pub fn fleet_stats(&self) -> Result<StatsSnapshot, Error> {
+        match &self.fleet {
+            Some(fleet) => fleet.read(&*self.store),
+            None => {
+                let own = self.stats();
+                Ok(StatsSnapshot {
+                    hits: own.hits,
+                    misses: own.misses,
+                    writes: own.writes,
+                    evictions: own.evictions,
+                    ..StatsSnapshot::default()
+                })
+            }
+        }
+    }
+
+    /// Reports this process's counters to the fleet now, rather than at the
+    /// next interval (before a process exits, or in a test).
+    pub fn flush_fleet_stats(&self) -> Result<(), Error> {
+        match &self.fleet {
+            Some(fleet) => fleet.report(&*self.store, &self.stats),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes the fleet counters with the cache's entries.
+    fn purge_fleet(&self) -> Result<(), Error> {
+        if let Some(fleet) = &self.fleet {
+            self.store.remove_counters(fleet.key())?;
+            fleet.reset(&self.stats);
+        }
+        Ok(())
+    }
+
     /// The current `maxsize`.
     pub fn maxsize(&self) -> u64 {
         self.maxsize.load(Ordering::Relaxed)
@@ -256,26 +310,32 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     }
 
     /// Removes every entry of this cache, of every function.
+    /// Also removes the fleet-wide counters.
     pub fn purge(&self) -> Result<u64, Error> {
-        match (&self.pairs, self.cache_key_prefix()) {
-            (Pairs::Shared(pair), _) => self.store.purge(pair),
-            (Pairs::PerFunction { .. }, Some(prefix)) => self.store.purge_prefix(&prefix),
+        let removed = match (&self.pairs, self.cache_key_prefix()) {
+            (Pairs::Shared(pair), _) => self.store.purge(pair)?,
+            (Pairs::PerFunction { .. }, Some(prefix)) => self.store.purge_prefix(&prefix)?,
             (Pairs::PerFunction { .. }, None) => {
                 unreachable!("per-function layouts have a prefix")
             }
-        }
+        };
+        self.purge_fleet()?;
+        Ok(removed)
     }
 
     /// [`FuncCache::purge`], for async code.
     pub async fn purge_async(&self) -> Result<u64, Error> {
-        match (&self.pairs, self.cache_key_prefix()) {
-            (Pairs::Shared(pair), _) => self.store.purge_async(pair).await,
+        let removed = match (&self.pairs, self.cache_key_prefix()) {
+            (Pairs::Shared(pair), _) => self.store.purge_async(pair).await?,
             (Pairs::PerFunction { .. }, Some(prefix)) => {
-                self.store.purge_prefix_async(&prefix).await
+                self.store.purge_prefix_async(&prefix).await?
             }
             (Pairs::PerFunction { .. }, None) => {
                 unreachable!("per-function layouts have a prefix")
             }
-        }
+        };
+        // The counters hash is one small key: removed on this thread.
+        self.purge_fleet()?;
+        Ok(removed)
     }
 }

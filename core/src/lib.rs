@@ -21,11 +21,12 @@ pub mod policy;
 pub mod serializer;
 pub mod stats;
 pub mod store;
+pub mod telemetry;
 mod value;
 
 pub use cache::{
     CallKey, DEFAULT_FLEET_INTERVAL, DEFAULT_MAXSIZE, DEFAULT_TTL, Entry, FuncCache,
-    FuncCacheBuilder, NoStore, OnStoreError, RefreshAhead,
+    FuncCacheBuilder, NoStore, OnStoreError, RefreshAhead, RemovalCause,
 };
 pub use error::{BoxError, Error};
 pub use identity::{FastNameHasher, FuncId, InvocationHash, InvocationHasher, Xxh3NameHasher};

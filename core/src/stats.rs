@@ -8,6 +8,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crossbeam_utils::CachePadded;
+
+use crate::telemetry::CacheMetrics;
 use std::task::{Context, Poll};
 
 /// Counts at one moment.
@@ -153,9 +155,12 @@ struct Counters {
 /// Every hit adds to a counter, so threads sharing one counter would pass
 /// its cache line back and forth on each call; each thread adds to its own
 /// stripe instead, and a snapshot sums the stripes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct CacheStats {
     stripes: [CachePadded<Counters>; STRIPES],
+    /// The same events, for the `metrics` facade (nothing without the
+    /// feature).
+    metrics: CacheMetrics,
 }
 
 /// The stripe this thread adds to: threads take stripes in turn.
@@ -168,7 +173,21 @@ fn stripe_of_this_thread() -> usize {
 }
 
 impl CacheStats {
+    /// The counters of the cache named `cache`.
+    pub(crate) fn new(cache: &str) -> Self {
+        CacheStats {
+            stripes: Default::default(),
+            metrics: CacheMetrics::new(cache),
+        }
+    }
+
+    /// Where store latencies go.
+    pub(crate) fn metrics(&self) -> &CacheMetrics {
+        &self.metrics
+    }
+
     pub(crate) fn record(&self, event: Event) {
+        self.metrics.record(event);
         let counters = &self.stripes[stripe_of_this_thread()];
         let (counter, n) = match event {
             Event::Hit => (&counters.hits, 1),
@@ -307,7 +326,7 @@ mod tests {
 
     #[test]
     fn counts_from_many_threads_add_up() {
-        let stats = CacheStats::default();
+        let stats = CacheStats::new("test");
         std::thread::scope(|scope| {
             for _ in 0..(STRIPES + 3) {
                 scope.spawn(|| {

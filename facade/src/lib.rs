@@ -79,7 +79,7 @@ pub use redis_func_cache_core::{
     Bincode, BoxError, CallKey, DEFAULT_FLEET_INTERVAL, DEFAULT_MAXSIZE, DEFAULT_PREFIX,
     DEFAULT_TTL, DynStore, Entry, Error, EvictionPolicy, FuncCache, FuncCacheBuilder, FuncId,
     InvocationHash, InvocationHasher, KeyPair, Layout, Mode, NoStore, OnStoreError, Policy,
-    PolicyRules, RefreshAhead, Serializer, StatsSnapshot, Store, WithMode,
+    PolicyRules, RefreshAhead, RemovalCause, Serializer, StatsSnapshot, Store, WithMode,
 };
 pub use redis_func_cache_policies::{
     FifoClusterMultiplePolicy, FifoClusterPolicy, FifoMultiplePolicy, FifoPolicy,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
+use super::eviction::{EvictionListener, RemovalCause};
 use super::fleet::{DEFAULT_FLEET_INTERVAL, FleetReporter};
 use super::flight::Flights;
 use super::refresh::RefreshAhead;
@@ -73,6 +74,7 @@ pub struct FuncCacheBuilder<S, Z = Bincode> {
     lease: Option<Duration>,
     refresh: Option<RefreshAhead>,
     fleet_interval: Option<Duration>,
+    on_eviction: Option<EvictionListener>,
     store: S,
     serializer: Z,
 }
@@ -107,6 +109,7 @@ impl FuncCache<NoStore> {
             lease: None,
             refresh: None,
             fleet_interval: Some(DEFAULT_FLEET_INTERVAL),
+            on_eviction: None,
             store: NoStore,
             serializer: Bincode,
         }
@@ -241,6 +244,34 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
         self
     }
 
+    /// Calls `listener(count, cause)` after each of this process's
+    /// operations that removed entries: a put that evicted
+    /// ([`RemovalCause::Size`]), a purge ([`RemovalCause::Purged`]), an
+    /// invalidated entry ([`RemovalCause::Invalidated`]). It runs on the
+    /// calling thread, so keep it short. Entries other processes evicted and
+    /// pairs Redis expired on its own are not reported.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use redis_func_cache_core::{FuncCache, RemovalCause};
+    /// let evicted = Arc::new(AtomicU64::new(0));
+    /// let seen = evicted.clone();
+    /// let builder = FuncCache::builder("listened").on_eviction(move |n, cause| {
+    ///     if cause == RemovalCause::Size {
+    ///         seen.fetch_add(n, Ordering::Relaxed);
+    ///     }
+    /// });
+    /// # let _ = builder;
+    /// ```
+    pub fn on_eviction(
+        mut self,
+        listener: impl Fn(u64, RemovalCause) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_eviction = Some(EvictionListener::new(listener));
+        self
+    }
+
     /// The store.
     pub fn store<S2: Store>(self, store: S2) -> FuncCacheBuilder<S2, Z> {
         FuncCacheBuilder {
@@ -256,6 +287,7 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
             lease: self.lease,
             refresh: self.refresh,
             fleet_interval: self.fleet_interval,
+            on_eviction: self.on_eviction,
             store,
             serializer: self.serializer,
         }
@@ -276,6 +308,7 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
             lease: self.lease,
             refresh: self.refresh,
             fleet_interval: self.fleet_interval,
+            on_eviction: self.on_eviction,
             store: self.store,
             serializer,
         }
@@ -421,7 +454,7 @@ impl<S: Store, Z: Serializer> FuncCacheBuilder<S, Z> {
             ))
         };
         let store = Arc::new(self.store);
-        let stats = Arc::new(CacheStats::default());
+        let stats = Arc::new(CacheStats::new(&self.name));
         let fleet = caps.shared_across_processes.then(|| {
             let reporter =
                 FleetReporter::new(fleet_key(&self.prefix, &self.name, rules.word, layout));
@@ -454,6 +487,7 @@ impl<S: Store, Z: Serializer> FuncCacheBuilder<S, Z> {
             lease: self.lease,
             refresh,
             fleet,
+            on_eviction: self.on_eviction,
         })
     }
 }

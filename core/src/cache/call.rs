@@ -20,6 +20,7 @@ use crate::mode::Mode;
 use crate::serializer::Serializer;
 use crate::stats::Event;
 use crate::store::{GetRequest, Leased, PutOutcome, PutRequest, Store, StoredValue};
+use crate::telemetry::{StoreClock, StoreOp};
 
 impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     /// Calls `f` through the cache: returns the cached result of `func` for
@@ -158,10 +159,12 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             // Refresh ahead only where the function may run and its result
             // be written.
             let refresh = mode.executes() && mode.writes();
+            let clock = StoreClock::start();
             let read = match lease_time.filter(|_| mode.writes()) {
                 None => self.plain_read(self.store.get(&req), refresh),
                 Some(lease) => self.leased_read(self.store.get_or_lease(&req, lease), refresh),
             };
+            self.stats.metrics().store_time(StoreOp::Get, clock);
             let lease = match read {
                 Ok(Read::Hit(value)) => return Ok(value),
                 Ok(Read::Miss(lease)) => lease,
@@ -225,7 +228,10 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                 self.encoded(&pair, member, &value, lease_time.is_some(), took);
             let mut put_error = None;
             if let (Some(req), true) = (&req, mode.writes()) {
-                put_error = self.record_put(self.store.put(req)).err();
+                let clock = StoreClock::start();
+                let outcome = self.store.put(req);
+                self.stats.metrics().store_time(StoreOp::Put, clock);
+                put_error = self.record_put(outcome).err();
             }
             land(lead, req.map(|r| r.value));
             if let Some(e) = encode_error.or(put_error) {
@@ -308,12 +314,14 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             // Refresh ahead only where the function may run and its result
             // be written.
             let refresh = mode.executes() && mode.writes();
+            let clock = StoreClock::start();
             let read = match lease_time.filter(|_| mode.writes()) {
                 None => self.plain_read(self.store.get_async(&req).await, refresh),
                 Some(lease) => {
                     self.leased_read(self.store.get_or_lease_async(&req, lease).await, refresh)
                 }
             };
+            self.stats.metrics().store_time(StoreOp::Get, clock);
             let lease = match read {
                 Ok(Read::Hit(value)) => return Ok(value),
                 Ok(Read::Miss(lease)) => lease,
@@ -377,7 +385,10 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                 self.encoded(&pair, member, &value, lease_time.is_some(), took);
             let mut put_error = None;
             if let (Some(req), true) = (&req, mode.writes()) {
-                put_error = self.record_put(self.store.put_async(req).await).err();
+                let clock = StoreClock::start();
+                let outcome = self.store.put_async(req).await;
+                self.stats.metrics().store_time(StoreOp::Put, clock);
+                put_error = self.record_put(outcome).err();
             }
             land(lead, req.map(|r| r.value));
             if let Some(e) = encode_error.or(put_error) {
@@ -614,8 +625,9 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         match outcome {
             Ok(outcome) => {
                 self.stats.record(Event::Write);
-                self.stats
-                    .record(Event::Evictions(outcome.evicted.len() as u64));
+                let evicted = outcome.evicted.len() as u64;
+                self.stats.record(Event::Evictions(evicted));
+                self.removed(evicted, super::RemovalCause::Size);
                 Ok(())
             }
             Err(e) => self.store_failed("write", e),

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{FuncCache, PairRef};
+use super::{FuncCache, PairRef, RemovalCause};
 use crate::envelope;
 use crate::error::{BoxError, Error};
 use crate::identity::{FuncId, InvocationHash};
@@ -94,6 +94,15 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     }
 }
 
+impl<S: Store, Z: Serializer> FuncCache<S, Z> {
+    /// Counts an entry insert's write and evictions, and tells the listener.
+    fn record_insert(&self, evicted: u64) {
+        self.stats.record(Event::Write);
+        self.stats.record(Event::Evictions(evicted));
+        self.removed(evicted, RemovalCause::Size);
+    }
+}
+
 impl<S: Store, Z: Serializer> Entry<'_, S, Z> {
     fn request(&self) -> GetRequest<'_> {
         self.cache.get_request(&self.pair, self.member)
@@ -150,16 +159,16 @@ impl<S: Store, Z: Serializer> Entry<'_, S, Z> {
     pub fn insert<T: Serialize>(&self, value: &T) -> Result<(), Error> {
         let req = self.write_request(value)?;
         let outcome = self.cache.store.put(&req)?;
-        self.cache.stats.record(Event::Write);
-        self.cache
-            .stats
-            .record(Event::Evictions(outcome.evicted.len() as u64));
+        self.cache.record_insert(outcome.evicted.len() as u64);
         Ok(())
     }
 
     /// Removes this call's entry; returns whether there was one.
     pub fn invalidate(&self) -> Result<bool, Error> {
-        self.cache.store.remove(&self.request())
+        let removed = self.cache.store.remove(&self.request())?;
+        self.cache
+            .removed(u64::from(removed), RemovalCause::Invalidated);
+        Ok(removed)
     }
 
     /// [`peek`](Entry::peek), for async code.
@@ -183,16 +192,16 @@ impl<S: Store, Z: Serializer> Entry<'_, S, Z> {
     pub async fn insert_async<T: Serialize>(&self, value: &T) -> Result<(), Error> {
         let req = self.write_request(value)?;
         let outcome = self.cache.store.put_async(&req).await?;
-        self.cache.stats.record(Event::Write);
-        self.cache
-            .stats
-            .record(Event::Evictions(outcome.evicted.len() as u64));
+        self.cache.record_insert(outcome.evicted.len() as u64);
         Ok(())
     }
 
     /// [`invalidate`](Entry::invalidate), for async code.
     pub async fn invalidate_async(&self) -> Result<bool, Error> {
-        self.cache.store.remove_async(&self.request()).await
+        let removed = self.cache.store.remove_async(&self.request()).await?;
+        self.cache
+            .removed(u64::from(removed), RemovalCause::Invalidated);
+        Ok(removed)
     }
 
     fn count(&self, hit: bool) {

@@ -10,6 +10,7 @@
 mod builder;
 mod call;
 mod entry;
+mod eviction;
 mod fleet;
 mod flight;
 mod lease;
@@ -34,6 +35,7 @@ use crate::store::{Expiry, Store};
 
 pub use builder::{FuncCacheBuilder, NoStore};
 pub use entry::{CallKey, Entry};
+pub use eviction::RemovalCause;
 pub use fleet::DEFAULT_FLEET_INTERVAL;
 use flight::Flights;
 pub use refresh::RefreshAhead;
@@ -69,6 +71,8 @@ pub struct FuncCache<S, Z = Bincode> {
     /// Reporting to the fleet-wide counters; `None` for a store only this
     /// process uses (or when turned off).
     fleet: Option<Arc<fleet::FleetReporter>>,
+    /// Hears what this process's puts and purges removed.
+    on_eviction: Option<eviction::EvictionListener>,
 }
 
 impl<S, Z> std::fmt::Debug for FuncCache<S, Z> {
@@ -306,7 +310,16 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     /// Removes `func`'s pair (for the single layouts: every entry); returns
     /// how many entries were removed.
     pub fn purge_func(&self, func: &FuncId) -> Result<u64, Error> {
-        self.store.purge(&self.pair(func))
+        let removed = self.store.purge(&self.pair(func))?;
+        self.removed(removed, RemovalCause::Purged);
+        Ok(removed)
+    }
+
+    /// Tells the eviction listener, if there is one.
+    fn removed(&self, count: u64, cause: RemovalCause) {
+        if let Some(listener) = &self.on_eviction {
+            listener.tell(count, cause);
+        }
     }
 
     /// Removes every entry of this cache, of every function.
@@ -320,6 +333,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             }
         };
         self.purge_fleet()?;
+        self.removed(removed, RemovalCause::Purged);
         Ok(removed)
     }
 
@@ -336,6 +350,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         };
         // The counters hash is one small key: removed on this thread.
         self.purge_fleet()?;
+        self.removed(removed, RemovalCause::Purged);
         Ok(removed)
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use redis_func_cache_core::Error;
 use redis_func_cache_core::breaker::{Admission, Breaker};
+use tracing::Instrument;
 
 use crate::{BACKEND, RedisOptions};
 
@@ -37,6 +38,8 @@ impl Guard {
         if admission == Admission::Skip {
             return Err(self.breaker.skipped());
         }
+        // A child of the call's span: the part of the call on the network.
+        let _span = tracing::trace_span!("redis_op", backend = BACKEND).entered();
         let result = op();
         self.breaker.record(admission, reached(&result));
         result
@@ -55,7 +58,7 @@ impl Guard {
         // On the heap: the operation's state is large in debug builds, and
         // callers nest these futures deeply (a test thread's 2 MiB stack
         // overflowed); one allocation is nothing beside a round trip.
-        let op = Box::pin(op);
+        let op = Box::pin(op.instrument(tracing::trace_span!("redis_op", backend = BACKEND)));
         let result = match self.timer() {
             Some(timer) => {
                 let mut op = op;

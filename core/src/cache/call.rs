@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use tracing::{Instrument, Span};
+
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -142,6 +144,33 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         F: FnOnce() -> Result<T, E>,
         L: Fn(Error) -> Option<E>,
     {
+        let trace = CallTrace::start(&self.name, func);
+        match &trace.0 {
+            None => self.call_in(&trace, func, key, lease, f, lift),
+            Some(span) => {
+                let _entered = span.enter();
+                self.call_in(&trace, func, key, lease, f, lift)
+            }
+        }
+    }
+
+    /// The call, inside its span. Inlined: a call frame here would cost a
+    /// hit more than the span check it exists for.
+    #[inline(always)]
+    fn call_in<T, E, F, L>(
+        &self,
+        span: &CallTrace,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        lease: Option<Duration>,
+        f: F,
+        lift: L,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Result<T, E>,
+        L: Fn(Error) -> Option<E>,
+    {
         let lease_time = lease.or(self.lease);
         let mode = Mode::current();
         let member = match self.usable_key(key, mode) {
@@ -160,13 +189,18 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             // be written.
             let refresh = mode.executes() && mode.writes();
             let clock = StoreClock::start();
+            let traced = span.clock();
             let read = match lease_time.filter(|_| mode.writes()) {
                 None => self.plain_read(self.store.get(&req), refresh),
                 Some(lease) => self.leased_read(self.store.get_or_lease(&req, lease), refresh),
             };
             self.stats.metrics().store_time(StoreOp::Get, clock);
+            span.store_time(traced);
             let lease = match read {
-                Ok(Read::Hit(value)) => return Ok(value),
+                Ok(Read::Hit(value)) => {
+                    span.record("outcome", "hit");
+                    return Ok(value);
+                }
                 Ok(Read::Miss(lease)) => lease,
                 Err(e) => {
                     lifted(lift(e))?;
@@ -190,7 +224,10 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                         Turn::Wait(waiting) => {
                             self.stats.record(Event::FlightWait);
                             match self.shared::<T>(waiting.wait()) {
-                                Shared::Value(value) => return Ok(value),
+                                Shared::Value(value) => {
+                                    span.record("outcome", "waited");
+                                    return Ok(value);
+                                }
                                 Shared::RunUncached => return f(),
                                 Shared::TryAgain => {}
                             }
@@ -208,6 +245,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                     let got = self.store.get_or_lease(&req, lease);
                     match self.after_pause::<T>(got) {
                         Waited::Value(value, framed) => {
+                            span.record("outcome", "waited");
                             land(lead, Some(framed));
                             return Ok(value);
                         }
@@ -238,6 +276,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                 lifted(lift(e))?;
             }
         }
+        span.record("outcome", "miss");
         Ok(value)
     }
 
@@ -297,6 +336,36 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         Fut: Future<Output = Result<T, E>>,
         L: Fn(Error) -> Option<E>,
     {
+        match CallTrace::start(&self.name, func) {
+            trace @ CallTrace(Some(_)) => {
+                let span = trace.span();
+                self.call_in_async(&trace, func, key, lease, f, lift)
+                    .instrument(span)
+                    .await
+            }
+            untraced => {
+                self.call_in_async(&untraced, func, key, lease, f, lift)
+                    .await
+            }
+        }
+    }
+
+    /// The call, inside its span.
+    async fn call_in_async<T, E, F, Fut, L>(
+        &self,
+        span: &CallTrace,
+        func: &FuncId,
+        key: Result<InvocationHash, Error>,
+        lease: Option<Duration>,
+        f: F,
+        lift: L,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        L: Fn(Error) -> Option<E>,
+    {
         let lease_time = lease.or(self.lease);
         let mode = Mode::current();
         let member = match self.usable_key(key, mode) {
@@ -315,6 +384,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             // be written.
             let refresh = mode.executes() && mode.writes();
             let clock = StoreClock::start();
+            let traced = span.clock();
             let read = match lease_time.filter(|_| mode.writes()) {
                 None => self.plain_read(self.store.get_async(&req).await, refresh),
                 Some(lease) => {
@@ -322,8 +392,12 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                 }
             };
             self.stats.metrics().store_time(StoreOp::Get, clock);
+            span.store_time(traced);
             let lease = match read {
-                Ok(Read::Hit(value)) => return Ok(value),
+                Ok(Read::Hit(value)) => {
+                    span.record("outcome", "hit");
+                    return Ok(value);
+                }
                 Ok(Read::Miss(lease)) => lease,
                 Err(e) => {
                     lifted(lift(e))?;
@@ -347,7 +421,10 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                         Turn::Wait(waiting) => {
                             self.stats.record(Event::FlightWait);
                             match self.shared::<T>(waiting.wait_async().await) {
-                                Shared::Value(value) => return Ok(value),
+                                Shared::Value(value) => {
+                                    span.record("outcome", "waited");
+                                    return Ok(value);
+                                }
                                 Shared::RunUncached => return f().await,
                                 Shared::TryAgain => {}
                             }
@@ -365,6 +442,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                     let got = self.store.get_or_lease_async(&req, lease).await;
                     match self.after_pause::<T>(got) {
                         Waited::Value(value, framed) => {
+                            span.record("outcome", "waited");
                             land(lead, Some(framed));
                             return Ok(value);
                         }
@@ -395,6 +473,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                 lifted(lift(e))?;
             }
         }
+        span.record("outcome", "miss");
         Ok(value)
     }
 
@@ -636,6 +715,8 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
 
     fn store_failed(&self, op: &'static str, e: Error) -> Result<(), Error> {
         let skipped = matches!(e, Error::Skipped { .. });
+        // Only on failures: the call's span (if a subscriber wants it).
+        Span::current().record("store", if skipped { "skipped" } else { "error" });
         self.stats.record(if skipped {
             Event::Skipped
         } else {
@@ -659,6 +740,63 @@ enum Shared<T> {
     Value(T),
     RunUncached,
     TryAgain,
+}
+
+/// One cached call's span, when TRACE is enabled: cache, function, outcome
+/// (`hit`, `miss`, `waited` for another caller's result), the read's store
+/// time in µs, and `store` = `error` or `skipped` when the store failed.
+/// Without a subscriber that wants TRACE, a call pays one level check and
+/// nothing else: no span, no clock.
+struct CallTrace(Option<Span>);
+
+impl CallTrace {
+    #[inline(always)]
+    fn start(cache: &str, func: &FuncId) -> Self {
+        if tracing::level_enabled!(tracing::Level::TRACE) {
+            Self::traced(cache, func)
+        } else {
+            CallTrace(None)
+        }
+    }
+
+    /// The span, when a subscriber may want TRACE: out of the hit path.
+    #[cold]
+    #[inline(never)]
+    fn traced(cache: &str, func: &FuncId) -> Self {
+        let span = tracing::trace_span!(
+            "cached_call",
+            cache,
+            function = func.name(),
+            outcome = tracing::field::Empty,
+            store_us = tracing::field::Empty,
+            store = tracing::field::Empty,
+        );
+        CallTrace((!span.is_disabled()).then_some(span))
+    }
+
+    fn span(&self) -> Span {
+        self.0.clone().unwrap_or_else(Span::none)
+    }
+
+    #[inline(always)]
+    fn record(&self, field: &'static str, value: &'static str) {
+        if let Some(span) = &self.0 {
+            span.record(field, value);
+        }
+    }
+
+    /// A clock for the store time, only when traced.
+    #[inline(always)]
+    fn clock(&self) -> Option<Instant> {
+        self.0.as_ref().map(|_| Instant::now())
+    }
+
+    #[inline(always)]
+    fn store_time(&self, started: Option<Instant>) {
+        if let (Some(span), Some(started)) = (&self.0, started) {
+            span.record("store_us", started.elapsed().as_micros() as u64);
+        }
+    }
 }
 
 /// What a read found, before the function runs.

@@ -247,14 +247,17 @@ fn fred(cluster: &ClusterServers) -> Caches<FredStore> {
 fn moving_the_slot_of_a_pair_while_calls_run_redis_rs() {
     let cluster = ClusterServers::start();
     let caches = redis_rs(&cluster);
-    move_the_slot(&cluster, caches);
+    let nodes = cluster.urls.iter().map(String::as_str);
+    let leased = RedisClusterStore::open_cluster_with_options(nodes, patient()).unwrap();
+    move_the_slot(&cluster, caches, leased);
 }
 
 #[test]
 fn moving_the_slot_of_a_pair_while_calls_run_fred() {
     let cluster = ClusterServers::start();
     let caches = fred(&cluster);
-    move_the_slot(&cluster, caches);
+    let leased = FredStore::with_options(&cluster.fred_url(), patient()).unwrap();
+    move_the_slot(&cluster, caches, leased);
 }
 
 /// Caches f(0..200) and returns the slot of the cache's pair with the
@@ -272,8 +275,53 @@ fn fill_and_locate<S: Store>(cluster: &ClusterServers, open: &FuncCache<S>) -> (
     (slot, nodes(&mut any))
 }
 
-fn move_the_slot<S: Store>(cluster: &ClusterServers, (open, strict): Caches<S>) {
+/// Misses that take leases (SPEC §9) while the slot moves: each call
+/// first invalidates its entry, so every call misses, takes the lease in
+/// the pair's slot (a third key, `…:2`, which moves with the pair) and
+/// releases it with its put. Returns (calls, errors of the calls).
+fn leased_misses<S: Store>(
+    cache: Arc<FuncCache<S>>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(u64, u64)> {
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let (mut calls, mut errors) = (0u64, 0u64);
+        let mut i = 0u32;
+        while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(30) {
+            let k = 1000 + i % 50;
+            // The removal may fail mid-move; only the calls are checked.
+            let _ = cache.entry(&F, &k).and_then(|e| e.invalidate());
+            match cache.call(&F, &k, || k * 3) {
+                Ok(v) => assert_eq!(v, k * 3, "a wrong value for {k}"),
+                Err(e) => {
+                    if errors < 5 {
+                        eprintln!("leased call: {e}");
+                    }
+                    errors += 1;
+                }
+            }
+            calls += 1;
+            i += 1;
+        }
+        (calls, errors)
+    })
+}
+
+fn move_the_slot<S: Store>(cluster: &ClusterServers, (open, strict): Caches<S>, leased: S) {
     let (slot, all) = fill_and_locate(cluster, &open);
+    // The same cache name, so the same pair and slot, with a lease.
+    let leased = Arc::new(
+        FuncCache::builder("faults")
+            .policy(LruClusterPolicy)
+            .maxsize(1000)
+            .lease(Duration::from_secs(2))
+            .on_store_error(OnStoreError::Propagate)
+            .store(leased)
+            .build()
+            .unwrap(),
+    );
+    let leased_stop = Arc::new(AtomicBool::new(false));
+    let leased_load = leased_misses(leased.clone(), leased_stop.clone());
     let source = owner(&all, slot);
     let target = all
         .iter()
@@ -336,6 +384,15 @@ fn move_the_slot<S: Store>(cluster: &ClusterServers, (open, strict): Caches<S>) 
     std::thread::sleep(Duration::from_millis(1000));
     let (open_calls, open_errors) = open_load.stop();
     let (strict_calls, strict_errors) = strict_load.stop();
+    leased_stop.store(true, Ordering::Relaxed);
+    let (leased_calls, leased_errors) = leased_load.join().expect("no wrong value");
+    eprintln!("while the slot moved, {leased_errors} of {leased_calls} leased misses failed");
+    assert_eq!(leased_errors, 0, "leased misses through the move");
+    assert!(
+        leased.stats().misses >= 50 && leased_calls >= 50,
+        "the leased load ran: {:?}",
+        leased.stats()
+    );
 
     let moved = owner(&nodes(&mut cluster.node(0)), slot);
     assert_eq!(moved.id, target.id, "the slot moved");
@@ -373,8 +430,9 @@ fn move_the_slot<S: Store>(cluster: &ClusterServers, (open, strict): Caches<S>) 
     let (calls, errors) = after.stop();
     assert!(calls > 100, "{calls} calls after the move");
     assert_eq!(errors, 0, "no errors once the slot has moved");
-    // Everything is still there, on the new master.
-    assert_eq!(open.len(&F).unwrap(), 200);
+    // Everything is still there, on the new master (beside the leased
+    // load's entries, 1000..1050).
+    assert!((200..=250).contains(&open.len(&F).unwrap()));
     for k in 0..200u32 {
         let v: u32 = strict
             .call(&F, &k, || unreachable!("still cached"))

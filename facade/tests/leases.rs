@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use redis_func_cache::EvictionPolicy;
 use redis_func_cache::store::{GetRequest, Leased, Store};
 use redis_func_cache::{
-    AnyStore, FredStore, FuncCache, FuncId, LruClusterPolicy, LruPolicy, MemoryStore,
-    RedisClusterStore, RedisStore,
+    AnyStore, FredStore, FuncCache, FuncId, LruClusterMultiplePolicy, LruClusterPolicy,
+    LruMultiplePolicy, LruPolicy, MemoryStore, RedisClusterStore, RedisStore,
 };
 use redis_func_cache_redis::test_server::{ClusterServers, Server};
 
@@ -32,13 +32,25 @@ fn fleet(
     lease: Option<Duration>,
     open: impl Fn() -> AnyStore,
 ) -> Vec<Arc<Cache>> {
+    fleet_in(processes, cluster, false, lease, open)
+}
+
+/// [`fleet`] in the per-function layout (`multiple`) or the one-pair one.
+fn fleet_in(
+    processes: usize,
+    cluster: bool,
+    multiple: bool,
+    lease: Option<Duration>,
+    open: impl Fn() -> AnyStore,
+) -> Vec<Arc<Cache>> {
     (0..processes)
         .map(|_| {
             let builder = FuncCache::builder("leases").store(open());
-            let builder = if cluster {
-                builder.policy(LruClusterPolicy)
-            } else {
-                builder.policy(LruPolicy)
+            let builder = match (cluster, multiple) {
+                (true, false) => builder.policy(LruClusterPolicy),
+                (true, true) => builder.policy(LruClusterMultiplePolicy),
+                (false, false) => builder.policy(LruPolicy),
+                (false, true) => builder.policy(LruMultiplePolicy),
             };
             let builder = match lease {
                 Some(lease) => builder.lease(lease),
@@ -132,6 +144,13 @@ fn with_a_lease_four_processes_run_a_missing_function_once() {
         let (runs, _) = stampede(&unleased, 5, 2);
         assert_eq!(runs, 4, "{name}: without a lease each process runs it once");
         unleased[0].purge().unwrap();
+
+        // The per-function layouts (`-m`, `-cm`): the lease key sits beside
+        // the function's own pair.
+        let leased = fleet_in(4, *clustered, true, Some(LEASE), open);
+        let (runs, _) = stampede(&leased, 5, 3);
+        assert_eq!(runs, 1, "{name}, per-function layout: once");
+        leased[0].purge().unwrap();
     }
 }
 

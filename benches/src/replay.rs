@@ -39,8 +39,9 @@ pub struct Report {
     /// Wall time of the replay.
     pub seconds: f64,
     /// With `--fleet-stats`: the whole fleet's totals, read one reporting
-    /// interval after this process flushed its own.
-    #[serde(skip)]
+    /// interval after this process flushed its own (in the JSON line as
+    /// `fleet_hits`, `fleet_misses`, `fleet_writes`, `fleet_evictions`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<FleetTotals>,
 }
 

@@ -9,18 +9,18 @@ use redis_func_cache_redis::test_server::{ClusterServers, Server};
 /// The sample trace shipped in the repository (tests run in `benches/`).
 const SAMPLE: &str = "../traces/web07.trace.gz";
 
-fn replay(extra: &[&str], limit: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_replay"))
+/// A replay with `--fleet-stats` (which implies `--backend redis`), with
+/// `--json` or with the table line.
+fn replay(extra: &[&str], limit: &str, json: bool) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_replay"));
+    command
         .args(["--trace", SAMPLE, "--policy", "lru", "--capacity", "500"])
-        .args([
-            "--limit",
-            limit,
-            "--backend",
-            "redis",
-            "--json",
-            "--fleet-stats",
-        ])
-        .args(extra)
+        .args(["--limit", limit, "--fleet-stats"])
+        .args(extra);
+    if json {
+        command.arg("--json");
+    }
+    command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -30,13 +30,13 @@ fn replay(extra: &[&str], limit: &str) -> Child {
 /// Runs three replays of different lengths at once; returns each one's own
 /// (hits, misses) and its fleet line's (hits, misses, writes).
 fn three_replays(extra: &[&str]) -> Vec<((u64, u64), (u64, u64, u64))> {
-    let children: Vec<Child> = ["3000", "6000", "9000"]
+    let children: Vec<(Child, bool)> = [("3000", true), ("6000", false), ("9000", true)]
         .into_iter()
-        .map(|limit| replay(extra, limit))
+        .map(|(limit, json)| (replay(extra, limit, json), json))
         .collect();
     children
         .into_iter()
-        .map(|child| {
+        .map(|(child, json)| {
             let out = child.wait_with_output().expect("replay runs");
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
             assert!(
@@ -44,25 +44,51 @@ fn three_replays(extra: &[&str]) -> Vec<((u64, u64), (u64, u64, u64))> {
                 "{stdout}{}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            let lines: Vec<serde_json::Value> = stdout
-                .lines()
-                .map(|l| serde_json::from_str(l).expect("JSON lines"))
-                .collect();
-            assert_eq!(lines.len(), 2, "the report, then the fleet: {stdout}");
-            let (own, fleet) = (&lines[0], &lines[1]);
+            let lines: Vec<&str> = stdout.lines().collect();
             let n = |v: &serde_json::Value, k: &str| {
                 v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"))
             };
-            (
-                (n(own, "hits"), n(own, "misses")),
+            let (own, fleet) = if json {
+                // One JSON line: the process's report and the fleet's totals.
+                assert_eq!(lines.len(), 1, "{stdout}");
+                let line: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON");
+                ((n(&line, "hits"), n(&line, "misses")), line)
+            } else {
+                // The table line, then the fleet's JSON line.
+                assert_eq!(lines.len(), 2, "{stdout}");
+                let fleet: serde_json::Value =
+                    serde_json::from_str(lines[1]).expect("the fleet's JSON line");
                 (
-                    n(fleet, "fleet_hits"),
-                    n(fleet, "fleet_misses"),
-                    n(fleet, "fleet_writes"),
+                    (
+                        table_count(lines[0], "hits"),
+                        table_count(lines[0], "misses"),
+                    ),
+                    fleet,
+                )
+            };
+            (
+                own,
+                (
+                    n(&fleet, "fleet_hits"),
+                    n(&fleet, "fleet_misses"),
+                    n(&fleet, "fleet_writes"),
                 ),
             )
         })
         .collect()
+}
+
+/// A count from replay's table line (`…, 1576 hits, 1424 misses, …`).
+fn table_count(line: &str, word: &str) -> u64 {
+    let before = line
+        .split(&format!(" {word},"))
+        .next()
+        .unwrap_or_else(|| panic!("{word} in {line}"));
+    before
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{word} in {line}"))
 }
 
 fn check(results: &[((u64, u64), (u64, u64, u64))]) {

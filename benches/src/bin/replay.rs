@@ -25,9 +25,10 @@ struct Args {
     /// The cache's maxsize.
     #[arg(long)]
     capacity: u64,
-    /// The store: memory or redis.
-    #[arg(long, default_value = "memory")]
-    backend: String,
+    /// The store: memory or redis (default: memory, or redis with
+    /// `--fleet-stats`).
+    #[arg(long)]
+    backend: Option<String>,
     /// The Redis server for `--backend redis`; with `--cluster`, the nodes of
     /// the cluster, comma-separated (one is enough).
     #[arg(long, default_value = "redis://127.0.0.1:6379/")]
@@ -50,7 +51,8 @@ struct Args {
     /// For several replays of one trace at once on one server (Redis only):
     /// share the cache instead of purging it first, and afterwards report
     /// this process's counters, wait one reporting interval and print the
-    /// fleet's totals as a JSON line `{"fleet_hits":…,"fleet_misses":…,…}`.
+    /// fleet's totals as a JSON line `{"fleet_hits":…,"fleet_misses":…,…}`
+    /// (with `--json`, in the report's own line).
     #[arg(long)]
     fleet_stats: bool,
 }
@@ -72,7 +74,12 @@ fn run(args: Args) -> Result<(), String> {
     }
     let keys = trace::load(&args.trace, args.limit)?;
     let name = trace::name(&args.trace);
-    let report = match args.backend.as_str() {
+    let backend = match &args.backend {
+        Some(backend) => backend.as_str(),
+        None if args.fleet_stats => "redis",
+        None => "memory",
+    };
+    let report = match backend {
         "memory" if args.fleet_stats => {
             return Err(
                 "--fleet-stats needs --backend redis: the memory store's fleet is this one process"
@@ -100,14 +107,15 @@ fn run(args: Args) -> Result<(), String> {
         }
         other => return Err(format!("unknown backend {other:?}: use memory or redis")),
     };
-    if let Some(fleet) = &report.fleet {
-        // After the report line (below), so a reader takes the last line.
-        let line = serde_json::to_string(fleet).map_err(|e| e.to_string())?;
-        print_report(&args, &report)?;
-        println!("{line}");
-        return Ok(());
+    print_report(&args, &report)?;
+    if let (Some(fleet), false) = (&report.fleet, args.json) {
+        // Under the table line; with --json the report's line has it.
+        println!(
+            "{}",
+            serde_json::to_string(fleet).map_err(|e| e.to_string())?
+        );
     }
-    print_report(&args, &report)
+    Ok(())
 }
 
 fn print_report(args: &Args, report: &replay::Report) -> Result<(), String> {

@@ -527,6 +527,8 @@ impl Store for Arc<dyn DynStore> {
 /// #   fn remove_counters(&self, _: &str) -> Result<(), Error> { Ok(()) }
 /// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
 /// #   async fn get_or_lease_async(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
+/// #   async fn peek_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+/// #   async fn remove_async(&self, _: &GetRequest<'_>) -> Result<bool, Error> { Ok(false) }
 /// #   async fn put_async(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
 /// #   async fn len_async(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   async fn purge_async(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }

@@ -50,6 +50,8 @@ pub struct NoStore;
 /// #   fn remove_counters(&self, _: &str) -> Result<(), Error> { Ok(()) }
 /// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
 /// #   async fn get_or_lease_async(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
+/// #   async fn peek_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+/// #   async fn remove_async(&self, _: &GetRequest<'_>) -> Result<bool, Error> { Ok(false) }
 /// #   async fn put_async(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
 /// #   async fn len_async(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
 /// #   async fn purge_async(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
@@ -188,6 +190,8 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
     /// #   fn remove_counters(&self, _: &str) -> Result<(), Error> { Ok(()) }
     /// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
     /// #   async fn get_or_lease_async(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
+    /// #   async fn peek_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+    /// #   async fn remove_async(&self, _: &GetRequest<'_>) -> Result<bool, Error> { Ok(false) }
     /// #   async fn put_async(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> { Ok(PutOutcome::default()) }
     /// #   async fn len_async(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }
     /// #   async fn purge_async(&self, _: &KeyPair) -> Result<u64, Error> { Ok(0) }

@@ -198,25 +198,41 @@ pub fn run_redis(
         keys,
         policy,
         capacity,
-        Client::RedisRs,
-        &[url.to_owned()],
-        false,
+        &RedisTarget {
+            client: Client::RedisRs,
+            urls: &[url.to_owned()],
+            cluster: false,
+        },
         false,
     )
 }
 
-/// Replays on Redis through `client`: one server (`urls[0]`), or the cluster
-/// that the nodes in `urls` belong to.
+/// Which Redis a replay runs on.
+#[derive(Debug, Clone, Copy)]
+pub struct RedisTarget<'a> {
+    /// The client the store uses.
+    pub client: Client,
+    /// One server (`urls[0]`), or nodes of the cluster.
+    pub urls: &'a [String],
+    /// Whether `urls` name cluster nodes.
+    pub cluster: bool,
+}
+
+/// Replays on the Redis `target`. With `fleet`, nothing is purged and the
+/// report carries the fleet's totals (`--fleet-stats`).
 pub fn run_on_redis(
     trace: &str,
     keys: &[i64],
     policy: Policy,
     capacity: u64,
-    client: Client,
-    urls: &[String],
-    cluster: bool,
+    target: &RedisTarget<'_>,
     fleet: bool,
 ) -> Result<Report, String> {
+    let RedisTarget {
+        client,
+        urls,
+        cluster,
+    } = *target;
     let first = urls.first().ok_or("no Redis URL given")?;
     check_server_kind(first, cluster)?;
     let e = |e: redis_func_cache::Error| e.to_string();

@@ -102,9 +102,11 @@ fn same_on(
                         job.keys,
                         policy,
                         job.capacity,
-                        client,
-                        urls,
-                        cluster,
+                        &replay::RedisTarget {
+                            client,
+                            urls,
+                            cluster,
+                        },
                         false,
                     )
                     .unwrap();

@@ -99,9 +99,11 @@ fn run(args: Args) -> Result<(), String> {
                 &keys,
                 policy,
                 args.capacity,
-                client,
-                &urls,
-                args.cluster,
+                &replay::RedisTarget {
+                    client,
+                    urls: &urls,
+                    cluster: args.cluster,
+                },
                 args.fleet_stats,
             )?
         }

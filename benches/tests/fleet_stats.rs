@@ -27,9 +27,12 @@ fn replay(extra: &[&str], limit: &str, json: bool) -> Child {
         .expect("replay starts")
 }
 
-/// Runs three replays of different lengths at once; returns each one's own
-/// (hits, misses) and its fleet line's (hits, misses, writes).
-fn three_replays(extra: &[&str]) -> Vec<((u64, u64), (u64, u64, u64))> {
+/// One process's own (hits, misses) and its fleet line's (hits, misses,
+/// writes).
+type Seen = ((u64, u64), (u64, u64, u64));
+
+/// Runs three replays of different lengths at once; returns what each saw.
+fn three_replays(extra: &[&str]) -> Vec<Seen> {
     let children: Vec<(Child, bool)> = [("3000", true), ("6000", false), ("9000", true)]
         .into_iter()
         .map(|(limit, json)| (replay(extra, limit, json), json))
@@ -91,7 +94,7 @@ fn table_count(line: &str, word: &str) -> u64 {
         .unwrap_or_else(|| panic!("{word} in {line}"))
 }
 
-fn check(results: &[((u64, u64), (u64, u64, u64))]) {
+fn check(results: &[Seen]) {
     let hits: u64 = results.iter().map(|r| r.0.0).sum();
     let misses: u64 = results.iter().map(|r| r.0.1).sum();
     assert_eq!(hits + misses, 18_000);

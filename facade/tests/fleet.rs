@@ -24,7 +24,8 @@ fn fleet_counts(s: StatsSnapshot) -> (u64, u64, u64, u64) {
 #[test]
 fn processes_report_in_the_background_and_read_the_sum() {
     let server = Server::start();
-    let opens: [(&str, Box<dyn Fn() -> AnyStore>); 2] = [
+    type Open<'a> = Box<dyn Fn() -> AnyStore + 'a>;
+    let opens: [(&str, Open<'_>); 2] = [
         (
             "redis-rs",
             Box::new(|| AnyStore::new(RedisStore::open(server.url.as_str()).unwrap())),

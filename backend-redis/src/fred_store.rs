@@ -284,21 +284,48 @@ impl FredStore {
             let _inside = io.enter();
             drop(client.connect());
         }
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let waiting = client.clone();
-        let deadline = options.deadline;
-        io.spawn(async move {
-            let _ = tx.send(tokio::time::timeout(deadline, waiting.wait_for_connect()).await);
-        });
-        let _ = rx.recv();
-        Ok(FredStore {
+        let store = FredStore {
             shared: Arc::new(Shared {
                 client,
                 guard: Guard::new(&options),
                 cluster,
                 io: Some(io),
             }),
-        })
+        };
+        // Not connected within the deadline is no error here: see above.
+        let _ = store.wait_connected(options.deadline);
+        Ok(store)
+    }
+
+    /// Waits until the client is connected (for a cluster: has its routing
+    /// state), at most `within`. [`FredStore::open`] waits only one
+    /// deadline, so that a server that is down does not hold an
+    /// application's start; call this after it when the first calls must
+    /// reach the cache, as a batch job or a test does.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use redis_func_cache_redis::FredStore;
+    ///
+    /// let store = FredStore::open("redis://127.0.0.1:6379")?;
+    /// store.wait_connected(Duration::from_secs(5))?;
+    /// # Ok::<(), redis_func_cache_core::Error>(())
+    /// ```
+    pub fn wait_connected(&self, within: Duration) -> Result<(), CacheError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let client = self.shared.client.clone();
+        self.io().spawn(async move {
+            let outcome = match tokio::time::timeout(within, client.wait_for_connect()).await {
+                Ok(connected) => connected.map_err(fred_error),
+                Err(_) => Err(CacheError::transient_backend(
+                    BACKEND,
+                    format!("not connected within {within:?}"),
+                )),
+            };
+            let _ = tx.send(outcome);
+        });
+        rx.recv()
+            .map_err(|_| CacheError::backend(BACKEND, "the store's I/O runtime stopped"))?
     }
 
     fn io(&self) -> &tokio::runtime::Runtime {

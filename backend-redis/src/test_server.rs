@@ -344,3 +344,19 @@ impl Drop for OwnedServer {
         self.kill();
     }
 }
+
+/// A fred store on `url` that has connected (for a cluster: learnt its
+/// routing state), so a test's first command reaches the server even on a
+/// loaded machine; [`crate::FredStore::open`] itself waits one deadline.
+///
+/// # Panics
+///
+/// When `url` is malformed or the client is not connected within 10 s.
+#[cfg(feature = "fred")]
+pub fn connected_fred(url: &str) -> crate::FredStore {
+    let store = crate::FredStore::open(url).expect("a valid URL");
+    store
+        .wait_connected(std::time::Duration::from_secs(10))
+        .expect("fred connects within 10 s");
+    store
+}

@@ -12,7 +12,7 @@ use redis_func_cache_policies::{
     FifoPolicy, LfuMultiplePolicy, LruMultiplePolicy, LruPolicy, MruPolicy, RrPolicy, S3FifoPolicy,
     SievePolicy, TLruPolicy,
 };
-use redis_func_cache_redis::{FredStore, RedisStore};
+use redis_func_cache_redis::RedisStore;
 
 static F: FuncId = FuncId::new("acl", "f", 1);
 static G: FuncId = FuncId::new("acl", "g", 1);
@@ -37,7 +37,7 @@ fn every_operation_runs_as_a_user_with_the_documented_acl() {
             "redis-rs",
             AnyStore::new(RedisStore::open(url.as_str()).unwrap()),
         ),
-        ("fred", AnyStore::new(FredStore::open(&url).unwrap())),
+        ("fred", AnyStore::new(common::connected_fred(&url))),
     ] {
         let policies: Vec<(&str, redis_func_cache_core::Policy)> = vec![
             ("lru", redis_func_cache_core::Policy::of(&LruPolicy)),

@@ -11,7 +11,7 @@ use redis_func_cache_core::store::AnyStore;
 use redis_func_cache_core::{FuncCache, FuncId};
 use redis_func_cache_memory::MemoryStore;
 use redis_func_cache_policies::{LruClusterPolicy, LruPolicy};
-use redis_func_cache_redis::{FredStore, RedisClusterStore, RedisStore};
+use redis_func_cache_redis::{RedisClusterStore, RedisStore};
 
 static F: FuncId = FuncId::new("any_executor", "f", 1);
 
@@ -56,7 +56,7 @@ fn caches(
             "fred",
             build(
                 "exec-fred",
-                AnyStore::new(FredStore::open(&server.url).unwrap()),
+                AnyStore::new(common::connected_fred(&server.url)),
                 false,
             ),
         ),
@@ -64,7 +64,7 @@ fn caches(
             "fred cluster",
             build(
                 "exec-fred-cluster",
-                AnyStore::new(FredStore::open(&cluster.fred_url()).unwrap()),
+                AnyStore::new(common::connected_fred(&cluster.fred_url())),
                 true,
             ),
         ),

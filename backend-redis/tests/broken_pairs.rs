@@ -8,14 +8,14 @@ use redis_func_cache_core::{FuncCache, FuncId, OnStoreError};
 use redis_func_cache_policies::{
     LfuPolicy, LruPolicy, MruPolicy, RrPolicy, S3FifoPolicy, TLruPolicy,
 };
-use redis_func_cache_redis::{FredStore, RedisStore};
+use redis_func_cache_redis::RedisStore;
 
 static F: FuncId = FuncId::new("broken", "f", 1);
 
 fn stores(url: &str) -> Vec<(&'static str, AnyStore)> {
     vec![
         ("redis-rs", AnyStore::new(RedisStore::open(url).unwrap())),
-        ("fred", AnyStore::new(FredStore::open(url).unwrap())),
+        ("fred", AnyStore::new(common::connected_fred(url))),
     ]
 }
 

@@ -121,7 +121,7 @@ fn a_cluster_store_refuses_layouts_that_split_a_pair() {
 #[test]
 fn the_fred_cluster_store_behaves_as_the_memory_store() {
     let cluster = ClusterServers::start();
-    let store = redis_func_cache_redis::FredStore::open(&cluster.fred_url()).unwrap();
+    let store = common::connected_fred(&cluster.fred_url());
     let harness = RealTime(store.clone());
     conformance::run_all(&harness);
     let rt = common::runtime();

@@ -238,7 +238,7 @@ fn redis_rs(cluster: &ClusterServers) -> Caches<RedisClusterStore> {
 
 fn fred(cluster: &ClusterServers) -> Caches<FredStore> {
     caches(
-        FredStore::open(&cluster.fred_url()).unwrap(),
+        common::connected_fred(&cluster.fred_url()),
         FredStore::with_options(&cluster.fred_url(), patient()).unwrap(),
     )
 }

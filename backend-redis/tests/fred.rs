@@ -9,12 +9,11 @@ use redis_func_cache_core::conformance;
 use redis_func_cache_core::policy::Layout;
 use redis_func_cache_core::{FuncCache, FuncId, OnStoreError};
 use redis_func_cache_policies::{LruPolicy, rules};
-use redis_func_cache_redis::FredStore;
 
 #[test]
 fn fred_passes_the_suite_and_matches_the_memory_store() {
     let server = common::Server::start();
-    let store = FredStore::open(&server.url).unwrap();
+    let store = common::connected_fred(&server.url);
     let fred = RealTime(store.clone());
     conformance::run_all(&fred);
     let rt = common::runtime();
@@ -37,7 +36,7 @@ fn fred_hits_are_one_round_trip_and_survive_script_flush() {
         .policy(LruPolicy)
         .maxsize(50)
         .on_store_error(OnStoreError::Propagate)
-        .store(FredStore::open(&server.url).unwrap())
+        .store(common::connected_fred(&server.url))
         .build()
         .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -78,4 +77,23 @@ fn fred_hits_are_one_round_trip_and_survive_script_flush() {
         .unwrap();
     assert_eq!(v, 100);
     assert_eq!(cache.stats().backend_errors, 0);
+}
+
+/// `open` returns while the server is down; `wait_connected` says within its
+/// bound that it is not there yet, and succeeds once the server is up.
+#[test]
+fn wait_connected_is_bounded_and_succeeds_once_the_server_is_up() {
+    use std::time::{Duration, Instant};
+    let mut server = redis_func_cache_redis::test_server::OwnedServer::not_started();
+    let store = redis_func_cache_redis::FredStore::open(&server.url).unwrap();
+    let started = Instant::now();
+    let err = store
+        .wait_connected(Duration::from_millis(300))
+        .expect_err("nothing listens yet");
+    assert!(err.is_transient(), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(3), "bounded");
+    server.restart();
+    store
+        .wait_connected(Duration::from_secs(10))
+        .expect("connects once the server is up");
 }

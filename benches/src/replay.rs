@@ -1,7 +1,7 @@
 //! Replays a trace through the public API: each key is one call of a cached
 //! `f(key: i64) -> i64`, so hashing, encoding and the store all run.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use redis_func_cache::{
     FredStore, FuncCache, FuncId, MemoryStore, Policy, RedisClusterStore, RedisStore, Store,
@@ -256,15 +256,25 @@ pub fn run_on_redis(
             keys,
             policy,
             capacity,
-            FredStore::open(first).map_err(e)?,
+            connected_fred(first)?,
             "redis",
             fleet,
         ),
         (Client::Fred, true) => {
-            let store = FredStore::open(&fred_cluster_url(urls)?).map_err(e)?;
+            let store = connected_fred(&fred_cluster_url(urls)?)?;
             run(trace, keys, policy, capacity, store, "redis", fleet)
         }
     }
+}
+
+/// A fred store that has connected: a replay counts every call, so its
+/// first calls must not fail open while the client is still connecting.
+fn connected_fred(url: &str) -> Result<FredStore, String> {
+    let store = FredStore::open(url).map_err(|e| e.to_string())?;
+    store
+        .wait_connected(Duration::from_secs(10))
+        .map_err(|e| format!("{url}: {e}"))?;
+    Ok(store)
 }
 
 /// Says plainly when `--cluster` does not match the server, instead of the

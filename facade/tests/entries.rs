@@ -8,10 +8,10 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use redis_func_cache::{
-    AnyStore, Error, FredStore, FuncCache, FuncId, LruMultiplePolicy, LruPolicy, MemoryStore,
-    RedisStore, cached,
+    AnyStore, Error, FuncCache, FuncId, LruMultiplePolicy, LruPolicy, MemoryStore, RedisStore,
+    cached,
 };
-use redis_func_cache_redis::test_server::{Monitor, Server};
+use redis_func_cache_redis::test_server::{Monitor, Server, connected_fred};
 
 static SQUARE: FuncId = FuncId::new("entries", "square", 1);
 
@@ -40,7 +40,7 @@ fn caches(server: &Server) -> Vec<(&'static str, FuncCache<AnyStore>)> {
             "fred",
             build(
                 "entries-fred",
-                AnyStore::new(FredStore::open(server.url.as_str()).unwrap()),
+                AnyStore::new(connected_fred(server.url.as_str())),
             ),
         ),
     ]

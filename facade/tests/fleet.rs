@@ -4,10 +4,8 @@
 
 use std::time::Duration;
 
-use redis_func_cache::{
-    AnyStore, FredStore, FuncCache, FuncId, MemoryStore, RedisStore, StatsSnapshot,
-};
-use redis_func_cache_redis::test_server::Server;
+use redis_func_cache::{AnyStore, FuncCache, FuncId, MemoryStore, RedisStore, StatsSnapshot};
+use redis_func_cache_redis::test_server::{Server, connected_fred};
 
 static F: FuncId = FuncId::new("fleet", "f", 1);
 
@@ -32,7 +30,7 @@ fn processes_report_in_the_background_and_read_the_sum() {
         ),
         (
             "fred",
-            Box::new(|| AnyStore::new(FredStore::open(server.url.as_str()).unwrap())),
+            Box::new(|| AnyStore::new(connected_fred(server.url.as_str()))),
         ),
     ];
     for (name, open) in opens {

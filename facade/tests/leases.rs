@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use redis_func_cache::EvictionPolicy;
 use redis_func_cache::store::{GetRequest, Leased, Store};
 use redis_func_cache::{
-    AnyStore, FredStore, FuncCache, FuncId, LruClusterMultiplePolicy, LruClusterPolicy,
-    LruMultiplePolicy, LruPolicy, MemoryStore, RedisClusterStore, RedisStore,
+    AnyStore, FuncCache, FuncId, LruClusterMultiplePolicy, LruClusterPolicy, LruMultiplePolicy,
+    LruPolicy, MemoryStore, RedisClusterStore, RedisStore,
 };
-use redis_func_cache_redis::test_server::{ClusterServers, Server};
+use redis_func_cache_redis::test_server::{ClusterServers, Server, connected_fred};
 
 static F: FuncId = FuncId::new("leases", "f", 1);
 
@@ -112,7 +112,7 @@ fn with_a_lease_four_processes_run_a_missing_function_once() {
         }),
         ("fred", false, {
             let url = server.url.clone();
-            Box::new(move || AnyStore::new(FredStore::open(url.as_str()).unwrap()))
+            Box::new(move || AnyStore::new(connected_fred(url.as_str())))
         }),
         ("redis-rs cluster", true, {
             Box::new(move || {
@@ -124,7 +124,7 @@ fn with_a_lease_four_processes_run_a_missing_function_once() {
         }),
         ("fred cluster", true, {
             let url = cluster.fred_url();
-            Box::new(move || AnyStore::new(FredStore::open(url.as_str()).unwrap()))
+            Box::new(move || AnyStore::new(connected_fred(url.as_str())))
         }),
     ];
     for (name, clustered, open) in &stores {

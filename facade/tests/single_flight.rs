@@ -13,10 +13,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use redis_func_cache::{
-    AnyStore, FredStore, FuncCache, FuncId, LruPolicy, MemoryStore, RedisStore, cached,
-};
-use redis_func_cache_redis::test_server::Server;
+use redis_func_cache::{AnyStore, FuncCache, FuncId, LruPolicy, MemoryStore, RedisStore, cached};
+use redis_func_cache_redis::test_server::{Server, connected_fred};
 
 static F: FuncId = FuncId::new("single_flight", "f", 1);
 
@@ -55,7 +53,7 @@ fn caches(server: &Server, single_flight: bool) -> Vec<(&'static str, Arc<Cache>
             "fred",
             build(
                 "sf-fred",
-                AnyStore::new(FredStore::open(server.url.as_str()).expect("fred opens")),
+                AnyStore::new(connected_fred(server.url.as_str())),
             ),
         ),
     ]

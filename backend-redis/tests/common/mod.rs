@@ -4,7 +4,7 @@
 
 pub mod differential;
 
-pub use redis_func_cache_redis::test_server::{ClusterServers, Monitor, Server};
+pub use redis_func_cache_redis::test_server::{ClusterServers, Monitor, Server, connected_fred};
 
 /// The conformance harness for a store on a real server: time passes by
 /// sleeping, and TTLs are checked in units of 100 ms.

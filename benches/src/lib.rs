@@ -7,5 +7,6 @@
 pub mod belady;
 pub mod compare;
 pub mod hitratio;
+pub mod policycheck;
 pub mod replay;
 pub mod trace;

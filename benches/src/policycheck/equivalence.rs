@@ -1,0 +1,721 @@
+//! `equivalent`: a real store, driven along every path the model explores,
+//! must give the same observations and hold the same pair as the model.
+//!
+//! The search is depth-first over the model's states (a state reached again
+//! at no smaller depth is not explored twice: the store's pair was checked
+//! equal there, so it behaves the same from it). The store follows: before
+//! each sibling it is put back where the parent left it — the memory store
+//! by replaying the path, a Redis server by copying the pair back from a
+//! snapshot taken with `COPY` when the parent was first reached.
+//! Each step is also checked against [`ops::check_bounded`], so a random
+//! victim (RR) is checked for what it may be, and the model then follows the
+//! store's choice.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use redis_func_cache::clock::ManualClock;
+use redis_func_cache::policy::queue_scores::{MAIN_BASE, SMALL_BASE};
+use redis_func_cache::policy::{IndexKind, Layout, PolicyRules};
+use redis_func_cache::store::{Expiry, GetRequest, PairContents, PutRequest, Store};
+use redis_func_cache::{InvocationHash, KeyPair, MemoryStore, RedisClusterStore, RedisStore};
+
+use super::model::{CHECKED, CLOCK_START, CacheState, Key, PolicyModel, member};
+use super::ops::{self, Observed, Op};
+use super::{Counterexample, Report, Scope};
+
+/// Which store `equivalent` drives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUnderTest {
+    /// The in-process memory store (with a manual clock, so ticks are
+    /// exact).
+    Memory,
+    /// A Redis server at this URL (redis-rs).
+    Redis(String),
+    /// A Redis Cluster, any of whose nodes is at this URL (a cluster
+    /// layout).
+    Cluster(String),
+}
+
+const EXPIRY: Expiry = Expiry {
+    pair_ttl: Duration::from_secs(3600),
+    slide: true,
+    entry_ttl: None,
+};
+
+/// A store the explorer drives, with a way back to an earlier point.
+trait Subject {
+    fn store(&self) -> &dyn StoreOps;
+    fn pair(&self) -> &KeyPair;
+    fn tick(&mut self) -> Result<(), String>;
+    /// Remembers the pair as it is now, as the point at `depth`.
+    fn save(&mut self, depth: usize) -> Result<(), String>;
+    /// Puts the pair back to the point saved at `depth`, reached by `path`.
+    fn restore(&mut self, depth: usize, path: &[(Op, u64)]) -> Result<(), String>;
+    fn contents(&self) -> Result<PairContents, String>;
+    fn cleanup(&mut self) -> Result<(), String>;
+}
+
+/// The store calls the explorer makes, object-safe.
+trait StoreOps {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, String>;
+    fn put(&self, req: &PutRequest<'_>) -> Result<Vec<InvocationHash>, String>;
+    fn purge(&self, pair: &KeyPair) -> Result<(), String>;
+}
+
+impl<S: Store> StoreOps for S {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, String> {
+        Store::get(self, req)
+            .map(|v| v.map(|v| Bytes::copy_from_slice(&v)))
+            .map_err(|e| e.to_string())
+    }
+    fn put(&self, req: &PutRequest<'_>) -> Result<Vec<InvocationHash>, String> {
+        Store::put(self, req)
+            .map(|o| o.evicted)
+            .map_err(|e| e.to_string())
+    }
+    fn purge(&self, pair: &KeyPair) -> Result<(), String> {
+        Store::purge(self, pair)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
+
+struct MemorySubject {
+    store: MemoryStore,
+    clock: ManualClock,
+    pair: KeyPair,
+    rules: PolicyRules,
+}
+
+impl Subject for MemorySubject {
+    fn store(&self) -> &dyn StoreOps {
+        &self.store
+    }
+    fn pair(&self) -> &KeyPair {
+        &self.pair
+    }
+    fn tick(&mut self) -> Result<(), String> {
+        self.clock.advance(Duration::from_micros(1));
+        Ok(())
+    }
+    fn save(&mut self, _depth: usize) -> Result<(), String> {
+        // Replayed on restore: a path of a few in-process calls costs less
+        // than copying the pair.
+        Ok(())
+    }
+    fn restore(&mut self, _depth: usize, path: &[(Op, u64)]) -> Result<(), String> {
+        // A fresh store, not a purged one: its random victims (RR) then
+        // come from the same seed along the same path, as the model saw.
+        self.clock.set(CLOCK_START);
+        self.store = memory_store(&self.clock);
+        let rules = self.rules;
+        for &(op, maxsize) in path {
+            self.drive(&rules, op, maxsize)?;
+        }
+        Ok(())
+    }
+    fn contents(&self) -> Result<PairContents, String> {
+        Ok(self.store.contents(&self.pair))
+    }
+    fn cleanup(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+fn memory_store(clock: &ManualClock) -> MemoryStore {
+    MemoryStore::with_clock(clock.clone()).with_seed(7)
+}
+
+/// A Redis store, with a plain connection for the snapshots.
+struct RedisSubject<S: Store> {
+    store: S,
+    connection: Box<dyn redis::ConnectionLike>,
+    pair: KeyPair,
+    /// Depths whose snapshot keys exist (a snapshot of an absent key is
+    /// its absence).
+    saved: Vec<[bool; 2]>,
+    /// The connection pipelines (one server; not a cluster).
+    pipelines: bool,
+}
+
+impl<S: Store> RedisSubject<S> {
+    fn snapshot_key(&self, half: usize, depth: usize) -> String {
+        // The pair's key with a suffix: the same hash tag, so the same
+        // cluster slot, as COPY needs.
+        let key = if half == 0 {
+            self.pair.index()
+        } else {
+            self.pair.values()
+        };
+        format!("{key}:policycheck-snapshot:{depth}")
+    }
+
+    fn key(&self, half: usize) -> &str {
+        if half == 0 {
+            self.pair.index()
+        } else {
+            self.pair.values()
+        }
+    }
+
+    /// Sends integer-replying commands: in one round trip on one server,
+    /// one by one on a cluster (whose sync connection does not pipeline).
+    fn send(&mut self, commands: Vec<redis::Cmd>) -> redis::RedisResult<Vec<i64>> {
+        if self.pipelines {
+            let mut pipe = redis::pipe();
+            for c in commands {
+                pipe.add_command(c);
+            }
+            pipe.query(self.connection.as_mut())
+        } else {
+            commands
+                .into_iter()
+                .map(|c| c.query(self.connection.as_mut()))
+                .collect()
+        }
+    }
+}
+
+/// The Redis stores' way of reading a whole pair.
+trait ReadPair {
+    fn read_pair(&self, pair: &KeyPair) -> Result<PairContents, String>;
+}
+
+impl ReadPair for RedisStore {
+    fn read_pair(&self, pair: &KeyPair) -> Result<PairContents, String> {
+        self.contents(pair).map_err(|e| e.to_string())
+    }
+}
+
+impl ReadPair for RedisClusterStore {
+    fn read_pair(&self, pair: &KeyPair) -> Result<PairContents, String> {
+        self.contents(pair).map_err(|e| e.to_string())
+    }
+}
+
+impl<S: Store + ReadPair> Subject for RedisSubject<S> {
+    fn store(&self) -> &dyn StoreOps {
+        &self.store
+    }
+    fn pair(&self) -> &KeyPair {
+        &self.pair
+    }
+    fn tick(&mut self) -> Result<(), String> {
+        Err(
+            "the Redis stores read the server's clock: check clock rules on the memory store"
+                .into(),
+        )
+    }
+    fn save(&mut self, depth: usize) -> Result<(), String> {
+        if self.saved.len() <= depth {
+            self.saved.resize(depth + 1, [false; 2]);
+        }
+        // Copy both halves, and drop a stale snapshot of a half that is
+        // absent now.
+        let mut commands = Vec::new();
+        for half in 0..2 {
+            let mut del = redis::cmd("DEL");
+            del.arg(self.snapshot_key(half, depth));
+            let mut copy = redis::cmd("COPY");
+            copy.arg(self.key(half)).arg(self.snapshot_key(half, depth));
+            commands.extend([del, copy]);
+        }
+        let replies = self
+            .send(commands)
+            .map_err(|e| format!("saving the pair: {e}"))?;
+        self.saved[depth] = [replies[1] == 1, replies[3] == 1];
+        Ok(())
+    }
+    fn restore(&mut self, depth: usize, _path: &[(Op, u64)]) -> Result<(), String> {
+        let mut commands = Vec::new();
+        for half in 0..2 {
+            let mut del = redis::cmd("DEL");
+            del.arg(self.key(half));
+            commands.push(del);
+            if self.saved.get(depth).is_some_and(|s| s[half]) {
+                let mut copy = redis::cmd("COPY");
+                copy.arg(self.snapshot_key(half, depth)).arg(self.key(half));
+                commands.push(copy);
+            }
+        }
+        self.send(commands)
+            .map_err(|e| format!("restoring the pair: {e}"))?;
+        Ok(())
+    }
+    fn contents(&self) -> Result<PairContents, String> {
+        self.store.read_pair(&self.pair)
+    }
+    fn cleanup(&mut self) -> Result<(), String> {
+        let mut del = redis::cmd("DEL");
+        del.arg(self.key(0)).arg(self.key(1));
+        let _: i64 = del
+            .query(self.connection.as_mut())
+            .map_err(|e| e.to_string())?;
+        for depth in 0..self.saved.len() {
+            for half in 0..2 {
+                let _: i64 = redis::cmd("DEL")
+                    .arg(self.snapshot_key(half, depth))
+                    .query(self.connection.as_mut())
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`Subject`] plus the one operation, so [`MemorySubject::restore`] can
+/// replay through the same code the explorer uses.
+trait SubjectMut {
+    fn drive(&mut self, rules: &PolicyRules, op: Op, maxsize: u64) -> Result<Observed, String>;
+}
+
+impl<T: Subject + ?Sized> SubjectMut for T {
+    fn drive(&mut self, rules: &PolicyRules, op: Op, maxsize: u64) -> Result<Observed, String> {
+        let get = |s: &T, k: Key| -> Result<Option<u8>, String> {
+            let req = GetRequest::new(s.pair(), member(k), rules, EXPIRY);
+            let value = s.store().get(&req)?;
+            match value.as_deref() {
+                None => Ok(None),
+                Some([v]) => Ok(Some(*v)),
+                Some(other) => Err(format!("get {k}: a value of {} bytes", other.len())),
+            }
+        };
+        let put = |s: &T, k: Key, v: u8| -> Result<Vec<Key>, String> {
+            let req = PutRequest::new(
+                s.pair(),
+                member(k),
+                Bytes::copy_from_slice(&[v]),
+                rules,
+                maxsize,
+                EXPIRY,
+            );
+            s.store().put(&req)?.iter().map(key_of).collect()
+        };
+        Ok(match op {
+            Op::Call(k) => match get(self, k)? {
+                Some(v) => Observed::Hit(v),
+                None => Observed::Miss(put(self, k, super::model::call_value(k))?),
+            },
+            Op::Get(k) => match get(self, k)? {
+                Some(v) => Observed::Hit(v),
+                None => Observed::Miss(Vec::new()),
+            },
+            Op::Put(k, v) => Observed::Stored(put(self, k, v)?),
+            Op::Resize(_) => Observed::Nothing,
+            Op::Purge => {
+                self.store().purge(self.pair())?;
+                Observed::Nothing
+            }
+            Op::Tick => {
+                self.tick()?;
+                Observed::Nothing
+            }
+        })
+    }
+}
+
+fn key_of(m: &InvocationHash) -> Result<Key, String> {
+    (0..=u8::MAX)
+        .find(|k| member(*k) == *m)
+        .ok_or_else(|| format!("evicted {m:?}, which no key of the checker stands for"))
+}
+
+/// Whether the store's pair is the model's: the same entries with the same
+/// values, in the same index order; exact scores where they count (LFU's
+/// counts, the clock); S3-FIFO's queues, ghost and counters; SIEVE's queue,
+/// visited bits and the entry its hand points at.
+pub fn compare(policy: &PolicyModel, model: &CacheState, got: &PairContents) -> Result<(), String> {
+    let rules = policy.rules();
+    let queue = rules.index.is_queue();
+    let mut values = Vec::new();
+    let mut flags = HashMap::new();
+    for (m, v) in &got.values {
+        let k = key_of(m)?;
+        let (value, flag) = if queue {
+            match v.as_ref() {
+                [value, flag] => (*value, *flag),
+                _ => {
+                    return Err(format!(
+                        "{k}: stored value {v:?} is not a value and a counter"
+                    ));
+                }
+            }
+        } else {
+            match v.as_ref() {
+                [value] => (*value, 0),
+                _ => return Err(format!("{k}: stored value {v:?} is not one byte")),
+            }
+        };
+        values.push((k, value));
+        flags.insert(k, flag);
+    }
+    values.sort_unstable();
+    let want: Vec<(Key, u8)> = model.entries.iter().map(|e| (e.key, e.value)).collect();
+    if values != want {
+        return Err(format!("values: store {values:?}, model {want:?}"));
+    }
+    let index: Vec<(Key, Option<u64>)> = got
+        .index
+        .iter()
+        .map(|(m, s)| Ok((key_of(m)?, *s)))
+        .collect::<Result<_, String>>()?;
+    let ranked = |e: &super::model::Entry| (e.score, member(e.key));
+    match rules.index {
+        IndexKind::SortedSet => {
+            let mut entries = model.entries.clone();
+            entries.sort_by_key(ranked);
+            let got_order: Vec<Key> = index.iter().map(|(k, _)| *k).collect();
+            let want_order: Vec<Key> = entries.iter().map(|e| e.key).collect();
+            if got_order != want_order {
+                return Err(format!(
+                    "index order: store {got_order:?}, model {want_order:?}"
+                ));
+            }
+            let exact = !([rules.on_insert, rules.on_hit, rules.on_overwrite]
+                .iter()
+                .all(|r| {
+                    matches!(
+                        r,
+                        redis_func_cache::policy::ScoreRule::Keep
+                            | redis_func_cache::policy::ScoreRule::MaxPlusOne
+                    )
+                }));
+            if exact {
+                let got_scores: Vec<Option<u64>> = index.iter().map(|(_, s)| *s).collect();
+                let want_scores: Vec<Option<u64>> = entries.iter().map(|e| Some(e.score)).collect();
+                if got_scores != want_scores {
+                    return Err(format!(
+                        "scores: store {got_scores:?}, model {want_scores:?}"
+                    ));
+                }
+            }
+        }
+        IndexKind::Set => {
+            let mut got_keys: Vec<Key> = index.iter().map(|(k, _)| *k).collect();
+            got_keys.sort_unstable();
+            let want_keys: Vec<Key> = model.entries.iter().map(|e| e.key).collect();
+            if got_keys != want_keys {
+                return Err(format!("members: store {got_keys:?}, model {want_keys:?}"));
+            }
+        }
+        IndexKind::S3Fifo => {
+            let queue_of = |lo: u64, hi: u64| -> Vec<(Key, u8)> {
+                index
+                    .iter()
+                    .filter(|(_, s)| s.is_some_and(|s| (lo..hi).contains(&s)))
+                    .map(|(k, _)| (*k, flags.get(k).copied().unwrap_or(0)))
+                    .collect()
+            };
+            let model_queue = |tag: u64| -> Vec<(Key, u8)> {
+                let mut q: Vec<_> = model
+                    .entries
+                    .iter()
+                    .filter(|e| e.score >> 32 == tag)
+                    .collect();
+                q.sort_by_key(|e| e.score);
+                q.iter().map(|e| (e.key, e.flag)).collect()
+            };
+            let ghost: Vec<Key> = queue_of(0, SMALL_BASE).into_iter().map(|e| e.0).collect();
+            let (small, main) = (
+                queue_of(SMALL_BASE, MAIN_BASE),
+                queue_of(MAIN_BASE, u64::MAX),
+            );
+            if small != model_queue(1) || main != model_queue(2) || ghost != model.ghost {
+                return Err(format!(
+                    "queues: store S {small:?} M {main:?} G {ghost:?}; model S {:?} M {:?} G {:?}",
+                    model_queue(1),
+                    model_queue(2),
+                    model.ghost
+                ));
+            }
+        }
+        IndexKind::Sieve => {
+            let got_queue: Vec<(Key, u8)> = index
+                .iter()
+                .map(|(k, _)| (*k, flags.get(k).copied().unwrap_or(0)))
+                .collect();
+            let mut entries = model.entries.clone();
+            entries.sort_by_key(|e| e.score);
+            let want_queue: Vec<(Key, u8)> = entries.iter().map(|e| (e.key, e.flag)).collect();
+            if got_queue != want_queue {
+                return Err(format!("queue: store {got_queue:?}, model {want_queue:?}"));
+            }
+            let hand = got.hand.unwrap_or(0);
+            let got_at = index
+                .iter()
+                .find(|(_, s)| s.is_some_and(|s| s >= hand))
+                .or(index.first())
+                .map(|e| e.0);
+            let want_at = entries
+                .iter()
+                .find(|e| e.score >= model.hand)
+                .or(entries.first())
+                .map(|e| e.key);
+            if got_at != want_at {
+                return Err(format!(
+                    "the hand points at {got_at:?}, the model's at {want_at:?}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Explorer<'a> {
+    policy: &'a PolicyModel,
+    scope: &'a Scope,
+    subject: &'a mut dyn Subject,
+    /// The shallowest depth each (pair, maxsize) was reached at.
+    seen: HashMap<(CacheState, u64), usize>,
+    path: Vec<(Op, u64)>,
+    steps: usize,
+    limit: usize,
+}
+
+/// What broke, and where.
+struct Broken {
+    path: Vec<(Op, u64)>,
+    capacity: u64,
+    message: String,
+}
+
+impl Explorer<'_> {
+    fn visit(
+        &mut self,
+        state: &CacheState,
+        maxsize: u64,
+        last_put: &[Option<u8>],
+        capacity: u64,
+    ) -> Result<(), Broken> {
+        let depth = self.path.len();
+        if depth == self.limit {
+            return Ok(());
+        }
+        self.subject
+            .save(depth)
+            .map_err(|e| self.broken(capacity, e))?;
+        let mut actions = Vec::new();
+        ops::actions(
+            self.policy,
+            self.scope.ops,
+            self.scope.capacities,
+            maxsize,
+            &mut actions,
+        );
+        for (i, op) in actions.into_iter().enumerate() {
+            if i > 0 {
+                self.subject
+                    .restore(depth, &self.path)
+                    .map_err(|e| self.broken(capacity, e))?;
+            }
+            self.steps += 1;
+            let rules = *self.policy.rules();
+            let got = self
+                .subject
+                .drive(&rules, op, maxsize)
+                .map_err(|e| self.broken_at(capacity, op, maxsize, e))?;
+            let (next, next_maxsize) = self
+                .follow(state, maxsize, op, &got)
+                .map_err(|e| self.broken_at(capacity, op, maxsize, e))?;
+            let keys = |s: &CacheState| s.entries.iter().map(|e| e.key).collect::<Vec<Key>>();
+            ops::check_bounded(&keys(state), last_put, maxsize, op, &got, &keys(&next))
+                .map_err(|e| self.broken_at(capacity, op, maxsize, e))?;
+            let contents = self
+                .subject
+                .contents()
+                .map_err(|e| self.broken_at(capacity, op, maxsize, e))?;
+            compare(self.policy, &next, &contents)
+                .map_err(|e| self.broken_at(capacity, op, maxsize, format!("after {op}: {e}")))?;
+            let key = (next.clone(), next_maxsize);
+            let fresh = self.seen.get(&key).is_none_or(|d| *d > depth + 1);
+            if fresh {
+                self.seen.insert(key, depth + 1);
+                let mut last = last_put.to_vec();
+                if let Some((k, v)) = ops::value_put(op, &got) {
+                    last[usize::from(k)] = Some(v);
+                }
+                self.path.push((op, maxsize));
+                self.visit(&next, next_maxsize, &last, capacity)?;
+                self.path.pop();
+            }
+        }
+        Ok(())
+    }
+
+    /// The model's step given what the store observed: the same outcome,
+    /// or an error that says how they differ.
+    fn follow(
+        &self,
+        state: &CacheState,
+        maxsize: u64,
+        op: Op,
+        got: &Observed,
+    ) -> Result<(CacheState, u64), String> {
+        let mut next_maxsize = maxsize;
+        let mut next = state.clone();
+        let want = if self.policy.is_random() && ops::value_put(op, got).is_some() {
+            let (k, v) = ops::value_put(op, got).expect("checked");
+            if matches!(op, Op::Call(_)) && self.policy.get(&mut next, k).is_some() {
+                return Err(format!("{op}: the store missed; the model hits"));
+            }
+            let evicted = self
+                .policy
+                .put_chosen(&mut next, k, v, maxsize, got.evicted())?;
+            match op {
+                Op::Call(_) => Observed::Miss(evicted),
+                _ => Observed::Stored(evicted),
+            }
+        } else {
+            let (s, o) = ops::apply(self.policy, state, &mut next_maxsize, op)
+                .into_iter()
+                .next()
+                .expect("one outcome");
+            next = s;
+            o
+        };
+        if want != *got {
+            return Err(format!("{op}: the store saw {got:?}, the model {want:?}"));
+        }
+        Ok((next, next_maxsize))
+    }
+
+    fn broken(&self, capacity: u64, message: String) -> Broken {
+        Broken {
+            path: self.path.clone(),
+            capacity,
+            message,
+        }
+    }
+
+    fn broken_at(&self, capacity: u64, op: Op, maxsize: u64, message: String) -> Broken {
+        let mut path = self.path.clone();
+        path.push((op, maxsize));
+        Broken {
+            path,
+            capacity,
+            message,
+        }
+    }
+}
+
+/// Opens the store under test on a fresh pair.
+fn open(store: &StoreUnderTest, rules: PolicyRules) -> Result<Box<dyn Subject>, String> {
+    let name = format!("pc{}", std::process::id());
+    match store {
+        StoreUnderTest::Memory => {
+            let clock = ManualClock::new(CLOCK_START);
+            Ok(Box::new(MemorySubject {
+                store: memory_store(&clock),
+                clock,
+                pair: KeyPair::new("policycheck:", &name, rules.word, Layout::Single, &CHECKED),
+                rules,
+            }))
+        }
+        StoreUnderTest::Redis(url) => {
+            let store = RedisStore::open(url.as_str()).map_err(|e| format!("{url}: {e}"))?;
+            let connection = redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection())
+                .map_err(|e| format!("{url}: {e}"))?;
+            let pair = KeyPair::new("policycheck:", &name, rules.word, Layout::Single, &CHECKED);
+            Ok(Box::new(RedisSubject {
+                store,
+                connection: Box::new(connection),
+                pair,
+                saved: Vec::new(),
+                pipelines: true,
+            }))
+        }
+        StoreUnderTest::Cluster(url) => {
+            let store = RedisClusterStore::open_cluster([url.as_str()])
+                .map_err(|e| format!("{url}: {e}"))?;
+            let connection = redis::cluster::ClusterClient::new(vec![url.as_str()])
+                .and_then(|c| c.get_connection())
+                .map_err(|e| format!("{url}: {e}"))?;
+            let pair = KeyPair::new("policycheck:", &name, rules.word, Layout::Cluster, &CHECKED);
+            Ok(Box::new(RedisSubject {
+                store,
+                connection: Box::new(connection),
+                pair,
+                saved: Vec::new(),
+                pipelines: false,
+            }))
+        }
+    }
+}
+
+/// Explores every path of the scope on the model with the store following;
+/// on a difference, explores again below its depth until the shortest
+/// difference is found.
+pub(crate) fn run(
+    store: &StoreUnderTest,
+    policy: PolicyModel,
+    scope: &Scope,
+) -> Result<Report, String> {
+    if *store != StoreUnderTest::Memory && policy.uses_clock() {
+        return Err(format!(
+            "`{}` reads the clock, which on Redis is the server's TIME: check it on the memory store",
+            policy.rules().word
+        ));
+    }
+    let started = Instant::now();
+    let mut subject = open(store, *policy.rules())?;
+    let mut limit = scope.depth;
+    let mut found: Option<Broken> = None;
+    let mut steps = 0;
+    let mut unique = 0;
+    loop {
+        let mut broken = None;
+        for capacity in scope.capacities.0..=scope.capacities.1 {
+            subject.store().purge(subject.pair())?;
+            subject.restore(0, &[])?;
+            let mut explorer = Explorer {
+                policy: &policy,
+                scope,
+                subject: subject.as_mut(),
+                seen: HashMap::new(),
+                path: Vec::new(),
+                steps: 0,
+                limit,
+            };
+            let last_put = vec![None; usize::from(policy.keys())];
+            let outcome = explorer.visit(&policy.empty(), capacity, &last_put, capacity);
+            steps += explorer.steps;
+            unique += explorer.seen.len();
+            if let Err(b) = outcome {
+                broken = Some(b);
+                break;
+            }
+        }
+        match broken {
+            Some(b) if b.path.len() > 1 => {
+                limit = b.path.len() - 1;
+                found = Some(b);
+            }
+            Some(b) => {
+                found = Some(b);
+                break;
+            }
+            None => break,
+        }
+    }
+    subject.cleanup()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let counterexample = found.map(|b| Counterexample {
+        capacities: vec![b.capacity],
+        steps: b.path.iter().map(|(op, _)| (*op, Vec::new())).collect(),
+        hits: None,
+        message: b.message,
+    });
+    Ok(Report {
+        property: "equivalent".into(),
+        holds: counterexample.is_none(),
+        policy: policy.rules().word.into(),
+        scope: *scope,
+        unique_states: unique,
+        states: steps,
+        seconds,
+        counterexample,
+    })
+}

@@ -1,0 +1,297 @@
+//! `policycheck`: Bélády's anomaly found for FIFO with the shortest
+//! sequence (checked against a FIFO simulator written here), LRU free of
+//! it, every built-in policy bounded, the memory store and real Redis
+//! servers equivalent to the model, the Explorer served, bad arguments
+//! refused.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use redis_func_cache::rules;
+use redis_func_cache::store::PairContents;
+use redis_func_cache_benches::policycheck::equivalence::{StoreUnderTest, compare};
+use redis_func_cache_benches::policycheck::model::{PolicyModel, member};
+use redis_func_cache_benches::policycheck::ops::OpSet;
+use redis_func_cache_benches::policycheck::{Check, Scope, check};
+use redis_func_cache_redis::test_server::{ClusterServers, Server};
+
+fn policycheck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_policycheck"))
+        .args(args)
+        .output()
+        .expect("policycheck runs")
+}
+
+fn json_of(output: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// FIFO of `capacity` over calls, written from the textbook: hits.
+fn fifo_hits(keys: &[u64], capacity: usize) -> u64 {
+    let mut queue = VecDeque::new();
+    let mut hits = 0;
+    for k in keys {
+        if queue.contains(k) {
+            hits += 1;
+        } else {
+            if queue.len() == capacity {
+                queue.pop_front();
+            }
+            queue.push_back(*k);
+        }
+    }
+    hits
+}
+
+#[test]
+fn fifo_shows_beladys_anomaly_with_the_shortest_sequence() {
+    let args = |depth: &'static str| {
+        [
+            "--policy",
+            "fifo",
+            "--property",
+            "no-anomaly",
+            "--keys",
+            "5",
+            "--depth",
+            depth,
+            "--capacities",
+            "3-4",
+            "--json",
+        ]
+    };
+    let out = policycheck(&args("12"));
+    assert_eq!(out.status.code(), Some(1), "broken: exit 1");
+    let report = json_of(&out);
+    assert_eq!(report["property"], "no-anomaly");
+    assert_eq!(report["holds"], false);
+    assert_eq!(report["policy"], "fifo");
+    assert_eq!(report["capacities"], serde_json::json!([3, 4]));
+    let sequence: Vec<u64> = report["sequence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_u64().unwrap())
+        .collect();
+    assert_eq!(sequence.len(), 12);
+    let hits = [fifo_hits(&sequence, 3), fifo_hits(&sequence, 4)];
+    assert_eq!(
+        report["hits"],
+        serde_json::json!(hits),
+        "the simulator agrees"
+    );
+    assert!(hits[0] > hits[1], "a real anomaly: {hits:?}");
+    // Nothing shorter breaks it: the breadth-first search found a shortest.
+    let out = policycheck(&args("11"));
+    assert_eq!(out.status.code(), Some(0));
+    let report = json_of(&out);
+    assert_eq!(report["holds"], true);
+    assert!(report["states"].as_u64().unwrap() > 10_000);
+    // The readable form names the steps.
+    let out = policycheck(&[
+        "--policy",
+        "fifo",
+        "--property",
+        "no-anomaly",
+        "--keys",
+        "5",
+        "--depth",
+        "12",
+        "--capacities",
+        "3-4",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("shortest counterexample (12 steps"), "{text}");
+    assert!(
+        text.contains("hits: 3 at maxsize 3, 2 at maxsize 4"),
+        "{text}"
+    );
+}
+
+#[test]
+fn stack_policies_keep_no_anomaly_and_lfu_does_not() {
+    let scope = Scope {
+        keys: 5,
+        depth: 10,
+        capacities: (1, 4),
+        ops: OpSet::Calls,
+    };
+    // LRU and MRU rank entries by recency whatever the capacity: stack
+    // algorithms (Mattson et al., 1970), free of the anomaly.
+    for policy in [rules::LRU, rules::MRU] {
+        let report = check(&Check::NoAnomaly, policy, &scope).unwrap();
+        assert!(report.holds, "{report}");
+        assert!(report.unique_states > 100, "{report}");
+    }
+    // LFU counts only while an entry is resident, so a larger cache keeps
+    // counts a smaller one lost: not a stack algorithm.
+    let report = check(&Check::NoAnomaly, rules::LFU, &scope).unwrap();
+    let cx = report.counterexample.expect("LFU has an anomaly");
+    let [small, large] = cx.hits.unwrap();
+    assert!(small > large, "{cx:?}");
+}
+
+#[test]
+fn every_built_in_policy_is_bounded() {
+    let scope = Scope {
+        keys: 3,
+        depth: 5,
+        capacities: (1, 3),
+        ops: OpSet::All,
+    };
+    for policy in rules::ALL {
+        let report = check(&Check::Bounded, policy, &scope).unwrap();
+        assert!(report.holds, "{report}");
+    }
+}
+
+#[test]
+fn the_memory_store_is_equivalent_to_the_model_for_every_policy() {
+    let scope = Scope {
+        keys: 3,
+        depth: 4,
+        capacities: (1, 3),
+        ops: OpSet::All,
+    };
+    for policy in rules::ALL {
+        let report = check(&Check::Equivalent(StoreUnderTest::Memory), policy, &scope).unwrap();
+        assert!(report.holds, "{report}");
+        assert!(report.states > 1_000, "{report}");
+    }
+}
+
+#[test]
+fn a_redis_server_and_a_cluster_are_equivalent_to_the_model() {
+    let scope = Scope {
+        keys: 3,
+        depth: 3,
+        capacities: (1, 2),
+        ops: OpSet::All,
+    };
+    let server = Server::start();
+    for policy in rules::ALL.into_iter().filter(|r| r.word != "tlru") {
+        let store = StoreUnderTest::Redis(server.url.clone());
+        let report = check(&Check::Equivalent(store), policy, &scope).unwrap();
+        assert!(report.holds, "{report}");
+    }
+    // The snapshots and the pair are gone afterwards.
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("policycheck:*")
+        .query(&mut server.connection())
+        .unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+    // TLRU's clock is the server's: refused, not faked.
+    let err = check(
+        &Check::Equivalent(StoreUnderTest::Redis(server.url.clone())),
+        rules::TLRU,
+        &scope,
+    )
+    .unwrap_err();
+    assert!(err.contains("TIME"), "{err}");
+
+    let cluster = ClusterServers::start();
+    for policy in [rules::LRU, rules::S3FIFO, rules::SIEVE] {
+        let store = StoreUnderTest::Cluster(cluster.urls[0].clone());
+        let report = check(&Check::Equivalent(store), policy, &scope).unwrap();
+        assert!(report.holds, "{report}");
+    }
+}
+
+#[test]
+fn compare_catches_a_pair_that_differs_from_the_model() {
+    let lru = PolicyModel::new(rules::LRU, 3).unwrap();
+    let mut state = lru.empty();
+    lru.put(&mut state, 0, 0, 2);
+    lru.put(&mut state, 1, 1, 2);
+    let right = PairContents {
+        index: vec![(member(0), Some(1)), (member(1), Some(2))],
+        hand: None,
+        values: {
+            let mut v = vec![
+                (member(0), bytes::Bytes::from_static(&[0])),
+                (member(1), bytes::Bytes::from_static(&[1])),
+            ];
+            v.sort_by_key(|(m, _)| *m.as_bytes());
+            v
+        },
+    };
+    compare(&lru, &state, &right).unwrap();
+    let mut swapped = right.clone();
+    swapped.index.reverse();
+    assert!(
+        compare(&lru, &state, &swapped)
+            .unwrap_err()
+            .contains("order")
+    );
+    let mut wrong_value = right.clone();
+    wrong_value.values[0].1 = bytes::Bytes::from_static(&[9]);
+    assert!(
+        compare(&lru, &state, &wrong_value)
+            .unwrap_err()
+            .contains("values")
+    );
+}
+
+#[test]
+fn the_explorer_serves_the_states() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_policycheck"))
+        .args([
+            "--policy",
+            "fifo",
+            "--property",
+            "no-anomaly",
+            "--keys",
+            "3",
+            "--depth",
+            "4",
+        ])
+        .args(["--explore", &address])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let body = loop {
+        assert!(started.elapsed() < Duration::from_secs(20), "no Explorer");
+        if let Ok(mut stream) = std::net::TcpStream::connect(&address) {
+            stream
+                .write_all(b"GET /.states HTTP/1.0\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut body = String::new();
+            let _ = stream.read_to_string(&mut body);
+            if body.contains("200") {
+                break body;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(body.contains("\"state\""), "{body}");
+    assert!(body.contains("lead"), "the anomaly model's states: {body}");
+}
+
+#[test]
+fn bad_arguments_are_refused_with_a_reason() {
+    for (args, reason) in [
+        (&["--policy", "arc"][..], "want one of"),
+        (&["--policy", "rr", "--property", "no-anomaly"], "at random"),
+        (&["--policy", "lru", "--capacities", "3-1"], "1 ≤ A ≤ B"),
+        (&["--policy", "lru", "--keys", "0"], "--keys"),
+        (&["--policy", "lru", "--explore", "0.0.0.0:1"], "loopback"),
+    ] {
+        let out = policycheck(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(reason), "{args:?}: {err}");
+    }
+}

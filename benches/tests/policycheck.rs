@@ -149,6 +149,25 @@ fn every_built_in_policy_is_bounded() {
 }
 
 #[test]
+fn a_search_that_runs_out_of_states_says_its_verdict_has_no_depth_bound() {
+    let scope = |depth| Scope {
+        keys: 3,
+        depth,
+        capacities: (1, 2),
+        ops: OpSet::All,
+    };
+    // LRU's states are orders of at most 2 keys: all reached long before 30.
+    let report = check(&Check::Bounded, rules::LRU, &scope(30)).unwrap();
+    assert!(report.holds && report.exhaustive, "{report}");
+    assert!(report.to_string().contains("any length"), "{report}");
+    let report = check(&Check::Bounded, rules::LRU, &scope(2)).unwrap();
+    assert!(report.holds && !report.exhaustive, "{report}");
+    // LFU's counts grow with every hit: never exhaustive.
+    let report = check(&Check::Bounded, rules::LFU, &scope(6)).unwrap();
+    assert!(report.holds && !report.exhaustive, "{report}");
+}
+
+#[test]
 fn the_memory_store_is_equivalent_to_the_model_for_every_policy() {
     let scope = Scope {
         keys: 3,

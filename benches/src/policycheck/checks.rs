@@ -34,27 +34,24 @@ pub struct Step<'a> {
 /// A property of every step of every sequence, written in Rust by a user
 /// of the library, checked with the built-in ones.
 ///
-/// "An entry hit within the last `k` calls is not evicted", for LRU:
+/// "An entry hit within the last call is not evicted" holds for LRU at
+/// capacity 2 or more and breaks for FIFO (the README's example):
 ///
 /// ```
-/// use redis_func_cache_benches::policycheck::{Check, Scope, Step, StepProperty, check};
-/// use redis_func_cache_benches::policycheck::ops::{Op, OpSet};
 /// use redis_func_cache::rules;
+/// use redis_func_cache_benches::policycheck::ops::{Op, OpSet};
+/// use redis_func_cache_benches::policycheck::{Check, Scope, Step, StepProperty, check};
 ///
-/// struct RecentHitsStay(usize);
+/// struct RecentHitsStay;
 ///
 /// impl StepProperty for RecentHitsStay {
-///     fn name(&self) -> &'static str {
-///         "recent-hits-stay"
-///     }
-///     fn history(&self) -> usize {
-///         self.0
-///     }
+///     fn name(&self) -> &'static str { "recent-hits-stay" }
+///     fn history(&self) -> usize { 1 }
 ///     fn check(&self, step: &Step<'_>) -> Result<(), String> {
 ///         for (op, seen) in step.recent {
 ///             if let (Op::Call(k), true) = (op, seen.is_hit()) {
 ///                 if step.observed.evicted().contains(k) {
-///                     return Err(format!("{k} was hit recently and is evicted"));
+///                     return Err(format!("{k} was hit last call and is evicted"));
 ///                 }
 ///             }
 ///         }
@@ -62,14 +59,12 @@ pub struct Step<'a> {
 ///     }
 /// }
 ///
-/// // Holds for LRU at capacity 2 or more, when k is below the capacity…
 /// let scope = Scope { keys: 4, depth: 7, capacities: (2, 3), ops: OpSet::Calls };
-/// let report = check(&Check::property(RecentHitsStay(1)), rules::LRU, &scope).unwrap();
-/// assert!(report.holds, "{report}");
-/// // …and FIFO breaks it: a hit does not protect an entry there.
-/// let report = check(&Check::property(RecentHitsStay(1)), rules::FIFO, &scope).unwrap();
-/// assert!(!report.holds);
-/// println!("{report}");
+/// let lru = check(&Check::property(RecentHitsStay), rules::LRU, &scope).unwrap();
+/// assert!(lru.holds, "{lru}");
+/// let fifo = check(&Check::property(RecentHitsStay), rules::FIFO, &scope).unwrap();
+/// assert!(!fifo.holds);
+/// println!("{fifo}"); // the shortest sequence where FIFO evicts a just-hit entry
 /// ```
 pub trait StepProperty: Send + Sync + 'static {
     /// The property's name, as reports print it.

@@ -716,6 +716,8 @@ pub(crate) fn run(
         unique_states: unique,
         states: steps,
         seconds,
+        // The explorer does not tell a cut-off path from a finished one.
+        exhaustive: false,
         counterexample,
     })
 }

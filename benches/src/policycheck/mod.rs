@@ -120,6 +120,9 @@ pub struct Report {
     pub states: usize,
     /// How long the search took.
     pub seconds: f64,
+    /// The search reached every state there is before the depth bound, so
+    /// a property that holds holds for sequences of any length.
+    pub exhaustive: bool,
     /// The shortest sequence that breaks the property, when one does.
     pub counterexample: Option<Counterexample>,
 }
@@ -151,6 +154,7 @@ impl Report {
             "states": self.states,
             "seconds": self.seconds,
             "states_per_second": self.states_per_second().round(),
+            "exhaustive": self.exhaustive,
         });
         match &self.counterexample {
             None => {
@@ -213,6 +217,10 @@ impl fmt::Display for Report {
             self.states_per_second()
         )?;
         match &self.counterexample {
+            None if self.exhaustive => write!(
+                f,
+                "holds, for sequences of any length: every reachable state was explored"
+            ),
             None => write!(f, "holds"),
             Some(cx) => {
                 writeln!(f, "BROKEN: {}", cx.message)?;
@@ -394,6 +402,7 @@ fn run_anomaly(model: AnomalyModel, scope: &Scope, search: Search) -> Report {
         unique_states: checker.unique_state_count(),
         states: checker.state_count(),
         seconds,
+        exhaustive: checker.max_depth() < scope.depth + CHECKER_DEPTH_OFFSET,
         counterexample,
     }
 }
@@ -488,6 +497,7 @@ fn run_steps(model: StepModel, scope: &Scope, search: Search) -> Report {
         unique_states: checker.unique_state_count(),
         states: checker.state_count(),
         seconds,
+        exhaustive: checker.max_depth() < scope.depth + CHECKER_DEPTH_OFFSET,
         counterexample,
     }
 }

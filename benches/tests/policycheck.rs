@@ -17,6 +17,15 @@ use redis_func_cache_benches::policycheck::ops::OpSet;
 use redis_func_cache_benches::policycheck::{Check, Scope, check};
 use redis_func_cache_redis::test_server::{ClusterServers, Server};
 
+fn scope(keys: u8, depth: usize, capacities: (u64, u64), ops: OpSet) -> Scope {
+    Scope {
+        keys,
+        depth,
+        capacities,
+        ops,
+    }
+}
+
 fn policycheck(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_policycheck"))
         .args(args)
@@ -113,12 +122,7 @@ fn fifo_shows_beladys_anomaly_with_the_shortest_sequence() {
 
 #[test]
 fn stack_policies_keep_no_anomaly_and_lfu_does_not() {
-    let scope = Scope {
-        keys: 5,
-        depth: 10,
-        capacities: (1, 4),
-        ops: OpSet::Calls,
-    };
+    let scope = scope(5, 10, (1, 4), OpSet::Calls);
     // LRU and MRU rank entries by recency whatever the capacity: stack
     // algorithms (Mattson et al., 1970), free of the anomaly.
     for policy in [rules::LRU, rules::MRU] {
@@ -136,12 +140,7 @@ fn stack_policies_keep_no_anomaly_and_lfu_does_not() {
 
 #[test]
 fn every_built_in_policy_is_bounded() {
-    let scope = Scope {
-        keys: 3,
-        depth: 5,
-        capacities: (1, 3),
-        ops: OpSet::All,
-    };
+    let scope = scope(3, 5, (1, 3), OpSet::All);
     for policy in rules::ALL {
         let report = check(&Check::Bounded, policy, &scope).unwrap();
         assert!(report.holds, "{report}");
@@ -150,31 +149,21 @@ fn every_built_in_policy_is_bounded() {
 
 #[test]
 fn a_search_that_runs_out_of_states_says_its_verdict_has_no_depth_bound() {
-    let scope = |depth| Scope {
-        keys: 3,
-        depth,
-        capacities: (1, 2),
-        ops: OpSet::All,
-    };
+    let small = |depth| scope(3, depth, (1, 2), OpSet::All);
     // LRU's states are orders of at most 2 keys: all reached long before 30.
-    let report = check(&Check::Bounded, rules::LRU, &scope(30)).unwrap();
+    let report = check(&Check::Bounded, rules::LRU, &small(30)).unwrap();
     assert!(report.holds && report.exhaustive, "{report}");
     assert!(report.to_string().contains("any length"), "{report}");
-    let report = check(&Check::Bounded, rules::LRU, &scope(2)).unwrap();
+    let report = check(&Check::Bounded, rules::LRU, &small(2)).unwrap();
     assert!(report.holds && !report.exhaustive, "{report}");
     // LFU's counts grow with every hit: never exhaustive.
-    let report = check(&Check::Bounded, rules::LFU, &scope(6)).unwrap();
+    let report = check(&Check::Bounded, rules::LFU, &small(6)).unwrap();
     assert!(report.holds && !report.exhaustive, "{report}");
 }
 
 #[test]
 fn the_memory_store_is_equivalent_to_the_model_for_every_policy() {
-    let scope = Scope {
-        keys: 3,
-        depth: 4,
-        capacities: (1, 3),
-        ops: OpSet::All,
-    };
+    let scope = scope(3, 4, (1, 3), OpSet::All);
     for policy in rules::ALL {
         let report = check(&Check::Equivalent(StoreUnderTest::Memory), policy, &scope).unwrap();
         assert!(report.holds, "{report}");
@@ -184,12 +173,7 @@ fn the_memory_store_is_equivalent_to_the_model_for_every_policy() {
 
 #[test]
 fn a_redis_server_and_a_cluster_are_equivalent_to_the_model() {
-    let scope = Scope {
-        keys: 3,
-        depth: 3,
-        capacities: (1, 2),
-        ops: OpSet::All,
-    };
+    let scope = scope(3, 3, (1, 2), OpSet::All);
     let server = Server::start();
     for policy in rules::ALL.into_iter().filter(|r| r.word != "tlru") {
         let store = StoreUnderTest::Redis(server.url.clone());

@@ -378,8 +378,13 @@ fn step_model(
     })
 }
 
-fn run_anomaly(model: AnomalyModel, scope: &Scope, search: Search) -> Report {
-    let policy = model.policy.clone();
+/// Runs stateright's breadth-first search over the scope; how long it took.
+fn breadth_first<M>(model: M, scope: &Scope, search: Search) -> (impl Checker<M>, f64)
+where
+    M: Model + Send + Sync + 'static,
+    M::State: std::hash::Hash + Send + Sync + Clone + PartialEq + fmt::Debug + 'static,
+    M::Action: Send + Sync + Clone + PartialEq + fmt::Debug + 'static,
+{
     let started = Instant::now();
     let checker = model
         .checker()
@@ -387,15 +392,19 @@ fn run_anomaly(model: AnomalyModel, scope: &Scope, search: Search) -> Report {
         .target_max_depth(scope.depth + CHECKER_DEPTH_OFFSET)
         .spawn_bfs()
         .join();
-    let seconds = started.elapsed().as_secs_f64();
-    let counterexample = checker.discovery("no-anomaly").map(|path| {
-        let states = path.clone().into_states();
-        let capacity = states[0].capacity;
-        let ops = path.into_actions();
-        anomaly_counterexample(&policy, capacity, &ops)
-    });
+    (checker, started.elapsed().as_secs_f64())
+}
+
+fn report<M: Model>(
+    property: &str,
+    policy: &PolicyModel,
+    scope: &Scope,
+    checker: &impl Checker<M>,
+    seconds: f64,
+    counterexample: Option<Counterexample>,
+) -> Report {
     Report {
-        property: "no-anomaly".into(),
+        property: property.into(),
         holds: counterexample.is_none(),
         policy: policy.rules().word.into(),
         scope: *scope,
@@ -405,6 +414,25 @@ fn run_anomaly(model: AnomalyModel, scope: &Scope, search: Search) -> Report {
         exhaustive: checker.max_depth() < scope.depth + CHECKER_DEPTH_OFFSET,
         counterexample,
     }
+}
+
+fn run_anomaly(model: AnomalyModel, scope: &Scope, search: Search) -> Report {
+    let policy = model.policy.clone();
+    let (checker, seconds) = breadth_first(model, scope, search);
+    let counterexample = checker.discovery("no-anomaly").map(|path| {
+        let states = path.clone().into_states();
+        let capacity = states[0].capacity;
+        let ops = path.into_actions();
+        anomaly_counterexample(&policy, capacity, &ops)
+    });
+    report(
+        "no-anomaly",
+        &policy,
+        scope,
+        &checker,
+        seconds,
+        counterexample,
+    )
 }
 
 /// Replays calls at `capacity` and `capacity + 1` for the report.
@@ -446,14 +474,7 @@ fn anomaly_counterexample(policy: &PolicyModel, capacity: u64, ops: &[Op]) -> Co
 fn run_steps(model: StepModel, scope: &Scope, search: Search) -> Report {
     let policy = model.policy.clone();
     let names: Vec<&'static str> = model.properties.iter().map(|p| p.name()).collect();
-    let started = Instant::now();
-    let checker = model
-        .checker()
-        .threads(search.threads.max(1))
-        .target_max_depth(scope.depth + CHECKER_DEPTH_OFFSET)
-        .spawn_bfs()
-        .join();
-    let seconds = started.elapsed().as_secs_f64();
+    let (checker, seconds) = breadth_first(model, scope, search);
     // The user's property when there is one, else bounded; a broken one
     // wins over one that holds.
     let mut property = *names.last().expect("bounded is always checked");
@@ -489,17 +510,7 @@ fn run_steps(model: StepModel, scope: &Scope, search: Search) -> Report {
             break;
         }
     }
-    Report {
-        property: property.into(),
-        holds: counterexample.is_none(),
-        policy: policy.rules().word.into(),
-        scope: *scope,
-        unique_states: checker.unique_state_count(),
-        states: checker.state_count(),
-        seconds,
-        exhaustive: checker.max_depth() < scope.depth + CHECKER_DEPTH_OFFSET,
-        counterexample,
-    }
+    report(property, &policy, scope, &checker, seconds, counterexample)
 }
 
 /// Serves stateright's Explorer for `check` on `address` (a web page to

@@ -53,7 +53,9 @@ struct Args {
     /// --redis-url is a Redis Cluster node.
     #[arg(long)]
     cluster: bool,
-    /// Checker threads (1 finds a shortest counterexample).
+    /// Checker threads. One finds a shortest counterexample and every state
+    /// within the depth; with more, a state first reached by a longer path
+    /// may be cut off at the depth.
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Print one JSON line.

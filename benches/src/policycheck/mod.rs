@@ -278,8 +278,9 @@ const CHECKER_DEPTH_OFFSET: usize = 2;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Search {
     /// Checker threads. With one (the default) the counterexample found is
-    /// a shortest one; with more, the search is faster and the
-    /// counterexample may be longer.
+    /// a shortest one and every state within the depth is reached; with
+    /// more, a state first reached by a longer path may be cut off at the
+    /// depth, and the counterexample may be longer.
     pub threads: usize,
 }
 

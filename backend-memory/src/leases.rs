@@ -10,9 +10,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use redis_func_cache_core::store::{Leased, StoredValue};
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
+
+use crate::sync::Mutex;
 
 /// Live leases by pair (index-key name) and member, with their ends in
 /// clock microseconds.

@@ -29,13 +29,12 @@ mod ordered;
 mod pair;
 mod queues;
 mod shared;
+mod sync;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use parking_lot::Mutex;
 use redis_func_cache_core::clock::{Clock, SystemClock};
 use redis_func_cache_core::policy::IndexKind;
 use redis_func_cache_core::store::{
@@ -46,6 +45,7 @@ use redis_func_cache_core::{Error, FastNameHasher, KeyPair, StoreId};
 use leases::Leases;
 pub use redis_func_cache_core::store::PairContents;
 use shared::SharedPair;
+use sync::{ArcSwap, Mutex};
 
 /// Entries kept in this process, shared by every clone.
 ///

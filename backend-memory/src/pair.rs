@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 use crossbeam_utils::CachePadded;
 use redis_func_cache_core::clock::micros;
@@ -16,6 +16,7 @@ use redis_func_cache_core::{Error, InvocationHash};
 use crate::appended::AppendedIndex;
 use crate::ordered::OrderedIndex;
 use crate::queues::QueueIndex;
+use crate::sync::AtomicU64;
 
 /// Members are already uniform hashes, so the map hashes them by taking
 /// eight of their bytes instead of running SipHash again.

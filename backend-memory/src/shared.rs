@@ -10,23 +10,23 @@
 //! applies all buffered changes, so each one sees the index exactly as the
 //! same calls made one at a time would have left it.
 
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{OnceLock, PoisonError};
 
 use crossbeam_utils::CachePadded;
-use crossbeam_utils::sync::{ShardedLock, ShardedLockWriteGuard};
-use parking_lot::Mutex;
 use redis_func_cache_core::Error;
 use redis_func_cache_core::policy::IndexKind;
 use redis_func_cache_core::store::{GetRequest, StoredValue};
 
 use crate::pair::{PairState, SharedGet, Touch};
+use crate::sync::{AtomicUsize, Mutex, RwLock, RwLockWriteGuard, thread_local};
 
-/// Buffered changes a hit tries to apply itself, if nobody holds the lock.
-const APPLY_AT: usize = 512;
+/// Buffered changes a hit tries to apply itself, if nobody holds the lock
+/// (a few under shuttle, so its tests reach every path).
+const APPLY_AT: usize = if cfg!(shuttle) { 2 } else { 512 };
 /// Buffered changes after which a hit waits for the lock to apply them, so
 /// a buffer never grows without bound.
-const APPLY_BY: usize = 8192;
+const APPLY_BY: usize = if cfg!(shuttle) { 4 } else { 8192 };
 
 /// A buffer of score changes, used (almost always) by one thread.
 type Buffer = CachePadded<Mutex<Vec<Touch>>>;
@@ -36,13 +36,17 @@ type Buffer = CachePadded<Mutex<Vec<Touch>>>;
 pub(crate) struct SharedPair {
     /// Readers lock one shard of their own, so hits from several threads
     /// write no shared line to take the lock; writers lock every shard.
-    state: ShardedLock<PairState>,
+    state: RwLock<PairState>,
     buffers: Box<[Buffer]>,
 }
 
 /// One buffer per core: enough that threads rarely share one.
 fn buffer_count() -> usize {
     static COUNT: OnceLock<usize> = OnceLock::new();
+    if cfg!(shuttle) {
+        // Two, so shuttle's tests merge buffers of several threads.
+        return 2;
+    }
     *COUNT.get_or_init(|| {
         std::thread::available_parallelism()
             .map_or(4, |n| n.get())
@@ -62,7 +66,7 @@ fn thread_number() -> usize {
 impl SharedPair {
     pub(crate) fn new(kind: IndexKind, rng: fastrand::Rng) -> Self {
         SharedPair {
-            state: ShardedLock::new(PairState::new(kind, rng)),
+            state: RwLock::new(PairState::new(kind, rng)),
             buffers: (0..buffer_count()).map(|_| Buffer::default()).collect(),
         }
     }
@@ -76,7 +80,7 @@ impl SharedPair {
         out
     }
 
-    fn write(&self) -> ShardedLockWriteGuard<'_, PairState> {
+    fn write(&self) -> RwLockWriteGuard<'_, PairState> {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
 

@@ -284,6 +284,57 @@ fn the_explorer_serves_the_states() {
 }
 
 #[test]
+fn a_custom_rule_set_is_checked_from_the_command_line() {
+    // "Evict the most frequently used": a rule set no built-in has. It is
+    // bounded, and like LFU it is no stack algorithm.
+    let custom = [
+        "--policy",
+        "custom",
+        "--rules",
+        "insert=one,hit=increment,victim=highest",
+    ];
+    let out = policycheck(&[&custom[..], &["--keys", "3", "--depth", "6", "--json"]].concat());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json_of(&out)["policy"], "custom");
+    let args = [
+        &custom[..],
+        &[
+            "--property",
+            "no-anomaly",
+            "--keys",
+            "4",
+            "--depth",
+            "8",
+            "--capacities",
+            "1-3",
+            "--json",
+        ],
+    ]
+    .concat();
+    let out = policycheck(&args);
+    let report = json_of(&out);
+    let holds = report["holds"].as_bool().unwrap();
+    assert_eq!(out.status.code(), Some(if holds { 0 } else { 1 }));
+    // FIFO spelled out as rules finds FIFO's anomaly.
+    let out = policycheck(&[
+        "--policy",
+        "custom",
+        "--rules",
+        "hit=keep",
+        "--property",
+        "no-anomaly",
+        "--keys",
+        "5",
+        "--depth",
+        "12",
+        "--capacities",
+        "3-4",
+        "--json",
+    ]);
+    assert_eq!(json_of(&out)["hits"], serde_json::json!([3, 2]));
+}
+
+#[test]
 fn bad_arguments_are_refused_with_a_reason() {
     for (args, reason) in [
         (&["--policy", "arc"][..], "want one of"),
@@ -291,6 +342,12 @@ fn bad_arguments_are_refused_with_a_reason() {
         (&["--policy", "lru", "--capacities", "3-1"], "1 ≤ A ≤ B"),
         (&["--policy", "lru", "--keys", "0"], "--keys"),
         (&["--policy", "lru", "--explore", "0.0.0.0:1"], "loopback"),
+        (&["--policy", "custom"], "needs --rules"),
+        (
+            &["--policy", "custom", "--rules", "hit=often"],
+            "score rule",
+        ),
+        (&["--policy", "custom", "--rules", "index=set"], "Random"),
     ] {
         let out = policycheck(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -16,15 +16,24 @@ use clap::Parser;
 use redis_func_cache::rules;
 use redis_func_cache_benches::policycheck::equivalence::StoreUnderTest;
 use redis_func_cache_benches::policycheck::ops::OpSet;
-use redis_func_cache_benches::policycheck::{Check, Scope, Search, check_with, explore};
+use redis_func_cache_benches::policycheck::{
+    Check, Scope, Search, check_with, explore, parse_rules,
+};
 
 /// Model-checks an eviction policy.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// lru, mru, fifo, lfu, rr, tlru, s3fifo or sieve.
+    /// lru, mru, fifo, lfu, rr, tlru, s3fifo or sieve; or `custom` with
+    /// --rules.
     #[arg(long)]
     policy: String,
+    /// With --policy custom: your own rules, e.g.
+    /// `insert=one,hit=increment,overwrite=keep,victim=highest` (parts:
+    /// index=sorted|set, insert/hit/overwrite=keep|max+1|one|increment|clock,
+    /// victim=lowest|highest|random; what is left out is LRU's).
+    #[arg(long)]
+    rules: Option<String>,
     /// bounded (SPEC §3's invariants), no-anomaly (a larger cache never
     /// hits less) or equivalent (a store gives what the model gives).
     #[arg(long, default_value = "bounded")]
@@ -79,13 +88,17 @@ fn capacities(text: &str) -> Result<(u64, u64), String> {
 }
 
 fn run(args: &Args) -> Result<bool, String> {
-    let policy = rules::by_word(&args.policy).ok_or_else(|| {
-        format!(
-            "--policy {}: want one of {}",
-            args.policy,
-            rules::ALL.map(|r| r.word).join(", ")
-        )
-    })?;
+    let policy = match (args.policy.as_str(), &args.rules) {
+        ("custom", Some(spec)) => parse_rules(spec).map_err(|e| format!("--rules: {e}"))?,
+        ("custom", None) => return Err("--policy custom needs --rules".into()),
+        (_, Some(_)) => return Err("--rules goes with --policy custom".into()),
+        (word, None) => rules::by_word(word).ok_or_else(|| {
+            format!(
+                "--policy {word}: want one of {}, or custom with --rules",
+                rules::ALL.map(|r| r.word).join(", ")
+            )
+        })?,
+    };
     let check = match args.property.as_str() {
         "bounded" => Check::Bounded,
         "no-anomaly" => Check::NoAnomaly,

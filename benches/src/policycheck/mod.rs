@@ -37,7 +37,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use redis_func_cache::policy::PolicyRules;
+use redis_func_cache::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
 use serde_json::{Value, json};
 use stateright::{Checker, Model};
 
@@ -45,6 +45,76 @@ use checks::{AnomalyModel, Bounded, MAX_PROPERTIES, StepModel};
 pub use checks::{Step, StepProperty};
 use model::PolicyModel;
 use ops::{Observed, Op, OpSet};
+
+/// A rule set of your own from text, for the `policycheck` tool:
+/// comma-separated `index=sorted|set`, `insert=`, `hit=`, `overwrite=`
+/// (each `keep`, `max+1`, `one`, `increment` or `clock`) and
+/// `victim=lowest|highest|random`; what is left out is LRU's. Its key word
+/// is `custom`.
+///
+/// ```
+/// use redis_func_cache_benches::policycheck::parse_rules;
+/// use redis_func_cache::rules;
+/// // FIFO, spelled out.
+/// let fifo = parse_rules("insert=max+1,hit=keep,overwrite=keep,victim=lowest").unwrap();
+/// assert_eq!((fifo.on_hit, fifo.victim), (rules::FIFO.on_hit, rules::FIFO.victim));
+/// assert!(parse_rules("hit=sometimes").is_err());
+/// ```
+///
+/// # Errors
+///
+/// For an unknown part or value, or rules that do not fit together
+/// ([`PolicyRules::validate`]).
+pub fn parse_rules(spec: &str) -> Result<PolicyRules, String> {
+    let mut rules = PolicyRules {
+        word: "custom",
+        ..redis_func_cache::rules::LRU
+    };
+    let score = |v: &str| match v {
+        "keep" => Ok(ScoreRule::Keep),
+        "max+1" => Ok(ScoreRule::MaxPlusOne),
+        "one" => Ok(ScoreRule::One),
+        "increment" => Ok(ScoreRule::Increment),
+        "clock" => Ok(ScoreRule::ClockMicros),
+        other => Err(format!(
+            "score rule `{other}`: want keep, max+1, one, increment or clock"
+        )),
+    };
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, value) = part
+            .split_once('=')
+            .ok_or_else(|| format!("`{part}`: want name=value"))?;
+        match name {
+            "index" => {
+                rules.index = match value {
+                    "sorted" => IndexKind::SortedSet,
+                    "set" => IndexKind::Set,
+                    other => return Err(format!("index `{other}`: want sorted or set")),
+                }
+            }
+            "insert" => rules.on_insert = score(value)?,
+            "hit" => rules.on_hit = score(value)?,
+            "overwrite" => rules.on_overwrite = score(value)?,
+            "victim" => {
+                rules.victim = match value {
+                    "lowest" => Victim::Lowest,
+                    "highest" => Victim::Highest,
+                    "random" => Victim::Random,
+                    other => {
+                        return Err(format!("victim `{other}`: want lowest, highest or random"));
+                    }
+                }
+            }
+            other => {
+                return Err(format!(
+                    "`{other}`: want index, insert, hit, overwrite or victim"
+                ));
+            }
+        }
+    }
+    rules.validate().map_err(|e| e.to_string())?;
+    Ok(rules)
+}
 
 /// How much to explore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use proptest::prelude::*;
 use redis_func_cache_core::clock::ManualClock;
-use redis_func_cache_core::policy::{PolicyRules, Victim};
+use redis_func_cache_core::policy::{PolicyRules, ScoreRule, Victim};
 use redis_func_cache_core::store::{Expiry, GetRequest, PutRequest, Store};
 use redis_func_cache_core::{FuncId, InvocationHash, KeyPair, Layout};
 use redis_func_cache_memory::MemoryStore;
@@ -310,6 +310,34 @@ impl NowForTest for ManualClock {
 
 const EXACT: [PolicyRules; 5] = [rules::LRU, rules::MRU, rules::FIFO, rules::LFU, rules::TLRU];
 
+/// Rule sets no built-in policy has, so every score rule is met on insert,
+/// hit and overwrite (a user's policy may combine them any way).
+const CUSTOM: [PolicyRules; 3] = [
+    // Puts count as uses.
+    PolicyRules {
+        word: "lfuput",
+        on_overwrite: ScoreRule::Increment,
+        ..rules::LFU
+    },
+    // A hit resets the count; an overwrite raises to the top; the top goes.
+    PolicyRules {
+        word: "oddone",
+        on_insert: ScoreRule::MaxPlusOne,
+        on_hit: ScoreRule::One,
+        on_overwrite: ScoreRule::MaxPlusOne,
+        victim: Victim::Highest,
+        ..rules::LRU
+    },
+    // New entries start at one; hits raise them; overwrites drop to one.
+    PolicyRules {
+        word: "lowone",
+        on_insert: ScoreRule::One,
+        on_hit: ScoreRule::MaxPlusOne,
+        on_overwrite: ScoreRule::One,
+        ..rules::LRU
+    },
+];
+
 /// SPEC §3.2, literally, on vectors: S3-FIFO's queues (oldest first, each
 /// entry with its counter) and ghost, or SIEVE's queue (with a sequence
 /// number from a counter of its own and a visited bit) and hand. Shares
@@ -549,6 +577,18 @@ proptest! {
         ops in proptest::collection::vec(op_strategy(), 0..80),
     ) {
         check_exact(EXACT[policy], maxsize, &ops).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn custom_rule_sets_match_the_oracle(
+        policy in 0usize..CUSTOM.len(),
+        maxsize in 1u64..6,
+        ops in proptest::collection::vec(op_strategy(), 0..80),
+    ) {
+        for rules in &CUSTOM {
+            rules.validate().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        }
+        check_exact(CUSTOM[policy], maxsize, &ops).map_err(TestCaseError::fail)?;
     }
 
     #[test]

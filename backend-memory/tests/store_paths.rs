@@ -78,3 +78,48 @@ fn counter_hashes_add_up_and_are_removed() {
         [("hits".to_string(), 9)]
     );
 }
+
+/// A rule set may pick random victims from a sorted index (no built-in
+/// does): victims are drawn from every position, not always the lowest.
+#[test]
+fn random_victims_of_a_sorted_index_come_from_anywhere() {
+    let random_lru = redis_func_cache_core::policy::PolicyRules {
+        word: "randomlru",
+        victim: redis_func_cache_core::policy::Victim::Random,
+        ..rules::LRU
+    };
+    random_lru.validate().unwrap();
+    let store = MemoryStore::new().with_seed(11);
+    let pair = KeyPair::new("p:", "random", random_lru.word, Layout::Single, &F);
+    let put = |k: u32| {
+        let member = F.invocation_hash(&k).unwrap();
+        let req = PutRequest::new(
+            &pair,
+            member,
+            Bytes::from_static(b"v"),
+            &random_lru,
+            10,
+            EXPIRY,
+        );
+        store.put(&req).unwrap().evicted
+    };
+    for k in 0..10 {
+        assert!(put(k).is_empty());
+    }
+    // In LRU order the lowest is always the oldest resident key; count the
+    // evictions that took it.
+    let mut resident: Vec<u32> = (0..10).collect();
+    let mut oldest_taken = 0;
+    for k in 10..40 {
+        let evicted = put(k);
+        assert_eq!(evicted.len(), 1);
+        let at = resident
+            .iter()
+            .position(|r| F.invocation_hash(r).unwrap() == evicted[0])
+            .expect("a resident victim");
+        oldest_taken += usize::from(at == 0);
+        resident.remove(at);
+        resident.push(k);
+    }
+    assert!(oldest_taken < 30, "every victim was the lowest: not random");
+}

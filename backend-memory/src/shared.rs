@@ -19,7 +19,7 @@ use redis_func_cache_core::policy::IndexKind;
 use redis_func_cache_core::store::{GetRequest, StoredValue};
 
 use crate::pair::{PairState, SharedGet, Touch};
-use crate::sync::{AtomicUsize, Mutex, RwLock, RwLockWriteGuard, thread_local};
+use crate::sync::{Mutex, RwLock, RwLockWriteGuard, thread_local};
 
 /// Buffered changes a hit tries to apply itself, if nobody holds the lock
 /// (a few under shuttle, so its tests reach every path).
@@ -56,7 +56,10 @@ fn buffer_count() -> usize {
 
 /// The number this thread picks its buffer by: threads take numbers in turn.
 fn thread_number() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    // A plain std atomic even under shuttle: numbering threads synchronises
+    // nothing, and shuttle's own atomics cannot be used while it sets up a
+    // thread local.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     thread_local! {
         static NUMBER: usize = NEXT.fetch_add(1, Relaxed);
     }

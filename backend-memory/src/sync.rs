@@ -13,14 +13,14 @@ pub(crate) use crossbeam_utils::sync::{
 #[cfg(not(shuttle))]
 pub(crate) use parking_lot::Mutex;
 #[cfg(not(shuttle))]
-pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize};
+pub(crate) use std::sync::atomic::AtomicU64;
 #[cfg(not(shuttle))]
 pub(crate) use std::thread_local;
 
 #[cfg(shuttle)]
 pub(crate) use modelled::{ArcSwap, Mutex};
 #[cfg(shuttle)]
-pub(crate) use shuttle::sync::atomic::{AtomicU64, AtomicUsize};
+pub(crate) use shuttle::sync::atomic::AtomicU64;
 #[cfg(shuttle)]
 pub(crate) use shuttle::sync::{RwLock, RwLockWriteGuard};
 #[cfg(shuttle)]

@@ -123,3 +123,97 @@ fn random_victims_of_a_sorted_index_come_from_anywhere() {
     }
     assert!(oldest_taken < 30, "every victim was the lowest: not random");
 }
+
+/// S3-FIFO's and SIEVE's queues take the scores SPEC §3.2 lays out, so a
+/// memory pair and a Redis pair hold the same numbers: the first member of
+/// an empty queue takes its range's base + 1, the next one more.
+#[test]
+fn queue_scores_follow_the_spec_layout() {
+    use redis_func_cache_core::policy::queue_scores::SMALL_BASE;
+    for (rules, first) in [(rules::S3FIFO, SMALL_BASE + 1), (rules::SIEVE, 1)] {
+        let store = MemoryStore::new();
+        let pair = KeyPair::new("p:", "layout", rules.word, Layout::Single, &F);
+        for k in 0..2u32 {
+            let member = F.invocation_hash(&k).unwrap();
+            let req = PutRequest::new(&pair, member, Bytes::from_static(b"v"), &rules, 10, EXPIRY);
+            store.put(&req).unwrap();
+        }
+        let scores: Vec<Option<u64>> = store.contents(&pair).index.iter().map(|e| e.1).collect();
+        assert_eq!(scores, [Some(first), Some(first + 1)], "{}", rules.word);
+    }
+    // S3-FIFO's ghost starts at 1 too: with maxsize 1 the second put
+    // evicts the first member into the ghost.
+    let store = MemoryStore::new();
+    let pair = KeyPair::new("p:", "ghost", "s3fifo", Layout::Single, &F);
+    for k in 0..2u32 {
+        let member = F.invocation_hash(&k).unwrap();
+        let req = PutRequest::new(
+            &pair,
+            member,
+            Bytes::from_static(b"v"),
+            &rules::S3FIFO,
+            1,
+            EXPIRY,
+        );
+        store.put(&req).unwrap();
+    }
+    let ghost = F.invocation_hash(&0u32).unwrap();
+    let index = store.contents(&pair).index;
+    assert!(index.contains(&(ghost, Some(1))), "{index:?}");
+}
+
+/// A pair whose entries all expired (per-entry TTL), some of them in
+/// S3-FIFO's main queue, behaves as one that never held them: the same
+/// calls hit and evict the same way.
+#[test]
+fn expired_queue_entries_leave_no_trace() {
+    use redis_func_cache_core::clock::ManualClock;
+    let with_ttl = Expiry {
+        entry_ttl: Some(Duration::from_secs(10)),
+        ..EXPIRY
+    };
+    for rules in [rules::S3FIFO, rules::SIEVE] {
+        let run = |expired_first: bool| {
+            let clock = ManualClock::new(1_000_000);
+            let store = MemoryStore::with_clock(clock.clone());
+            let pair = KeyPair::new("p:", "expiry", rules.word, Layout::Single, &F);
+            let put = |k: u32, expiry: Expiry| {
+                let member = F.invocation_hash(&k).unwrap();
+                let req =
+                    PutRequest::new(&pair, member, Bytes::from_static(b"v"), &rules, 4, expiry);
+                store.put(&req).unwrap().evicted
+            };
+            let get = |k: u32| {
+                let member = F.invocation_hash(&k).unwrap();
+                store
+                    .get(&GetRequest::new(&pair, member, &rules, with_ttl))
+                    .unwrap()
+                    .is_some()
+            };
+            if expired_first {
+                // Four entries, two of them hit, then a fifth: S3-FIFO moves
+                // the hit ones to its main queue, so expiry empties both.
+                for k in 100..104 {
+                    put(k, with_ttl);
+                }
+                assert!(get(100) && get(101));
+                put(104, with_ttl);
+                clock.advance(Duration::from_secs(11));
+                for k in 100..105 {
+                    assert!(!get(k), "expired");
+                }
+            }
+            // The same calls either way: puts, and hits that promote.
+            let mut seen = Vec::new();
+            for k in [0u32, 1, 2, 0, 3, 4, 1, 5, 6, 0, 7, 8, 2, 9] {
+                if get(k) {
+                    seen.push(format!("hit {k}"));
+                } else {
+                    seen.push(format!("put {k} evicts {:?}", put(k, with_ttl)));
+                }
+            }
+            (seen, store.contents(&pair).values.len())
+        };
+        assert_eq!(run(true), run(false), "{}", rules.word);
+    }
+}

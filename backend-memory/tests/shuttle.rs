@@ -201,11 +201,11 @@ fn concurrent_run(s: &Scenario) {
     );
 }
 
-fn explore(scenario: fn() -> Scenario) {
+fn explore(scenario: impl Fn() -> Scenario + Clone + Send + Sync + 'static) {
     let check = move || concurrent_run(&scenario());
     #[cfg(shuttle)]
     {
-        shuttle::check_pct(check, 3_000, 3);
+        shuttle::check_pct(check.clone(), 3_000, 3);
         shuttle::check_random(check, 3_000);
     }
     #[cfg(not(shuttle))]
@@ -270,16 +270,7 @@ fn s3fifo_and_sieve_visits_during_a_put() {
             prefill: vec![Put(0, 1), Put(0, 2)],
             threads: vec![vec![Get(0, 1), Get(0, 2)], vec![Put(0, 3)]],
         };
-        let check = move || concurrent_run(&scenario());
-        #[cfg(shuttle)]
-        {
-            shuttle::check_pct(check, 3_000, 3);
-            shuttle::check_random(check, 3_000);
-        }
-        #[cfg(not(shuttle))]
-        for _ in 0..300 {
-            check();
-        }
+        explore(scenario);
     }
 }
 

@@ -5,19 +5,22 @@
 -- deadline per entry, so a value without one is a miss (as in get.lua)
 -- peek returns what get.lua would, changing nothing: no hit rule, no TTL
 -- slide, an expired entry is a miss and stays. remove returns 1 if the
--- member's value was there, else 0.
+-- member's value was there (and removes it from both keys), else 0 and
+-- changes nothing.
 local index, values = KEYS[1], KEYS[2]
 local member, op, kind = ARGV[1], ARGV[2], ARGV[3]
 
 if op == 'remove' then
   local removed = redis.pcall('HDEL', values, member)
+  if type(removed) == 'table' or removed == 0 then
+    -- Nothing resident: an S3-FIFO ghost (a member with no value) stays,
+    -- as on the memory store; it is the policy's memory, not an entry.
+    return 0
+  end
   if kind == 's' then
     redis.pcall('SREM', index, member)
   else
     redis.pcall('ZREM', index, member)
-  end
-  if type(removed) == 'table' then
-    return 0
   end
   return removed
 end

@@ -12,7 +12,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use redis_func_cache_core::policy::{Layout, PolicyRules};
 use redis_func_cache_core::store::PairContents;
-use redis_func_cache_core::store::{Bytes, Expiry, GetRequest, PutRequest, Store, StoredValue};
+use redis_func_cache_core::store::{
+    Bytes, Expiry, GetRequest, Leased, PutRequest, Store, StoredValue,
+};
 use redis_func_cache_core::{FuncId, InvocationHash, KeyPair};
 use redis_func_cache_memory::MemoryStore;
 use redis_func_cache_policies::rules;
@@ -39,6 +41,14 @@ enum Op {
     Put(usize, u8, u8),
     Resize(u64),
     Purge(usize),
+    /// A miss that asks for SPEC §9's lease (long enough never to run out
+    /// during a case), and a put on a grant that gives it back.
+    LeasedCall(usize, u8),
+    /// A leased read whose caller never puts (still computing, or dead).
+    TakeLease(usize, u8),
+    /// SPEC §10's entry API: a read without the hit rule, and a removal.
+    Peek(usize, u8),
+    Remove(usize, u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -49,6 +59,10 @@ fn op() -> impl Strategy<Value = Op> {
         // Up to 13, so S3-FIFO's small queue (a tenth) holds more than one.
         1 => (1..14u64).prop_map(Op::Resize),
         1 => (0..3usize).prop_map(Op::Purge),
+        3 => (0..3usize, 0..10u8).prop_map(|(f, k)| Op::LeasedCall(f, k)),
+        1 => (0..3usize, 0..10u8).prop_map(|(f, k)| Op::TakeLease(f, k)),
+        1 => (0..3usize, 0..10u8).prop_map(|(f, k)| Op::Peek(f, k)),
+        1 => (0..3usize, 0..10u8).prop_map(|(f, k)| Op::Remove(f, k)),
     ]
 }
 
@@ -57,8 +71,16 @@ enum Seen {
     Read(Option<Bytes>),
     Evicted(Vec<InvocationHash>),
     Purged(u64),
+    /// A leased miss that another caller's lease holds back (its time left
+    /// depends on the clock, so only the fact is compared).
+    Held,
+    Granted,
+    Removed(bool),
     Nothing,
 }
+
+/// Long enough that no lease runs out within a case.
+const LEASE: Duration = Duration::from_secs(600);
 
 /// A Redis store whose pairs can be read back for comparison.
 pub trait Inspect: Store {
@@ -100,11 +122,19 @@ impl<'a, S: Store> Driver<'a, S> {
     }
 
     fn get(&self, f: usize, k: u8) -> Option<Bytes> {
-        let req = GetRequest::new(&self.pairs[f], member_of(f, k), &self.rules, EXPIRY);
+        let req = self.get_request(f, k);
         self.store.get(&req).unwrap().map(StoredValue::into_bytes)
     }
 
+    fn get_request(&self, f: usize, k: u8) -> GetRequest<'_> {
+        GetRequest::new(&self.pairs[f], member_of(f, k), &self.rules, EXPIRY)
+    }
+
     fn put(&self, f: usize, k: u8, v: u8) -> Vec<InvocationHash> {
+        self.put_releasing(f, k, v, false)
+    }
+
+    fn put_releasing(&self, f: usize, k: u8, v: u8, release: bool) -> Vec<InvocationHash> {
         let req = PutRequest::new(
             &self.pairs[f],
             member_of(f, k),
@@ -112,8 +142,25 @@ impl<'a, S: Store> Driver<'a, S> {
             &self.rules,
             self.maxsize,
             EXPIRY,
-        );
+        )
+        .releasing_lease(release);
         self.store.put(&req).unwrap().evicted
+    }
+
+    /// A leased call as the call path makes it: a hit is read; a granted
+    /// lease computes and puts, giving the lease back; a held one waits
+    /// (here: reports it and moves on, so the lease stays held).
+    fn leased_call(&self, f: usize, k: u8) -> Seen {
+        match self
+            .store
+            .get_or_lease(&self.get_request(f, k), LEASE)
+            .unwrap()
+        {
+            Leased::Hit(v) => Seen::Read(Some(v.into_bytes())),
+            Leased::Granted => Seen::Evicted(self.put_releasing(f, k, k, true)),
+            Leased::Held(_) => Seen::Held,
+            Leased::Unleased => panic!("a healthy store records every lease"),
+        }
     }
 
     fn apply(&mut self, op: Op) -> Seen {
@@ -129,6 +176,24 @@ impl<'a, S: Store> Driver<'a, S> {
                 Seen::Nothing
             }
             Op::Purge(f) => Seen::Purged(self.store.purge(&self.pairs[f]).unwrap()),
+            Op::LeasedCall(f, k) => self.leased_call(f, k),
+            Op::TakeLease(f, k) => {
+                match self
+                    .store
+                    .get_or_lease(&self.get_request(f, k), LEASE)
+                    .unwrap()
+                {
+                    Leased::Hit(v) => Seen::Read(Some(v.into_bytes())),
+                    Leased::Granted => Seen::Granted,
+                    Leased::Held(_) => Seen::Held,
+                    Leased::Unleased => panic!("a healthy store records every lease"),
+                }
+            }
+            Op::Peek(f, k) => {
+                let read = self.store.peek(&self.get_request(f, k)).unwrap();
+                Seen::Read(read.map(StoredValue::into_bytes))
+            }
+            Op::Remove(f, k) => Seen::Removed(self.store.remove(&self.get_request(f, k)).unwrap()),
         }
     }
 }
@@ -187,7 +252,14 @@ fn check_invariants<S: Inspect>(
     let mut pairs: BTreeMap<String, BTreeMap<InvocationHash, Bytes>> = BTreeMap::new();
     for &op in ops {
         let f = match op {
-            Op::Call(f, _) | Op::Get(f, _) | Op::Put(f, _, _) | Op::Purge(f) => f,
+            Op::Call(f, _)
+            | Op::Get(f, _)
+            | Op::Put(f, _, _)
+            | Op::Purge(f)
+            | Op::LeasedCall(f, _)
+            | Op::TakeLease(f, _)
+            | Op::Peek(f, _)
+            | Op::Remove(f, _) => f,
             Op::Resize(_) => 0,
         };
         let resident = pairs.entry(r.pairs[f].index().to_owned()).or_default();
@@ -201,6 +273,37 @@ fn check_invariants<S: Inspect>(
                 );
                 (f, matches!(op, Op::Call(..)) && got.is_none())
             }
+            Op::LeasedCall(_, k) | Op::TakeLease(_, k) => {
+                let leased = redis.get_or_lease(&r.get_request(f, k), LEASE).unwrap();
+                let granted = leased == Leased::Granted;
+                let hit = match leased {
+                    Leased::Hit(v) => Some(v.into_bytes()),
+                    Leased::Granted | Leased::Held(_) => None,
+                    Leased::Unleased => panic!("a healthy store records every lease"),
+                };
+                prop_assert_eq!(
+                    hit.as_ref(),
+                    resident.get(&member_of(f, k)),
+                    "a leased hit returns the value last put"
+                );
+                (f, granted && matches!(op, Op::LeasedCall(..)))
+            }
+            Op::Peek(_, k) => {
+                let read = redis.peek(&r.get_request(f, k)).unwrap();
+                let read = read.map(StoredValue::into_bytes);
+                prop_assert_eq!(
+                    read.as_ref(),
+                    resident.get(&member_of(f, k)),
+                    "a peek returns the value last put"
+                );
+                continue;
+            }
+            Op::Remove(_, k) => {
+                let removed = redis.remove(&r.get_request(f, k)).unwrap();
+                prop_assert_eq!(removed, resident.remove(&member_of(f, k)).is_some());
+                prop_assert_eq!(redis.len(&r.pairs[f]).unwrap(), resident.len() as u64);
+                continue;
+            }
             Op::Put(..) => (f, true),
             Op::Resize(n) => {
                 r.maxsize = n;
@@ -213,15 +316,16 @@ fn check_invariants<S: Inspect>(
             }
         };
         if write {
-            let (k, v) = match op {
-                Op::Put(_, k, v) => (k, v),
-                Op::Call(_, k) => (k, k),
-                _ => unreachable!(),
+            let (k, v, release) = match op {
+                Op::Put(_, k, v) => (k, v, false),
+                Op::Call(_, k) => (k, k, false),
+                Op::LeasedCall(_, k) => (k, k, true),
+                _ => unreachable!("only calls and puts write"),
             };
             let member = member_of(f, k);
             let size = resident.len() as u64;
             let fresh = !resident.contains_key(&member);
-            let evicted = r.put(f, k, v);
+            let evicted = r.put_releasing(f, k, v, release);
             let expected = if fresh && size >= r.maxsize {
                 size - r.maxsize + 1
             } else {

@@ -175,9 +175,15 @@ fn stripe_of_this_thread() -> usize {
 impl CacheStats {
     /// The counters of the cache named `cache`.
     pub(crate) fn new(cache: &str) -> Self {
+        Self::with_metrics(CacheMetrics::new(cache))
+    }
+
+    /// Counters whose events go to `metrics` (which may be
+    /// [`CacheMetrics::unregistered`], when each function has its own).
+    pub(crate) fn with_metrics(metrics: CacheMetrics) -> Self {
         CacheStats {
             stripes: Default::default(),
-            metrics: CacheMetrics::new(cache),
+            metrics,
         }
     }
 
@@ -186,8 +192,15 @@ impl CacheStats {
         &self.metrics
     }
 
+    /// Counts `event` here and in the cache's metrics.
     pub(crate) fn record(&self, event: Event) {
         self.metrics.record(event);
+        self.count(event);
+    }
+
+    /// Counts `event` here only (its metrics go elsewhere: to a
+    /// function's handles).
+    pub(crate) fn count(&self, event: Event) {
         let counters = &self.stripes[stripe_of_this_thread()];
         let (counter, n) = match event {
             Event::Hit => (&counters.hits, 1),

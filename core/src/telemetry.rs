@@ -18,9 +18,13 @@
 //! | `redis_func_cache_too_large_total` | counter | results too large to store |
 //! | `redis_func_cache_store_seconds` | histogram | time of each store read or write (label `op`) |
 //!
-//! Every metric carries the label `cache` (the cache's name). There is no
-//! function label: one per function would multiply the series by the number
-//! of cached functions, which per-function layouts already separate by key.
+//! Every metric carries the label `cache` (the cache's name). With
+//! [`metrics_per_function`](crate::FuncCacheBuilder::metrics_per_function)
+//! the metrics of calls also carry `function` (the function's module path and
+//! name), and the cache's series without it are not written, so a `sum by
+//! (cache)` still counts each event once. That multiplies the series by the
+//! number of cached functions, so it is off by default: the cardinality is
+//! the user's choice.
 //!
 //! The handles are registered when the cache is built, so install the
 //! recorder before building caches (a `LazyLock` cache is built on its first
@@ -30,8 +34,9 @@
 mod enabled {
     use std::time::{Duration, Instant};
 
-    use metrics::{Counter, Histogram, counter, histogram};
+    use metrics::{Counter, Histogram, Label, counter, histogram};
 
+    use crate::identity::FuncId;
     use crate::stats::Event;
 
     /// One cache's metric handles.
@@ -54,8 +59,45 @@ mod enabled {
 
     impl CacheMetrics {
         pub(crate) fn new(cache: &str) -> Self {
-            let c = |name: &'static str| counter!(name, "cache" => cache.to_owned());
-            let h = |op: &'static str| histogram!("redis_func_cache_store_seconds", "cache" => cache.to_owned(), "op" => op);
+            Self::labelled(vec![Label::new("cache", cache.to_owned())])
+        }
+
+        /// Handles that record nothing and show in no exposition: the
+        /// cache's own when each function has its handles.
+        pub(crate) fn unregistered() -> Self {
+            CacheMetrics {
+                hits: Counter::noop(),
+                misses: Counter::noop(),
+                writes: Counter::noop(),
+                evictions: Counter::noop(),
+                decode_failures: Counter::noop(),
+                store_errors: Counter::noop(),
+                skipped: Counter::noop(),
+                flight_waits: Counter::noop(),
+                lease_waits: Counter::noop(),
+                refreshes: Counter::noop(),
+                too_large: Counter::noop(),
+                get_seconds: Histogram::noop(),
+                put_seconds: Histogram::noop(),
+            }
+        }
+
+        /// The handles of one function of the cache named `cache`.
+        pub(crate) fn of_function(cache: &str, func: &FuncId) -> Self {
+            Self::labelled(vec![
+                Label::new("cache", cache.to_owned()),
+                Label::new("function", function_label(func)),
+            ])
+        }
+
+        fn labelled(labels: Vec<Label>) -> Self {
+            // Handles registered once per cache or function, not per call.
+            let c = |name: &'static str| counter!(name, labels.iter());
+            let h = |op: &'static str| {
+                let mut labels = labels.clone();
+                labels.push(Label::new("op", op));
+                histogram!("redis_func_cache_store_seconds", labels.iter())
+            };
             CacheMetrics {
                 hits: c("redis_func_cache_hits_total"),
                 misses: c("redis_func_cache_misses_total"),
@@ -101,6 +143,14 @@ mod enabled {
         }
     }
 
+    /// `module::name`, or the name alone for an identity without a module.
+    fn function_label(func: &FuncId) -> String {
+        match func.module() {
+            "" => func.name().to_owned(),
+            module => format!("{module}::{}", func.name()),
+        }
+    }
+
     /// When a store operation started.
     #[derive(Debug, Clone, Copy)]
     pub(crate) struct StoreClock(Instant);
@@ -132,6 +182,14 @@ mod enabled {
             CacheMetrics
         }
 
+        pub(crate) fn of_function(_cache: &str, _func: &crate::identity::FuncId) -> Self {
+            CacheMetrics
+        }
+
+        pub(crate) fn unregistered() -> Self {
+            CacheMetrics
+        }
+
         #[inline(always)]
         pub(crate) fn record(&self, _event: Event) {}
 
@@ -159,3 +217,56 @@ mod enabled {
 }
 
 pub(crate) use enabled::{CacheMetrics, StoreClock, StoreOp};
+
+/// The metric handles of each function a cache has seen, made on its first
+/// call (registering handles costs a lookup in the recorder; a call then
+/// finds its function's handles in this table instead).
+///
+/// Copied and swapped whole when a function is added, like the cache's
+/// per-function pairs, so a lookup writes nothing other threads read.
+pub(crate) struct FunctionMetrics {
+    cache: String,
+    table: arc_swap::ArcSwap<FunctionTable>,
+    adding: parking_lot::Mutex<()>,
+}
+
+type FunctionTable = std::collections::HashMap<
+    crate::identity::FuncId,
+    std::sync::Arc<CacheMetrics>,
+    crate::identity::FastNameHasher,
+>;
+
+impl FunctionMetrics {
+    pub(crate) fn new(cache: &str) -> Self {
+        FunctionMetrics {
+            cache: cache.to_owned(),
+            table: arc_swap::ArcSwap::from_pointee(FunctionTable::default()),
+            adding: parking_lot::Mutex::new(()),
+        }
+    }
+
+    /// `func`'s handles, registered on first use.
+    pub(crate) fn of(&self, func: &crate::identity::FuncId) -> std::sync::Arc<CacheMetrics> {
+        if let Some(found) = self.table.load().get(func) {
+            return found.clone();
+        }
+        let _adding = self.adding.lock();
+        let current = self.table.load_full();
+        if let Some(found) = current.get(func) {
+            return found.clone();
+        }
+        let made = std::sync::Arc::new(CacheMetrics::of_function(&self.cache, func));
+        let mut grown = FunctionTable::clone(&current);
+        grown.insert(*func, made.clone());
+        self.table.store(std::sync::Arc::new(grown));
+        made
+    }
+}
+
+impl std::fmt::Debug for FunctionMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionMetrics")
+            .field("functions", &self.table.load().len())
+            .finish()
+    }
+}

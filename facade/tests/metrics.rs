@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::PrometheusBuilder;
 use redis_func_cache::{FuncCache, FuncId, MemoryStore};
 
 static F: FuncId = FuncId::new("metrics", "f", 1);
+static G: FuncId = FuncId::new("metrics", "g", 2);
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -68,5 +69,52 @@ fn a_prometheus_scrape_shows_the_cache_at_work() {
     assert!(
         body.contains("redis_func_cache_store_seconds") && body.contains("op=\"get\""),
         "the latency histogram: {body}"
+    );
+    per_function_labels(addr);
+}
+
+/// With `metrics_per_function`, each function's calls are counted under its
+/// own `function` label, and the cache has no series without it (a sum over
+/// functions is then the cache's total, nothing counted twice).
+fn per_function_labels(addr: SocketAddr) {
+    let cache = FuncCache::builder("labelled")
+        .maxsize(2)
+        .metrics_per_function(true)
+        .store(MemoryStore::new())
+        .build()
+        .unwrap();
+    // f: miss, hit, hit. g: miss, miss (evicting f's entry), hit.
+    for k in [1u32, 1, 1] {
+        cache.call(&F, &k, || k).unwrap();
+    }
+    for k in [1u32, 2, 2] {
+        cache.call(&G, &k, || k).unwrap();
+    }
+    let s = cache.stats();
+    assert_eq!(
+        (s.hits, s.misses, s.writes, s.evictions),
+        (3, 3, 3, 1),
+        "{s:?}"
+    );
+    let body = scrape(addr);
+    for (metric, function, value) in [
+        ("redis_func_cache_hits_total", "metrics::f", 2),
+        ("redis_func_cache_misses_total", "metrics::f", 1),
+        ("redis_func_cache_writes_total", "metrics::f", 1),
+        ("redis_func_cache_hits_total", "metrics::g", 1),
+        ("redis_func_cache_misses_total", "metrics::g", 2),
+        ("redis_func_cache_writes_total", "metrics::g", 2),
+        ("redis_func_cache_evictions_total", "metrics::g", 1),
+    ] {
+        let line = format!("{metric}{{cache=\"labelled\",function=\"{function}\"}} {value}");
+        assert!(body.contains(&line), "no `{line}` in:\n{body}");
+    }
+    assert!(
+        !body.contains("{cache=\"labelled\"}"),
+        "a series without the function label: {body}"
+    );
+    assert!(
+        body.contains("cache=\"labelled\",function=\"metrics::g\",op=\"put\""),
+        "the latency histogram by function: {body}"
     );
 }

@@ -22,6 +22,7 @@ use crate::policy::{EvictionPolicy, Layout, Policy, PolicyRules};
 use crate::serializer::{Bincode, Serializer};
 use crate::stats::CacheStats;
 use crate::store::{Expiry, Store};
+use crate::telemetry::{CacheMetrics, FunctionMetrics};
 
 /// The builder's state before a store is chosen: it has no `build()`.
 #[derive(Debug, Clone, Copy)]
@@ -77,6 +78,7 @@ pub struct FuncCacheBuilder<S, Z = Bincode> {
     refresh: Option<RefreshAhead>,
     fleet_interval: Option<Duration>,
     on_eviction: Option<EvictionListener>,
+    metrics_per_function: bool,
     store: S,
     serializer: Z,
 }
@@ -112,6 +114,7 @@ impl FuncCache<NoStore> {
             refresh: None,
             fleet_interval: Some(DEFAULT_FLEET_INTERVAL),
             on_eviction: None,
+            metrics_per_function: false,
             store: NoStore,
             serializer: Bincode,
         }
@@ -276,6 +279,24 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
         self
     }
 
+    /// Labels the metrics of calls (feature `metrics`) with the function as
+    /// well as the cache: `function="module::name"`. Off by default, since
+    /// it multiplies the series by the number of cached functions. On, the
+    /// cache's series without the label are not written, so summing over
+    /// `function` gives the cache's totals. Statistics
+    /// ([`FuncCache::stats`]) are the same either way. Without the `metrics`
+    /// feature it changes nothing.
+    ///
+    /// ```
+    /// use redis_func_cache_core::FuncCache;
+    /// let builder = FuncCache::builder("per-function").metrics_per_function(true);
+    /// # let _ = builder;
+    /// ```
+    pub fn metrics_per_function(mut self, on: bool) -> Self {
+        self.metrics_per_function = on;
+        self
+    }
+
     /// The store.
     pub fn store<S2: Store>(self, store: S2) -> FuncCacheBuilder<S2, Z> {
         FuncCacheBuilder {
@@ -292,6 +313,7 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
             refresh: self.refresh,
             fleet_interval: self.fleet_interval,
             on_eviction: self.on_eviction,
+            metrics_per_function: self.metrics_per_function,
             store,
             serializer: self.serializer,
         }
@@ -313,6 +335,7 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
             refresh: self.refresh,
             fleet_interval: self.fleet_interval,
             on_eviction: self.on_eviction,
+            metrics_per_function: self.metrics_per_function,
             store: self.store,
             serializer,
         }
@@ -458,7 +481,14 @@ impl<S: Store, Z: Serializer> FuncCacheBuilder<S, Z> {
             ))
         };
         let store = Arc::new(self.store);
-        let stats = Arc::new(CacheStats::new(&self.name));
+        // With a function label, only the functions' handles are
+        // registered, so no series without the label shows up beside them.
+        let function_metrics = (self.metrics_per_function && cfg!(feature = "metrics"))
+            .then(|| FunctionMetrics::new(&self.name));
+        let stats = Arc::new(match function_metrics {
+            None => CacheStats::new(&self.name),
+            Some(_) => CacheStats::with_metrics(CacheMetrics::unregistered()),
+        });
         let fleet = caps.shared_across_processes.then(|| {
             let reporter =
                 FleetReporter::new(fleet_key(&self.prefix, &self.name, rules.word, layout));
@@ -492,6 +522,7 @@ impl<S: Store, Z: Serializer> FuncCacheBuilder<S, Z> {
             refresh,
             fleet,
             on_eviction: self.on_eviction,
+            function_metrics,
         })
     }
 }

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use super::flight::{Landing, Lead, Turn};
 use super::lease::LeaseWait;
 use super::refresh::now_us;
+use super::tally::Tally;
 use super::{FuncCache, OnStoreError};
 use crate::envelope::{self, RefreshStamp};
 use crate::error::{BoxError, Error};
@@ -172,6 +173,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         L: Fn(Error) -> Option<E>,
     {
         let lease_time = lease.or(self.lease);
+        let tally = self.tally(func);
         let mode = Mode::current();
         let member = match self.usable_key(key, mode) {
             Ok(Some(member)) => member,
@@ -191,10 +193,12 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             let clock = StoreClock::start();
             let traced = span.clock();
             let read = match lease_time.filter(|_| mode.writes()) {
-                None => self.plain_read(self.store.get(&req), refresh),
-                Some(lease) => self.leased_read(self.store.get_or_lease(&req, lease), refresh),
+                None => self.plain_read(&tally, self.store.get(&req), refresh),
+                Some(lease) => {
+                    self.leased_read(&tally, self.store.get_or_lease(&req, lease), refresh)
+                }
             };
-            self.stats.metrics().store_time(StoreOp::Get, clock);
+            tally.store_time(StoreOp::Get, clock);
             span.store_time(traced);
             let lease = match read {
                 Ok(Read::Hit(value)) => {
@@ -222,7 +226,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                         // is waiting for whoever holds it, so compute.
                         Turn::Wait(_) if lease == Lease::Granted => break,
                         Turn::Wait(waiting) => {
-                            self.stats.record(Event::FlightWait);
+                            tally.record(Event::FlightWait);
                             match self.shared::<T>(waiting.wait()) {
                                 Shared::Value(value) => {
                                     span.record("outcome", "waited");
@@ -238,12 +242,12 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             if let (Lease::Held(mut left), Some(lease)) = (lease, lease_time) {
                 // Another caller, maybe in another process, holds the
                 // lease: wait for its value, or for the lease to end.
-                self.stats.record(Event::LeaseWait);
+                tally.record(Event::LeaseWait);
                 let mut wait = LeaseWait::new(lease);
                 while let Some(pause) = wait.next_pause(left) {
                     std::thread::sleep(pause);
                     let got = self.store.get_or_lease(&req, lease);
-                    match self.after_pause::<T>(got) {
+                    match self.after_pause::<T>(&tally, got) {
                         Waited::Value(value, framed) => {
                             span.record("outcome", "waited");
                             land(lead, Some(framed));
@@ -263,13 +267,13 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         let took = started.elapsed();
         if mode.writes() || lead.is_some() {
             let (req, encode_error) =
-                self.encoded(&pair, member, &value, lease_time.is_some(), took);
+                self.encoded(&tally, &pair, member, &value, lease_time.is_some(), took);
             let mut put_error = None;
             if let (Some(req), true) = (&req, mode.writes()) {
                 let clock = StoreClock::start();
                 let outcome = self.store.put(req);
-                self.stats.metrics().store_time(StoreOp::Put, clock);
-                put_error = self.record_put(outcome).err();
+                tally.store_time(StoreOp::Put, clock);
+                put_error = self.record_put(&tally, outcome).err();
             }
             land(lead, req.map(|r| r.value));
             if let Some(e) = encode_error.or(put_error) {
@@ -367,6 +371,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         L: Fn(Error) -> Option<E>,
     {
         let lease_time = lease.or(self.lease);
+        let tally = self.tally(func);
         let mode = Mode::current();
         let member = match self.usable_key(key, mode) {
             Ok(Some(member)) => member,
@@ -386,12 +391,14 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             let clock = StoreClock::start();
             let traced = span.clock();
             let read = match lease_time.filter(|_| mode.writes()) {
-                None => self.plain_read(self.store.get_async(&req).await, refresh),
-                Some(lease) => {
-                    self.leased_read(self.store.get_or_lease_async(&req, lease).await, refresh)
-                }
+                None => self.plain_read(&tally, self.store.get_async(&req).await, refresh),
+                Some(lease) => self.leased_read(
+                    &tally,
+                    self.store.get_or_lease_async(&req, lease).await,
+                    refresh,
+                ),
             };
-            self.stats.metrics().store_time(StoreOp::Get, clock);
+            tally.store_time(StoreOp::Get, clock);
             span.store_time(traced);
             let lease = match read {
                 Ok(Read::Hit(value)) => {
@@ -419,7 +426,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                         // is waiting for whoever holds it, so compute.
                         Turn::Wait(_) if lease == Lease::Granted => break,
                         Turn::Wait(waiting) => {
-                            self.stats.record(Event::FlightWait);
+                            tally.record(Event::FlightWait);
                             match self.shared::<T>(waiting.wait_async().await) {
                                 Shared::Value(value) => {
                                     span.record("outcome", "waited");
@@ -435,12 +442,12 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             if let (Lease::Held(mut left), Some(lease)) = (lease, lease_time) {
                 // Another caller, maybe in another process, holds the
                 // lease: wait for its value, or for the lease to end.
-                self.stats.record(Event::LeaseWait);
+                tally.record(Event::LeaseWait);
                 let mut wait = LeaseWait::new(lease);
                 while let Some(pause) = wait.next_pause(left) {
                     futures_timer::Delay::new(pause).await;
                     let got = self.store.get_or_lease_async(&req, lease).await;
-                    match self.after_pause::<T>(got) {
+                    match self.after_pause::<T>(&tally, got) {
                         Waited::Value(value, framed) => {
                             span.record("outcome", "waited");
                             land(lead, Some(framed));
@@ -460,13 +467,13 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         let took = started.elapsed();
         if mode.writes() || lead.is_some() {
             let (req, encode_error) =
-                self.encoded(&pair, member, &value, lease_time.is_some(), took);
+                self.encoded(&tally, &pair, member, &value, lease_time.is_some(), took);
             let mut put_error = None;
             if let (Some(req), true) = (&req, mode.writes()) {
                 let clock = StoreClock::start();
                 let outcome = self.store.put_async(req).await;
-                self.stats.metrics().store_time(StoreOp::Put, clock);
-                put_error = self.record_put(outcome).err();
+                tally.store_time(StoreOp::Put, clock);
+                put_error = self.record_put(&tally, outcome).err();
             }
             land(lead, req.map(|r| r.value));
             if let Some(e) = encode_error.or(put_error) {
@@ -480,10 +487,11 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     /// A plain read: a value, or a miss without a lease.
     fn plain_read<T: DeserializeOwned>(
         &self,
+        tally: &Tally<'_>,
         got: Result<Option<StoredValue>, Error>,
         refresh: bool,
     ) -> Result<Read<T>, Error> {
-        Ok(match self.decode_read(got, refresh)? {
+        Ok(match self.decode_read(tally, got, refresh)? {
             Some(value) => Read::Hit(value),
             None => Read::Miss(Lease::NotTaken),
         })
@@ -492,26 +500,31 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     /// A read that may have taken the lease.
     fn leased_read<T: DeserializeOwned>(
         &self,
+        tally: &Tally<'_>,
         got: Result<Leased, Error>,
         refresh: bool,
     ) -> Result<Read<T>, Error> {
         let lease = match got {
-            Ok(Leased::Hit(value)) => return self.plain_read(Ok(Some(value)), refresh),
+            Ok(Leased::Hit(value)) => return self.plain_read(tally, Ok(Some(value)), refresh),
             Ok(Leased::Granted) => Lease::Granted,
             Ok(Leased::Held(left)) => Lease::Held(left),
             Ok(Leased::Unleased) => Lease::NotTaken,
             Err(e) => {
-                self.store_failed("read", e)?;
+                self.store_failed(tally, "read", e)?;
                 return Ok(Read::Miss(Lease::NotTaken));
             }
         };
-        self.stats.record(Event::Miss);
+        tally.record(Event::Miss);
         Ok(Read::Miss(lease))
     }
 
     /// What a read after a pause in a lease wait means. The call already
     /// counted its miss, so these reads add to no count but errors.
-    fn after_pause<T: DeserializeOwned>(&self, got: Result<Leased, Error>) -> Waited<T> {
+    fn after_pause<T: DeserializeOwned>(
+        &self,
+        tally: &Tally<'_>,
+        got: Result<Leased, Error>,
+    ) -> Waited<T> {
         match got {
             Ok(Leased::Hit(stored)) => match self.decode_value(&stored) {
                 Some(value) => Waited::Value(value, Bytes::copy_from_slice(&stored)),
@@ -522,7 +535,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             Err(e) => {
                 // Computing is the way on; an error to propagate would
                 // have stopped the call at its first read.
-                let _ = self.store_failed("read", e);
+                let _ = self.store_failed(tally, "read", e);
                 Waited::Compute
             }
         }
@@ -553,13 +566,14 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     /// when errors propagate).
     fn encoded<'a, T: Serialize>(
         &'a self,
+        tally: &Tally<'_>,
         pair: &'a KeyPair,
         member: InvocationHash,
         value: &T,
         release_lease: bool,
         took: Duration,
     ) -> (Option<PutRequest<'a>>, Option<Error>) {
-        match self.put_request(pair, member, value, release_lease, took) {
+        match self.put_request(tally, pair, member, value, release_lease, took) {
             Ok(req) => (req, None),
             Err(e) => (None, Some(e)),
         }
@@ -625,13 +639,14 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     /// early refresh is a miss.
     fn decode_read<T: DeserializeOwned>(
         &self,
+        tally: &Tally<'_>,
         got: Result<Option<StoredValue>, Error>,
         refresh: bool,
     ) -> Result<Option<T>, Error> {
         match got {
             Ok(Some(bytes)) if refresh && self.refresh_due(&bytes) => {
-                self.stats.record(Event::Refresh);
-                self.stats.record(Event::Miss);
+                tally.record(Event::Refresh);
+                tally.record(Event::Miss);
                 Ok(None)
             }
             Ok(Some(bytes)) => match envelope::open(&bytes, Z::FORMAT)
@@ -641,22 +656,22 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                 .and_then(|payload| self.serializer.decode(payload))
             {
                 Ok(value) => {
-                    self.stats.record(Event::Hit);
+                    tally.record(Event::Hit);
                     Ok(Some(value))
                 }
                 Err(e) => {
-                    self.stats.record(Event::DecodeFailure);
-                    self.stats.record(Event::Miss);
+                    tally.record(Event::DecodeFailure);
+                    tally.record(Event::Miss);
                     tracing::warn!(cache = %self.name, error = %e, "cached value does not decode; recomputing");
                     Ok(None)
                 }
             },
             Ok(None) => {
-                self.stats.record(Event::Miss);
+                tally.record(Event::Miss);
                 Ok(None)
             }
             Err(e) => {
-                self.store_failed("read", e)?;
+                self.store_failed(tally, "read", e)?;
                 Ok(None)
             }
         }
@@ -664,6 +679,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
 
     fn put_request<'a, T: Serialize>(
         &'a self,
+        tally: &Tally<'_>,
         pair: &'a KeyPair,
         member: InvocationHash,
         value: &T,
@@ -672,7 +688,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     ) -> Result<Option<PutRequest<'a>>, Error> {
         match self.serializer.encode(value) {
             Ok(payload) if payload.len() > self.serializer.limit() => {
-                self.stats.record(Event::TooLarge);
+                tally.record(Event::TooLarge);
                 tracing::warn!(
                     cache = %self.name,
                     bytes = payload.len(),
@@ -700,24 +716,28 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         }
     }
 
-    fn record_put(&self, outcome: Result<PutOutcome, Error>) -> Result<(), Error> {
+    fn record_put(
+        &self,
+        tally: &Tally<'_>,
+        outcome: Result<PutOutcome, Error>,
+    ) -> Result<(), Error> {
         match outcome {
             Ok(outcome) => {
-                self.stats.record(Event::Write);
+                tally.record(Event::Write);
                 let evicted = outcome.evicted.len() as u64;
-                self.stats.record(Event::Evictions(evicted));
+                tally.record(Event::Evictions(evicted));
                 self.removed(evicted, super::RemovalCause::Size);
                 Ok(())
             }
-            Err(e) => self.store_failed("write", e),
+            Err(e) => self.store_failed(tally, "write", e),
         }
     }
 
-    fn store_failed(&self, op: &'static str, e: Error) -> Result<(), Error> {
+    fn store_failed(&self, tally: &Tally<'_>, op: &'static str, e: Error) -> Result<(), Error> {
         let skipped = matches!(e, Error::Skipped { .. });
         // Only on failures: the call's span (if a subscriber wants it).
         Span::current().record("store", if skipped { "skipped" } else { "error" });
-        self.stats.record(if skipped {
+        tally.record(if skipped {
             Event::Skipped
         } else {
             Event::BackendError

@@ -49,6 +49,9 @@ impl CallKey {
 /// One call's entry in a cache: see [`FuncCache::entry`].
 pub struct Entry<'c, S, Z> {
     cache: &'c FuncCache<S, Z>,
+    /// Whose entry: its metrics carry the function's label when the cache
+    /// labels them so.
+    func: FuncId,
     pair: PairRef<'c>,
     member: InvocationHash,
 }
@@ -78,6 +81,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         let member = func.invocation_hash(args)?;
         Ok(Entry {
             cache: self,
+            func: *func,
             pair: self.pair(func),
             member,
         })
@@ -88,6 +92,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     pub fn entry_of(&self, key: CallKey) -> Result<Entry<'_, S, Z>, Error> {
         Ok(Entry {
             cache: self,
+            func: *key.func,
             pair: self.pair(key.func),
             member: key.member?,
         })
@@ -96,9 +101,10 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
 
 impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     /// Counts an entry insert's write and evictions, and tells the listener.
-    fn record_insert(&self, evicted: u64) {
-        self.stats.record(Event::Write);
-        self.stats.record(Event::Evictions(evicted));
+    fn record_insert(&self, func: &FuncId, evicted: u64) {
+        let tally = self.tally(func);
+        tally.record(Event::Write);
+        tally.record(Event::Evictions(evicted));
         self.removed(evicted, RemovalCause::Size);
     }
 }
@@ -159,7 +165,8 @@ impl<S: Store, Z: Serializer> Entry<'_, S, Z> {
     pub fn insert<T: Serialize>(&self, value: &T) -> Result<(), Error> {
         let req = self.write_request(value)?;
         let outcome = self.cache.store.put(&req)?;
-        self.cache.record_insert(outcome.evicted.len() as u64);
+        self.cache
+            .record_insert(&self.func, outcome.evicted.len() as u64);
         Ok(())
     }
 
@@ -192,7 +199,8 @@ impl<S: Store, Z: Serializer> Entry<'_, S, Z> {
     pub async fn insert_async<T: Serialize>(&self, value: &T) -> Result<(), Error> {
         let req = self.write_request(value)?;
         let outcome = self.cache.store.put_async(&req).await?;
-        self.cache.record_insert(outcome.evicted.len() as u64);
+        self.cache
+            .record_insert(&self.func, outcome.evicted.len() as u64);
         Ok(())
     }
 

@@ -15,6 +15,7 @@ mod fleet;
 mod flight;
 mod lease;
 mod refresh;
+mod tally;
 
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -73,6 +74,8 @@ pub struct FuncCache<S, Z = Bincode> {
     fleet: Option<Arc<fleet::FleetReporter>>,
     /// Hears what this process's puts and purges removed.
     on_eviction: Option<eviction::EvictionListener>,
+    /// Each function's metric handles, when metrics carry a function label.
+    function_metrics: Option<crate::telemetry::FunctionMetrics>,
 }
 
 impl<S, Z> std::fmt::Debug for FuncCache<S, Z> {
@@ -313,6 +316,15 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         let removed = self.store.purge(&self.pair(func))?;
         self.removed(removed, RemovalCause::Purged);
         Ok(removed)
+    }
+
+    /// Where one call of `func` records its events.
+    #[inline]
+    fn tally(&self, func: &FuncId) -> tally::Tally<'_> {
+        tally::Tally::new(
+            &self.stats,
+            self.function_metrics.as_ref().map(|table| table.of(func)),
+        )
     }
 
     /// Tells the eviction listener, if there is one.

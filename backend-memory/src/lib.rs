@@ -9,9 +9,9 @@
 //! take turns.
 //!
 //! ```
-//! use redis_func_cache_core::{FuncCache, FuncId};
-//! use redis_func_cache_memory::MemoryStore;
-//! use redis_func_cache_policies::LruPolicy;
+//! use redis_func_cache::{FuncCache, FuncId};
+//! use redis_func_cache::MemoryStore;
+//! use redis_func_cache::LruPolicy;
 //!
 //! static SQUARE: FuncId = FuncId::with_version(module_path!(), "square", "1");
 //! let cache = FuncCache::builder("doc").policy(LruPolicy).maxsize(2)
@@ -100,8 +100,8 @@ impl MemoryStore {
     /// every TTL.
     ///
     /// ```
-    /// use redis_func_cache_core::clock::ManualClock;
-    /// use redis_func_cache_memory::MemoryStore;
+    /// use redis_func_cache::clock::ManualClock;
+    /// use redis_func_cache::MemoryStore;
     /// let clock = ManualClock::new(0);
     /// let store = MemoryStore::with_clock(clock.clone());
     /// # let _ = store;

@@ -29,7 +29,7 @@ use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
 /// Entries kept in Redis through the `fred` client.
 ///
 /// ```no_run
-/// use redis_func_cache_redis::FredStore;
+/// use redis_func_cache::FredStore;
 /// let one = FredStore::open("redis://127.0.0.1:6379/").unwrap();
 /// let cluster = FredStore::open("redis-cluster://127.0.0.1:7000?node=127.0.0.1:7001").unwrap();
 /// ```
@@ -305,11 +305,11 @@ impl FredStore {
     ///
     /// ```no_run
     /// use std::time::Duration;
-    /// use redis_func_cache_redis::FredStore;
+    /// use redis_func_cache::FredStore;
     ///
     /// let store = FredStore::open("redis://127.0.0.1:6379")?;
     /// store.wait_connected(Duration::from_secs(5))?;
-    /// # Ok::<(), redis_func_cache_core::Error>(())
+    /// # Ok::<(), redis_func_cache::Error>(())
     /// ```
     pub fn wait_connected(&self, within: Duration) -> Result<(), CacheError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);

@@ -8,9 +8,9 @@
 //! failover, `NOSCRIPT` is answered by loading the script again.
 //!
 //! ```no_run
-//! use redis_func_cache_core::{FuncCache, FuncId};
-//! use redis_func_cache_policies::LruPolicy;
-//! use redis_func_cache_redis::RedisStore;
+//! use redis_func_cache::{FuncCache, FuncId};
+//! use redis_func_cache::LruPolicy;
+//! use redis_func_cache::RedisStore;
 //!
 //! static FIB: FuncId = FuncId::with_version(module_path!(), "fib", "1");
 //! let store = RedisStore::open("redis://127.0.0.1:6379/").unwrap();
@@ -48,8 +48,8 @@ const BACKEND: &str = "redis";
 ///
 /// ```
 /// use std::time::Duration;
-/// use redis_func_cache_core::breaker::BreakerOptions;
-/// use redis_func_cache_redis::RedisOptions;
+/// use redis_func_cache::breaker::BreakerOptions;
+/// use redis_func_cache::RedisOptions;
 /// let options = RedisOptions::default()
 ///     .deadline(Duration::from_millis(100))
 ///     .breaker(BreakerOptions::default().failures_to_open(5));

@@ -213,7 +213,7 @@ impl RedisStore<Cluster> {
     /// enough; the client learns the rest).
     ///
     /// ```no_run
-    /// use redis_func_cache_redis::RedisClusterStore;
+    /// use redis_func_cache::RedisClusterStore;
     /// let store = RedisClusterStore::open_cluster(["redis://127.0.0.1:7000/", "redis://127.0.0.1:7001/"]).unwrap();
     /// ```
     pub fn open_cluster<I, U>(nodes: I) -> Result<Self, Error>

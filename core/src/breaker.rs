@@ -11,9 +11,9 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use redis_func_cache_core::breaker::{Admission, Breaker, BreakerOptions};
-//! use redis_func_cache_core::clock::ManualClock;
-//! use redis_func_cache_core::Error;
+//! use redis_func_cache::breaker::{Admission, Breaker, BreakerOptions};
+//! use redis_func_cache::clock::ManualClock;
+//! use redis_func_cache::Error;
 //!
 //! let clock = ManualClock::new(0);
 //! let breaker = Breaker::with_clock(BreakerOptions::default(), Arc::new(clock.clone()));

@@ -14,7 +14,7 @@ pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
 /// The system's wall clock.
 ///
 /// ```
-/// use redis_func_cache_core::clock::{Clock, SystemClock};
+/// use redis_func_cache::clock::{Clock, SystemClock};
 /// assert!(SystemClock.now_micros() > 1_600_000_000_000_000);
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,7 +32,7 @@ impl Clock for SystemClock {
 ///
 /// ```
 /// use std::time::Duration;
-/// use redis_func_cache_core::clock::{Clock, ManualClock};
+/// use redis_func_cache::clock::{Clock, ManualClock};
 /// let clock = ManualClock::new(1_000);
 /// let seen_by_store = clock.clone();
 /// clock.advance(Duration::from_millis(2));

@@ -9,7 +9,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Everything that can go wrong in a cache call or in building a cache.
 ///
 /// ```
-/// use redis_func_cache_core::Error;
+/// use redis_func_cache::Error;
 /// let err = Error::config("maxsize must be at least 1");
 /// assert!(err.to_string().contains("maxsize"));
 /// assert!(!err.is_transient());

@@ -77,7 +77,7 @@ fn folded_multiply(a: u64, b: u64) -> u64 {
 /// results are never served for new code.
 ///
 /// ```
-/// use redis_func_cache_core::FuncId;
+/// use redis_func_cache::FuncId;
 /// static FIB: FuncId = FuncId::with_version(module_path!(), "fib", "v1");
 /// assert_eq!(FIB.name(), "fib");
 /// assert_eq!(FIB.fingerprint_text().len(), 16);
@@ -137,7 +137,7 @@ impl FuncId {
     /// references hashes the same as the tuple of values.
     ///
     /// ```
-    /// use redis_func_cache_core::FuncId;
+    /// use redis_func_cache::FuncId;
     /// static ADD: FuncId = FuncId::new("m", "add", 7);
     /// let a = ADD.invocation_hash(&(1u32, "x")).unwrap();
     /// let b = ADD.invocation_hash(&(&1u32, &"x")).unwrap();
@@ -159,7 +159,7 @@ impl FuncId {
     /// encoding of a tuple is its elements' encodings one after the other.
     ///
     /// ```
-    /// use redis_func_cache_core::FuncId;
+    /// use redis_func_cache::FuncId;
     /// static ADD: FuncId = FuncId::new("m", "add", 7);
     /// let mut hasher = ADD.hasher();
     /// hasher.arg(&1u32);
@@ -337,7 +337,7 @@ impl std::io::Write for HashWriter {
 /// the field of its value map, as 16 raw bytes.
 ///
 /// ```
-/// use redis_func_cache_core::InvocationHash;
+/// use redis_func_cache::InvocationHash;
 /// let h = InvocationHash::from_bytes([7; 16]);
 /// assert_eq!(h.as_bytes(), &[7; 16]);
 /// assert_eq!(h.to_string(), "07".repeat(16));

@@ -17,7 +17,7 @@ pub const DEFAULT_PREFIX: &str = "redis_func_cache:";
 /// index (`…:0`, a sorted set or set) and the value map (`…:1`, a hash).
 ///
 /// ```
-/// use redis_func_cache_core::{FuncId, KeyPair, Layout};
+/// use redis_func_cache::{FuncId, KeyPair, Layout};
 /// static F: FuncId = FuncId::new("app::math", "fib", 0xab);
 /// let p = KeyPair::new("redis_func_cache:", "c", "lru", Layout::ClusterMultiple, &F);
 /// assert_eq!(p.index(), "redis_func_cache:c:lru-cm:app::math:fib#{00000000000000ab}:0");
@@ -103,7 +103,7 @@ impl KeyPair {
     /// lease has been granted for a lease time.
     ///
     /// ```
-    /// use redis_func_cache_core::KeyPair;
+    /// use redis_func_cache::KeyPair;
     /// let pair = KeyPair::from_names("c:lru:0".into(), "c:lru:1".into());
     /// assert_eq!(pair.leases(), "c:lru:2");
     /// ```
@@ -126,7 +126,7 @@ impl KeyPair {
     /// ```
     /// use std::sync::Arc;
     /// use redis_func_cache_core::StoreId;
-    /// use redis_func_cache_core::KeyPair;
+    /// use redis_func_cache::KeyPair;
     /// let pair = KeyPair::from_names("c:0".into(), "c:1".into());
     /// let (mine, other) = (StoreId::unique(), StoreId::unique());
     /// assert_eq!(pair.handle::<u32>(mine), None);

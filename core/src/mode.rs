@@ -8,7 +8,7 @@
 //! for that). Wrap what you spawn instead:
 //!
 //! ```
-//! use redis_func_cache_core::Mode;
+//! use redis_func_cache::Mode;
 //! let rt = tokio::runtime::Runtime::new().unwrap();
 //! rt.block_on(Mode::ReadOnly.scope_async(async {
 //!     // Not inherited: the spawned task runs in the normal mode...
@@ -32,7 +32,7 @@ use std::task::{Context, Poll};
 /// What a cached call may do.
 ///
 /// ```
-/// use redis_func_cache_core::Mode;
+/// use redis_func_cache::Mode;
 /// assert_eq!(Mode::current(), Mode::Normal);
 /// let inner = Mode::Bypass.scope(|| Mode::current());
 /// assert_eq!(inner, Mode::Bypass);
@@ -77,7 +77,7 @@ impl Mode {
     /// whichever thread polls it.
     ///
     /// ```
-    /// # use redis_func_cache_core::Mode;
+    /// # use redis_func_cache::Mode;
     /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     /// let seen = rt.block_on(Mode::ReadOnly.scope_async(async { Mode::current() }));
     /// assert_eq!(seen, Mode::ReadOnly);

@@ -50,7 +50,7 @@ impl IndexKind {
 /// command), and a hit that finds them saturated writes nothing.
 ///
 /// ```
-/// use redis_func_cache_core::policy::queue_scores::{MAIN_BASE, SMALL_BASE};
+/// use redis_func_cache::policy::queue_scores::{MAIN_BASE, SMALL_BASE};
 /// // Every score stays an exact integer in a double, as Redis keeps them.
 /// assert!(SMALL_BASE < MAIN_BASE && MAIN_BASE < (1 << 53));
 /// ```
@@ -95,7 +95,7 @@ pub enum Victim {
 /// The complete description of a policy's behaviour.
 ///
 /// ```
-/// use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
+/// use redis_func_cache::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
 /// // "least recently inserted, hits do not count": FIFO.
 /// let fifo = PolicyRules {
 ///     word: "fifo",
@@ -214,7 +214,7 @@ impl Layout {
     /// Parses [`Layout::as_str`].
     ///
     /// ```
-    /// use redis_func_cache_core::Layout;
+    /// use redis_func_cache::Layout;
     /// assert_eq!(Layout::parse("cluster-multiple"), Some(Layout::ClusterMultiple));
     /// assert_eq!(Layout::parse("nope"), None);
     /// ```
@@ -246,7 +246,7 @@ pub trait EvictionPolicy {
 /// A policy chosen at run time.
 ///
 /// ```
-/// use redis_func_cache_core::policy::{EvictionPolicy, IndexKind, Layout, Policy, PolicyRules, ScoreRule, Victim};
+/// use redis_func_cache::policy::{EvictionPolicy, IndexKind, Layout, Policy, PolicyRules, ScoreRule, Victim};
 /// let rules = PolicyRules { word: "lfu", index: IndexKind::SortedSet, on_insert: ScoreRule::One,
 ///     on_hit: ScoreRule::Increment, on_overwrite: ScoreRule::Keep, victim: Victim::Lowest };
 /// let p = Policy::new(rules, Layout::Cluster);

@@ -27,7 +27,7 @@ const fn checked_limit(limit: usize) -> usize {
 /// Turns values into bytes and back.
 ///
 /// ```
-/// use redis_func_cache_core::serializer::{Bincode, Serializer};
+/// use redis_func_cache::serializer::{Bincode, Serializer};
 /// let bincode: Bincode = Bincode; // the default 64 MiB decode limit
 /// let bytes = bincode.encode(&vec![1u32, 2, 3]).unwrap();
 /// let back: Vec<u32> = bincode.decode(&bytes).unwrap();
@@ -74,7 +74,7 @@ fn check_size(len: usize, limit: usize) -> Result<(), Error> {
 /// both the input size and what decoding may allocate.
 ///
 /// ```
-/// use redis_func_cache_core::serializer::{Bincode, Serializer};
+/// use redis_func_cache::serializer::{Bincode, Serializer};
 /// // A length prefix claiming 2^60 elements: refused, nothing allocated.
 /// let hostile = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0x10];
 /// assert!(Bincode::<{ 1 << 20 }>.decode::<Vec<u64>>(&hostile).is_err());

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 /// Counts at one moment.
 ///
 /// ```
-/// use redis_func_cache_core::StatsSnapshot;
+/// use redis_func_cache::StatsSnapshot;
 /// let a = StatsSnapshot { hits: 3, misses: 1, ..Default::default() };
 /// let b = StatsSnapshot { hits: 1, ..Default::default() };
 /// assert_eq!((a - b).hits, 2);
@@ -255,7 +255,7 @@ thread_local! {
 /// thread while it ran. Scopes nest: an outer scope sees the inner counts too.
 ///
 /// ```
-/// use redis_func_cache_core::stats;
+/// use redis_func_cache::stats;
 /// let (value, counts) = stats::count(|| 42);
 /// assert_eq!(value, 42);
 /// assert_eq!(counts.hits + counts.misses, 0);
@@ -298,7 +298,7 @@ fn counted_step<R>(counts: &mut StatsSnapshot, f: impl FnOnce() -> R) -> R {
 /// counted while it was polled.
 ///
 /// ```
-/// # use redis_func_cache_core::stats;
+/// # use redis_func_cache::stats;
 /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// let (v, counts) = rt.block_on(stats::count_async(async { 7 }));
 /// assert_eq!((v, counts.writes), (7, 0));

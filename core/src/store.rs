@@ -39,7 +39,7 @@ impl Expiry {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use redis_func_cache_core::store::Expiry;
+    /// use redis_func_cache::store::Expiry;
     /// let e = Expiry { pair_ttl: Duration::from_secs(16), slide: true, entry_ttl: None };
     /// assert!(!e.hit_restarts(Duration::from_millis(15_500)));
     /// assert!(e.hit_restarts(Duration::from_secs(15)));
@@ -507,10 +507,10 @@ impl Store for Arc<dyn DynStore> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use redis_func_cache_core::{FuncCache, FuncId};
-/// use redis_func_cache_core::store::AnyStore;
-/// # use redis_func_cache_core::store::{Capabilities, GetRequest, Leased, PutOutcome, PutRequest, StoredValue, Store};
-/// # use redis_func_cache_core::{Error, KeyPair};
+/// use redis_func_cache::{FuncCache, FuncId};
+/// use redis_func_cache::store::AnyStore;
+/// # use redis_func_cache::store::{Capabilities, GetRequest, Leased, PutOutcome, PutRequest, StoredValue, Store};
+/// # use redis_func_cache::{Error, KeyPair};
 /// # #[derive(Debug)] struct Nothing;
 /// # impl Store for Nothing {
 /// #   fn capabilities(&self) -> Capabilities { Capabilities::new("none") }

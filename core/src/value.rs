@@ -22,7 +22,7 @@ pub const INLINE_CAPACITY: usize = 23;
 /// [`INLINE_CAPACITY`] bytes), a shared one gains a reference.
 ///
 /// ```
-/// use redis_func_cache_core::store::StoredValue;
+/// use redis_func_cache::store::StoredValue;
 /// use bytes::Bytes;
 ///
 /// let short = StoredValue::from(Bytes::from_static(b"42"));

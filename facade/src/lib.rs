@@ -71,6 +71,7 @@
 
 extern crate self as redis_func_cache;
 
+pub use redis_func_cache_core::breaker::{self, BreakerOptions};
 pub use redis_func_cache_core::clock::{self, Clock, ManualClock, SystemClock};
 pub use redis_func_cache_core::serializer;
 pub use redis_func_cache_core::stats;

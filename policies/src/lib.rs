@@ -5,12 +5,12 @@
 //! (SPEC §3.2), are unit types:
 //!
 //! ```
-//! use redis_func_cache_core::{EvictionPolicy, Layout};
-//! use redis_func_cache_policies::{LruPolicy, MruClusterMultiplePolicy, rules};
+//! use redis_func_cache::{EvictionPolicy, Layout};
+//! use redis_func_cache::{LruPolicy, MruClusterMultiplePolicy, rules};
 //! assert_eq!(LruPolicy.rules(), rules::LRU);
 //! assert_eq!(MruClusterMultiplePolicy.layout(), Layout::ClusterMultiple);
 //! // Each also converts into the run-time form:
-//! let policy = redis_func_cache_core::Policy::from(LruPolicy);
+//! let policy = redis_func_cache::Policy::from(LruPolicy);
 //! assert_eq!(policy.rules(), rules::LRU);
 //! ```
 #![warn(missing_docs)]
@@ -109,7 +109,7 @@ pub mod rules {
     /// `s3fifo`, `sieve`).
     ///
     /// ```
-    /// use redis_func_cache_policies::rules;
+    /// use redis_func_cache::rules;
     /// assert_eq!(rules::by_word("lfu"), Some(rules::LFU));
     /// assert_eq!(rules::by_word("arc"), None);
     /// ```
@@ -183,7 +183,7 @@ seed_policies! {
 /// replay tool's `--policy` and `--layout`).
 ///
 /// ```
-/// use redis_func_cache_policies::{by_name, EvictionPolicy, Layout};
+/// use redis_func_cache::{by_name, EvictionPolicy, Layout};
 /// let p = by_name("fifo", "cluster").unwrap();
 /// assert_eq!((p.rules().word, p.layout()), ("fifo", Layout::Cluster));
 /// assert!(by_name("fifo", "ring").is_none());

@@ -32,9 +32,9 @@ pub struct NoStore;
 ///
 /// ```
 /// use std::time::Duration;
-/// use redis_func_cache_core::{Error, FuncCache};
-/// # use redis_func_cache_core::store::*;
-/// # use redis_func_cache_core::*;
+/// use redis_func_cache::{Error, FuncCache};
+/// # use redis_func_cache::store::*;
+/// # use redis_func_cache::*;
 /// # struct S;
 /// # impl Store for S {
 /// #   fn capabilities(&self) -> Capabilities { Capabilities::new("none") }
@@ -175,8 +175,8 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
     /// other.
     ///
     /// ```
-    /// # use redis_func_cache_core::*;
-    /// # use redis_func_cache_core::store::*;
+    /// # use redis_func_cache::*;
+    /// # use redis_func_cache::store::*;
     /// # struct S;
     /// # impl Store for S {
     /// #   fn capabilities(&self) -> Capabilities { Capabilities::new("none") }
@@ -261,7 +261,7 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
     /// ```
     /// use std::sync::Arc;
     /// use std::sync::atomic::{AtomicU64, Ordering};
-    /// use redis_func_cache_core::{FuncCache, RemovalCause};
+    /// use redis_func_cache::{FuncCache, RemovalCause};
     /// let evicted = Arc::new(AtomicU64::new(0));
     /// let seen = evicted.clone();
     /// let builder = FuncCache::builder("listened").on_eviction(move |n, cause| {
@@ -288,7 +288,7 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
     /// feature it changes nothing.
     ///
     /// ```
-    /// use redis_func_cache_core::FuncCache;
+    /// use redis_func_cache::FuncCache;
     /// let builder = FuncCache::builder("per-function").metrics_per_function(true);
     /// # let _ = builder;
     /// ```

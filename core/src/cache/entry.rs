@@ -22,7 +22,7 @@ use crate::store::{GetRequest, PutRequest, Store, StoredValue};
 /// the cached function's arguments, so no one writes a [`FuncId`] by hand.
 ///
 /// ```
-/// use redis_func_cache_core::{CallKey, FuncId};
+/// use redis_func_cache::{CallKey, FuncId};
 /// static ADD: FuncId = FuncId::new("doc", "add", 1);
 /// let key = CallKey::new(&ADD, ADD.invocation_hash(&(1u32, 2u32)));
 /// assert_eq!(key.func(), &ADD);
@@ -62,8 +62,8 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     /// remove without running the function.
     ///
     /// ```
-    /// # use redis_func_cache_core::*;
-    /// # use redis_func_cache_core::store::*;
+    /// # use redis_func_cache::*;
+    /// # use redis_func_cache::store::*;
     /// # fn demo<S: Store>(cache: FuncCache<S>) -> Result<(), Error> {
     /// static SQUARE: FuncId = FuncId::new("doc", "square", 1);
     /// let entry = cache.entry(&SQUARE, &7u64)?;

@@ -184,7 +184,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     /// process's [`stats`](Self::stats). Other counters are zero.
     ///
     /// ```
-    /// # use redis_func_cache_core::*;
+    /// # use redis_func_cache::*;
     /// # fn demo<S: Store>(cache: FuncCache<S>) -> Result<(), Error> {
     /// cache.flush_fleet_stats()?; // this process's latest counts, now
     /// let fleet = cache.fleet_stats()?;

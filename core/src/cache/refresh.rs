@@ -19,7 +19,7 @@ use crate::envelope::RefreshStamp;
 /// [`FuncCacheBuilder::refresh_ahead`](crate::FuncCacheBuilder::refresh_ahead).
 ///
 /// ```
-/// use redis_func_cache_core::RefreshAhead;
+/// use redis_func_cache::RefreshAhead;
 /// // Tests make the draw fixed: r = 1 never refreshes before the deadline.
 /// let never_early = RefreshAhead::new(1.0).with_random(|| 1.0);
 /// # let _ = never_early;

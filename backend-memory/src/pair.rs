@@ -84,6 +84,10 @@ impl Index {
             IndexKind::SortedSet => Index::Appended(AppendedIndex::default()),
             IndexKind::Set => Index::Set(Vec::new()),
             IndexKind::S3Fifo | IndexKind::Sieve => Index::Queues(QueueIndex::new(kind)),
+            // A kind this store does not know (the enum is
+            // `#[non_exhaustive]`): `prepare` refuses it before any entry
+            // is written, so the pair stays empty.
+            _ => Index::Appended(AppendedIndex::default()),
         }
     }
 
@@ -198,6 +202,37 @@ fn hit_restarts(expiry: &Expiry, expires_at: u64, now: u64) -> bool {
     expiry.hit_restarts(remaining)
 }
 
+/// `Ok` if this store carries out every part of `rules`. The policy enums
+/// are `#[non_exhaustive]`, so a newer core may hand it a part it does not
+/// know; that is an error, not a guess.
+fn known(rules: &PolicyRules) -> Result<(), Error> {
+    let index = matches!(
+        rules.index,
+        IndexKind::SortedSet | IndexKind::Set | IndexKind::S3Fifo | IndexKind::Sieve
+    );
+    let rule = |r: ScoreRule| {
+        matches!(
+            r,
+            ScoreRule::Keep
+                | ScoreRule::MaxPlusOne
+                | ScoreRule::One
+                | ScoreRule::Increment
+                | ScoreRule::ClockMicros
+        )
+    };
+    let victim = matches!(
+        rules.victim,
+        Victim::Lowest | Victim::Highest | Victim::Random
+    );
+    if index && rule(rules.on_insert) && rule(rules.on_hit) && rule(rules.on_overwrite) && victim {
+        Ok(())
+    } else {
+        Err(Error::config(format!(
+            "the memory store does not carry out {rules:?}; use redis-func-cache crates of one version"
+        )))
+    }
+}
+
 fn wrong_type(expected: IndexKind, found: IndexKind) -> Error {
     Error::backend(
         "memory",
@@ -223,8 +258,11 @@ impl PairState {
         }
     }
 
-    /// Expires, then checks the index kind (an empty pair takes any kind).
-    fn prepare(&mut self, kind: IndexKind, now: u64) -> Result<(), Error> {
+    /// Refuses rules this store does not carry out, expires, then checks
+    /// the index kind (an empty pair takes any kind).
+    fn prepare(&mut self, rules: &PolicyRules, now: u64) -> Result<(), Error> {
+        known(rules)?;
+        let kind = rules.index;
         self.expire(now);
         if self.index.kind() != kind {
             if !self.entries.is_empty() {
@@ -251,6 +289,8 @@ impl PairState {
             ScoreRule::One => Some(1),
             ScoreRule::Increment => Some(current.unwrap_or(0) + 1),
             ScoreRule::ClockMicros => Some(now),
+            // Unknown rules were refused by `prepare`.
+            _ => None,
         }
     }
 
@@ -347,7 +387,9 @@ impl PairState {
             }
             (_, ScoreRule::Increment) => Some(Touch::Increment(member)),
             (_, ScoreRule::ClockMicros) => Some(Touch::Set(member, now)),
-            (_, ScoreRule::One) => return SharedGet::NeedsExclusive,
+            // One, and rules this store does not know: the exclusive path
+            // (which refuses the latter).
+            (_, _) => return SharedGet::NeedsExclusive,
         };
         if req.expiry.slide {
             // Only once the TTL has run down by 1/16 (SPEC §6), so hits on a
@@ -403,7 +445,7 @@ impl PairState {
         req: &GetRequest<'_>,
         now: u64,
     ) -> Result<Option<StoredValue>, Error> {
-        self.prepare(req.rules.index, now)?;
+        self.prepare(req.rules, now)?;
         let member = req.member;
         let Some(entry) = self.entries.get(&member) else {
             return Ok(None);
@@ -453,7 +495,7 @@ impl PairState {
 
     pub(crate) fn put(&mut self, req: &PutRequest<'_>, now: u64) -> Result<PutOutcome, Error> {
         let rules = req.rules;
-        self.prepare(rules.index, now)?;
+        self.prepare(rules, now)?;
         let created = self.entries.is_empty();
         let deadline = req
             .expiry
@@ -554,6 +596,8 @@ impl PairState {
                         Victim::Highest => n.saturating_sub(1),
                         Victim::Random if n > 0 => self.rng.usize(..n),
                         Victim::Random => 0,
+                        // Unknown victims were refused by `prepare`.
+                        _ => 0,
                     };
                     self.index.sorted_nth(position)
                 }

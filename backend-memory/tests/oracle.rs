@@ -63,6 +63,7 @@ impl Oracle {
             One => 1,
             Increment => current + 1,
             ClockMicros => now,
+            other => panic!("the oracle does not know {other:?}"),
         }
     }
 
@@ -85,6 +86,7 @@ impl Oracle {
                 Victim::Lowest => *self.entries.iter().min_by_key(key).unwrap(),
                 Victim::Highest => *self.entries.iter().max_by_key(key).unwrap(),
                 Victim::Random => unreachable!("random victims are checked by invariants"),
+                other => panic!("the oracle does not know {other:?}"),
             };
             self.entries.retain(|e| e.0 != victim.0);
             evicted.push(victim.0);

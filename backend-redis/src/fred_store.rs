@@ -529,7 +529,7 @@ impl Store for FredStore {
     }
 
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
-        let value = self.block(fred_result(self.script(get_call(req))))?;
+        let value = self.block(fred_result(self.script(get_call(req)?)))?;
         Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
@@ -544,12 +544,12 @@ impl Store for FredStore {
     }
 
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, CacheError> {
-        let value = self.block(fred_result(self.script(get_leased_call(req, lease))))?;
+        let value = self.block(fred_result(self.script(get_leased_call(req, lease)?)))?;
         leased(req.rules, leased_answer(value)?)
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {
-        let value = self.block(fred_result(self.script(put_call(req))))?;
+        let value = self.block(fred_result(self.script(put_call(req)?)))?;
         outcome(evicted_of(value)?)
     }
 
@@ -616,7 +616,7 @@ impl Store for FredStore {
     }
 
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
-        let value = self.run(fred_result(self.script(get_call(req)))).await?;
+        let value = self.run(fred_result(self.script(get_call(req)?))).await?;
         Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
@@ -640,13 +640,13 @@ impl Store for FredStore {
         lease: Duration,
     ) -> Result<Leased, CacheError> {
         let value = self
-            .run(fred_result(self.script(get_leased_call(req, lease))))
+            .run(fred_result(self.script(get_leased_call(req, lease)?)))
             .await?;
         leased(req.rules, leased_answer(value)?)
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {
-        let value = self.run(fred_result(self.script(put_call(req)))).await?;
+        let value = self.run(fred_result(self.script(put_call(req)?))).await?;
         outcome(evicted_of(value)?)
     }
 

@@ -533,7 +533,7 @@ impl<T: Topology> Store for RedisStore<T> {
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         self.shared.guard.sync(|| {
             let mut con = self.sync_connection()?;
-            let value: Option<Vec<u8>> = get_call(req).invoke(&mut *con).map_err(backend_error)?;
+            let value: Option<Vec<u8>> = get_call(req)?.invoke(&mut *con).map_err(backend_error)?;
             Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
         })
     }
@@ -561,7 +561,7 @@ impl<T: Topology> Store for RedisStore<T> {
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
         self.shared.guard.sync(|| {
             let mut con = self.sync_connection()?;
-            let answer: redis::Value = get_leased_call(req, lease)
+            let answer: redis::Value = get_leased_call(req, lease)?
                 .invoke(&mut *con)
                 .map_err(backend_error)?;
             leased(req.rules, leased_answer(answer)?)
@@ -571,7 +571,7 @@ impl<T: Topology> Store for RedisStore<T> {
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         self.shared.guard.sync(|| {
             let mut con = self.sync_connection()?;
-            let evicted: Vec<Vec<u8>> = put_call(req).invoke(&mut *con).map_err(backend_error)?;
+            let evicted: Vec<Vec<u8>> = put_call(req)?.invoke(&mut *con).map_err(backend_error)?;
             outcome(evicted)
         })
     }
@@ -645,7 +645,7 @@ impl<T: Topology> Store for RedisStore<T> {
         self.shared
             .guard
             .run(async {
-                let value: Option<Vec<u8>> = self.invoke(&get_call(req)).await?;
+                let value: Option<Vec<u8>> = self.invoke(&get_call(req)?).await?;
                 Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
             })
             .await
@@ -679,7 +679,7 @@ impl<T: Topology> Store for RedisStore<T> {
         self.shared
             .guard
             .run(async {
-                let answer: redis::Value = self.invoke(&get_leased_call(req, lease)).await?;
+                let answer: redis::Value = self.invoke(&get_leased_call(req, lease)?).await?;
                 leased(req.rules, leased_answer(answer)?)
             })
             .await
@@ -689,7 +689,7 @@ impl<T: Topology> Store for RedisStore<T> {
         self.shared
             .guard
             .run(async {
-                let evicted: Vec<Vec<u8>> = self.invoke(&put_call(req)).await?;
+                let evicted: Vec<Vec<u8>> = self.invoke(&put_call(req)?).await?;
                 outcome(evicted)
             })
             .await

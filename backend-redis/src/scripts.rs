@@ -102,42 +102,54 @@ impl<'a> ScriptCall<'a> {
     }
 }
 
-fn rule_word(rule: ScoreRule) -> &'static str {
-    match rule {
+/// A rule, variant or kind this version of the scripts does not carry out
+/// (the policy enums are `#[non_exhaustive]`; a newer core may add one).
+fn unknown(what: impl std::fmt::Debug) -> Error {
+    Error::config(format!(
+        "the Redis store does not carry out the policy part {what:?}; \
+         use redis-func-cache crates of one version"
+    ))
+}
+
+fn rule_word(rule: ScoreRule) -> Result<&'static str, Error> {
+    Ok(match rule {
         ScoreRule::Keep => "keep",
         ScoreRule::MaxPlusOne => "max1",
         ScoreRule::One => "one",
         ScoreRule::Increment => "incr",
         ScoreRule::ClockMicros => "clock",
-    }
+        other => return Err(unknown(other)),
+    })
 }
 
 /// The index kind, as the put script reads it.
-fn kind_word(rules: &PolicyRules) -> &'static str {
-    match rules.index {
+fn kind_word(rules: &PolicyRules) -> Result<&'static str, Error> {
+    Ok(match rules.index {
         IndexKind::SortedSet => "z",
         IndexKind::Set => "s",
         IndexKind::S3Fifo => "q3",
         IndexKind::Sieve => "sv",
-    }
+        other => return Err(unknown(other)),
+    })
 }
 
 /// The index kind and hit rule, as the get script reads them: S3-FIFO and
 /// SIEVE share one hit branch that differs only in what saturates.
-fn get_words(rules: &PolicyRules) -> (&'static str, &'static str) {
-    match rules.index {
+fn get_words(rules: &PolicyRules) -> Result<(&'static str, &'static str), Error> {
+    Ok(match rules.index {
         IndexKind::S3Fifo => ("q", "freq"),
         IndexKind::Sieve => ("q", "visit"),
-        _ => (kind_word(rules), rule_word(rules.on_hit)),
-    }
+        _ => (kind_word(rules)?, rule_word(rules.on_hit)?),
+    })
 }
 
-fn victim_word(victim: Victim) -> &'static str {
-    match victim {
+fn victim_word(victim: Victim) -> Result<&'static str, Error> {
+    Ok(match victim {
         Victim::Lowest => "low",
         Victim::Highest => "high",
         Victim::Random => "rand",
-    }
+        other => return Err(unknown(other)),
+    })
 }
 
 fn millis(d: Duration) -> u64 {
@@ -148,24 +160,28 @@ fn flag(on: bool) -> Arg<'static> {
     Arg::Text(if on { "1" } else { "0" })
 }
 
-/// The get script for a request.
-pub(crate) fn get_call<'a>(req: &'a GetRequest<'a>) -> ScriptCall<'a> {
+/// The get script for a request, or an error for a policy part the
+/// scripts do not know.
+pub(crate) fn get_call<'a>(req: &'a GetRequest<'a>) -> Result<ScriptCall<'a>, Error> {
     let expiry: Expiry = req.expiry;
-    let (kind, rule) = get_words(req.rules);
-    ScriptCall::new(&GET, req.pair)
+    let (kind, rule) = get_words(req.rules)?;
+    Ok(ScriptCall::new(&GET, req.pair)
         .arg(Arg::Bytes(&req.member.as_bytes()[..]))
         .arg(Arg::Text(kind))
         .arg(Arg::Text(rule))
         .arg(Arg::Int(millis(expiry.pair_ttl)))
         .arg(flag(expiry.slide))
-        .arg(flag(expiry.entry_ttl.is_some()))
+        .arg(flag(expiry.entry_ttl.is_some())))
 }
 
 /// The get script that also takes the lease on a miss.
-pub(crate) fn get_leased_call<'a>(req: &'a GetRequest<'a>, lease: Duration) -> ScriptCall<'a> {
-    let mut call = get_call(req).with_lease_key(true);
+pub(crate) fn get_leased_call<'a>(
+    req: &'a GetRequest<'a>,
+    lease: Duration,
+) -> Result<ScriptCall<'a>, Error> {
+    let mut call = get_call(req)?.with_lease_key(true);
     call.script = &GET_LEASED;
-    call.arg(Arg::Int(millis(lease)))
+    Ok(call.arg(Arg::Int(millis(lease))))
 }
 
 /// What the leased get script answered, in client-neutral form.
@@ -195,24 +211,25 @@ pub(crate) fn leased(rules: &PolicyRules, answer: LeasedAnswer) -> Result<Leased
     })
 }
 
-/// The put script for a request.
-pub(crate) fn put_call<'a>(req: &'a PutRequest<'a>) -> ScriptCall<'a> {
+/// The put script for a request, or an error for a policy part the
+/// scripts do not know.
+pub(crate) fn put_call<'a>(req: &'a PutRequest<'a>) -> Result<ScriptCall<'a>, Error> {
     let expiry = req.expiry;
     let entry_ttl_us = expiry.entry_ttl.map_or(0, |d| {
         u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
     });
-    ScriptCall::new(&PUT, req.pair)
+    Ok(ScriptCall::new(&PUT, req.pair)
         .arg(Arg::Bytes(&req.member.as_bytes()[..]))
         .arg(Arg::Bytes(&req.value[..]))
-        .arg(Arg::Text(kind_word(req.rules)))
-        .arg(Arg::Text(rule_word(req.rules.on_insert)))
-        .arg(Arg::Text(rule_word(req.rules.on_overwrite)))
-        .arg(Arg::Text(victim_word(req.rules.victim)))
+        .arg(Arg::Text(kind_word(req.rules)?))
+        .arg(Arg::Text(rule_word(req.rules.on_insert)?))
+        .arg(Arg::Text(rule_word(req.rules.on_overwrite)?))
+        .arg(Arg::Text(victim_word(req.rules.victim)?))
         .arg(Arg::Int(req.maxsize))
         .arg(Arg::Int(millis(expiry.pair_ttl)))
         .arg(flag(expiry.slide))
         .arg(Arg::Int(entry_ttl_us))
-        .with_lease_key(req.release_lease)
+        .with_lease_key(req.release_lease))
 }
 
 /// The entry script: `peek` reads a member without the hit rule, `remove`

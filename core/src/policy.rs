@@ -5,9 +5,16 @@
 //! carries the same description out (the memory store in process, the Redis
 //! store in Lua), so a new policy built from these rules needs no new store
 //! code.
+//!
+//! [`IndexKind`], [`ScoreRule`], [`Victim`] and [`Layout`] are
+//! `#[non_exhaustive]`: a later version may add a part, so a match on one
+//! outside this crate needs a `_` arm. A store handed a part it does not
+//! carry out refuses the request with [`Error::Config`](crate::Error::Config)
+//! rather than guess; the memory and Redis stores do.
 
 /// How the index of a pair is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IndexKind {
     /// Ordered by (score, member bytes), as a Redis sorted set.
     SortedSet,
@@ -67,6 +74,7 @@ pub mod queue_scores {
 
 /// What score a member gets when it is inserted or hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ScoreRule {
     /// The score stays what it was (no-op on hit).
     Keep,
@@ -83,6 +91,7 @@ pub enum ScoreRule {
 
 /// Which member leaves when room is needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Victim {
     /// The lowest (score, member bytes).
     Lowest,
@@ -171,6 +180,7 @@ impl PolicyRules {
 /// Where a cache keeps its entries: one key pair for the whole cache, or one
 /// per function; with or without a cluster hash tag (SPEC §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Layout {
     /// One pair per cache.
     Single,

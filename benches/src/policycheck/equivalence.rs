@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use redis_func_cache::clock::ManualClock;
 use redis_func_cache::policy::queue_scores::{MAIN_BASE, SMALL_BASE};
-use redis_func_cache::policy::{IndexKind, Layout, PolicyRules};
+use redis_func_cache::policy::{Layout, PolicyRules};
 use redis_func_cache::store::{Expiry, GetRequest, PairContents, PutRequest, Store};
 use redis_func_cache::{InvocationHash, KeyPair, MemoryStore, RedisClusterStore, RedisStore};
 
-use super::model::{CHECKED, CLOCK_START, CacheState, Key, PolicyModel, member};
+use super::model::{CHECKED, CLOCK_START, CacheState, Key, Kind, PolicyModel, member};
 use super::ops::{self, Observed, Op};
 use super::{Counterexample, Report, Scope};
 
@@ -362,8 +362,8 @@ pub fn compare(policy: &PolicyModel, model: &CacheState, got: &PairContents) -> 
         .map(|(m, s)| Ok((key_of(m)?, *s)))
         .collect::<Result<_, String>>()?;
     let ranked = |e: &super::model::Entry| (e.score, member(e.key));
-    match rules.index {
-        IndexKind::SortedSet => {
+    match policy.kind() {
+        Kind::SortedSet => {
             let mut entries = model.entries.clone();
             entries.sort_by_key(ranked);
             let got_order: Vec<Key> = index.iter().map(|(k, _)| *k).collect();
@@ -392,7 +392,7 @@ pub fn compare(policy: &PolicyModel, model: &CacheState, got: &PairContents) -> 
                 }
             }
         }
-        IndexKind::Set => {
+        Kind::Set => {
             let mut got_keys: Vec<Key> = index.iter().map(|(k, _)| *k).collect();
             got_keys.sort_unstable();
             let want_keys: Vec<Key> = model.entries.iter().map(|e| e.key).collect();
@@ -400,7 +400,7 @@ pub fn compare(policy: &PolicyModel, model: &CacheState, got: &PairContents) -> 
                 return Err(format!("members: store {got_keys:?}, model {want_keys:?}"));
             }
         }
-        IndexKind::S3Fifo => {
+        Kind::S3Fifo => {
             let queue_of = |lo: u64, hi: u64| -> Vec<(Key, u8)> {
                 index
                     .iter()
@@ -431,7 +431,7 @@ pub fn compare(policy: &PolicyModel, model: &CacheState, got: &PairContents) -> 
                 ));
             }
         }
-        IndexKind::Sieve => {
+        Kind::Sieve => {
             let got_queue: Vec<(Key, u8)> = index
                 .iter()
                 .map(|(k, _)| (*k, flags.get(k).copied().unwrap_or(0)))

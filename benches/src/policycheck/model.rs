@@ -105,10 +105,62 @@ impl CacheState {
     }
 }
 
+/// The index kinds the model carries out: an exhaustive copy of
+/// `IndexKind`, which is `#[non_exhaustive]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A sorted set scored by the rules.
+    SortedSet,
+    /// A set (random victims).
+    Set,
+    /// S3-FIFO's queues (SPEC §3.2).
+    S3Fifo,
+    /// SIEVE's queue and hand (SPEC §3.2).
+    Sieve,
+}
+
+/// The kind of `rules.index`, if the model carries out every part of
+/// `rules`; the policy enums may gain parts a newer core knows and this
+/// model does not.
+fn known(rules: &PolicyRules) -> Result<Kind, String> {
+    let kind = match rules.index {
+        IndexKind::SortedSet => Kind::SortedSet,
+        IndexKind::Set => Kind::Set,
+        IndexKind::S3Fifo => Kind::S3Fifo,
+        IndexKind::Sieve => Kind::Sieve,
+        other => return Err(format!("the model does not know the index kind {other:?}")),
+    };
+    let rule_known = |r: ScoreRule| {
+        matches!(
+            r,
+            ScoreRule::Keep
+                | ScoreRule::MaxPlusOne
+                | ScoreRule::One
+                | ScoreRule::Increment
+                | ScoreRule::ClockMicros
+        )
+    };
+    let victim_known = matches!(
+        rules.victim,
+        Victim::Lowest | Victim::Highest | Victim::Random
+    );
+    if [rules.on_insert, rules.on_hit, rules.on_overwrite]
+        .into_iter()
+        .all(rule_known)
+        && victim_known
+    {
+        Ok(kind)
+    } else {
+        Err(format!("the model does not know every part of {rules:?}"))
+    }
+}
+
 /// The interpreter of one policy's rules over [`CacheState`]s.
 #[derive(Debug, Clone)]
 pub struct PolicyModel {
     rules: PolicyRules,
+    /// `rules.index`, as a kind the model knows.
+    kind: Kind,
     /// Each key's rank among the keys' members by bytes: the tie-break.
     ranks: Vec<u8>,
     /// Every score rule only orders (no counts, no clock), so scores can be
@@ -129,6 +181,7 @@ impl PolicyModel {
     /// When the rules do not validate, or `keys` is 0 or above [`MAX_KEYS`].
     pub fn new(rules: PolicyRules, keys: u8) -> Result<Self, String> {
         rules.validate().map_err(|e| e.to_string())?;
+        let kind = known(&rules)?;
         if keys == 0 || keys > MAX_KEYS {
             return Err(format!("--keys must be 1 to {MAX_KEYS}, not {keys}"));
         }
@@ -148,6 +201,7 @@ impl PolicyModel {
                 .all(|r| matches!(r, ScoreRule::Keep | ScoreRule::MaxPlusOne));
         Ok(PolicyModel {
             rules,
+            kind,
             ranks,
             order_only,
         })
@@ -156,6 +210,11 @@ impl PolicyModel {
     /// The rules modelled.
     pub fn rules(&self) -> &PolicyRules {
         &self.rules
+    }
+
+    /// The index kind modelled.
+    pub fn kind(&self) -> Kind {
+        self.kind
     }
 
     /// How many keys the model has.
@@ -189,18 +248,18 @@ impl PolicyModel {
     /// A read of `key`: its value on a hit, with the hit rule applied.
     pub fn get(&self, state: &mut CacheState, key: Key) -> Option<u8> {
         let i = state.position(key)?;
-        match self.rules.index {
-            IndexKind::SortedSet => {
+        match self.kind {
+            Kind::SortedSet => {
                 let score = self.score(state, self.rules.on_hit, state.entries[i].score);
                 state.entries[i].score = score;
                 self.normalize(state);
             }
-            IndexKind::Set => {}
-            IndexKind::S3Fifo => {
+            Kind::Set => {}
+            Kind::S3Fifo => {
                 let e = &mut state.entries[i];
                 e.flag = (e.flag + 1).min(3);
             }
-            IndexKind::Sieve => state.entries[i].flag = 1,
+            Kind::Sieve => state.entries[i].flag = 1,
         }
         Some(state.entries[i].value)
     }
@@ -312,29 +371,29 @@ impl PolicyModel {
             return;
         }
         while !state.is_empty() && state.len() as u64 >= maxsize {
-            let victim = match self.rules.index {
-                IndexKind::SortedSet => self.lowest_or_highest(state),
-                IndexKind::Set => random(state),
-                IndexKind::S3Fifo => s3fifo_evict(state, maxsize),
-                IndexKind::Sieve => sieve_evict(state),
+            let victim = match self.kind {
+                Kind::SortedSet => self.lowest_or_highest(state),
+                Kind::Set => random(state),
+                Kind::S3Fifo => s3fifo_evict(state, maxsize),
+                Kind::Sieve => sieve_evict(state),
             };
             state.remove(victim);
             evicted.push(victim);
         }
-        let entry = match self.rules.index {
-            IndexKind::SortedSet => Entry {
+        let entry = match self.kind {
+            Kind::SortedSet => Entry {
                 key,
                 score: self.score(state, self.rules.on_insert, 0),
                 flag: 0,
                 value,
             },
-            IndexKind::Set => Entry {
+            Kind::Set => Entry {
                 key,
                 score: 0,
                 flag: 0,
                 value,
             },
-            IndexKind::S3Fifo => {
+            Kind::S3Fifo => {
                 let queue = match state.ghost.iter().position(|g| *g == key) {
                     Some(at) => {
                         state.ghost.remove(at);
@@ -349,7 +408,7 @@ impl PolicyModel {
                     value,
                 }
             }
-            IndexKind::Sieve => Entry {
+            Kind::Sieve => Entry {
                 key,
                 score: state.entries.iter().map(|e| e.score).max().unwrap_or(0) + 1,
                 flag: 0,
@@ -381,6 +440,7 @@ impl PolicyModel {
             ScoreRule::One => 1,
             ScoreRule::Increment => current + 1,
             ScoreRule::ClockMicros => state.now,
+            other => unreachable!("Model::new refuses {other:?}"),
         }
     }
 
@@ -397,10 +457,10 @@ impl PolicyModel {
     /// and SIEVE's sequence numbers, keeping their order, so that states
     /// reached by different paths merge.
     fn normalize(&self, state: &mut CacheState) {
-        match self.rules.index {
-            IndexKind::SortedSet if self.order_only => renumber(state, |_, n| n),
-            IndexKind::S3Fifo => renumber(state, |s, n| (s & !SEQ) | n),
-            IndexKind::Sieve => {
+        match self.kind {
+            Kind::SortedSet if self.order_only => renumber(state, |_, n| n),
+            Kind::S3Fifo => renumber(state, |s, n| (s & !SEQ) | n),
+            Kind::Sieve => {
                 let pointed = sieve_pointed(state);
                 renumber(state, |_, n| n);
                 state.hand = match pointed {

@@ -16,7 +16,7 @@ pub mod envelope;
 mod error;
 mod identity;
 mod keys;
-mod mode;
+pub mod mode;
 pub mod policy;
 pub mod serializer;
 pub mod stats;

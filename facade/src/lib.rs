@@ -73,6 +73,7 @@ extern crate self as redis_func_cache;
 
 pub use redis_func_cache_core::breaker::{self, BreakerOptions};
 pub use redis_func_cache_core::clock::{self, Clock, ManualClock, SystemClock};
+pub use redis_func_cache_core::mode;
 pub use redis_func_cache_core::serializer;
 pub use redis_func_cache_core::stats;
 pub use redis_func_cache_core::store;
@@ -224,6 +225,7 @@ pub use redis_func_cache_macros::cached;
 #[doc(hidden)]
 pub mod __private {
     //! Support for the code `#[cached]` writes; not a public API.
+    pub use redis_func_cache_core::mode::carry;
     use std::future::Future;
     use std::marker::PhantomData;
     use std::time::Duration;

@@ -468,11 +468,16 @@ fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream2> {
                 ).await
             }
         };
+        // Not an `async fn`: a function returning the call's future, made
+        // when it is called, so the call keeps the mode in force there
+        // (core's `mode` docs) when it is awaited or spawned later.
         quote! {{
-            #inner_static
-            #key
-            let __rfc_body = ::redis_func_cache::__private::typed_future::<#ret, _>(async move #block);
-            #call
+            ::redis_func_cache::__private::carry(async move {
+                #inner_static
+                #key
+                let __rfc_body = ::redis_func_cache::__private::typed_future::<#ret, _>(async move #block);
+                #call
+            })
         }}
     } else {
         let call = if is_result {
@@ -528,6 +533,12 @@ fn expand(options: Options, item: ItemFn) -> syn::Result<TokenStream2> {
             }
         }
     };
+    let mut sig = sig;
+    if sig.asyncness.take().is_some() {
+        sig.output = syn::parse_quote! {
+            -> impl ::core::future::Future<Output = #ret>
+        };
+    }
     Ok(quote! {
         #outer_static
         #key_fn

@@ -56,7 +56,17 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     }
 
     /// [`call`](FuncCache::call) for async functions.
-    pub async fn call_async<A, T, F, Fut>(&self, func: &FuncId, args: &A, f: F) -> Result<T, Error>
+    ///
+    /// The arguments are hashed, and the [`Mode`] in force is taken, when
+    /// this is called, not when the future is first polled: a call made in
+    /// a [`Mode::scope`] keeps its mode when it is awaited or spawned later
+    /// (see [`mode`](crate::mode)).
+    pub fn call_async<'a, A, T, F, Fut>(
+        &'a self,
+        func: &'a FuncId,
+        args: &A,
+        f: F,
+    ) -> impl Future<Output = Result<T, Error>> + use<'a, A, T, F, Fut, S, Z>
     where
         A: Serialize + ?Sized,
         T: Serialize + DeserializeOwned,
@@ -64,17 +74,17 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         Fut: Future<Output = T>,
     {
         let key = func.invocation_hash(args);
-        self.try_call_keyed_async(func, key, || async { Ok(f().await) })
-            .await
+        crate::mode::carry(self.try_call_keyed_async(func, key, || async { Ok(f().await) }))
     }
 
-    /// [`try_call`](FuncCache::try_call) for async functions.
-    pub async fn try_call_async<A, T, E, F, Fut>(
-        &self,
-        func: &FuncId,
+    /// [`try_call`](FuncCache::try_call) for async functions; its mode is
+    /// taken when it is called, as for [`call_async`](FuncCache::call_async).
+    pub fn try_call_async<'a, A, T, E, F, Fut>(
+        &'a self,
+        func: &'a FuncId,
         args: &A,
         f: F,
-    ) -> Result<T, E>
+    ) -> impl Future<Output = Result<T, E>> + use<'a, A, T, E, F, Fut, S, Z>
     where
         A: Serialize + ?Sized,
         T: Serialize + DeserializeOwned,
@@ -83,7 +93,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         Fut: Future<Output = Result<T, E>>,
     {
         let key = func.invocation_hash(args);
-        self.try_call_keyed_async(func, key, f).await
+        crate::mode::carry(self.try_call_keyed_async(func, key, f))
     }
 
     /// The general sync call, with the invocation hash computed beforehand

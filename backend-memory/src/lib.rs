@@ -33,6 +33,7 @@ mod sync;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use redis_func_cache_core::clock::{Clock, SystemClock};
@@ -45,7 +46,7 @@ use redis_func_cache_core::{Error, FastNameHasher, KeyPair, StoreId};
 use leases::Leases;
 pub use redis_func_cache_core::store::PairContents;
 use shared::SharedPair;
-use sync::{ArcSwap, Mutex};
+use sync::{ArcSwap, AtomicU64, Mutex};
 
 /// Entries kept in this process, shared by every clone.
 ///
@@ -82,7 +83,14 @@ struct Shared {
     leases: Leases,
     /// Counter hashes (`Store::add_counters`), by key.
     counters: Mutex<HashMap<String, HashMap<&'static str, u64>>>,
+    /// When (clock µs) a put next frees the values of pairs whose TTL ran
+    /// out; see [`MemoryStore::sweep_if_due`].
+    next_sweep: AtomicU64,
 }
+
+/// How often, at most, a put frees expired pairs: one pass over the pair
+/// table (a short lock per pair) per second of the store's clock.
+const SWEEP_EVERY_US: u64 = 1_000_000;
 
 impl Default for MemoryStore {
     fn default() -> Self {
@@ -116,6 +124,7 @@ impl MemoryStore {
                 id: StoreId::unique(),
                 leases: Leases::default(),
                 counters: Mutex::default(),
+                next_sweep: AtomicU64::new(0),
             }),
         }
     }
@@ -176,12 +185,43 @@ impl MemoryStore {
 impl MemoryStore {
     fn put_entry(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         let now = self.now();
+        self.sweep_if_due(now);
         if let Some(state) = req.pair.handle::<SharedPair>(self.shared.id) {
             return state.exclusive(|s| s.put(req, now));
         }
         let state = self.pair_or_add(req.pair.index(), req.rules.index);
         req.pair.keep_handle(self.shared.id, Arc::clone(&state));
         state.exclusive(|s| s.put(req, now))
+    }
+
+    /// Frees the entries of every pair whose TTL has run out, at most once
+    /// per [`SWEEP_EVERY_US`], from a put.
+    ///
+    /// A pair expires lazily (its next operation finds it empty), so a
+    /// pair nobody touches again would keep its values for good, where
+    /// Redis would have dropped the keys. Puts sweep for it: an idle cache
+    /// gives its memory back at the next put to any pair of the store after
+    /// the TTL. Only one put per interval sweeps (the others see the
+    /// deadline moved), and it never holds two locks at once.
+    fn sweep_if_due(&self, now: u64) {
+        let due = self.shared.next_sweep.load(Ordering::Relaxed);
+        if now < due
+            || self
+                .shared
+                .next_sweep
+                .compare_exchange(
+                    due,
+                    now.saturating_add(SWEEP_EVERY_US),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return;
+        }
+        for state in self.shared.pairs.load().values() {
+            state.exclusive(|s| s.free_if_expired(now));
+        }
     }
 }
 

@@ -253,9 +253,16 @@ impl PairState {
     /// Drops everything if the pair's TTL has run out, as Redis would.
     fn expire(&mut self, now: u64) {
         if !self.entries.is_empty() && now >= *self.hot.expires_at.get_mut() {
-            self.entries.clear();
+            // New maps, not cleared ones: an expired pair gives its memory
+            // back, as Redis drops the keys.
+            self.entries = Members::default();
             self.index = Index::new(self.index.kind());
         }
+    }
+
+    /// Frees the pair's entries if its TTL has run out (the store's sweep).
+    pub(crate) fn free_if_expired(&mut self, now: u64) {
+        self.expire(now);
     }
 
     /// Refuses rules this store does not carry out, expires, then checks

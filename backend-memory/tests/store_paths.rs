@@ -217,3 +217,39 @@ fn expired_queue_entries_leave_no_trace() {
         assert_eq!(run(true), run(false), "{}", rules.word);
     }
 }
+
+/// A pair whose TTL ran out and that nobody touches again gives its values
+/// back at a later put to any pair (the store's sweep), as Redis drops the
+/// keys; before its TTL runs out, a put elsewhere leaves it alone.
+#[test]
+fn an_expired_pair_nobody_touches_gives_its_memory_back() {
+    let clock = redis_func_cache_core::clock::ManualClock::new(0);
+    let store = MemoryStore::with_clock(clock.clone());
+    let short = Expiry {
+        pair_ttl: Duration::from_secs(10),
+        slide: false,
+        entry_ttl: None,
+    };
+    let idle = KeyPair::new("p:", "idle", "lru", Layout::Single, &F);
+    let busy = KeyPair::new("p:", "busy", "lru", Layout::Single, &F);
+    let value = Bytes::from(vec![7u8; 64]);
+    let put = |pair: &KeyPair, k: u32, value: Bytes| {
+        let member = F.invocation_hash(&k).unwrap();
+        let req = PutRequest::new(pair, member, value, &rules::LRU, 10, short);
+        store.put(&req).unwrap();
+    };
+    put(&idle, 1, value.clone());
+    assert!(!value.is_unique(), "the store holds the value");
+
+    clock.advance(Duration::from_secs(5));
+    put(&busy, 1, Bytes::from_static(b"b"));
+    assert!(!value.is_unique(), "a live pair is not swept");
+
+    clock.advance(Duration::from_secs(6));
+    put(&busy, 2, Bytes::from_static(b"b"));
+    assert!(
+        value.is_unique(),
+        "the expired pair's value was freed by the sweep"
+    );
+    assert_eq!(store.len(&idle).unwrap(), 0);
+}

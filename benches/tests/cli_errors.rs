@@ -81,13 +81,10 @@ fn replay_says_when_cluster_does_not_match_the_server() {
     );
 }
 
-#[test]
-fn replay_fails_when_calls_failed_over() {
-    // A server out of memory under `noeviction`: the purge (deletes) works,
-    // every put is refused, so every call runs uncached, which is not a
-    // replay result.
+/// A server out of memory under `noeviction`: deletes (the purge) work,
+/// every put is refused, so every call fails over and runs uncached.
+fn out_of_memory_server() -> Server {
     let server = Server::start();
-    let url = server.url.clone();
     let mut conn = server.connection();
     for (name, value) in [("maxmemory-policy", "noeviction"), ("maxmemory", "1")] {
         redis::cmd("CONFIG")
@@ -97,6 +94,14 @@ fn replay_fails_when_calls_failed_over() {
             .query::<()>(&mut conn)
             .unwrap();
     }
+    server
+}
+
+#[test]
+fn replay_fails_when_calls_failed_over() {
+    // Calls that ran uncached are not a replay result.
+    let server = out_of_memory_server();
+    let url = server.url.clone();
     let out = run(
         env!("CARGO_BIN_EXE_replay"),
         &[
@@ -124,6 +129,51 @@ fn replay_fails_when_calls_failed_over() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn compare_fails_a_row_measured_while_the_store_failed() {
+    // A server that runs out of memory at some point of the run: before
+    // the baseline's keys, or while the cache fills. Fail-open calls would
+    // go on uncached (the hit loop then panicked on a key that was never
+    // stored); the row fails with the store's error instead.
+    for headroom in [40_000u64, 150_000] {
+        let server = Server::start();
+        let mut conn = server.connection();
+        let info: String = redis::cmd("INFO").arg("memory").query(&mut conn).unwrap();
+        let used: u64 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("used_memory in INFO");
+        for (name, value) in [
+            ("maxmemory-policy", "noeviction".to_owned()),
+            ("maxmemory", (used + headroom).to_string()),
+        ] {
+            redis::cmd("CONFIG")
+                .arg("SET")
+                .arg(name)
+                .arg(value)
+                .query::<()>(&mut conn)
+                .unwrap();
+        }
+        let out = run(
+            env!("CARGO_BIN_EXE_compare"),
+            &[
+                "--quick",
+                "--only",
+                "redis_hit_seq_sync",
+                "--redis-url",
+                &server.url,
+            ],
+        );
+        let err = stderr(&out);
+        assert!(
+            !out.status.success() && err.contains("OOM") && !err.contains("panicked"),
+            "headroom {headroom}: status {:?}, stderr: {err}",
+            out.status
+        );
+    }
 }
 
 #[test]

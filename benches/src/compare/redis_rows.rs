@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use redis::AsyncCommands;
-use redis_func_cache::{FuncCache, FuncId, LruPolicy, Policy, RedisStore, by_name};
+use redis_func_cache::{FuncCache, FuncId, LruPolicy, OnStoreError, Policy, RedisStore, by_name};
 
 use super::{
     Better, CpuLimit, LatencyLimit, Row, ServerLimit, ServerWork, Settings, Spec, interleave,
@@ -170,9 +170,12 @@ impl Bench {
     /// An empty cache of `policy` on the server.
     fn cache_with(&self, name: &str, maxsize: u64, policy: Policy) -> Result<Cache, Failure> {
         let store = RedisStore::open(self.url.as_str()).map_err(fail("opening the store"))?;
+        // Store errors propagate: a row measured while calls failed open
+        // (a breaker skipping the server looks fast) fails instead.
         let cache = FuncCache::builder(name)
             .policy(policy)
             .maxsize(maxsize)
+            .on_store_error(OnStoreError::Propagate)
             .store(store)
             .build()
             .map_err(fail("building the cache"))?;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redis_func_cache::{FuncCache, FuncId, RedisStore};
+use redis_func_cache::{FuncCache, FuncId, OnStoreError, RedisStore};
 
 use super::{Better, Row, Settings, Spec};
 
@@ -32,6 +32,7 @@ fn round(url: &str, key: u64) -> Result<(Vec<Duration>, u64), String> {
             let cache = FuncCache::builder("compare-stampede")
                 .store(store)
                 .lease(LEASE)
+                .on_store_error(OnStoreError::Propagate)
                 .build()
                 .map_err(|e| e.to_string())?;
             // Connected before the start.

@@ -233,6 +233,13 @@ fn known(rules: &PolicyRules) -> Result<(), Error> {
     }
 }
 
+/// Whether an evicted entry counts as expired: its per-entry deadline had
+/// passed, for a put of a cache with per-entry TTLs (as the put script
+/// counts them).
+fn counts_expired(req: &PutRequest<'_>, entry: &Entry, now: u64) -> bool {
+    req.expiry.entry_ttl.is_some() && now >= entry.deadline
+}
+
 fn wrong_type(expected: IndexKind, found: IndexKind) -> Error {
     Error::backend(
         "memory",
@@ -528,10 +535,12 @@ impl PairState {
                 }
                 outcome.evicted = queues.insert(req.member, size, req.maxsize);
                 for victim in &outcome.evicted {
-                    self.entries.remove(victim);
+                    if let Some(gone) = self.entries.remove(victim) {
+                        outcome.expired += u64::from(counts_expired(req, &gone, now));
+                    }
                 }
             } else if size >= req.maxsize {
-                outcome.evicted = self.evict(rules, size - req.maxsize + 1);
+                (outcome.evicted, outcome.expired) = self.evict(req, size - req.maxsize + 1, now);
             }
             self.insert(rules, req.member, value, deadline, now);
         }
@@ -588,8 +597,11 @@ impl PairState {
         );
     }
 
-    fn evict(&mut self, rules: &PolicyRules, count: u64) -> Vec<InvocationHash> {
+    /// Evicts `count` victims; returns them, and how many had expired.
+    fn evict(&mut self, req: &PutRequest<'_>, count: u64, now: u64) -> (Vec<InvocationHash>, u64) {
+        let rules = req.rules;
         let mut victims = Vec::with_capacity(count as usize);
+        let mut expired = 0;
         for _ in 0..count {
             let victim = match &self.index {
                 Index::Set(members) => {
@@ -610,10 +622,13 @@ impl PairState {
                 }
             };
             let Some(victim) = victim else { break };
+            if let Some(entry) = self.entries.get(&victim) {
+                expired += u64::from(counts_expired(req, entry, now));
+            }
             self.remove(victim);
             victims.push(victim);
         }
-        victims
+        (victims, expired)
     }
 
     /// Removes every entry, as deleting both keys would; returns how many

@@ -305,7 +305,18 @@ pub(crate) fn sorted_index(
 /// there by something else) was evicted all the same; it is left out of
 /// the report, so a put that succeeded never reports failure.
 pub(crate) fn outcome(evicted: Vec<Vec<u8>>) -> Result<PutOutcome, Error> {
-    Ok(PutOutcome {
-        evicted: evicted.iter().filter_map(|m| member(m).ok()).collect(),
-    })
+    let mut outcome = PutOutcome::default();
+    for reply in &evicted {
+        // put.lua marks a victim that had expired with a leading 'x'.
+        let (bytes, expired) = match reply.split_first() {
+            Some((b'x', rest)) if rest.len() == 16 => (rest, true),
+            _ => (&reply[..], false),
+        };
+        // A foreign member (not 16 bytes) is dropped: not one of ours.
+        if let Ok(m) = member(bytes) {
+            outcome.evicted.push(m);
+            outcome.expired += u64::from(expired);
+        }
+    }
+    Ok(outcome)
 }

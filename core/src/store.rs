@@ -159,6 +159,11 @@ pub enum Leased {
 pub struct PutOutcome {
     /// The members evicted to make room, in eviction order.
     pub evicted: Vec<InvocationHash>,
+    /// How many of `evicted` had already expired (their per-entry TTL had
+    /// run out; counted only by caches with a per-entry TTL): the policy
+    /// chose them, but they were gone in all but memory. The eviction
+    /// listener hears them as expired, the others as evicted for size.
+    pub expired: u64,
 }
 
 /// What a pair holds, in a form every store can produce, so tests can

@@ -46,3 +46,50 @@ fn the_listener_hears_each_removal_and_its_cause() {
         assert_eq!(cache.stats().evictions, 2, "{name}");
     }
 }
+
+/// With a per-entry TTL, a put whose victim had already expired tells the
+/// listener `Expired`; a live victim is `Size`. Real time on both stores
+/// (the Redis server keeps its own clock), so the TTL is short.
+#[test]
+fn an_expired_victim_is_heard_as_expired() {
+    use std::time::Duration;
+    let server = Server::start();
+    let ttl = Duration::from_secs(1);
+    for (name, store) in [
+        ("memory", AnyStore::new(MemoryStore::new())),
+        (
+            "redis",
+            AnyStore::new(RedisStore::open(server.url.as_str()).unwrap()),
+        ),
+    ] {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let ear = heard.clone();
+        let cache = FuncCache::builder(format!("expiring-{name}"))
+            .policy(redis_func_cache::FifoPolicy)
+            .maxsize(2)
+            .entry_ttl(ttl)
+            .on_eviction(move |n, cause| ear.lock().unwrap().push((n, cause)))
+            .store(store)
+            .build()
+            .unwrap();
+        cache.purge().unwrap();
+        heard.lock().unwrap().clear();
+        // Inserted through the entry API, so no read removes them first.
+        for k in [1u32, 2] {
+            cache.entry(&F, &k).unwrap().insert(&k).unwrap();
+        }
+        std::thread::sleep(ttl + Duration::from_millis(300));
+        cache.entry(&F, &3u32).unwrap().insert(&3u32).unwrap(); // evicts 1: expired
+        cache.entry(&F, &4u32).unwrap().insert(&4u32).unwrap(); // evicts 2: expired
+        cache.entry(&F, &5u32).unwrap().insert(&5u32).unwrap(); // evicts 3: live
+        assert_eq!(
+            *heard.lock().unwrap(),
+            [
+                (1, RemovalCause::Expired),
+                (1, RemovalCause::Expired),
+                (1, RemovalCause::Size),
+            ],
+            "{name}"
+        );
+    }
+}

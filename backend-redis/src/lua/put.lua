@@ -1,5 +1,5 @@
 -- Write one member: evict if a new member finds the pair full, insert or
--- replace, set TTLs, atomically. Returns the evicted members, in order.
+-- replace, set TTLs, atomically.
 -- KEYS[1] index (sorted set, or set), KEYS[2] values (hash)
 -- ARGV[1] member   ARGV[2] value
 -- ARGV[3] index kind: 'z' | 's' | 'q3' S3-FIFO | 'sv' SIEVE (SPEC §3.2; the
@@ -9,6 +9,8 @@
 -- ARGV[6] victim: low | high | rand      ARGV[7] maxsize
 -- ARGV[8] pair TTL, ms   ARGV[9] '1': a put restarts the pair TTL
 -- ARGV[10] entry TTL, µs ('0': values carry no deadline)
+-- Returns the evicted members in order, each expired one (past its
+-- per-entry deadline, counted only with an entry TTL) prefixed with 'x'.
 -- KEYS[3], only from caches that take leases: the pair's leases; the put
 --          releases the member's (SPEC §9)
 local index, values = KEYS[1], KEYS[2]
@@ -73,6 +75,26 @@ local entry_ttl = tonumber(ARGV[10])
 if entry_ttl > 0 and #value >= 2 then
   stored = string.sub(value, 1, 1) .. string.char(string.byte(value, 2) + 16)
     .. string.format('%016.0f', clock() + entry_ttl) .. string.sub(value, 3)
+end
+
+-- Whether a victim had expired: with a per-entry TTL, its deadline (after
+-- the value's header, as get.lua reads it) has passed. Read before the
+-- victim is deleted; such victims are returned with a leading 'x', so the
+-- client's eviction listener hears them as expired.
+local function expired_victim(victim)
+  if entry_ttl <= 0 then
+    return false
+  end
+  local v = redis.pcall('HGET', values, victim)
+  if type(v) ~= 'string' then
+    return false
+  end
+  local info = string.byte(v, 2)
+  if string.byte(v, 1) ~= 255 or not info or info % 32 < 16 then
+    return false
+  end
+  local deadline = tonumber(string.sub(v, 3, 18))
+  return deadline ~= nil and clock() >= deadline
 end
 
 local function max_score()
@@ -276,8 +298,12 @@ elseif kind == 'q3' or kind == 'sv' then
     if not victim then
       break
     end
+    if expired_victim(victim) then
+      evicted[#evicted + 1] = 'x' .. victim
+    else
+      evicted[#evicted + 1] = victim
+    end
     redis.call('HDEL', values, victim)
-    evicted[#evicted + 1] = victim
     size = size - 1
   end
   local score
@@ -320,7 +346,18 @@ else
         evicted[#evicted + 1] = popped[i]
       end
     end
+    local expired = {}
+    if entry_ttl > 0 then
+      for i = 1, #evicted do
+        expired[i] = expired_victim(evicted[i])
+      end
+    end
     each_chunk('HDEL', values, evicted)
+    for i = 1, #evicted do
+      if expired[i] then
+        evicted[i] = 'x' .. evicted[i]
+      end
+    end
   end
   if kind == 'z' then
     redis.call('ZADD', index, score_text(score_for(ARGV[4], nil) or 0), member)

@@ -253,10 +253,12 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
 
     /// Calls `listener(count, cause)` after each of this process's
     /// operations that removed entries: a put that evicted
-    /// ([`RemovalCause::Size`]), a purge ([`RemovalCause::Purged`]), an
-    /// invalidated entry ([`RemovalCause::Invalidated`]). It runs on the
-    /// calling thread, so keep it short. Entries other processes evicted and
-    /// pairs Redis expired on its own are not reported.
+    /// ([`RemovalCause::Size`], or [`RemovalCause::Expired`] for victims
+    /// whose per-entry TTL had run out), a purge ([`RemovalCause::Purged`]),
+    /// an invalidated entry ([`RemovalCause::Invalidated`]). It runs on the
+    /// calling thread, so keep it short. Entries other processes evicted,
+    /// pairs Redis expired on its own, and expired entries a read found (a
+    /// miss) are not reported.
     ///
     /// ```
     /// use std::sync::Arc;

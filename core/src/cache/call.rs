@@ -734,9 +734,8 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         match outcome {
             Ok(outcome) => {
                 tally.record(Event::Write);
-                let evicted = outcome.evicted.len() as u64;
-                tally.record(Event::Evictions(evicted));
-                self.removed(evicted, super::RemovalCause::Size);
+                tally.record(Event::Evictions(outcome.evicted.len() as u64));
+                self.removed_by_put(&outcome);
                 Ok(())
             }
             Err(e) => self.store_failed(tally, "write", e),

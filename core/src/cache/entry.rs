@@ -15,7 +15,7 @@ use crate::error::{BoxError, Error};
 use crate::identity::{FuncId, InvocationHash};
 use crate::serializer::Serializer;
 use crate::stats::Event;
-use crate::store::{GetRequest, PutRequest, Store, StoredValue};
+use crate::store::{GetRequest, PutOutcome, PutRequest, Store, StoredValue};
 
 /// Which call an entry belongs to: a function and its invocation hash. The
 /// `key = …` option of `#[cached]` declares a function that makes one from
@@ -101,11 +101,11 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
 
 impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     /// Counts an entry insert's write and evictions, and tells the listener.
-    fn record_insert(&self, func: &FuncId, evicted: u64) {
+    fn record_insert(&self, func: &FuncId, outcome: &PutOutcome) {
         let tally = self.tally(func);
         tally.record(Event::Write);
-        tally.record(Event::Evictions(evicted));
-        self.removed(evicted, RemovalCause::Size);
+        tally.record(Event::Evictions(outcome.evicted.len() as u64));
+        self.removed_by_put(outcome);
     }
 }
 
@@ -165,8 +165,7 @@ impl<S: Store, Z: Serializer> Entry<'_, S, Z> {
     pub fn insert<T: Serialize>(&self, value: &T) -> Result<(), Error> {
         let req = self.write_request(value)?;
         let outcome = self.cache.store.put(&req)?;
-        self.cache
-            .record_insert(&self.func, outcome.evicted.len() as u64);
+        self.cache.record_insert(&self.func, &outcome);
         Ok(())
     }
 
@@ -199,8 +198,7 @@ impl<S: Store, Z: Serializer> Entry<'_, S, Z> {
     pub async fn insert_async<T: Serialize>(&self, value: &T) -> Result<(), Error> {
         let req = self.write_request(value)?;
         let outcome = self.cache.store.put_async(&req).await?;
-        self.cache
-            .record_insert(&self.func, outcome.evicted.len() as u64);
+        self.cache.record_insert(&self.func, &outcome);
         Ok(())
     }
 

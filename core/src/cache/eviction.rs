@@ -3,7 +3,8 @@
 //! that evicted and each purge, how many entries went and why.
 //!
 //! Only what this process's own operations report is heard: entries another
-//! process evicted, and entries Redis expired by itself, are not.
+//! process evicted, entries Redis expired by itself (a pair's TTL), and
+//! expired entries a read found and removed (SPEC §6, a miss), are not.
 
 use std::sync::Arc;
 
@@ -13,6 +14,9 @@ use std::sync::Arc;
 pub enum RemovalCause {
     /// A put of a new entry found the pair full; the policy chose them.
     Size,
+    /// A put of a new entry found the pair full, and the entries the policy
+    /// chose had expired already (their per-entry TTL had run out).
+    Expired,
     /// A purge of the cache or of one function's entries.
     Purged,
     /// One call's entry was invalidated through the entry API.

@@ -327,6 +327,15 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         )
     }
 
+    /// Tells the eviction listener what a put evicted: expired victims as
+    /// such, the others as evicted for size.
+    fn removed_by_put(&self, outcome: &crate::store::PutOutcome) {
+        let evicted = outcome.evicted.len() as u64;
+        let expired = outcome.expired.min(evicted);
+        self.removed(evicted - expired, RemovalCause::Size);
+        self.removed(expired, RemovalCause::Expired);
+    }
+
     /// Tells the eviction listener, if there is one.
     fn removed(&self, count: u64, cause: RemovalCause) {
         if let Some(listener) = &self.on_eviction {

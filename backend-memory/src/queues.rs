@@ -138,16 +138,26 @@ impl QueueIndex {
         newest.map_or(base + 1, |s| s + 1)
     }
 
-    /// Removes a resident member (an expired entry): no ghost is left.
+    /// Removes a resident member (an expired or invalidated entry): no
+    /// ghost is left. SIEVE's hand, left past every remaining entry, goes
+    /// back to 0 (the oldest), as the paper's hand steps off a removed
+    /// entry: an entry added later must not take it.
     pub(crate) fn remove(&mut self, member: InvocationHash) {
-        if self.flags.remove(&member).is_some()
-            && let Some(score) = self.take(member)
-            && self.kind == IndexKind::S3Fifo
-        {
-            match Queue::of(score) {
+        if self.flags.remove(&member).is_none() {
+            return;
+        }
+        let Some(score) = self.take(member) else {
+            return;
+        };
+        match self.kind {
+            IndexKind::S3Fifo => match Queue::of(score) {
                 Queue::Small => self.small -= 1,
                 _ => self.main -= 1,
+            },
+            _ if self.hand > 0 && self.order.range(self.hand..).next().is_none() => {
+                self.hand = 0;
             }
+            _ => {}
         }
     }
 

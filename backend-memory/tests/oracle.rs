@@ -26,6 +26,8 @@ enum Op {
     Resize(u64),
     /// Let the clock move (for tlru).
     Tick(u64),
+    /// Remove key k's entry (SPEC §10's entry API).
+    Remove(u8),
 }
 
 /// What a step observed.
@@ -33,6 +35,7 @@ enum Op {
 enum Seen {
     Read(Option<u8>),
     Evicted(Vec<InvocationHash>),
+    Removed(bool),
     Nothing,
 }
 
@@ -143,12 +146,19 @@ impl Subject {
     fn len(&self) -> u64 {
         self.store.len(&self.pair).unwrap()
     }
+
+    fn remove(&self, k: u8) -> bool {
+        let req = GetRequest::new(&self.pair, member(k), &self.rules, EXPIRY);
+        self.store.remove(&req).unwrap()
+    }
 }
 
 /// What the oracles answer, so one loop replays ops on a store and a model.
 trait Model {
     fn get(&mut self, m: InvocationHash, now: u64) -> Option<u8>;
     fn put(&mut self, m: InvocationHash, v: u8, maxsize: u64, now: u64) -> Vec<InvocationHash>;
+    /// Removes a resident entry; whether there was one.
+    fn remove(&mut self, m: InvocationHash) -> bool;
     /// How many entries are resident.
     fn size(&self) -> u64;
 }
@@ -159,6 +169,11 @@ impl Model for Oracle {
     }
     fn put(&mut self, m: InvocationHash, v: u8, maxsize: u64, now: u64) -> Vec<InvocationHash> {
         Oracle::put(self, m, v, maxsize, now)
+    }
+    fn remove(&mut self, m: InvocationHash) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|e| e.0 != m);
+        self.entries.len() != before
     }
     fn size(&self) -> u64 {
         self.entries.len() as u64
@@ -196,6 +211,10 @@ fn replay_both(s: &mut Subject, model: &mut impl Model, ops: &[Op]) -> Result<()
                 s.clock.advance(Duration::from_micros(us));
                 (Seen::Nothing, Seen::Nothing)
             }
+            Op::Remove(k) => (
+                Seen::Removed(s.remove(k)),
+                Seen::Removed(model.remove(member(k))),
+            ),
         };
         if got != want {
             return Err(format!(
@@ -293,6 +312,11 @@ fn check_invariants(rules: PolicyRules, maxsize: u64, ops: &[Op]) -> Result<(), 
             }
             Op::Resize(n) => s.maxsize = n,
             Op::Tick(us) => s.clock.advance(Duration::from_micros(us)),
+            Op::Remove(k) => {
+                if s.remove(k) != resident.remove(&member(k)).is_some() {
+                    return Err(format!("remove {k}: the store and the residents disagree"));
+                }
+            }
         }
         if s.len() != resident.len() as u64 {
             return Err(format!("size {} != {}", s.len(), resident.len()));
@@ -364,6 +388,21 @@ impl Model for QueueOracle {
     fn put(&mut self, m: InvocationHash, v: u8, maxsize: u64, _now: u64) -> Vec<InvocationHash> {
         QueueOracle::put(self, m, v, maxsize)
     }
+    /// A resident entry leaves its queue; a ghost stays (it has no entry).
+    /// SIEVE's hand steps off a removed entry to the next newer one, as in
+    /// the paper: left past every remaining entry, it points at the oldest.
+    fn remove(&mut self, m: InvocationHash) -> bool {
+        if self.values.remove(&m).is_none() {
+            return false;
+        }
+        self.small.retain(|e| e.0 != m);
+        self.main.retain(|e| e.0 != m);
+        self.queue.retain(|e| e.0 != m);
+        if !self.queue.iter().any(|e| e.1 >= self.hand) {
+            self.hand = 0;
+        }
+        true
+    }
     fn size(&self) -> u64 {
         self.values.len() as u64
     }
@@ -399,6 +438,12 @@ impl QueueOracle {
         if let Some(present) = self.values.get_mut(&m) {
             *present = v;
             return vec![];
+        }
+        if self.values.is_empty() {
+            // No value left (the last one was removed): the index alone is
+            // half a pair, which a put deletes (SPEC §5), ghost and hand
+            // with it.
+            *self = QueueOracle::new(self.sieve);
         }
         let mut evicted = vec![];
         while !self.values.is_empty() && self.values.len() as u64 >= maxsize {
@@ -566,6 +611,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         6 => (0u8..12).prop_map(Op::Call),
         1 => (1u64..8).prop_map(Op::Resize),
         2 => (0u64..3).prop_map(Op::Tick),
+        1 => (0u8..12).prop_map(Op::Remove),
     ]
 }
 

@@ -238,10 +238,10 @@ pub(crate) fn entry_call<'a>(req: &'a GetRequest<'a>, remove: bool) -> ScriptCal
     ScriptCall::new(&ENTRY, req.pair)
         .arg(Arg::Bytes(&req.member.as_bytes()[..]))
         .arg(Arg::Text(if remove { "remove" } else { "peek" }))
-        .arg(Arg::Text(if req.rules.index == IndexKind::Set {
-            "s"
-        } else {
-            "z"
+        .arg(Arg::Text(match req.rules.index {
+            IndexKind::Set => "s",
+            IndexKind::Sieve => "sv",
+            _ => "z",
         }))
         .arg(flag(req.expiry.entry_ttl.is_some()))
 }

@@ -452,6 +452,44 @@ checks! {
         }
     }
 
+    /// SIEVE's hand steps off removed entries: left past every remaining
+    /// entry it points at the oldest again, so entries added later (whose
+    /// sequence numbers may reach it) do not take it.
+    fn sieve_hand_steps_off_removed_entries / sieve_hand_steps_off_removed_entries_async(h, ops) {
+        let o = ops("sieve-hand-removed", SIEVE);
+        for k in 1..=3 {
+            put!(o, k, "v");
+        }
+        assert!(get!(o, 1).is_some());
+        let first = put_outcome!(o, 4, "v");
+        assert_eq!(first.evicted, vec![member(2)], "1 was visited: 2 goes, the hand points at 3");
+        assert!(remove!(o, 3) && remove!(o, 4), "both resident");
+        put!(o, 5, "v");
+        put!(o, 6, "v");
+        let last = put_outcome!(o, 7, "v");
+        assert_eq!(last.evicted, vec![member(1)], "the hand starts at the oldest again");
+    }
+
+    /// The same when a read removes expired entries (per-entry TTL).
+    fn sieve_hand_steps_off_expired_entries / sieve_hand_steps_off_expired_entries_async(h, ops) {
+        let tick = h.tick();
+        let mut o = ops("sieve-hand-expired", SIEVE);
+        o.expiry = Expiry { pair_ttl: Duration::from_secs(600), slide: true, entry_ttl: Some(tick * 4) };
+        for k in 1..=3 {
+            put!(o, k, "v");
+        }
+        assert!(get!(o, 1).is_some());
+        assert_eq!(put_outcome!(o, 4, "v").evicted, vec![member(2)], "the hand points at 3");
+        h.advance(tick * 2);
+        put!(o, 1, "again"); // 1 lives on; 3 and 4 do not
+        h.advance(tick * 3);
+        assert!(get!(o, 3).is_none() && get!(o, 4).is_none(), "expired, and removed");
+        put!(o, 5, "v");
+        put!(o, 6, "v");
+        let last = put_outcome!(o, 7, "v");
+        assert_eq!(last.evicted, vec![member(1)], "the hand starts at the oldest again");
+    }
+
     /// SPEC §7: a deadline travels with its value. A reader without
     /// per-entry TTLs still honours one another process wrote; a reader
     /// with them misses a value written without one (and overwrites it).

@@ -1,7 +1,7 @@
 -- One entry, read or removed without the policy (SPEC §10), atomically.
 -- KEYS[1] index (sorted set, or set), KEYS[2] values (hash)
 -- ARGV[1] member   ARGV[2] 'peek' | 'remove'   ARGV[3] index kind: 's' for
--- a set, anything else a sorted set   ARGV[4] '1': this cache keeps a
+-- a set, 'sv' for SIEVE's queue, anything else a sorted set   ARGV[4] '1': this cache keeps a
 -- deadline per entry, so a value without one is a miss (as in get.lua)
 -- peek returns what get.lua would, changing nothing: no hit rule, no TTL
 -- slide, an expired entry is a miss and stays. remove returns 1 if the
@@ -21,6 +21,15 @@ if op == 'remove' then
     redis.pcall('SREM', index, member)
   else
     redis.pcall('ZREM', index, member)
+  end
+  if kind == 'sv' then
+    -- SIEVE: a hand left past every remaining entry goes back to the
+    -- oldest (no 'hand' member), as in get.lua.
+    local h = redis.pcall('ZSCORE', index, 'hand')
+    if type(h) == 'string' and
+        #redis.call('ZRANGEBYSCORE', index, -tonumber(h), '+inf', 'LIMIT', 0, 1) == 0 then
+      redis.pcall('ZREM', index, 'hand')
+    end
   end
   return removed
 end

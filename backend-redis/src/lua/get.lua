@@ -41,6 +41,15 @@ if string.byte(value, 1) == 255 and info and info % 32 >= 16 then
     else
       redis.pcall('SREM', index, member)
     end
+    if rule == 'visit' then
+      -- SIEVE: a hand left past every remaining entry goes back to the
+      -- oldest (no 'hand' member), so an entry added later cannot take it.
+      local h = redis.pcall('ZSCORE', index, 'hand')
+      if type(h) == 'string' and
+          #redis.call('ZRANGEBYSCORE', index, -tonumber(h), '+inf', 'LIMIT', 0, 1) == 0 then
+        redis.pcall('ZREM', index, 'hand')
+      end
+    end
     return false
   end
   value = string.sub(value, 1, 1) .. string.char(info - 16) .. string.sub(value, 19)

@@ -222,6 +222,38 @@ mod tests {
         InvocationHash::from_bytes([b; 16])
     }
 
+    /// The list stays logarithmic: towers reach a height of about
+    /// log4(n), and the height falls back once the list empties. (A broken
+    /// height draw or height tracking keeps the order right and only makes
+    /// the list slow, which the order tests cannot see.)
+    #[test]
+    fn towers_grow_with_the_list_and_shrink_when_it_empties() {
+        let mut list = OrderedIndex::default();
+        let members: Vec<InvocationHash> = (0..4096u32)
+            .map(|i| {
+                let mut bytes = [0u8; 16];
+                bytes[..4].copy_from_slice(&i.to_be_bytes());
+                InvocationHash::from_bytes(bytes)
+            })
+            .collect();
+        for (i, member) in members.iter().enumerate() {
+            list.insert(i as u64, *member);
+        }
+        // P(h) = (3/4)(1/4)^(h-1): 4096 towers reach 5 almost surely, and
+        // 12 almost never.
+        assert!((5..12).contains(&list.height), "height {}", list.height);
+        let heights: Vec<usize> = (0..64).map(|_| list.random_height()).collect();
+        let ones = heights.iter().filter(|&&h| h == 1).count();
+        assert!(
+            (30..60).contains(&ones),
+            "about 3/4 of towers are 1 high: {heights:?}"
+        );
+        for (i, member) in members.iter().enumerate() {
+            assert!(list.remove(i as u64, *member));
+        }
+        assert_eq!(list.height, 1, "an empty list is one level high");
+    }
+
     proptest! {
         /// The skip list against the standard library's ordered set.
         #[test]

@@ -691,6 +691,56 @@ impl PairState {
 mod tests {
     use super::*;
 
+    /// Members spread over the map's buckets: distinct members hash apart
+    /// (a constant hash keeps every lookup right and makes each one a walk).
+    #[test]
+    fn members_hash_apart() {
+        use std::hash::BuildHasher;
+        let hasher = BuildHasherDefault::<MemberHasher>::default();
+        let hashes: std::collections::HashSet<u64> = (0..1000u32)
+            .map(|i| {
+                hasher.hash_one(InvocationHash::from_bytes([
+                    i as u8,
+                    (i >> 8) as u8,
+                    3,
+                    4,
+                    5,
+                    6,
+                    7,
+                    8,
+                    9,
+                    10,
+                    11,
+                    12,
+                    13,
+                    14,
+                    15,
+                    16,
+                ]))
+            })
+            .collect();
+        assert_eq!(hashes.len(), 1000);
+    }
+
+    /// Any position of a sorted index, not only its ends, in both of its
+    /// forms (random victims ask for positions in between).
+    #[test]
+    fn sorted_nth_finds_every_position() {
+        let member = |i: u8| InvocationHash::from_bytes([i; 16]);
+        let mut appended = AppendedIndex::default();
+        let mut sorted = OrderedIndex::default();
+        for i in 0..10u8 {
+            appended.push(u64::from(i) + 1, member(i));
+            sorted.insert(u64::from(i) + 1, member(i));
+        }
+        for index in [Index::Appended(appended), Index::Sorted(sorted)] {
+            for i in 0..10u8 {
+                assert_eq!(index.sorted_nth(usize::from(i)), Some(member(i)));
+            }
+            assert_eq!(index.sorted_nth(10), None);
+        }
+    }
+
     #[cfg(target_pointer_width = "64")]
     #[test]
     fn an_entry_is_seven_words() {

@@ -615,6 +615,16 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Calls, reads, writes and removals over 48 keys, for larger capacities.
+fn wide_op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0u8..48).prop_map(Op::Get),
+        2 => (0u8..48, any::<u8>()).prop_map(|(k, v)| Op::Put(k, v)),
+        8 => (0u8..48).prop_map(Op::Call),
+        1 => (0u8..48).prop_map(Op::Remove),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
@@ -646,6 +656,17 @@ proptest! {
         ops in proptest::collection::vec(op_strategy(), 0..120),
     ) {
         check_queues(QUEUES[policy], maxsize, &ops).map_err(TestCaseError::fail)?;
+    }
+
+    /// Capacities of 20 and more, so S3-FIFO's small queue has a target
+    /// of 2 or more and a partly full small queue meets a full main one
+    /// (below 20 the target is 1); 48 keys to fill them.
+    #[test]
+    fn s3fifo_with_a_small_queue_of_several_matches_the_oracle(
+        maxsize in 20u64..34,
+        ops in proptest::collection::vec(wide_op_strategy(), 0..400),
+    ) {
+        check_queues(rules::S3FIFO, maxsize, &ops).map_err(TestCaseError::fail)?;
     }
 
     #[test]

@@ -81,12 +81,22 @@ fn replay_says_when_cluster_does_not_match_the_server() {
     );
 }
 
-/// A server out of memory under `noeviction`: deletes (the purge) work,
-/// every put is refused, so every call fails over and runs uncached.
-fn out_of_memory_server() -> Server {
+/// A server under `noeviction` that refuses writes once it holds
+/// `headroom` bytes more than it does now (0: at once); deletes still work.
+fn server_with_headroom(headroom: u64) -> Server {
     let server = Server::start();
     let mut conn = server.connection();
-    for (name, value) in [("maxmemory-policy", "noeviction"), ("maxmemory", "1")] {
+    let info: String = redis::cmd("INFO").arg("memory").query(&mut conn).unwrap();
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory in INFO");
+    let limit = if headroom == 0 { 1 } else { used + headroom };
+    for (name, value) in [
+        ("maxmemory-policy", "noeviction".to_owned()),
+        ("maxmemory", limit.to_string()),
+    ] {
         redis::cmd("CONFIG")
             .arg("SET")
             .arg(name)
@@ -95,6 +105,12 @@ fn out_of_memory_server() -> Server {
             .unwrap();
     }
     server
+}
+
+/// A server out of memory: every put is refused, so every call fails over
+/// and runs uncached.
+fn out_of_memory_server() -> Server {
+    server_with_headroom(0)
 }
 
 #[test]
@@ -138,25 +154,7 @@ fn compare_fails_a_row_measured_while_the_store_failed() {
     // go on uncached (the hit loop then panicked on a key that was never
     // stored); the row fails with the store's error instead.
     for headroom in [40_000u64, 150_000] {
-        let server = Server::start();
-        let mut conn = server.connection();
-        let info: String = redis::cmd("INFO").arg("memory").query(&mut conn).unwrap();
-        let used: u64 = info
-            .lines()
-            .find_map(|l| l.strip_prefix("used_memory:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("used_memory in INFO");
-        for (name, value) in [
-            ("maxmemory-policy", "noeviction".to_owned()),
-            ("maxmemory", (used + headroom).to_string()),
-        ] {
-            redis::cmd("CONFIG")
-                .arg("SET")
-                .arg(name)
-                .arg(value)
-                .query::<()>(&mut conn)
-                .unwrap();
-        }
+        let server = server_with_headroom(headroom);
         let out = run(
             env!("CARGO_BIN_EXE_compare"),
             &[

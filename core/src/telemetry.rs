@@ -182,14 +182,6 @@ mod enabled {
             CacheMetrics
         }
 
-        pub(crate) fn of_function(_cache: &str, _func: &crate::identity::FuncId) -> Self {
-            CacheMetrics
-        }
-
-        pub(crate) fn unregistered() -> Self {
-            CacheMetrics
-        }
-
         #[inline(always)]
         pub(crate) fn record(&self, _event: Event) {}
 
@@ -218,55 +210,63 @@ mod enabled {
 
 pub(crate) use enabled::{CacheMetrics, StoreClock, StoreOp};
 
-/// The metric handles of each function a cache has seen, made on its first
-/// call (registering handles costs a lookup in the recorder; a call then
-/// finds its function's handles in this table instead).
-///
-/// Copied and swapped whole when a function is added, like the cache's
-/// per-function pairs, so a lookup writes nothing other threads read.
-pub(crate) struct FunctionMetrics {
-    cache: String,
-    table: arc_swap::ArcSwap<FunctionTable>,
-    adding: parking_lot::Mutex<()>,
-}
+#[cfg(feature = "metrics")]
+pub(crate) use function_table::FunctionMetrics;
 
-type FunctionTable = std::collections::HashMap<
-    crate::identity::FuncId,
-    std::sync::Arc<CacheMetrics>,
-    crate::identity::FastNameHasher,
->;
+#[cfg(feature = "metrics")]
+mod function_table {
+    use super::CacheMetrics;
 
-impl FunctionMetrics {
-    pub(crate) fn new(cache: &str) -> Self {
-        FunctionMetrics {
-            cache: cache.to_owned(),
-            table: arc_swap::ArcSwap::from_pointee(FunctionTable::default()),
-            adding: parking_lot::Mutex::new(()),
+    /// The metric handles of each function a cache has seen, made on its first
+    /// call (registering handles costs a lookup in the recorder; a call then
+    /// finds its function's handles in this table instead).
+    ///
+    /// Copied and swapped whole when a function is added, like the cache's
+    /// per-function pairs, so a lookup writes nothing other threads read.
+    pub(crate) struct FunctionMetrics {
+        cache: String,
+        table: arc_swap::ArcSwap<FunctionTable>,
+        adding: parking_lot::Mutex<()>,
+    }
+
+    type FunctionTable = std::collections::HashMap<
+        crate::identity::FuncId,
+        std::sync::Arc<CacheMetrics>,
+        crate::identity::FastNameHasher,
+    >;
+
+    impl FunctionMetrics {
+        pub(crate) fn new(cache: &str) -> Self {
+            FunctionMetrics {
+                cache: cache.to_owned(),
+                table: arc_swap::ArcSwap::from_pointee(FunctionTable::default()),
+                adding: parking_lot::Mutex::new(()),
+            }
+        }
+
+        /// `func`'s handles, registered on first use.
+        pub(crate) fn of(&self, func: &crate::identity::FuncId) -> std::sync::Arc<CacheMetrics> {
+            if let Some(found) = self.table.load().get(func) {
+                return found.clone();
+            }
+            let _adding = self.adding.lock();
+            let current = self.table.load_full();
+            if let Some(found) = current.get(func) {
+                return found.clone();
+            }
+            let made = std::sync::Arc::new(CacheMetrics::of_function(&self.cache, func));
+            let mut grown = FunctionTable::clone(&current);
+            grown.insert(*func, made.clone());
+            self.table.store(std::sync::Arc::new(grown));
+            made
         }
     }
 
-    /// `func`'s handles, registered on first use.
-    pub(crate) fn of(&self, func: &crate::identity::FuncId) -> std::sync::Arc<CacheMetrics> {
-        if let Some(found) = self.table.load().get(func) {
-            return found.clone();
+    impl std::fmt::Debug for FunctionMetrics {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("FunctionMetrics")
+                .field("functions", &self.table.load().len())
+                .finish()
         }
-        let _adding = self.adding.lock();
-        let current = self.table.load_full();
-        if let Some(found) = current.get(func) {
-            return found.clone();
-        }
-        let made = std::sync::Arc::new(CacheMetrics::of_function(&self.cache, func));
-        let mut grown = FunctionTable::clone(&current);
-        grown.insert(*func, made.clone());
-        self.table.store(std::sync::Arc::new(grown));
-        made
-    }
-}
-
-impl std::fmt::Debug for FunctionMetrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FunctionMetrics")
-            .field("functions", &self.table.load().len())
-            .finish()
     }
 }

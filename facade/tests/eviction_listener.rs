@@ -8,16 +8,21 @@ use redis_func_cache_redis::test_server::Server;
 
 static F: FuncId = FuncId::new("eviction_listener", "f", 1);
 
-#[test]
-fn the_listener_hears_each_removal_and_its_cause() {
-    let server = Server::start();
-    for (name, store) in [
+/// The memory store and a Redis store on `server`.
+fn stores(server: &Server) -> [(&'static str, AnyStore); 2] {
+    [
         ("memory", AnyStore::new(MemoryStore::new())),
         (
             "redis",
             AnyStore::new(RedisStore::open(server.url.as_str()).unwrap()),
         ),
-    ] {
+    ]
+}
+
+#[test]
+fn the_listener_hears_each_removal_and_its_cause() {
+    let server = Server::start();
+    for (name, store) in stores(&server) {
         let heard = Arc::new(Mutex::new(Vec::new()));
         let ear = heard.clone();
         let cache = FuncCache::builder(format!("listened-{name}"))
@@ -55,13 +60,7 @@ fn an_expired_victim_is_heard_as_expired() {
     use std::time::Duration;
     let server = Server::start();
     let ttl = Duration::from_secs(1);
-    for (name, store) in [
-        ("memory", AnyStore::new(MemoryStore::new())),
-        (
-            "redis",
-            AnyStore::new(RedisStore::open(server.url.as_str()).unwrap()),
-        ),
-    ] {
+    for (name, store) in stores(&server) {
         let heard = Arc::new(Mutex::new(Vec::new()));
         let ear = heard.clone();
         let cache = FuncCache::builder(format!("expiring-{name}"))

@@ -22,7 +22,6 @@ use crate::policy::{EvictionPolicy, Layout, Policy, PolicyRules};
 use crate::serializer::{Bincode, Serializer};
 use crate::stats::CacheStats;
 use crate::store::{Expiry, Store};
-use crate::telemetry::{CacheMetrics, FunctionMetrics};
 
 /// The builder's state before a store is chosen: it has no `build()`.
 #[derive(Debug, Clone, Copy)]
@@ -485,12 +484,17 @@ impl<S: Store, Z: Serializer> FuncCacheBuilder<S, Z> {
         let store = Arc::new(self.store);
         // With a function label, only the functions' handles are
         // registered, so no series without the label shows up beside them.
-        let function_metrics = (self.metrics_per_function && cfg!(feature = "metrics"))
-            .then(|| FunctionMetrics::new(&self.name));
+        #[cfg(feature = "metrics")]
+        let function_metrics = self
+            .metrics_per_function
+            .then(|| crate::telemetry::FunctionMetrics::new(&self.name));
+        #[cfg(feature = "metrics")]
         let stats = Arc::new(match function_metrics {
             None => CacheStats::new(&self.name),
-            Some(_) => CacheStats::with_metrics(CacheMetrics::unregistered()),
+            Some(_) => CacheStats::with_metrics(crate::telemetry::CacheMetrics::unregistered()),
         });
+        #[cfg(not(feature = "metrics"))]
+        let stats = Arc::new(CacheStats::new(&self.name));
         let fleet = caps.shared_across_processes.then(|| {
             let reporter =
                 FleetReporter::new(fleet_key(&self.prefix, &self.name, rules.word, layout));
@@ -524,6 +528,7 @@ impl<S: Store, Z: Serializer> FuncCacheBuilder<S, Z> {
             refresh,
             fleet,
             on_eviction: self.on_eviction,
+            #[cfg(feature = "metrics")]
             function_metrics,
         })
     }

@@ -75,6 +75,7 @@ pub struct FuncCache<S, Z = Bincode> {
     /// Hears what this process's puts and purges removed.
     on_eviction: Option<eviction::EvictionListener>,
     /// Each function's metric handles, when metrics carry a function label.
+    #[cfg(feature = "metrics")]
     function_metrics: Option<crate::telemetry::FunctionMetrics>,
 }
 
@@ -319,12 +320,21 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     }
 
     /// Where one call of `func` records its events.
+    #[cfg(feature = "metrics")]
     #[inline]
     fn tally(&self, func: &FuncId) -> tally::Tally<'_> {
         tally::Tally::new(
             &self.stats,
             self.function_metrics.as_ref().map(|table| table.of(func)),
         )
+    }
+
+    /// Where one call records its events: without the `metrics` feature,
+    /// the cache's counters, whatever the function.
+    #[cfg(not(feature = "metrics"))]
+    #[inline(always)]
+    fn tally(&self, _func: &FuncId) -> tally::Tally<'_> {
+        tally::Tally::new(&self.stats)
     }
 
     /// Tells the eviction listener what a put evicted: expired victims as

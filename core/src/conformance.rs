@@ -490,6 +490,18 @@ checks! {
         assert_eq!(last.evicted, vec![member(1)], "the hand starts at the oldest again");
     }
 
+    /// A peek, like a read, finds nothing in a pair whose TTL ran out.
+    fn peek_misses_in_an_expired_pair / peek_misses_in_an_expired_pair_async(h, ops) {
+        let tick = h.tick();
+        let mut o = ops("peek-expired-pair", LRU);
+        o.expiry = Expiry { pair_ttl: tick * 4, slide: false, entry_ttl: None };
+        put!(o, 1, "v");
+        assert_eq!(peek!(o, 1).as_deref(), Some("v"));
+        h.advance(tick * 5);
+        assert!(peek!(o, 1).is_none(), "the pair expired");
+        assert!(get!(o, 1).is_none());
+    }
+
     /// SPEC §7: a deadline travels with its value. A reader without
     /// per-entry TTLs still honours one another process wrote; a reader
     /// with them misses a value written without one (and overwrites it).

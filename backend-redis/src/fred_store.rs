@@ -22,7 +22,7 @@ use redis_func_cache_core::{Error as CacheError, InvocationHash, KeyPair};
 use crate::guard::Guard;
 use crate::scripts::{
     Arg, LeasedAnswer, ScriptCall, entry_call, get_call, get_leased_call, hit_value, leased,
-    member, outcome, purge_call, put_call, sorted_index,
+    len_call, member, outcome, purge_call, put_call, sorted_index,
 };
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
 
@@ -113,7 +113,7 @@ impl From<ScriptCall<'_>> for OwnedCall {
     fn from(call: ScriptCall<'_>) -> Self {
         OwnedCall {
             sha: &call.script.sha,
-            text: call.script.text,
+            text: &call.script.text,
             keys: call.keys().map(Key::from).collect(),
             args: call
                 .args
@@ -463,8 +463,11 @@ impl FredStore {
             .map(|kv| {
                 let m = bytes_of(kv[0].clone()).unwrap_or_default();
                 let v = kv.get(1).cloned().and_then(bytes_of).unwrap_or_default();
-                Ok((member(&m)?, Bytes::from(v)))
+                (m, v)
             })
+            // The field '' is the top score get.lua keeps, not an entry.
+            .filter(|(m, _)| !m.is_empty())
+            .map(|(m, v)| Ok((member(&m)?, Bytes::from(v))))
             .collect::<Result<Vec<_>, CacheError>>()?;
         values.sort();
         Ok(PairContents {
@@ -554,9 +557,7 @@ impl Store for FredStore {
     }
 
     fn len(&self, pair: &KeyPair) -> Result<u64, CacheError> {
-        let value = self.block(fred_result(
-            self.command("HLEN", vec![pair.values().into()]),
-        ))?;
+        let value = self.block(fred_result(self.script(len_call(pair))))?;
         count_of(value)
     }
 
@@ -651,11 +652,7 @@ impl Store for FredStore {
     }
 
     async fn len_async(&self, pair: &KeyPair) -> Result<u64, CacheError> {
-        let value = self
-            .run(fred_result(
-                self.command("HLEN", vec![pair.values().into()]),
-            ))
-            .await?;
+        let value = self.run(fred_result(self.script(len_call(pair)))).await?;
         count_of(value)
     }
 

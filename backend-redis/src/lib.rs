@@ -39,6 +39,8 @@ use redis_func_cache_core::breaker::BreakerOptions;
 pub use fred_store::FredStore;
 #[cfg(feature = "redis-rs")]
 pub use redis_rs::{RedisClusterStore, RedisStore};
+#[doc(hidden)]
+pub use scripts::get_script_text;
 #[cfg(feature = "redis-rs")]
 pub use topology::{Cluster, Standalone, Topology};
 

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 use crate::guard::Guard;
 use crate::scripts::{
     Arg, LeasedAnswer, ScriptCall, entry_call, get_call, get_leased_call, hit_value, leased,
-    member, outcome, purge_call, put_call, sorted_index,
+    len_call, member, outcome, purge_call, put_call, sorted_index,
 };
 use crate::topology::{self, Cluster, Standalone, TimedClient, Topology};
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
@@ -33,7 +33,7 @@ impl ScriptCall<'_> {
 
     fn eval(&self) -> Cmd {
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(self.script.text);
+        cmd.arg(&self.script.text);
         self.keys_and_args(&mut cmd);
         cmd
     }
@@ -334,19 +334,6 @@ impl<T: Topology> RedisStore<T> {
         .await
     }
 
-    /// A plain command, as [`RedisStore::invoke`] runs a script.
-    async fn query<V>(&self, cmd: Cmd) -> Result<V, Error>
-    where
-        V: redis::FromRedisValue + Send + 'static,
-    {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            let mut con = self.async_connection().await?;
-            return cmd.query_async(&mut con).await.map_err(backend_error);
-        }
-        self.on_io(move |mut con| async move { cmd.query_async(&mut con).await })
-            .await
-    }
-
     /// Runs `op` with the store's own connection on the store's runtime.
     async fn on_io<V, F, Fut>(&self, op: F) -> Result<V, Error>
     where
@@ -439,6 +426,8 @@ impl<T: Topology> RedisStore<T> {
             .map_err(backend_error)?;
         let mut values = map
             .into_iter()
+            // The field '' is the top score get.lua keeps, not an entry.
+            .filter(|(m, _)| !m.is_empty())
             .map(|(m, v)| Ok((member(&m)?, Bytes::from(v))))
             .collect::<Result<Vec<_>, Error>>()?;
         values.sort();
@@ -579,10 +568,7 @@ impl<T: Topology> Store for RedisStore<T> {
     fn len(&self, pair: &KeyPair) -> Result<u64, Error> {
         self.shared.guard.sync(|| {
             let mut con = self.sync_connection()?;
-            redis::cmd("HLEN")
-                .arg(pair.values())
-                .query(&mut *con)
-                .map_err(backend_error)
+            len_call(pair).invoke(&mut *con).map_err(backend_error)
         })
     }
 
@@ -698,11 +684,7 @@ impl<T: Topology> Store for RedisStore<T> {
     async fn len_async(&self, pair: &KeyPair) -> Result<u64, Error> {
         self.shared
             .guard
-            .run(async {
-                let mut cmd = redis::cmd("HLEN");
-                cmd.arg(pair.values());
-                self.query(cmd).await
-            })
+            .run(async { self.invoke(&len_call(pair)).await })
             .await
     }
 

@@ -4,7 +4,7 @@
 //! caches it again in one step; loading it and retrying `EVALSHA` would fail
 //! again if another flush came in between).
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim, queue_scores};
@@ -15,42 +15,97 @@ use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 
 use crate::BACKEND;
 
-/// Read a member and apply the hit rule.
-static GET: LazyLock<ScriptText> = LazyLock::new(|| ScriptText::new(include_str!("lua/get.lua")));
-/// The get script for caches that take leases: on a miss it also grants
-/// the lease, or says how long another caller holds it. Made from the get
-/// script's text, so the two cannot drift apart: every miss there returns
-/// `lease_miss()` here.
-static GET_LEASED: LazyLock<ScriptText> = LazyLock::new(|| {
-    let get = include_str!("lua/get.lua");
-    debug_assert!(get.matches("return false").count() >= 8);
-    let text = format!(
-        "{}{}",
-        include_str!("lua/lease.lua"),
-        get.replace("return false", "return lease_miss()")
-    );
-    ScriptText::new(Box::leak(text.into_boxed_str()))
-});
+/// The get script's template: [`get_script`] makes one script per policy
+/// from it.
+const GET_TEMPLATE: &str = include_str!("lua/get.lua");
+/// The lease part put in front of the get script for caches that take
+/// leases.
+const LEASE_PART: &str = include_str!("lua/lease.lua");
+
+/// The index kinds and hit rules the get script knows (see [`get_words`]).
+const GET_KINDS: [&str; 3] = ["z", "s", "q"];
+const GET_RULES: [&str; 7] = ["keep", "max1", "one", "incr", "clock", "freq", "visit"];
+/// One get script per kind, rule, TTL slide, per-entry TTL and lease.
+const GET_VARIANTS: usize = GET_KINDS.len() * GET_RULES.len() * 8;
+/// The get scripts, each made on its first use.
+static GETS: [OnceLock<ScriptText>; GET_VARIANTS] = [const { OnceLock::new() }; GET_VARIANTS];
+
+/// The get script a cache of these rules and expiry sends on every call:
+/// the template with the policy's words written in, so that a hit sends
+/// only the member and the TTL (each argument costs the server time, and
+/// a constant compared in Lua costs less than one read from `ARGV`).
+/// Caches that take leases get the lease part in front, and every miss of
+/// the get script returns `lease_miss()` there, so the two cannot drift
+/// apart.
+fn get_script(
+    rules: &PolicyRules,
+    expiry: &Expiry,
+    leased: bool,
+) -> Result<&'static ScriptText, Error> {
+    let (kind, rule) = get_words(rules)?;
+    let position = |words: &[&str], word: &str| {
+        words
+            .iter()
+            .position(|w| *w == word)
+            .ok_or_else(|| unknown(word))
+    };
+    let (k, r) = (position(&GET_KINDS, kind)?, position(&GET_RULES, rule)?);
+    let (slide, per_entry) = (expiry.slide, expiry.entry_ttl.is_some());
+    let slot = (((k * GET_RULES.len() + r) * 2 + usize::from(slide)) * 2 + usize::from(per_entry))
+        * 2
+        + usize::from(leased);
+    Ok(GETS[slot].get_or_init(|| ScriptText::new(get_text(kind, rule, slide, per_entry, leased))))
+}
+
+/// The text of one get script (see [`get_script`]).
+fn get_text(kind: &str, rule: &str, slide: bool, per_entry: bool, leased: bool) -> String {
+    let words = format!("'{kind}', '{rule}', {slide}, {per_entry}");
+    let get = GET_TEMPLATE.replace("POLICY_WORDS", &words);
+    if leased {
+        format!(
+            "{LEASE_PART}{}",
+            get.replace("return false", "return lease_miss()")
+        )
+    } else {
+        get
+    }
+}
+
+/// The text of the get script the Redis stores send for a cache of these
+/// rules and expiry (with `leased`, for a cache that takes leases), for the
+/// benchmarks that call it bare. Not part of the API.
+#[doc(hidden)]
+pub fn get_script_text(
+    rules: &PolicyRules,
+    expiry: &Expiry,
+    leased: bool,
+) -> Result<&'static str, Error> {
+    Ok(&get_script(rules, expiry, leased)?.text)
+}
+
 /// Evict, insert or replace, set TTLs.
 static PUT: LazyLock<ScriptText> = LazyLock::new(|| ScriptText::new(include_str!("lua/put.lua")));
 /// Read (no hit rule) or remove one entry.
 static ENTRY: LazyLock<ScriptText> =
     LazyLock::new(|| ScriptText::new(include_str!("lua/entry.lua")));
+/// Count a pair's entries.
+static LEN: LazyLock<ScriptText> = LazyLock::new(|| ScriptText::new(include_str!("lua/len.lua")));
 /// Remove a pair.
 static PURGE: LazyLock<ScriptText> =
     LazyLock::new(|| ScriptText::new(include_str!("lua/purge.lua")));
 
 /// A script's text and SHA1.
 pub(crate) struct ScriptText {
-    pub(crate) text: &'static str,
+    pub(crate) text: String,
     pub(crate) sha: String,
 }
 
 impl ScriptText {
-    fn new(text: &'static str) -> Self {
+    fn new(text: impl Into<String>) -> Self {
+        let text = text.into();
         ScriptText {
+            sha: sha1_smol::Sha1::from(&text).digest().to_string(),
             text,
-            sha: sha1_smol::Sha1::from(text).digest().to_string(),
         }
     }
 }
@@ -163,15 +218,16 @@ fn flag(on: bool) -> Arg<'static> {
 /// The get script for a request, or an error for a policy part the
 /// scripts do not know.
 pub(crate) fn get_call<'a>(req: &'a GetRequest<'a>) -> Result<ScriptCall<'a>, Error> {
+    get_call_of(req, false)
+}
+
+fn get_call_of<'a>(req: &'a GetRequest<'a>, leased: bool) -> Result<ScriptCall<'a>, Error> {
     let expiry: Expiry = req.expiry;
-    let (kind, rule) = get_words(req.rules)?;
-    Ok(ScriptCall::new(&GET, req.pair)
-        .arg(Arg::Bytes(&req.member.as_bytes()[..]))
-        .arg(Arg::Text(kind))
-        .arg(Arg::Text(rule))
-        .arg(Arg::Int(millis(expiry.pair_ttl)))
-        .arg(flag(expiry.slide))
-        .arg(flag(expiry.entry_ttl.is_some())))
+    Ok(
+        ScriptCall::new(get_script(req.rules, &expiry, leased)?, req.pair)
+            .arg(Arg::Bytes(&req.member.as_bytes()[..]))
+            .arg(Arg::Int(millis(expiry.pair_ttl))),
+    )
 }
 
 /// The get script that also takes the lease on a miss.
@@ -179,9 +235,9 @@ pub(crate) fn get_leased_call<'a>(
     req: &'a GetRequest<'a>,
     lease: Duration,
 ) -> Result<ScriptCall<'a>, Error> {
-    let mut call = get_call(req)?.with_lease_key(true);
-    call.script = &GET_LEASED;
-    Ok(call.arg(Arg::Int(millis(lease))))
+    Ok(get_call_of(req, true)?
+        .with_lease_key(true)
+        .arg(Arg::Int(millis(lease))))
 }
 
 /// What the leased get script answered, in client-neutral form.
@@ -244,6 +300,12 @@ pub(crate) fn entry_call<'a>(req: &'a GetRequest<'a>, remove: bool) -> ScriptCal
             _ => "z",
         }))
         .arg(flag(req.expiry.entry_ttl.is_some()))
+}
+
+/// The script that counts a pair's entries (`HLEN` would also count the
+/// top score get.lua keeps in the values hash).
+pub(crate) fn len_call(pair: &KeyPair) -> ScriptCall<'_> {
+    ScriptCall::new(&LEN, pair)
 }
 
 /// The purge script for a pair.

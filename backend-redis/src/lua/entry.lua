@@ -21,6 +21,9 @@ if op == 'remove' then
     redis.pcall('SREM', index, member)
   else
     redis.pcall('ZREM', index, member)
+    -- It may have had the top score, which get.lua keeps under the field
+    -- '': drop that, so the next hit reads the index.
+    redis.pcall('HDEL', values, '')
   end
   if kind == 'sv' then
     -- SIEVE: a hand left past every remaining entry goes back to the

@@ -273,12 +273,23 @@ else
   present = redis.call('SISMEMBER', index, member) == 1
 end
 
+-- A sorted-set index's top score, as get.lua keeps it under the values
+-- field '' for hits that move a member to max + 1: the score just written
+-- when it was max + 1 (so the top), else nil; and whether the index
+-- changed otherwise (then the kept top may be wrong, and is dropped).
+local top, changed = nil, false
+
 if present then
   redis.call('HSET', values, member, stored)
   if kind == 'z' then
     local new = score_for(ARGV[5], tonumber(present))
     if new then
       redis.call('ZADD', index, score_text(new), member)
+      if ARGV[5] == 'max1' then
+        top = new
+      else
+        changed = true
+      end
     end
   end
 elseif kind == 'q3' or kind == 'sv' then
@@ -360,11 +371,23 @@ else
     end
   end
   if kind == 'z' then
-    redis.call('ZADD', index, score_text(score_for(ARGV[4], nil) or 0), member)
+    local score = score_for(ARGV[4], nil) or 0
+    redis.call('ZADD', index, score_text(score), member)
+    if ARGV[4] == 'max1' then
+      top = score
+    else
+      changed = true
+    end
   else
     redis.call('SADD', index, member)
   end
   redis.call('HSET', values, member, stored)
+end
+
+if top then
+  redis.call('HSET', values, '', score_text(top))
+elseif changed then
+  redis.call('HDEL', values, '')
 end
 
 if created or slide then

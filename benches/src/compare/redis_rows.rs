@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use redis::AsyncCommands;
-use redis_func_cache::{FuncCache, FuncId, LruPolicy, OnStoreError, Policy, RedisStore, by_name};
+use redis_func_cache::store::Expiry;
+use redis_func_cache::{
+    EvictionPolicy, FuncCache, FuncId, LruPolicy, OnStoreError, Policy, RedisStore, by_name,
+};
 
 use super::{
     Better, CpuLimit, LatencyLimit, Row, ServerLimit, ServerWork, Settings, Spec, interleave,
@@ -830,8 +833,8 @@ impl Bench {
 }
 
 /// One async hit of f(k) through the public API.
-/// The Redis store's own scripts, the texts it loads.
-const STORE_GET_SCRIPT: &str = include_str!("../../../backend-redis/src/lua/get.lua");
+/// The Redis store's own put script, the text it loads (its get script is
+/// made per policy: [`redis_func_cache_redis::get_script_text`]).
 const STORE_PUT_SCRIPT: &str = include_str!("../../../backend-redis/src/lua/put.lua");
 
 /// A value of the size ours stores for f(k) = 3k (a 3-byte bincode varint).
@@ -855,7 +858,18 @@ impl RawScripts {
     fn new(cache: &Cache, n: u64) -> Result<Self, Failure> {
         let pair = cache.key_pair(&F);
         Ok(RawScripts {
-            get: redis::Script::new(STORE_GET_SCRIPT),
+            get: redis::Script::new(
+                redis_func_cache_redis::get_script_text(
+                    &LruPolicy.rules(),
+                    &Expiry {
+                        pair_ttl: redis_func_cache::DEFAULT_TTL,
+                        slide: true,
+                        entry_ttl: None,
+                    },
+                    false,
+                )
+                .map_err(|e| e.to_string())?,
+            ),
             put: redis::Script::new(STORE_PUT_SCRIPT),
             index: pair.index().to_owned(),
             values: pair.values().to_owned(),
@@ -866,13 +880,7 @@ impl RawScripts {
 
     fn get_call(&self, member: &[u8]) -> redis::ScriptInvocation<'_> {
         let mut call = self.get.key(&self.index);
-        call.key(&self.values)
-            .arg(member)
-            .arg("z")
-            .arg("max1")
-            .arg(self.ttl_ms)
-            .arg("1")
-            .arg("0");
+        call.key(&self.values).arg(member).arg(self.ttl_ms);
         call
     }
 

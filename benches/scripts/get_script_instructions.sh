@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# What a warm hit costs the Redis server, in instructions (deterministic,
+# unlike time on a shared machine): runs redis-server under callgrind, fills
+# a pair of 1,000 entries, sends N hits of one script and subtracts a run
+# that sends none. Prints instructions per call of each get script (the
+# store's template with the policy's words written in, as scripts.rs does)
+# and of the bare HGET + ZADD XX script that `compare` measures against.
+#
+#   benches/scripts/get_script_instructions.sh [N]     (needs valgrind)
+set -euo pipefail
+N=${1:-2000}
+here=$(cd "$(dirname "$0")" && pwd)
+template="$here/../../backend-redis/src/lua/get.lua"
+port=$((20000 + RANDOM % 20000))
+out=$(mktemp -d)
+trap 'redis-cli -p $port SHUTDOWN NOSAVE >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
+
+run() { # script, calls, extra arguments -> total instructions
+  valgrind --tool=callgrind --callgrind-out-file="$out/cg" \
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.2; done
+  for i in $(seq 0 999); do
+    m=$(printf %012d "$i")
+    echo "ZADD idx $((i + 1)) $m"
+    echo "HSET vals $m vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+  done | redis-cli -p "$port" >/dev/null
+  redis-cli -p "$port" HSET vals "" 1000 >/dev/null # the kept top score
+  redis-cli -p "$port" EXPIRE idx 3600 >/dev/null
+  redis-cli -p "$port" EXPIRE vals 3600 >/dev/null
+  local sha
+  sha=$(redis-cli -p "$port" SCRIPT LOAD "$1")
+  if [ "$2" -gt 0 ]; then
+    # shellcheck disable=SC2086
+    redis-benchmark -p "$port" -n "$2" -c 1 -r 1000 -q \
+      EVALSHA "$sha" 2 idx vals __rand_int__ $3 >/dev/null 2>&1
+  fi
+  redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+  wait "$pid" || true
+  grep -E "^summary:" "$out/cg" | awk '{print $2}'
+}
+
+base=$(run "return 1" 0 "")
+per_call() { echo "$2 $(( ($(run "$1" "$N" "$3") - base) / N ))"; }
+per_call "local v = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1]) return v" bare __rand_int__
+for words in "z max1 lru" "z incr lfu" "z clock tlru" "z keep fifo"; do
+  set -- $words
+  per_call "$(sed "s/POLICY_WORDS/'$1', '$2', true, false/" "$template")" "$3" 3600000
+done

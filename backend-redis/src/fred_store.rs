@@ -287,7 +287,7 @@ impl FredStore {
         let store = FredStore {
             shared: Arc::new(Shared {
                 client,
-                guard: Guard::new(&options),
+                guard: Guard::new(&options, cluster),
                 cluster,
                 io: Some(io),
             }),
@@ -339,9 +339,10 @@ impl FredStore {
     /// the breaker, and waits for it, from any thread.
     fn block<R: Send + 'static>(
         &self,
+        key: Option<&str>,
         future: impl Future<Output = Result<R, CacheError>> + Send + 'static,
     ) -> Result<R, CacheError> {
-        self.shared.guard.sync(|| {
+        self.shared.guard.sync(key, || {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             self.io().spawn(self.timed(future, tx));
             rx.recv()
@@ -352,11 +353,12 @@ impl FredStore {
     /// [`FredStore::block`] for async callers on any runtime.
     async fn run<R: Send + 'static>(
         &self,
+        key: Option<&str>,
         future: impl Future<Output = Result<R, CacheError>> + Send + 'static,
     ) -> Result<R, CacheError> {
         self.shared
             .guard
-            .run(async {
+            .run(key, async {
                 let (tx, rx) = std::sync::mpsc::sync_channel(1);
                 self.io()
                     .spawn(self.timed(future, tx))
@@ -411,15 +413,19 @@ impl FredStore {
     /// What a pair holds now, in the form the memory store reports it.
     pub fn contents(&self, pair: &KeyPair) -> Result<PairContents, CacheError> {
         let (index_key, values_key) = (pair.index().to_owned(), pair.values().to_owned());
-        let kind = self.block(fred_result(
-            self.command("TYPE", vec![index_key.clone().into()]),
-        ))?;
+        let kind = self.block(
+            Some(pair.index()),
+            fred_result(self.command("TYPE", vec![index_key.clone().into()])),
+        )?;
         let kind = kind.as_str().map(|s| s.to_string()).unwrap_or_default();
         let mut hand = None;
         let mut index: Vec<(InvocationHash, Option<u64>)> = match kind.as_str() {
             "zset" => {
                 let args = vec![index_key.into(), 0.into(), (-1).into(), "WITHSCORES".into()];
-                let flat = self.block(fred_result(self.command("ZRANGE", args)))?;
+                let flat = self.block(
+                    Some(pair.index()),
+                    fred_result(self.command("ZRANGE", args)),
+                )?;
                 let items = flat.into_array();
                 let pairs = items
                     .chunks(2)
@@ -434,9 +440,10 @@ impl FredStore {
                 index
             }
             "set" => {
-                let flat = self.block(fred_result(
-                    self.command("SMEMBERS", vec![index_key.into()]),
-                ))?;
+                let flat = self.block(
+                    Some(pair.index()),
+                    fred_result(self.command("SMEMBERS", vec![index_key.into()])),
+                )?;
                 flat.into_array()
                     .into_iter()
                     .map(|m| Ok((member(&bytes_of(m).unwrap_or_default())?, None)))
@@ -447,9 +454,10 @@ impl FredStore {
         if index.iter().all(|(_, s)| s.is_none()) {
             index.sort();
         }
-        let flat = self.block(fred_result(
-            self.command("HGETALL", vec![values_key.into()]),
-        ))?;
+        let flat = self.block(
+            Some(pair.index()),
+            fred_result(self.command("HGETALL", vec![values_key.into()])),
+        )?;
         let items = match flat {
             Value::Map(map) => map
                 .inner()
@@ -532,42 +540,60 @@ impl Store for FredStore {
     }
 
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
-        let value = self.block(fred_result(self.script(get_call(req)?)))?;
+        let value = self.block(
+            Some(req.pair.index()),
+            fred_result(self.script(get_call(req)?)),
+        )?;
         Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
     fn peek(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
-        let value = self.block(fred_result(self.script(entry_call(req, false))))?;
+        let value = self.block(
+            Some(req.pair.index()),
+            fred_result(self.script(entry_call(req, false))),
+        )?;
         Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
     fn remove(&self, req: &GetRequest<'_>) -> Result<bool, CacheError> {
-        let value = self.block(fred_result(self.script(entry_call(req, true))))?;
+        let value = self.block(
+            Some(req.pair.index()),
+            fred_result(self.script(entry_call(req, true))),
+        )?;
         removed_of(value)
     }
 
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, CacheError> {
-        let value = self.block(fred_result(self.script(get_leased_call(req, lease)?)))?;
+        let value = self.block(
+            Some(req.pair.index()),
+            fred_result(self.script(get_leased_call(req, lease)?)),
+        )?;
         leased(req.rules, leased_answer(value)?)
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {
-        let value = self.block(fred_result(self.script(put_call(req)?)))?;
+        let value = self.block(
+            Some(req.pair.index()),
+            fred_result(self.script(put_call(req)?)),
+        )?;
         outcome(evicted_of(value)?)
     }
 
     fn len(&self, pair: &KeyPair) -> Result<u64, CacheError> {
-        let value = self.block(fred_result(self.script(len_call(pair))))?;
+        let value = self.block(Some(pair.index()), fred_result(self.script(len_call(pair))))?;
         count_of(value)
     }
 
     fn purge(&self, pair: &KeyPair) -> Result<u64, CacheError> {
-        let value = self.block(fred_result(self.script(purge_call(pair))))?;
+        let value = self.block(
+            Some(pair.index()),
+            fred_result(self.script(purge_call(pair))),
+        )?;
         count_of(value)
     }
 
     fn purge_prefix(&self, prefix: &str) -> Result<u64, CacheError> {
-        self.block(self.purge_prefix_future(prefix))
+        self.block(None, self.purge_prefix_future(prefix))
     }
 
     fn add_counters(&self, key: &str, counts: &[(&'static str, u64)]) -> Result<(), CacheError> {
@@ -579,14 +605,17 @@ impl Store for FredStore {
                 fred_result(self.command("HINCRBY", args))
             })
             .collect();
-        self.block(async move {
+        self.block(Some(key), async move {
             futures::future::try_join_all(increments).await?;
             Ok(())
         })
     }
 
     fn read_counters(&self, key: &str) -> Result<Vec<(String, u64)>, CacheError> {
-        let flat = self.block(fred_result(self.command("HGETALL", vec![key.into()])))?;
+        let flat = self.block(
+            Some(key),
+            fred_result(self.command("HGETALL", vec![key.into()])),
+        )?;
         let mut fields: Vec<(String, u64)> = match flat {
             Value::Map(map) => map
                 .iter()
@@ -612,25 +641,39 @@ impl Store for FredStore {
     }
 
     fn remove_counters(&self, key: &str) -> Result<(), CacheError> {
-        self.block(fred_result(self.command("UNLINK", vec![key.into()])))?;
+        self.block(
+            Some(key),
+            fred_result(self.command("UNLINK", vec![key.into()])),
+        )?;
         Ok(())
     }
 
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
-        let value = self.run(fred_result(self.script(get_call(req)?))).await?;
+        let value = self
+            .run(
+                Some(req.pair.index()),
+                fred_result(self.script(get_call(req)?)),
+            )
+            .await?;
         Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
     async fn peek_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
         let value = self
-            .run(fred_result(self.script(entry_call(req, false))))
+            .run(
+                Some(req.pair.index()),
+                fred_result(self.script(entry_call(req, false))),
+            )
             .await?;
         Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
     }
 
     async fn remove_async(&self, req: &GetRequest<'_>) -> Result<bool, CacheError> {
         let value = self
-            .run(fred_result(self.script(entry_call(req, true))))
+            .run(
+                Some(req.pair.index()),
+                fred_result(self.script(entry_call(req, true))),
+            )
             .await?;
         removed_of(value)
     }
@@ -641,27 +684,42 @@ impl Store for FredStore {
         lease: Duration,
     ) -> Result<Leased, CacheError> {
         let value = self
-            .run(fred_result(self.script(get_leased_call(req, lease)?)))
+            .run(
+                Some(req.pair.index()),
+                fred_result(self.script(get_leased_call(req, lease)?)),
+            )
             .await?;
         leased(req.rules, leased_answer(value)?)
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {
-        let value = self.run(fred_result(self.script(put_call(req)?))).await?;
+        let value = self
+            .run(
+                Some(req.pair.index()),
+                fred_result(self.script(put_call(req)?)),
+            )
+            .await?;
         outcome(evicted_of(value)?)
     }
 
     async fn len_async(&self, pair: &KeyPair) -> Result<u64, CacheError> {
-        let value = self.run(fred_result(self.script(len_call(pair)))).await?;
+        let value = self
+            .run(Some(pair.index()), fred_result(self.script(len_call(pair))))
+            .await?;
         count_of(value)
     }
 
     async fn purge_async(&self, pair: &KeyPair) -> Result<u64, CacheError> {
-        let value = self.run(fred_result(self.script(purge_call(pair)))).await?;
+        let value = self
+            .run(
+                Some(pair.index()),
+                fred_result(self.script(purge_call(pair))),
+            )
+            .await?;
         count_of(value)
     }
 
     async fn purge_prefix_async(&self, prefix: &str) -> Result<u64, CacheError> {
-        self.run(self.purge_prefix_future(prefix)).await
+        self.run(None, self.purge_prefix_future(prefix)).await
     }
 }

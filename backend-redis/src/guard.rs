@@ -2,27 +2,116 @@
 //! deadline where the client's own timeouts cannot reach (an async call's
 //! whole run, on tokio).
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::task::Poll;
 use std::time::Duration;
 
 use redis_func_cache_core::Error;
-use redis_func_cache_core::breaker::{Admission, Breaker};
+use redis_func_cache_core::breaker::{Admission, Breaker, BreakerOptions};
 use tracing::Instrument;
 
 use crate::{BACKEND, RedisOptions};
 
-/// A store's breaker and deadline.
+/// A store's breakers and deadline.
 #[derive(Debug)]
 pub(crate) struct Guard {
-    breaker: Breaker,
+    breakers: Breakers,
     deadline: Duration,
 }
 
+/// The breakers a store's operations pass through: one for a single server.
+/// In a cluster, one per hash slot that operations touch (a pair's keys
+/// share one slot), so a master that is down or cut off costs only the
+/// calls whose pairs live in its slots, and every other pair keeps caching.
+/// Per slot rather than per node: no map of slots to nodes to go stale
+/// while slots move or a replica takes over, and a cache has few pairs
+/// (one per cache, or per cache and function), so few slots and probes.
+#[derive(Debug)]
+enum Breakers {
+    One(Arc<Breaker>),
+    PerSlot {
+        options: BreakerOptions,
+        /// For operations on no one slot (a purge by prefix scans them all).
+        unrouted: Arc<Breaker>,
+        /// At most 16,384, made on first use.
+        slots: RwLock<HashMap<u16, Arc<Breaker>>>,
+    },
+}
+
+impl Breakers {
+    /// The breaker an operation on `key` (if it has one key) passes.
+    fn of(&self, key: Option<&str>) -> Arc<Breaker> {
+        let (options, unrouted, slots) = match self {
+            Breakers::One(breaker) => return breaker.clone(),
+            Breakers::PerSlot {
+                options,
+                unrouted,
+                slots,
+            } => (options, unrouted, slots),
+        };
+        let Some(key) = key else {
+            return unrouted.clone();
+        };
+        let slot = key_slot(key.as_bytes());
+        if let Some(breaker) = slots
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&slot)
+        {
+            return breaker.clone();
+        }
+        slots
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(slot)
+            .or_insert_with(|| Arc::new(Breaker::new(BACKEND, *options)))
+            .clone()
+    }
+}
+
+/// An admitted operation's report to its breaker, made when it ends, also
+/// when it never does: an async call dropped mid-way (a caller's timeout,
+/// a cancelled task) or a panic. A probe that went unreported would leave
+/// the breaker open for good.
+struct Admitted {
+    breaker: Arc<Breaker>,
+    admission: Admission,
+    reported: bool,
+}
+
+impl Admitted {
+    fn report(mut self, reached: bool) {
+        self.reported = true;
+        self.breaker.record(self.admission, reached);
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if !self.reported {
+            // Unknown whether the server answered: count it as no answer,
+            // which for a probe means "wait one more interval".
+            self.breaker.record(self.admission, false);
+        }
+    }
+}
+
 impl Guard {
-    pub(crate) fn new(options: &RedisOptions) -> Self {
+    /// The guard of a store on one server, or on a cluster (`cluster`).
+    pub(crate) fn new(options: &RedisOptions, cluster: bool) -> Self {
+        let breakers = if cluster {
+            Breakers::PerSlot {
+                options: options.breaker,
+                unrouted: Arc::new(Breaker::new(BACKEND, options.breaker)),
+                slots: RwLock::new(HashMap::new()),
+            }
+        } else {
+            Breakers::One(Arc::new(Breaker::new(BACKEND, options.breaker)))
+        };
         Guard {
-            breaker: Breaker::new(BACKEND, options.breaker),
+            breakers,
             deadline: options.deadline,
         }
     }
@@ -31,30 +120,45 @@ impl Guard {
         self.deadline
     }
 
-    /// Runs a sync operation, whose deadline the connection's own timeouts
-    /// keep (check-out, connect, read and write).
-    pub(crate) fn sync<R>(&self, op: impl FnOnce() -> Result<R, Error>) -> Result<R, Error> {
-        let admission = self.breaker.admit();
+    /// Asks the breaker of `key` whether an operation may go to Redis.
+    fn admit(&self, key: Option<&str>) -> Result<Admitted, Error> {
+        let breaker = self.breakers.of(key);
+        let admission = breaker.admit();
         if admission == Admission::Skip {
-            return Err(self.breaker.skipped());
+            return Err(breaker.skipped());
         }
+        Ok(Admitted {
+            breaker,
+            admission,
+            reported: false,
+        })
+    }
+
+    /// Runs a sync operation on `key` (the pair's first key; `None` for an
+    /// operation on many slots), whose deadline the connection's own
+    /// timeouts keep (check-out, connect, read and write).
+    pub(crate) fn sync<R>(
+        &self,
+        key: Option<&str>,
+        op: impl FnOnce() -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let admitted = self.admit(key)?;
         // A child of the call's span: the part of the call on the network.
         let _span = tracing::trace_span!("redis_op", backend = BACKEND).entered();
         let result = op();
-        self.breaker.record(admission, reached(&result));
+        admitted.report(reached(&result));
         result
     }
 
-    /// Runs an async operation within the deadline. On tokio the whole
-    /// operation is timed; elsewhere the connection's own timeouts keep it.
+    /// Runs an async operation on `key` (as for [`Guard::sync`]) within
+    /// the deadline. On tokio the whole operation is timed; elsewhere the
+    /// connection's own timeouts keep it.
     pub(crate) async fn run<R>(
         &self,
+        key: Option<&str>,
         op: impl Future<Output = Result<R, Error>>,
     ) -> Result<R, Error> {
-        let admission = self.breaker.admit();
-        if admission == Admission::Skip {
-            return Err(self.breaker.skipped());
-        }
+        let admitted = self.admit(key)?;
         // On the heap: the operation's state is large in debug builds, and
         // callers nest these futures deeply (a test thread's 2 MiB stack
         // overflowed); one allocation is nothing beside a round trip.
@@ -73,7 +177,7 @@ impl Guard {
             }
             None => op.await,
         };
-        self.breaker.record(admission, reached(&result));
+        admitted.report(reached(&result));
         result
     }
 
@@ -126,4 +230,133 @@ fn reached<R>(result: &Result<R, Error>) -> bool {
         return !matches!(e.kind(), K::IO | K::Timeout | K::Canceled);
     }
     true
+}
+
+/// The hash slot of a key, as Redis Cluster computes it: CRC16 (XMODEM) of
+/// the key's hash tag (the part between the first `{` and the next `}`, if
+/// not empty) or of the whole key, modulo 16,384.
+pub(crate) fn key_slot(key: &[u8]) -> u16 {
+    let tagged = key
+        .iter()
+        .position(|&b| b == b'{')
+        .and_then(|open| {
+            let rest = &key[open + 1..];
+            let close = rest.iter().position(|&b| b == b'}')?;
+            (close > 0).then(|| &rest[..close])
+        })
+        .unwrap_or(key);
+    crc16_xmodem(tagged) % 16384
+}
+
+fn crc16_xmodem(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in bytes {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_the_clusters() {
+        // Values from the Redis Cluster specification and CLUSTER KEYSLOT.
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31c3);
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_ne!(
+            key_slot(b"foo{}{bar}"),
+            key_slot(b"bar"),
+            "an empty tag hashes the whole key"
+        );
+        assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
+    }
+
+    #[test]
+    fn a_dead_slot_opens_only_its_own_breaker() {
+        let guard = Guard::new(&RedisOptions::default(), true);
+        let (dead, alive) = ("{a}:0", "{b}:0");
+        assert_ne!(key_slot(dead.as_bytes()), key_slot(alive.as_bytes()));
+        let refused = || -> Result<(), Error> {
+            Err(Error::transient_backend(
+                BACKEND,
+                std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+            ))
+        };
+        for _ in 0..3 {
+            assert!(guard.sync(Some(dead), refused).is_err());
+            assert!(guard.sync(Some(alive), || Ok(())).is_ok());
+        }
+        assert!(
+            matches!(
+                guard.sync(Some(dead), || Ok(())),
+                Err(Error::Skipped { .. })
+            ),
+            "the dead slot's breaker is open"
+        );
+        assert!(
+            guard.sync(Some(alive), || Ok(())).is_ok(),
+            "the other slot still goes"
+        );
+        assert!(
+            guard.sync(None, || Ok(())).is_ok(),
+            "and so do operations on no one slot"
+        );
+
+        // On one server, one breaker: the same failures open it for all.
+        let guard = Guard::new(&RedisOptions::default(), false);
+        for _ in 0..3 {
+            assert!(guard.sync(Some(dead), refused).is_err());
+        }
+        assert!(matches!(
+            guard.sync(Some(alive), || Ok(())),
+            Err(Error::Skipped { .. })
+        ));
+    }
+
+    #[test]
+    fn a_cancelled_probe_does_not_leave_the_breaker_open_for_good() {
+        let options = RedisOptions::default().breaker(
+            BreakerOptions::default()
+                .probe_interval(Duration::from_millis(20))
+                .max_probe_interval(Duration::from_millis(20)),
+        );
+        let guard = Guard::new(&options, false);
+        let refused = || -> Result<(), Error> {
+            Err(Error::transient_backend(
+                BACKEND,
+                std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+            ))
+        };
+        for _ in 0..3 {
+            let _ = guard.sync(None, refused);
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        // The probe's future is dropped before it ends (a caller's timeout).
+        let probe = guard.run(None, std::future::pending::<Result<(), Error>>());
+        let waker = std::task::Waker::noop();
+        let mut probe = Box::pin(probe);
+        assert!(
+            probe
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(waker))
+                .is_pending()
+        );
+        drop(probe);
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(
+            guard.sync(None, || Ok(())).is_ok(),
+            "the next interval's probe goes, and closes the breaker"
+        );
+        assert!(guard.sync(None, || Ok(())).is_ok());
+    }
 }

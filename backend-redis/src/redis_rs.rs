@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use redis::cluster::ClusterClientBuilder;
 use redis::{Cmd, ConnectionInfo, IntoConnectionInfo, RedisResult};
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis_func_cache_core::store::{
@@ -262,7 +261,7 @@ impl<T: Topology> RedisStore<T> {
             .build_unchecked(client.clone());
         RedisStore {
             shared: Arc::new(Shared {
-                guard: Guard::new(options),
+                guard: Guard::new(options, T::CLUSTER),
                 seed,
                 pool,
                 client,
@@ -347,6 +346,72 @@ impl<T: Topology> RedisStore<T> {
             .await
             .map_err(|e| Error::backend(BACKEND, e))?
             .map_err(backend_error)
+    }
+
+    /// Runs a script for a sync caller. On one server: on a pooled
+    /// connection, whose socket timeouts keep the deadline. In a cluster: on
+    /// the store's runtime, waited for at most the deadline, since the sync
+    /// cluster client answers a silent node's timeout by reconnecting and
+    /// retrying, many deadlines long (SPEC §8: no hidden retries that
+    /// multiply it).
+    fn invoke_sync<V>(&self, call: &ScriptCall<'_>) -> Result<V, Error>
+    where
+        V: redis::FromRedisValue + Send + 'static,
+    {
+        if !T::CLUSTER {
+            let mut con = self.sync_connection()?;
+            return call.invoke(&mut *con).map_err(backend_error);
+        }
+        let (evalsha, eval) = (call.evalsha(), call.eval());
+        self.wait_on_io(move |mut con| async move {
+            match evalsha.query_async(&mut con).await {
+                Err(e) if is_noscript(&e) => eval.query_async(&mut con).await,
+                other => other,
+            }
+        })
+    }
+
+    /// A plain command for a sync caller, as [`RedisStore::invoke_sync`]
+    /// runs a script.
+    fn query_sync<V>(&self, cmd: Cmd) -> Result<V, Error>
+    where
+        V: redis::FromRedisValue + Send + 'static,
+    {
+        if !T::CLUSTER {
+            let mut con = self.sync_connection()?;
+            return cmd.query(&mut *con).map_err(backend_error);
+        }
+        self.wait_on_io(move |mut con| async move { cmd.query_async(&mut con).await })
+    }
+
+    /// Runs `op` on the store's runtime with its connection and waits for
+    /// the answer at most the deadline; an operation left behind ends on its
+    /// own (its answer is dropped). Works from any thread, a tokio worker's
+    /// included, since it only waits on a channel.
+    fn wait_on_io<V, F, Fut>(&self, op: F) -> Result<V, Error>
+    where
+        V: Send + 'static,
+        F: FnOnce(T::AsyncConnection) -> Fut + Send + 'static,
+        Fut: Future<Output = RedisResult<V>> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let store = self.clone();
+        self.io_runtime()?.spawn(async move {
+            let result = match store.io_connection().await {
+                Ok(con) => op(con).await.map_err(backend_error),
+                Err(e) => Err(e),
+            };
+            let _ = tx.send(result);
+        });
+        match rx.recv_timeout(self.shared.guard.deadline()) {
+            Ok(result) => result,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                Err(self.shared.guard.past_deadline())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err(Error::backend(BACKEND, "the store's I/O runtime stopped"))
+            }
+        }
     }
 
     /// The connection on the store's own runtime, for callers outside tokio.
@@ -520,63 +585,50 @@ impl<T: Topology> Store for RedisStore<T> {
     }
 
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
-        self.shared.guard.sync(|| {
-            let mut con = self.sync_connection()?;
-            let value: Option<Vec<u8>> = get_call(req)?.invoke(&mut *con).map_err(backend_error)?;
+        self.shared.guard.sync(Some(req.pair.index()), || {
+            let value: Option<Vec<u8>> = self.invoke_sync(&get_call(req)?)?;
             Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
         })
     }
 
     fn peek(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
-        self.shared.guard.sync(|| {
-            let mut con = self.sync_connection()?;
-            let value: Option<Vec<u8>> = entry_call(req, false)
-                .invoke(&mut *con)
-                .map_err(backend_error)?;
+        self.shared.guard.sync(Some(req.pair.index()), || {
+            let value: Option<Vec<u8>> = self.invoke_sync(&entry_call(req, false))?;
             Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
         })
     }
 
     fn remove(&self, req: &GetRequest<'_>) -> Result<bool, Error> {
-        self.shared.guard.sync(|| {
-            let mut con = self.sync_connection()?;
-            let removed: u64 = entry_call(req, true)
-                .invoke(&mut *con)
-                .map_err(backend_error)?;
+        self.shared.guard.sync(Some(req.pair.index()), || {
+            let removed: u64 = self.invoke_sync(&entry_call(req, true))?;
             Ok(removed > 0)
         })
     }
 
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
-        self.shared.guard.sync(|| {
-            let mut con = self.sync_connection()?;
-            let answer: redis::Value = get_leased_call(req, lease)?
-                .invoke(&mut *con)
-                .map_err(backend_error)?;
+        self.shared.guard.sync(Some(req.pair.index()), || {
+            let answer: redis::Value = self.invoke_sync(&get_leased_call(req, lease)?)?;
             leased(req.rules, leased_answer(answer)?)
         })
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
-        self.shared.guard.sync(|| {
-            let mut con = self.sync_connection()?;
-            let evicted: Vec<Vec<u8>> = put_call(req)?.invoke(&mut *con).map_err(backend_error)?;
+        self.shared.guard.sync(Some(req.pair.index()), || {
+            let evicted: Vec<Vec<u8>> = self.invoke_sync(&put_call(req)?)?;
             outcome(evicted)
         })
     }
 
     fn len(&self, pair: &KeyPair) -> Result<u64, Error> {
-        self.shared.guard.sync(|| {
-            let mut con = self.sync_connection()?;
-            len_call(pair).invoke(&mut *con).map_err(backend_error)
-        })
+        self.shared
+            .guard
+            .sync(Some(pair.index()), || self.invoke_sync(&len_call(pair)))
     }
 
     fn purge(&self, pair: &KeyPair) -> Result<u64, Error> {
-        self.shared.guard.sync(|| {
-            let mut con = self.sync_connection()?;
-            purge_call(pair).invoke(&mut *con).map_err(backend_error)
-        })
+        self.shared
+            .guard
+            .sync(Some(pair.index()), || self.invoke_sync(&purge_call(pair)))
     }
 
     fn purge_prefix(&self, prefix: &str) -> Result<u64, Error> {
@@ -588,49 +640,46 @@ impl<T: Topology> Store for RedisStore<T> {
     }
 
     fn add_counters(&self, key: &str, counts: &[(&'static str, u64)]) -> Result<(), Error> {
-        self.shared.guard.sync(|| {
-            let mut con = self.sync_connection()?;
+        self.shared.guard.sync(Some(key), || {
             // One script, not a pipeline: a sync cluster connection sends
-            // no pipelines, and a script is one round trip on either.
-            static ADD: LazyLock<redis::Script> = LazyLock::new(|| {
-                redis::Script::new(
-                    "for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end",
-                )
-            });
-            let mut call = ADD.key(key);
+            // no pipelines, and a script is one round trip on either. Sent
+            // whole with EVAL: it runs once per fleet interval, and so no
+            // NOSCRIPT can come back.
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(
+                "for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end",
+            )
+            .arg(1)
+            .arg(key);
             for &(field, n) in counts {
-                call.arg(field).arg(n);
+                cmd.arg(field).arg(n);
             }
-            call.invoke::<()>(&mut *con).map_err(backend_error)
+            self.query_sync::<()>(cmd)
         })
     }
 
     fn read_counters(&self, key: &str) -> Result<Vec<(String, u64)>, Error> {
-        self.shared.guard.sync(|| {
-            let mut con = self.sync_connection()?;
-            let mut fields: Vec<(String, u64)> = redis::cmd("HGETALL")
-                .arg(key)
-                .query(&mut *con)
-                .map_err(backend_error)?;
+        self.shared.guard.sync(Some(key), || {
+            let mut cmd = redis::cmd("HGETALL");
+            cmd.arg(key);
+            let mut fields: Vec<(String, u64)> = self.query_sync(cmd)?;
             fields.sort();
             Ok(fields)
         })
     }
 
     fn remove_counters(&self, key: &str) -> Result<(), Error> {
-        self.shared.guard.sync(|| {
-            let mut con = self.sync_connection()?;
-            redis::cmd("UNLINK")
-                .arg(key)
-                .query::<()>(&mut *con)
-                .map_err(backend_error)
+        self.shared.guard.sync(Some(key), || {
+            let mut cmd = redis::cmd("UNLINK");
+            cmd.arg(key);
+            self.query_sync::<()>(cmd)
         })
     }
 
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         self.shared
             .guard
-            .run(async {
+            .run(Some(req.pair.index()), async {
                 let value: Option<Vec<u8>> = self.invoke(&get_call(req)?).await?;
                 Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
             })
@@ -640,7 +689,7 @@ impl<T: Topology> Store for RedisStore<T> {
     async fn peek_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
         self.shared
             .guard
-            .run(async {
+            .run(Some(req.pair.index()), async {
                 let value: Option<Vec<u8>> = self.invoke(&entry_call(req, false)).await?;
                 Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
             })
@@ -650,7 +699,7 @@ impl<T: Topology> Store for RedisStore<T> {
     async fn remove_async(&self, req: &GetRequest<'_>) -> Result<bool, Error> {
         self.shared
             .guard
-            .run(async {
+            .run(Some(req.pair.index()), async {
                 let removed: u64 = self.invoke(&entry_call(req, true)).await?;
                 Ok(removed > 0)
             })
@@ -664,7 +713,7 @@ impl<T: Topology> Store for RedisStore<T> {
     ) -> Result<Leased, Error> {
         self.shared
             .guard
-            .run(async {
+            .run(Some(req.pair.index()), async {
                 let answer: redis::Value = self.invoke(&get_leased_call(req, lease)?).await?;
                 leased(req.rules, leased_answer(answer)?)
             })
@@ -674,7 +723,7 @@ impl<T: Topology> Store for RedisStore<T> {
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
         self.shared
             .guard
-            .run(async {
+            .run(Some(req.pair.index()), async {
                 let evicted: Vec<Vec<u8>> = self.invoke(&put_call(req)?).await?;
                 outcome(evicted)
             })
@@ -684,14 +733,18 @@ impl<T: Topology> Store for RedisStore<T> {
     async fn len_async(&self, pair: &KeyPair) -> Result<u64, Error> {
         self.shared
             .guard
-            .run(async { self.invoke(&len_call(pair)).await })
+            .run(Some(pair.index()), async {
+                self.invoke(&len_call(pair)).await
+            })
             .await
     }
 
     async fn purge_async(&self, pair: &KeyPair) -> Result<u64, Error> {
         self.shared
             .guard
-            .run(async { self.invoke(&purge_call(pair)).await })
+            .run(Some(pair.index()), async {
+                self.invoke(&purge_call(pair)).await
+            })
             .await
     }
 

@@ -502,3 +502,179 @@ fn fail_over<S: Store>(cluster: &ClusterServers, (open, strict): Caches<S>) {
         assert_eq!(strict.call(&F, &k, || k * 3).unwrap(), k * 3);
     }
 }
+
+#[test]
+fn a_master_that_stops_answering_costs_only_its_own_pairs_redis_rs() {
+    let cluster = ClusterServers::start_masters_only();
+    let nodes = cluster.urls.iter().map(String::as_str);
+    let store = RedisClusterStore::open_cluster(nodes).unwrap();
+    one_master_stops_answering(&cluster, store);
+}
+
+#[test]
+fn a_master_that_stops_answering_costs_only_its_own_pairs_fred() {
+    let cluster = ClusterServers::start_masters_only();
+    let store = common::connected_fred(&cluster.fred_url());
+    one_master_stops_answering(&cluster, store);
+}
+
+/// Resumes a paused process when dropped, so a failing test leaves no
+/// stopped server behind.
+struct Paused(u32);
+
+impl Paused {
+    fn pause(pid: u32) -> Paused {
+        let status = std::process::Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -STOP {pid}");
+        Paused(pid)
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.0.to_string()])
+            .status();
+    }
+}
+
+/// How the callers of one cache fared: (calls, calls that took 200 ms or
+/// more).
+type Fared = (u64, u64);
+
+/// One master of three stops answering (`SIGSTOP`: a hung host, or one cut
+/// off by a partition) with the default options, while 12 caches, each one
+/// pair in its own slot, are called from a thread each for 3.5 s (less than
+/// the cluster's 5 s node timeout, so the other masters serve on). Every
+/// store has a breaker per slot: the pairs on the silent master open theirs
+/// after 3 timeouts and skip Redis at once, with one probe a second, while
+/// pairs on the other masters hit on, with no skip and no error. (One
+/// breaker per store never opened here: the answers of the healthy pairs
+/// in between reset its count, and every call on the silent master waited
+/// out the deadline.)
+fn one_master_stops_answering<S: Store + Clone>(cluster: &ClusterServers, store: S) {
+    const KEYS: u32 = 20;
+    const CACHES: usize = 12;
+    let caches: Vec<Arc<FuncCache<S>>> = (0..CACHES)
+        .map(|i| {
+            Arc::new(
+                FuncCache::builder(format!("silent-{i}"))
+                    .policy(LruClusterPolicy)
+                    .maxsize(100)
+                    .store(store.clone())
+                    .build()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let mut con = cluster.node(0);
+    let all = nodes(&mut con);
+    let owners: Vec<u16> = caches
+        .iter()
+        .map(|cache| {
+            for k in 0..KEYS {
+                let _: u32 = cache.call(&F, &k, || k * 3).unwrap();
+            }
+            let slot: u16 = redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(cache.key_pair(&F).index())
+                .query(&mut con)
+                .unwrap();
+            owner(&all, slot).port
+        })
+        .collect();
+    let silent_port = owners[0];
+    let silent: Vec<bool> = owners.iter().map(|&p| p == silent_port).collect();
+    assert!(
+        silent.iter().any(|s| !s),
+        "some pairs live on other masters: {owners:?}"
+    );
+    for i in 0..cluster.len() {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("cluster-require-full-coverage")
+            .arg("no")
+            .query(&mut cluster.node(i))
+            .unwrap();
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query(&mut cluster.node(node_index(cluster, silent_port)))
+        .unwrap();
+    let pid: u32 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("INFO server gives the process id");
+    let before: Vec<_> = caches.iter().map(|c| c.stats()).collect();
+
+    let paused = Paused::pause(pid);
+    let window = Duration::from_millis(3500);
+    let callers: Vec<std::thread::JoinHandle<Fared>> = caches
+        .iter()
+        .map(|cache| {
+            let cache = cache.clone();
+            std::thread::spawn(move || {
+                let (started, mut calls, mut slow, mut k) = (Instant::now(), 0, 0, 0u32);
+                while started.elapsed() < window {
+                    let call = Instant::now();
+                    let v: u32 = cache.call(&F, &k, || k * 3).unwrap();
+                    assert_eq!(v, k * 3, "a wrong value for {k}");
+                    if call.elapsed() >= Duration::from_millis(200) {
+                        slow += 1;
+                    }
+                    calls += 1;
+                    k = (k + 1) % KEYS;
+                }
+                (calls, slow)
+            })
+        })
+        .collect();
+    let fared: Vec<Fared> = callers
+        .into_iter()
+        .map(|t| t.join().expect("a caller saw a wrong value"))
+        .collect();
+    drop(paused);
+
+    let seen: Vec<(u64, u64, u64)> = caches
+        .iter()
+        .zip(&before)
+        .map(|(cache, before)| {
+            let now = cache.stats();
+            (
+                now.hits - before.hits,
+                now.skipped - before.skipped,
+                now.backend_errors - before.backend_errors,
+            )
+        })
+        .collect();
+    for i in 0..CACHES {
+        let ((calls, slow), (hits, skipped, errors)) = (fared[i], seen[i]);
+        eprintln!(
+            "cache {i} (silent master: {}): {calls} calls, {slow} slow, {hits} hits, \
+             {skipped} skipped, {errors} errors",
+            silent[i]
+        );
+    }
+    for i in 0..CACHES {
+        let ((calls, slow), (hits, skipped, errors)) = (fared[i], seen[i]);
+        if silent[i] {
+            // 3 timeouts open the breaker; then one probe per 1-1.25 s.
+            assert!(slow <= 8, "cache {i}: {slow} calls waited out the deadline");
+            assert!(
+                skipped >= 10,
+                "cache {i}: its breaker opened ({skipped} skipped)"
+            );
+        } else {
+            assert_eq!(
+                skipped, 0,
+                "cache {i}: a healthy master's pair is never skipped"
+            );
+            assert_eq!(errors, 0, "cache {i}: no errors on a healthy master");
+            assert_eq!(hits, calls, "cache {i}: every call hit");
+        }
+    }
+}

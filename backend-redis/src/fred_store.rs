@@ -387,11 +387,15 @@ impl FredStore {
         }
     }
 
+    // The two below are boxed: fred's futures are large (with TLS on,
+    // large enough that a debug build's test thread overflowed its 2 MiB
+    // stack while they were moved from frame to frame), and a box is
+    // nothing beside a round trip.
     fn script(
         &self,
         call: ScriptCall<'_>,
     ) -> impl Future<Output = Result<Value, fred::error::Error>> + Send + 'static {
-        OwnedCall::from(call).invoke(self.shared.client.clone())
+        Box::pin(OwnedCall::from(call).invoke(self.shared.client.clone()))
     }
 
     fn command(
@@ -400,14 +404,14 @@ impl FredStore {
         args: Vec<Value>,
     ) -> impl Future<Output = Result<Value, fred::error::Error>> + Send + 'static {
         let client = self.shared.client.clone();
-        async move {
+        Box::pin(async move {
             client
                 .custom(
                     CustomCommand::new_static(name, ClusterHash::FirstKey, false),
                     args,
                 )
                 .await
-        }
+        })
     }
 
     /// What a pair holds now, in the form the memory store reports it.
@@ -515,7 +519,8 @@ impl FredStore {
     ) -> impl Future<Output = Result<u64, CacheError>> + Send + 'static {
         let scan = self.scan_pairs(prefix);
         let client = self.shared.client.clone();
-        async move {
+        // Boxed, as `script` is.
+        Box::pin(async move {
             let mut removed = 0;
             for pair in scan.await.map_err(fred_error)? {
                 let value = OwnedCall::from(purge_call(&pair))
@@ -525,7 +530,7 @@ impl FredStore {
                 removed += count_of(value)?;
             }
             Ok(removed)
-        }
+        })
     }
 }
 

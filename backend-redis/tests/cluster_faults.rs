@@ -508,14 +508,48 @@ fn a_master_that_stops_answering_costs_only_its_own_pairs_redis_rs() {
     let cluster = ClusterServers::start_masters_only();
     let nodes = cluster.urls.iter().map(String::as_str);
     let store = RedisClusterStore::open_cluster(nodes).unwrap();
-    one_master_stops_answering(&cluster, store);
+    one_master_stops_answering(&cluster, store, Silence::Paused);
 }
 
 #[test]
 fn a_master_that_stops_answering_costs_only_its_own_pairs_fred() {
     let cluster = ClusterServers::start_masters_only();
     let store = common::connected_fred(&cluster.fred_url());
-    one_master_stops_answering(&cluster, store);
+    one_master_stops_answering(&cluster, store, Silence::Paused);
+}
+
+#[test]
+fn a_killed_master_costs_only_its_own_pairs_redis_rs() {
+    let cluster = ClusterServers::start_masters_only();
+    let nodes = cluster.urls.iter().map(String::as_str);
+    let store = RedisClusterStore::open_cluster(nodes).unwrap();
+    one_master_stops_answering(&cluster, store, Silence::Killed);
+}
+
+#[test]
+fn a_killed_master_costs_only_its_own_pairs_fred() {
+    let cluster = ClusterServers::start_masters_only();
+    let store = common::connected_fred(&cluster.fred_url());
+    // fred answers a refused connection by connecting the whole cluster
+    // again, which cannot succeed while one master refuses: every pair
+    // fails open (within the deadline, no wrong value) until it returns.
+    // README "Not done yet" says so.
+    one_master_stops_answering(&cluster, store, Silence::KilledFred);
+}
+
+/// How the master goes silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Silence {
+    /// `SIGSTOP` for 3.5 s, less than the cluster's 5 s node timeout: a
+    /// hung host, or one cut off by a partition; connections hang.
+    Paused,
+    /// `SIGKILL`, and 8 s of calls: past the node timeout, so the others
+    /// mark it failed and the clients see the cluster change; connections
+    /// are refused.
+    Killed,
+    /// [`Silence::Killed`], on fred, whose whole client waits for the dead
+    /// master (see its test): only failing open within the deadline holds.
+    KilledFred,
 }
 
 /// Resumes a paused process when dropped, so a failing test leaves no
@@ -542,20 +576,23 @@ impl Drop for Paused {
 }
 
 /// How the callers of one cache fared: (calls, calls that took 200 ms or
-/// more).
-type Fared = (u64, u64);
+/// more, the longest call).
+type Fared = (u64, u64, Duration);
 
-/// One master of three stops answering (`SIGSTOP`: a hung host, or one cut
-/// off by a partition) with the default options, while 12 caches, each one
-/// pair in its own slot, are called from a thread each for 3.5 s (less than
-/// the cluster's 5 s node timeout, so the other masters serve on). Every
-/// store has a breaker per slot: the pairs on the silent master open theirs
-/// after 3 timeouts and skip Redis at once, with one probe a second, while
-/// pairs on the other masters hit on, with no skip and no error. (One
-/// breaker per store never opened here: the answers of the healthy pairs
-/// in between reset its count, and every call on the silent master waited
-/// out the deadline.)
-fn one_master_stops_answering<S: Store + Clone>(cluster: &ClusterServers, store: S) {
+/// One master of three goes silent ([`Silence`]) with the default options,
+/// while 12 caches, each one pair in its own slot, are called from a thread
+/// each (the cluster is told not to require full coverage, so the other
+/// masters serve on after the node timeout). Every store has a breaker per
+/// slot: the pairs on the silent master open theirs after 3 failures and
+/// skip Redis at once, with one probe a second, while pairs on the other
+/// masters hit on, with no skip and no error. (With one breaker per store,
+/// the silent master's failures in a row opened it for every pair, and the
+/// healthy pairs were skipped too.)
+fn one_master_stops_answering<S: Store + Clone>(
+    cluster: &ClusterServers,
+    store: S,
+    silence: Silence,
+) {
     const KEYS: u32 = 20;
     const CACHES: usize = 12;
     let caches: Vec<Arc<FuncCache<S>>> = (0..CACHES)
@@ -611,25 +648,37 @@ fn one_master_stops_answering<S: Store + Clone>(cluster: &ClusterServers, store:
         .expect("INFO server gives the process id");
     let before: Vec<_> = caches.iter().map(|c| c.stats()).collect();
 
-    let paused = Paused::pause(pid);
-    let window = Duration::from_millis(3500);
+    let (paused, window) = match silence {
+        Silence::Paused => (Some(Paused::pause(pid)), Duration::from_millis(3500)),
+        Silence::Killed | Silence::KilledFred => {
+            let status = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success(), "kill -KILL {pid}");
+            (None, Duration::from_secs(8))
+        }
+    };
     let callers: Vec<std::thread::JoinHandle<Fared>> = caches
         .iter()
         .map(|cache| {
             let cache = cache.clone();
             std::thread::spawn(move || {
                 let (started, mut calls, mut slow, mut k) = (Instant::now(), 0, 0, 0u32);
+                let mut longest = Duration::ZERO;
                 while started.elapsed() < window {
                     let call = Instant::now();
                     let v: u32 = cache.call(&F, &k, || k * 3).unwrap();
                     assert_eq!(v, k * 3, "a wrong value for {k}");
-                    if call.elapsed() >= Duration::from_millis(200) {
+                    let took = call.elapsed();
+                    if took >= Duration::from_millis(200) {
                         slow += 1;
                     }
+                    longest = longest.max(took);
                     calls += 1;
                     k = (k + 1) % KEYS;
                 }
-                (calls, slow)
+                (calls, slow, longest)
             })
         })
         .collect();
@@ -652,18 +701,31 @@ fn one_master_stops_answering<S: Store + Clone>(cluster: &ClusterServers, store:
         })
         .collect();
     for i in 0..CACHES {
-        let ((calls, slow), (hits, skipped, errors)) = (fared[i], seen[i]);
+        let ((calls, slow, longest), (hits, skipped, errors)) = (fared[i], seen[i]);
         eprintln!(
-            "cache {i} (silent master: {}): {calls} calls, {slow} slow, {hits} hits, \
-             {skipped} skipped, {errors} errors",
+            "{silence:?} cache {i} (silent master: {}): {calls} calls, {slow} slow, \
+             longest {longest:?}, {hits} hits, {skipped} skipped, {errors} errors",
             silent[i]
         );
     }
+    let deadline = RedisOptions::default().deadline;
     for i in 0..CACHES {
-        let ((calls, slow), (hits, skipped, errors)) = (fared[i], seen[i]);
+        let ((calls, slow, longest), (hits, skipped, errors)) = (fared[i], seen[i]);
+        // Slack for a 2-core machine running three servers and 12 callers.
+        assert!(
+            longest <= deadline + Duration::from_millis(500),
+            "cache {i}: a call took {longest:?} (deadline {deadline:?})"
+        );
+        if silence == Silence::KilledFred {
+            continue;
+        }
         if silent[i] {
-            // 3 timeouts open the breaker; then one probe per 1-1.25 s.
-            assert!(slow <= 8, "cache {i}: {slow} calls waited out the deadline");
+            // 3 failures open the breaker; then one probe per 1-1.25 s.
+            let bound = if silence == Silence::Paused { 8 } else { 12 };
+            assert!(
+                slow <= bound,
+                "cache {i}: {slow} calls waited out the deadline"
+            );
             assert!(
                 skipped >= 10,
                 "cache {i}: its breaker opened ({skipped} skipped)"

@@ -1,12 +1,14 @@
 //! The fault suite (SPEC §8), on real servers this test starts and stops:
 //! a server killed and restarted, paused with `SIGSTOP`, blocked by `DEBUG
-//! SLEEP`, and holding writes with `CLIENT PAUSE … WRITE`, under load from
+//! SLEEP`, holding writes with `CLIENT PAUSE … WRITE`, and dropping every
+//! connection and its scripts every 5 ms, under load from
 //! 4 threads (sync) and 8 tasks (async), on both clients, with the default
 //! options. Every case asserts: no wrong value, no panic, no call past the
 //! deadline (plus slack for this noisy machine) once the breaker is open,
 //! and hits again soon after recovery. Each prints a `chaos` line with the
 //! figures BENCHMARKS.md reports. A server that is down when the store
-//! opens is covered too.
+//! opens is covered too, and pairs losing halves to `allkeys-random`
+//! eviction under load.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -385,6 +387,131 @@ fn client_pause_write(client: Client) {
     }
 }
 
+/// The server drops every client connection and flushes the script cache
+/// every 5 ms for the fault window (`CLIENT KILL TYPE normal` and `SCRIPT
+/// FLUSH`, as an operator's script, a proxy restart or a failover would):
+/// calls fail open fast, no wrong value, and hits come back once it stops.
+fn kill_and_flush_storm(client: Client) {
+    for face in [Face::Sync, Face::Async] {
+        let stop = Arc::new(AtomicBool::new(false));
+        let storm: Arc<Mutex<Option<std::thread::JoinHandle<u64>>>> = Arc::default();
+        let (stop_at_end, join) = (stop.clone(), storm.clone());
+        scenario(
+            "CLIENT KILL + SCRIPT FLUSH every 5 ms",
+            client,
+            face,
+            move |server| {
+                let mut con = server.connection();
+                *storm.lock().unwrap() = Some(std::thread::spawn(move || {
+                    let (started, mut rounds) = (Instant::now(), 0u64);
+                    while !stop.load(Ordering::Relaxed) && started.elapsed() < LIMIT {
+                        let _: u64 = redis::cmd("CLIENT")
+                            .arg("KILL")
+                            .arg("TYPE")
+                            .arg("normal")
+                            .arg("SKIPME")
+                            .arg("yes")
+                            .query(&mut con)
+                            .unwrap();
+                        let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut con).unwrap();
+                        rounds += 1;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    rounds
+                }));
+            },
+            move |_| {
+                stop_at_end.store(true, Ordering::Relaxed);
+                if let Some(t) = join.lock().unwrap().take() {
+                    let rounds = t.join().unwrap();
+                    assert!(rounds > 100, "the storm ran: {rounds} rounds");
+                }
+            },
+        );
+    }
+}
+
+/// Redis evicts single keys under `maxmemory` with `allkeys-random`, so
+/// pairs lose a half at any moment, while 4 threads call 16 caches of 1 KB
+/// values on one store. A cache that propagates store errors sees none (a
+/// get that meets a lost half is a miss and the put repairs the pair), and
+/// no caller sees a wrong value.
+fn halves_evicted_under_load(client: Client) {
+    let server = OwnedServer::start();
+    let mut con = server.connection();
+    for (name, value) in [("maxmemory", "4mb"), ("maxmemory-policy", "allkeys-random")] {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query(&mut con)
+            .unwrap();
+    }
+    let store = open(client, &server.url);
+    let caches: Vec<Arc<FuncCache<AnyStore>>> = (0..16)
+        .map(|i| {
+            Arc::new(
+                FuncCache::builder(format!("evicted-{i}"))
+                    .policy(LruPolicy)
+                    .maxsize(500)
+                    .on_store_error(redis_func_cache_core::OnStoreError::Propagate)
+                    .store(store.clone())
+                    .build()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let value = |i: usize, k: u32| format!("{i}-{k}-{}", "x".repeat(1000));
+    let callers: Vec<std::thread::JoinHandle<(u64, u64)>> = (0..4usize)
+        .map(|t| {
+            let caches = caches.clone();
+            std::thread::spawn(move || {
+                let (started, mut calls, mut hits) = (Instant::now(), 0u64, 0u64);
+                let mut n = t as u64 * 7919;
+                while started.elapsed() < Duration::from_millis(2500) {
+                    n = n
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let (i, k) = ((n >> 33) as usize % caches.len(), (n >> 45) as u32 % 300);
+                    let mut ran = false;
+                    let v: String = caches[i]
+                        .call(&F, &k, || {
+                            ran = true;
+                            value(i, k)
+                        })
+                        .unwrap_or_else(|e| {
+                            panic!("{client:?}: a store error reached a caller: {e}")
+                        });
+                    assert_eq!(v, value(i, k), "a wrong value for cache {i}, key {k}");
+                    calls += 1;
+                    hits += u64::from(!ran);
+                }
+                (calls, hits)
+            })
+        })
+        .collect();
+    let (mut calls, mut hits) = (0, 0);
+    for t in callers {
+        let (c, h) = t.join().expect("a caller saw an error or a wrong value");
+        calls += c;
+        hits += h;
+    }
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
+    let evicted: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("evicted_keys:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap();
+    println!(
+        "chaos | allkeys-random at 4 MB | {client:?} | {calls} calls, {hits} hits, {evicted} keys evicted by Redis, 0 errors, 0 wrong values"
+    );
+    assert!(evicted > 0, "Redis evicted keys: the pairs did lose halves");
+    assert!(
+        hits > 0 && calls > 1000,
+        "the load ran: {calls} calls, {hits} hits"
+    );
+}
+
 #[test]
 fn killed_and_restarted_redis_rs() {
     killed_and_restarted(Client::RedisRs);
@@ -479,4 +606,24 @@ fn a_store_opens_before_its_server_redis_rs() {
 #[test]
 fn a_store_opens_before_its_server_fred() {
     opens_before_the_server(Client::Fred);
+}
+
+#[test]
+fn kill_and_flush_storm_redis_rs() {
+    kill_and_flush_storm(Client::RedisRs);
+}
+
+#[test]
+fn kill_and_flush_storm_fred() {
+    kill_and_flush_storm(Client::Fred);
+}
+
+#[test]
+fn halves_evicted_under_load_redis_rs() {
+    halves_evicted_under_load(Client::RedisRs);
+}
+
+#[test]
+fn halves_evicted_under_load_fred() {
+    halves_evicted_under_load(Client::Fred);
 }

@@ -157,14 +157,10 @@ fn out_of_memory_hits_are_still_served() {
                 let _: u32 = cache.call(&F, &k, || k * 3).unwrap();
             }
         }
-        for (name, value) in [("maxmemory-policy", "noeviction"), ("maxmemory", "1")] {
-            let _: () = redis::cmd("CONFIG")
-                .arg("SET")
-                .arg(name)
-                .arg(value)
-                .query(&mut con)
-                .unwrap();
-        }
+        common::config_set(
+            &mut con,
+            &[("maxmemory-policy", "noeviction"), ("maxmemory", "1")],
+        );
         for (policy, cache) in &caches {
             let before = cache.stats();
             for k in 0..10u32 {
@@ -189,11 +185,6 @@ fn out_of_memory_hits_are_still_served() {
             let v: u32 = cache.call(&F, &100u32, || 300).unwrap();
             assert_eq!(v, 300);
         }
-        let _: () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("maxmemory")
-            .arg("0")
-            .query(&mut con)
-            .unwrap();
+        common::config_set(&mut con, &[("maxmemory", "0")]);
     }
 }

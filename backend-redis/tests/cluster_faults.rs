@@ -630,12 +630,10 @@ fn one_master_stops_answering<S: Store + Clone>(
         "some pairs live on other masters: {owners:?}"
     );
     for i in 0..cluster.len() {
-        let _: () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("cluster-require-full-coverage")
-            .arg("no")
-            .query(&mut cluster.node(i))
-            .unwrap();
+        common::config_set(
+            &mut cluster.node(i),
+            &[("cluster-require-full-coverage", "no")],
+        );
     }
     let info: String = redis::cmd("INFO")
         .arg("server")

@@ -10,6 +10,8 @@
 //! opens is covered too, and pairs losing halves to `allkeys-random`
 //! eviction under load.
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -439,14 +441,10 @@ fn kill_and_flush_storm(client: Client) {
 fn halves_evicted_under_load(client: Client) {
     let server = OwnedServer::start();
     let mut con = server.connection();
-    for (name, value) in [("maxmemory", "4mb"), ("maxmemory-policy", "allkeys-random")] {
-        let _: () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg(name)
-            .arg(value)
-            .query(&mut con)
-            .unwrap();
-    }
+    common::config_set(
+        &mut con,
+        &[("maxmemory", "4mb"), ("maxmemory-policy", "allkeys-random")],
+    );
     let store = open(client, &server.url);
     let caches: Vec<Arc<FuncCache<AnyStore>>> = (0..16)
         .map(|i| {

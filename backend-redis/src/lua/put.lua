@@ -256,6 +256,21 @@ local function sieve_evict()
   return t
 end
 
+-- A sorted-set index's top score, as get.lua keeps it under the values
+-- field '' for hits that move a member to max + 1: the score just written
+-- when it was max + 1 (so the top), else nil; and whether the index
+-- changed otherwise (then the kept top may be wrong, and is dropped).
+local top, changed = nil, false
+
+-- Notes a score just written to the index by `rule`.
+local function wrote(rule, score)
+  if rule == 'max1' then
+    top = score
+  else
+    changed = true
+  end
+end
+
 local evicted = {}
 local present
 if kind == 'q3' or kind == 'sv' then
@@ -273,11 +288,6 @@ else
   present = redis.call('SISMEMBER', index, member) == 1
 end
 
--- A sorted-set index's top score, as get.lua keeps it under the values
--- field '' for hits that move a member to max + 1: the score just written
--- when it was max + 1 (so the top), else nil; and whether the index
--- changed otherwise (then the kept top may be wrong, and is dropped).
-local top, changed = nil, false
 
 if present then
   redis.call('HSET', values, member, stored)
@@ -285,11 +295,7 @@ if present then
     local new = score_for(ARGV[5], tonumber(present))
     if new then
       redis.call('ZADD', index, score_text(new), member)
-      if ARGV[5] == 'max1' then
-        top = new
-      else
-        changed = true
-      end
+      wrote(ARGV[5], new)
     end
   end
 elseif kind == 'q3' or kind == 'sv' then
@@ -373,11 +379,7 @@ else
   if kind == 'z' then
     local score = score_for(ARGV[4], nil) or 0
     redis.call('ZADD', index, score_text(score), member)
-    if ARGV[4] == 'max1' then
-      top = score
-    else
-      changed = true
-    end
+    wrote(ARGV[4], score)
   else
     redis.call('SADD', index, member)
   end

@@ -31,3 +31,15 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// `CONFIG SET` of each (name, value) on one connection.
+pub fn config_set(con: &mut redis::Connection, settings: &[(&str, &str)]) {
+    for (name, value) in settings {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query(con)
+            .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
+    }
+}

@@ -382,3 +382,30 @@ pub(crate) fn outcome(evicted: Vec<Vec<u8>>) -> Result<PutOutcome, Error> {
     }
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every get script made from the template has its words written in,
+    /// and the leased ones answer every miss with the lease part.
+    #[test]
+    fn every_get_script_is_whole() {
+        for kind in GET_KINDS {
+            for rule in GET_RULES {
+                for flags in 0..8u8 {
+                    let (slide, per_entry, leased) =
+                        (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0);
+                    let text = get_text(kind, rule, slide, per_entry, leased);
+                    assert!(!text.contains("POLICY_WORDS"), "{kind} {rule}");
+                    assert!(text.contains(&format!("= '{kind}', '{rule}', {slide}, {per_entry}")));
+                    if leased {
+                        let get = &text[LEASE_PART.len()..];
+                        assert!(!get.contains("return false"), "{kind} {rule}: a bare miss");
+                        assert!(get.matches("return lease_miss()").count() >= 8);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -90,9 +90,11 @@ impl Admitted {
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        if !self.reported {
-            // Unknown whether the server answered: count it as no answer,
-            // which for a probe means "wait one more interval".
+        // Unknown whether the server would have answered. A probe is
+        // released as a failed one ("wait one more interval"); an ordinary
+        // call counts for nothing, so callers that cancel many calls (a
+        // `select!` that another branch usually wins) never open a breaker.
+        if !self.reported && self.admission == Admission::Probe {
             self.breaker.record(self.admission, false);
         }
     }
@@ -358,5 +360,18 @@ mod tests {
             "the next interval's probe goes, and closes the breaker"
         );
         assert!(guard.sync(None, || Ok(())).is_ok());
+    }
+
+    #[test]
+    fn cancelled_calls_never_open_the_breaker() {
+        let guard = Guard::new(&RedisOptions::default(), false);
+        let waker = std::task::Waker::noop();
+        for _ in 0..10 {
+            let mut call = Box::pin(guard.run(None, std::future::pending::<Result<(), Error>>()));
+            let mut cx = std::task::Context::from_waker(waker);
+            assert!(call.as_mut().poll(&mut cx).is_pending());
+            drop(call);
+        }
+        assert!(guard.sync(None, || Ok(())).is_ok(), "still closed");
     }
 }

@@ -4,7 +4,8 @@
 //! caches it again in one step; loading it and retrying `EVALSHA` would fail
 //! again if another flush came in between).
 
-use std::sync::{LazyLock, OnceLock};
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim, queue_scores};
@@ -25,15 +26,28 @@ const LEASE_PART: &str = include_str!("lua/lease.lua");
 /// The index kinds and hit rules the get script knows (see [`get_words`]).
 const GET_KINDS: [&str; 3] = ["z", "s", "q"];
 const GET_RULES: [&str; 7] = ["keep", "max1", "one", "incr", "clock", "freq", "visit"];
-/// One get script per kind, rule, TTL slide, per-entry TTL and lease.
+/// One get script per kind, rule, TTL slide, per-entry TTL and lease (and
+/// pair TTL, see [`get_script`]).
 const GET_VARIANTS: usize = GET_KINDS.len() * GET_RULES.len() * 8;
-/// The get scripts, each made on its first use.
-static GETS: [OnceLock<ScriptText>; GET_VARIANTS] = [const { OnceLock::new() }; GET_VARIANTS];
+/// The get scripts, each made on its first use, for the first pair TTL a
+/// process uses with the variant (most use one).
+static GETS: [OnceLock<GetScript>; GET_VARIANTS] = [const { OnceLock::new() }; GET_VARIANTS];
+/// The get scripts for the other pair TTLs, by variant and TTL. Each is
+/// made once and kept for the life of the process: one per TTL a process
+/// gives its caches, a few kilobytes each.
+static OTHER_GETS: LazyLock<Mutex<HashMap<(usize, u64), &'static ScriptText>>> =
+    LazyLock::new(Default::default);
+
+/// A get script and the pair TTL written into it.
+struct GetScript {
+    pair_ttl_ms: u64,
+    script: ScriptText,
+}
 
 /// The get script a cache of these rules and expiry sends on every call:
-/// the template with the policy's words written in, so that a hit sends
-/// only the member and the TTL (each argument costs the server time, and
-/// a constant compared in Lua costs less than one read from `ARGV`).
+/// the template with the policy's words and the pair TTL written in, so
+/// that a hit sends only the member (each argument costs the server time,
+/// and a constant compared in Lua costs less than one read from `ARGV`).
 /// Caches that take leases get the lease part in front, and every miss of
 /// the get script returns `lease_miss()` there, so the two cannot drift
 /// apart.
@@ -51,16 +65,41 @@ fn get_script(
     };
     let (k, r) = (position(&GET_KINDS, kind)?, position(&GET_RULES, rule)?);
     let (slide, per_entry) = (expiry.slide, expiry.entry_ttl.is_some());
+    // Without the slide a hit never restarts the TTL: one text serves all.
+    let pair_ttl_ms = if slide { millis(expiry.pair_ttl) } else { 0 };
     let slot = (((k * GET_RULES.len() + r) * 2 + usize::from(slide)) * 2 + usize::from(per_entry))
         * 2
         + usize::from(leased);
-    Ok(GETS[slot].get_or_init(|| ScriptText::new(get_text(kind, rule, slide, per_entry, leased))))
+    let text = || get_text(kind, rule, slide, per_entry, leased, pair_ttl_ms);
+    let first = GETS[slot].get_or_init(|| GetScript {
+        pair_ttl_ms,
+        script: ScriptText::new(text()),
+    });
+    if first.pair_ttl_ms == pair_ttl_ms {
+        return Ok(&first.script);
+    }
+    let mut others = OTHER_GETS.lock().unwrap_or_else(PoisonError::into_inner);
+    Ok(*others
+        .entry((slot, pair_ttl_ms))
+        .or_insert_with(|| Box::leak(Box::new(ScriptText::new(text())))))
 }
 
 /// The text of one get script (see [`get_script`]).
-fn get_text(kind: &str, rule: &str, slide: bool, per_entry: bool, leased: bool) -> String {
+fn get_text(
+    kind: &str,
+    rule: &str,
+    slide: bool,
+    per_entry: bool,
+    leased: bool,
+    pair_ttl_ms: u64,
+) -> String {
     let words = format!("'{kind}', '{rule}', {slide}, {per_entry}");
-    let get = GET_TEMPLATE.replace("POLICY_WORDS", &words);
+    // SPEC §6: restarted once it has run down by 1/16 of itself.
+    let renew_at = pair_ttl_ms - pair_ttl_ms / 16;
+    let ttl = format!("'{pair_ttl_ms}', {renew_at}");
+    let get = GET_TEMPLATE
+        .replace("POLICY_WORDS", &words)
+        .replace("PAIR_TTL", &ttl);
     if leased {
         format!(
             "{LEASE_PART}{}",
@@ -225,8 +264,7 @@ fn get_call_of<'a>(req: &'a GetRequest<'a>, leased: bool) -> Result<ScriptCall<'
     let expiry: Expiry = req.expiry;
     Ok(
         ScriptCall::new(get_script(req.rules, &expiry, leased)?, req.pair)
-            .arg(Arg::Bytes(&req.member.as_bytes()[..]))
-            .arg(Arg::Int(millis(expiry.pair_ttl))),
+            .arg(Arg::Bytes(&req.member.as_bytes()[..])),
     )
 }
 
@@ -396,9 +434,11 @@ mod tests {
                 for flags in 0..8u8 {
                     let (slide, per_entry, leased) =
                         (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0);
-                    let text = get_text(kind, rule, slide, per_entry, leased);
+                    let text = get_text(kind, rule, slide, per_entry, leased, 3_600_000);
                     assert!(!text.contains("POLICY_WORDS"), "{kind} {rule}");
+                    assert!(!text.contains("PAIR_TTL"), "{kind} {rule}");
                     assert!(text.contains(&format!("= '{kind}', '{rule}', {slide}, {per_entry}")));
+                    assert!(text.contains("= '3600000', 3375000\n"));
                     if leased {
                         let get = &text[LEASE_PART.len()..];
                         assert!(!get.contains("return false"), "{kind} {rule}: a bare miss");
@@ -407,5 +447,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A cache's pair TTL is written into its get script: caches with
+    /// different TTLs get different scripts, caches with the same one share
+    /// it, and without the slide the TTL plays no part.
+    #[test]
+    fn each_pair_ttl_has_its_get_script() {
+        use redis_func_cache_core::EvictionPolicy;
+        let rules = redis_func_cache_policies::LruPolicy.rules();
+        let expiry = |secs: u64, slide: bool| Expiry {
+            pair_ttl: Duration::from_secs(secs),
+            slide,
+            entry_ttl: None,
+        };
+        let script = |secs, slide| get_script(&rules, &expiry(secs, slide), false).unwrap();
+        let (an_hour, a_minute) = (script(3600, true), script(60, true));
+        assert!(an_hour.text.contains("= '3600000', 3375000\n"));
+        assert!(a_minute.text.contains("= '60000', 56250\n"));
+        assert_ne!(an_hour.sha, a_minute.sha);
+        assert!(std::ptr::eq(an_hour, script(3600, true)));
+        assert!(std::ptr::eq(a_minute, script(60, true)));
+        assert!(std::ptr::eq(script(3600, false), script(60, false)));
     }
 }

@@ -3,8 +3,9 @@
 # unlike time on a shared machine): runs redis-server under callgrind, fills
 # a pair of 1,000 entries, sends N hits of one script and subtracts a run
 # that sends none. Prints instructions per call of each get script (the
-# store's template with the policy's words written in, as scripts.rs does)
-# and of the bare HGET + ZADD XX script that `compare` measures against.
+# store's template with the policy's words and TTL written in, as scripts.rs
+# does) and of the bare HGET + ZADD XX script that `compare` measures
+# against.
 #
 #   benches/scripts/get_script_instructions.sh [N]     (needs valgrind)
 set -euo pipefail
@@ -46,5 +47,6 @@ per_call "local v = redis.call('HGET', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1]) return v" bare __rand_int__
 for words in "z max1 lru" "z incr lfu" "z clock tlru" "z keep fifo"; do
   set -- $words
-  per_call "$(sed "s/POLICY_WORDS/'$1', '$2', true, false/" "$template")" "$3" 3600000
+  per_call "$(sed -e "s/POLICY_WORDS/'$1', '$2', true, false/" \
+    -e "s/PAIR_TTL/'3600000', 3375000/" "$template")" "$3" ""
 done

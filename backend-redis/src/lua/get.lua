@@ -3,7 +3,7 @@
 -- policy's words in place of POLICY_WORDS below, so a hit sends only what
 -- changes from call to call (each argument costs the server time).
 -- KEYS[1] index (sorted set, or set), KEYS[2] values (hash)
--- ARGV[1] member            ARGV[2] pair TTL, ms
+-- ARGV[1] member
 -- kind: index kind, 'z' sorted set | 's' set | 'q' S3-FIFO or SIEVE queues
 --       (in a sorted set)
 -- rule: hit rule, keep | max1 | one | incr | clock; for 'q': freq | visit
@@ -11,6 +11,11 @@
 --        itself (SPEC §6)
 -- per_entry: this cache keeps a deadline per entry (µs), so a value
 --            without one is a miss
+-- pair_ttl, renew_at: the pair TTL (ms, as PEXPIRE takes it) and the time
+--            left at or below which a hit restarts it, ttl - ttl/16;
+--            constants of the cache written in like the words above (an
+--            argument, and turning it into a number, cost the server more
+--            than the rest of a read-only hit)
 -- A value starts with its two-byte header (core::envelope); if the header's
 -- 'deadline follows' bit is set, whoever wrote it, 16 digits follow it,
 -- checked here and taken out of the answer.
@@ -25,16 +30,19 @@
 -- else) makes the read a miss, and the put that follows replaces the pair.
 local index, values, member = KEYS[1], KEYS[2], ARGV[1]
 local kind, rule, slide, per_entry = POLICY_WORDS
+local pair_ttl, renew_at = PAIR_TTL
 
+-- (An error answer is a table with no array part, so its length is 0; a
+-- value is never empty. '#' is one step of Lua, type() a C call.)
 local value = redis.pcall('HGET', values, member)
-if not value or type(value) == 'table' then
+if not value or #value == 0 then
   return false
 end
 local stored = value
 
 local now = nil
-local info = string.byte(value, 2)
-if string.byte(value, 1) == 255 and info and info % 32 >= 16 then
+local head, info = string.byte(value, 1, 2)
+if head == 255 and info and info % 32 >= 16 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
   local deadline = tonumber(string.sub(value, 3, 18))
@@ -98,64 +106,75 @@ elseif rule == 'incr' then
     -- A value without its index entry: the pair lost a half. Heal it.
     redis.pcall('HDEL', values, member)
     return false
-  elseif type(counted) == 'table' and string.find(counted.err, 'WRONGTYPE', 1, true) then
+  elseif #counted == 0 and string.find(counted.err, 'WRONGTYPE', 1, true) then
+    -- (A score is never empty: only an error answer has length 0.)
     return false
   end
   -- (Refused, out of memory: the value is served as it stands.)
 else
+  -- The new score. Numbers go to redis.call as they are: Redis writes them
+  -- with %.17g, exact for every integer a score here reaches (below 2^53).
   local new
   if rule == 'max1' then
     -- The top score ("max") is kept in the values hash under the field ''
     -- (no member is empty) by every script that changes it, so one
     -- HINCRBY both reads it and moves it on; reading it from the index
     -- costs the server more than the rest of a hit. An answer of 1 means
-    -- no field (a max is at least 1 once a member is in): the top left, or
-    -- an older version wrote the pair. Then read the index, and keep it.
-    local top = redis.pcall('HINCRBY', values, '', 1)
-    if type(top) ~= 'number' or top == 1 then
+    -- there was no field (a max is at least 1 once a member is in): no
+    -- score yet, the rare path below finds it.
+    new = redis.pcall('HINCRBY', values, '', 1)
+    if new == 1 then
+      new = nil
+    end
+  elseif rule == 'clock' then
+    if not now then
+      local t = redis.call('TIME')
+      now = t[1] * 1000000 + t[2]
+    end
+    new = now
+  else
+    new = 1
+  end
+  -- ZADD XX CH answers 1 when it moved the member: then it is there, and
+  -- a hit takes no other path.
+  local moved = new and redis.pcall('ZADD', index, 'XX', 'CH', new, member)
+  if moved ~= 1 then
+    if rule == 'max1' and type(new) ~= 'number' then
+      -- No kept top (the top left, or an older version wrote the pair), or
+      -- HINCRBY failed (refused, out of memory; a '' field that is not a
+      -- number, written by something else) and the ZADD with its answer
+      -- did too. Read the top from the index, keep it, move the member.
       local range = redis.pcall('ZRANGE', index, -1, -1, 'WITHSCORES')
       if range.err then
         return false
       end
       -- An empty index: the pair lost a half, and the ZADD below says so.
-      top = tonumber(range[2] or 0) + 1
-      redis.pcall('HSET', values, '', string.format('%.0f', top))
+      new = tonumber(range[2] or 0) + 1
+      redis.pcall('HSET', values, '', new)
+      moved = redis.pcall('ZADD', index, 'XX', 'CH', new, member)
     end
-    new = string.format('%.0f', top)
-  elseif rule == 'clock' then
-    if not now then
-      local t = redis.call('TIME')
-      now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    -- 0 means missing, or (for a rule that may give the score it has)
+    -- already there; ZSCORE tells which.
+    if moved == 0 and (rule == 'max1' or not redis.pcall('ZSCORE', index, member)) then
+      -- A value without its index entry: the pair lost a half. Heal it
+      -- (and drop the top score, moved on for a member that is not there).
+      redis.pcall('HDEL', values, member, '')
+      return false
+    elseif type(moved) == 'table' and string.find(moved.err, 'WRONGTYPE', 1, true) then
+      return false
     end
-    new = string.format('%.0f', now)
-  else
-    new = '1'
+    -- (Refused, out of memory: the member's presence is unknown, and the
+    -- value is served as it stands.)
   end
-  -- ZADD XX CH answers 1 when it moved the member: then it is there. 0
-  -- means missing, or (for a rule that may give the score it has) already
-  -- there; ZSCORE tells which, on that rare path only.
-  local moved = redis.pcall('ZADD', index, 'XX', 'CH', new, member)
-  if moved == 0 and (rule == 'max1' or not redis.pcall('ZSCORE', index, member)) then
-    -- A value without its index entry: the pair lost a half. Heal it (and
-    -- drop the top score, moved on for a member that is not there).
-    redis.pcall('HDEL', values, member, '')
-    return false
-  elseif type(moved) == 'table' and string.find(moved.err, 'WRONGTYPE', 1, true) then
-    return false
-  end
-  -- (Refused, out of memory: the member's presence is unknown, and the
-  -- value is served as it stands.)
 end
 
 if slide then
   if left == nil then
     left = redis.call('PTTL', index)
   end
-  -- (Arithmetic, not tonumber and math.floor: a C call costs more.)
-  local ttl = ARGV[2] + 0
-  if left <= ttl - (ttl - ttl % 16) / 16 then
-    redis.pcall('PEXPIRE', index, ARGV[2])
-    redis.pcall('PEXPIRE', values, ARGV[2])
+  if left <= renew_at then
+    redis.pcall('PEXPIRE', index, pair_ttl)
+    redis.pcall('PEXPIRE', values, pair_ttl)
   end
 end
 return value

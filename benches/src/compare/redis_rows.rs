@@ -880,7 +880,7 @@ impl RawScripts {
 
     fn get_call(&self, member: &[u8]) -> redis::ScriptInvocation<'_> {
         let mut call = self.get.key(&self.index);
-        call.key(&self.values).arg(member).arg(self.ttl_ms);
+        call.key(&self.values).arg(member);
         call
     }
 

@@ -1,12 +1,15 @@
 //! The store on the `fred` client: one server or a cluster, chosen by the
 //! URL (`redis://` or `redis-cluster://host:port?node=host:port`).
 //!
-//! The same scripts as the redis-rs store, sent with fred's `EVALSHA`
-//! (routed by the first key in a cluster) and `EVAL` on `NOSCRIPT`. fred is
+//! The same scripts as the redis-rs store, sent with fred's `EVALSHA` and
+//! `EVAL` on `NOSCRIPT`; in a cluster, to the master of the first key's
+//! slot through a client per master (`fred_nodes`), so that a dead master
+//! costs only its own slots. fred is
 //! async only: the client lives on a runtime of the store's own, which also
 //! serves the sync calls, so the store works from any runtime or thread.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +22,8 @@ use redis_func_cache_core::store::{
 };
 use redis_func_cache_core::{Error as CacheError, InvocationHash, KeyPair};
 
-use crate::guard::Guard;
+use crate::fred_nodes::{NodeCommand, NodeRoutes};
+use crate::guard::{Guard, key_slot};
 use crate::scripts::{
     Arg, LeasedAnswer, ScriptCall, entry_call, get_call, get_leased_call, hit_value, leased,
     len_call, member, outcome, purge_call, put_call, sorted_index,
@@ -39,7 +43,12 @@ pub struct FredStore {
 }
 
 struct Shared {
+    /// The client of the server, or of the whole cluster: for a cluster,
+    /// only `SCAN` over every node goes through it.
     client: Client,
+    /// For a cluster, a client per master: every keyed command goes
+    /// through them, so a dead master stops only its own slots.
+    nodes: Option<Arc<NodeRoutes>>,
     /// The breaker and the deadline every operation passes through.
     guard: Guard,
     cluster: bool,
@@ -138,26 +147,23 @@ const LOST_REPLY_ATTEMPTS: u32 = 2;
 
 impl OwnedCall {
     /// `EVALSHA`, `EVAL` on `NOSCRIPT`, and again after a short pause on
-    /// `TRYAGAIN`, a lost connection or a reply that did not come in time. While a slot migrates, a script whose
-    /// two keys are on different nodes is refused and did not run, so sending
-    /// it again is safe (redis-rs does the same on its own; fred leaves it to
-    /// us). When fred re-maps the cluster it may drop a reply in flight; the
-    /// script may then have run, and runs again: for a get that counts one
-    /// more use, for a put it writes the same value again.
-    async fn invoke(self, client: Client) -> Result<Value, fred::error::Error> {
+    /// `TRYAGAIN`, a lost connection or a reply that did not come in time.
+    /// While a slot migrates, a script whose two keys are on different
+    /// nodes is refused and did not run, so sending it again is safe
+    /// (redis-rs does the same on its own; fred leaves it to us). A reply
+    /// lost with its connection may belong to a script that ran; it runs
+    /// again: for a get that counts one more use, for a put it writes the
+    /// same value again.
+    async fn invoke(self, to: Target) -> Result<Value, fred::error::Error> {
         let mut attempt = 0;
+        let call = Arc::new(self);
+        let send = |client: Client, asking: bool| {
+            let call = call.clone();
+            Box::pin(async move { call.send(client, asking).await })
+                as Pin<Box<dyn Future<Output = _> + Send>>
+        };
         loop {
-            let result = match client
-                .evalsha::<Value, _, _, _>(self.sha, self.keys.clone(), self.args.clone())
-                .await
-            {
-                Err(e) if is_noscript(&e) => {
-                    client
-                        .eval(self.text, self.keys.clone(), self.args.clone())
-                        .await
-                }
-                other => other,
-            };
+            let result = to.send(&send).await;
             match result {
                 Err(e) if may_retry(&e, attempt) => {
                     // 2, 4, 8 ... ms, at most 100 ms: about a second in all.
@@ -167,6 +173,76 @@ impl OwnedCall {
                 }
                 other => return other,
             }
+        }
+    }
+
+    /// `EVALSHA`, and `EVAL` on `NOSCRIPT`, to one server (after `ASKING`,
+    /// on one connection, when a cluster redirected the call with `ASK`).
+    async fn send(&self, client: Client, asking: bool) -> Result<Value, fred::error::Error> {
+        let (keys, args) = (self.keys.clone(), self.args.clone());
+        if !asking {
+            return match client.evalsha::<Value, _, _, _>(self.sha, keys, args).await {
+                Err(e) if is_noscript(&e) => {
+                    client
+                        .eval(self.text, self.keys.clone(), self.args.clone())
+                        .await
+                }
+                other => other,
+            };
+        }
+        let asked = |script: bool| {
+            let (client, keys, args) = (client.clone(), self.keys.clone(), self.args.clone());
+            async move {
+                let pipeline = client.pipeline();
+                let () = pipeline
+                    .custom(
+                        CustomCommand::new_static("ASKING", ClusterHash::FirstKey, false),
+                        Vec::<Value>::new(),
+                    )
+                    .await?;
+                // The pipeline has no EVALSHA of its own: the command spelt
+                // out (script, number of keys, keys, arguments).
+                let (name, script) = if script {
+                    ("EVAL", self.text)
+                } else {
+                    ("EVALSHA", self.sha)
+                };
+                let mut spelt: Vec<Value> = vec![script.into(), Value::Integer(keys.len() as i64)];
+                spelt.extend(keys.into_iter().map(|k| Value::Bytes(k.into_bytes())));
+                spelt.extend(args);
+                let () = pipeline
+                    .custom(
+                        CustomCommand::new_static(name, ClusterHash::Offset(2), false),
+                        spelt,
+                    )
+                    .await?;
+                pipeline
+                    .try_all::<Value>()
+                    .await
+                    .pop()
+                    .unwrap_or_else(|| Ok(Value::Null))
+            }
+        };
+        match asked(false).await {
+            Err(e) if is_noscript(&e) => asked(true).await,
+            other => other,
+        }
+    }
+}
+
+/// Where a keyed command goes: the one server's client, or the master of
+/// the command's slot.
+#[derive(Clone)]
+enum Target {
+    One(Client),
+    Slot(Arc<NodeRoutes>, u16),
+}
+
+impl Target {
+    async fn send(&self, send: &NodeCommand<'_>) -> Result<Value, fred::error::Error> {
+        match self {
+            Target::One(client) => send(client.clone(), false).await,
+            Target::Slot(nodes, slot) => nodes.send(*slot, send).await,
         }
     }
 }
@@ -231,6 +307,34 @@ fn count_of(value: Value) -> Result<u64, CacheError> {
         .ok_or_else(|| CacheError::backend(BACKEND, format!("expected a count, got {value:?}")))
 }
 
+/// A fred client for `config` with the store's options: every command
+/// bounded by the deadline, reconnecting in the background.
+pub(crate) fn build_client(
+    config: Config,
+    options: &RedisOptions,
+) -> Result<Client, fred::error::Error> {
+    Builder::from_config(config)
+        .with_connection_config(|c| {
+            c.connection_timeout = options.deadline;
+            // fred 10.1 follows an `ASK` only while the command has write
+            // attempts left, and if it has none its router task stops
+            // for good: every later command of the client times out
+            // (seen after a slot move). Each redirection also costs an
+            // attempt, so redirections must run out first; the command
+            // then fails with "Too many redirections", which we retry.
+            c.max_redirections = FRED_MAX_REDIRECTIONS;
+            c.max_command_attempts = FRED_MAX_REDIRECTIONS + 6;
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = options.deadline;
+        })
+        // Reconnect at least twice a second while the server is away,
+        // so caching resumes soon after it returns (the breaker keeps
+        // callers from waiting meanwhile).
+        .set_policy(ReconnectPolicy::new_exponential(0, 50, 500, 2))
+        .build()
+}
+
 impl FredStore {
     /// A store on the server or cluster at `url`. It does not wait for the
     /// server: it connects in the background (and again after a loss), so
@@ -249,27 +353,8 @@ impl FredStore {
         // server may come up after the application.
         config.fail_fast = false;
         let cluster = config.server.is_clustered();
-        let client = Builder::from_config(config)
-            .with_connection_config(|c| {
-                c.connection_timeout = options.deadline;
-                // fred 10.1 follows an `ASK` only while the command has write
-                // attempts left, and if it has none its router task stops
-                // for good: every later command of the client times out
-                // (seen after a slot move). Each redirection also costs an
-                // attempt, so redirections must run out first; the command
-                // then fails with "Too many redirections", which we retry.
-                c.max_redirections = FRED_MAX_REDIRECTIONS;
-                c.max_command_attempts = FRED_MAX_REDIRECTIONS + 6;
-            })
-            .with_performance_config(|p| {
-                p.default_command_timeout = options.deadline;
-            })
-            // Reconnect at least twice a second while the server is away,
-            // so caching resumes soon after it returns (the breaker keeps
-            // callers from waiting meanwhile).
-            .set_policy(ReconnectPolicy::new_exponential(0, 50, 500, 2))
-            .build()
-            .map_err(fred_error)?;
+        let client = build_client(config.clone(), &options).map_err(fred_error)?;
+        let nodes = cluster.then(|| Arc::new(NodeRoutes::new(config, options.clone())));
         let io = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("redis-func-cache-fred")
@@ -287,6 +372,7 @@ impl FredStore {
         let store = FredStore {
             shared: Arc::new(Shared {
                 client,
+                nodes,
                 guard: Guard::new(&options, cluster),
                 cluster,
                 io: Some(io),
@@ -313,9 +399,16 @@ impl FredStore {
     /// ```
     pub fn wait_connected(&self, within: Duration) -> Result<(), CacheError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let client = self.shared.client.clone();
+        let (client, nodes) = (self.shared.client.clone(), self.shared.nodes.clone());
         self.io().spawn(async move {
-            let outcome = match tokio::time::timeout(within, client.wait_for_connect()).await {
+            let connected = async {
+                client.wait_for_connect().await?;
+                match nodes {
+                    Some(nodes) => nodes.wait_connected().await,
+                    None => Ok(()),
+                }
+            };
+            let outcome = match tokio::time::timeout(within, connected).await {
                 Ok(connected) => connected.map_err(fred_error),
                 Err(_) => Err(CacheError::transient_backend(
                     BACKEND,
@@ -395,22 +488,51 @@ impl FredStore {
         &self,
         call: ScriptCall<'_>,
     ) -> impl Future<Output = Result<Value, fred::error::Error>> + Send + 'static {
-        Box::pin(OwnedCall::from(call).invoke(self.shared.client.clone()))
+        let to = self.target(call.pair.index());
+        Box::pin(OwnedCall::from(call).invoke(to))
     }
 
+    /// Where a command on `key` goes.
+    fn target(&self, key: &str) -> Target {
+        match &self.shared.nodes {
+            Some(nodes) => Target::Slot(nodes.clone(), key_slot(key.as_bytes())),
+            None => Target::One(self.shared.client.clone()),
+        }
+    }
+
+    /// A command whose first argument is `key`.
     fn command(
         &self,
+        key: &str,
         name: &'static str,
         args: Vec<Value>,
     ) -> impl Future<Output = Result<Value, fred::error::Error>> + Send + 'static {
-        let client = self.shared.client.clone();
+        let to = self.target(key);
+        let args = Arc::new(args);
         Box::pin(async move {
-            client
-                .custom(
-                    CustomCommand::new_static(name, ClusterHash::FirstKey, false),
-                    args,
-                )
-                .await
+            let send = |client: Client, asking: bool| {
+                let args = args.clone();
+                Box::pin(async move {
+                    let command = || CustomCommand::new_static(name, ClusterHash::FirstKey, false);
+                    if !asking {
+                        return client.custom(command(), (*args).clone()).await;
+                    }
+                    let pipeline = client.pipeline();
+                    let () = pipeline
+                        .custom(
+                            CustomCommand::new_static("ASKING", ClusterHash::FirstKey, false),
+                            Vec::<Value>::new(),
+                        )
+                        .await?;
+                    let () = pipeline.custom(command(), (*args).clone()).await?;
+                    pipeline
+                        .try_all::<Value>()
+                        .await
+                        .pop()
+                        .unwrap_or(Ok(Value::Null))
+                }) as Pin<Box<dyn Future<Output = _> + Send>>
+            };
+            to.send(&send).await
         })
     }
 
@@ -419,7 +541,7 @@ impl FredStore {
         let (index_key, values_key) = (pair.index().to_owned(), pair.values().to_owned());
         let kind = self.block(
             Some(pair.index()),
-            fred_result(self.command("TYPE", vec![index_key.clone().into()])),
+            fred_result(self.command(&index_key, "TYPE", vec![index_key.clone().into()])),
         )?;
         let kind = kind.as_str().map(|s| s.to_string()).unwrap_or_default();
         let mut hand = None;
@@ -428,7 +550,7 @@ impl FredStore {
                 let args = vec![index_key.into(), 0.into(), (-1).into(), "WITHSCORES".into()];
                 let flat = self.block(
                     Some(pair.index()),
-                    fred_result(self.command("ZRANGE", args)),
+                    fred_result(self.command(pair.index(), "ZRANGE", args)),
                 )?;
                 let items = flat.into_array();
                 let pairs = items
@@ -446,7 +568,7 @@ impl FredStore {
             "set" => {
                 let flat = self.block(
                     Some(pair.index()),
-                    fred_result(self.command("SMEMBERS", vec![index_key.into()])),
+                    fred_result(self.command(pair.index(), "SMEMBERS", vec![index_key.into()])),
                 )?;
                 flat.into_array()
                     .into_iter()
@@ -460,7 +582,7 @@ impl FredStore {
         }
         let flat = self.block(
             Some(pair.index()),
-            fred_result(self.command("HGETALL", vec![values_key.into()])),
+            fred_result(self.command(pair.values(), "HGETALL", vec![values_key.into()])),
         )?;
         let items = match flat {
             Value::Map(map) => map
@@ -518,15 +640,12 @@ impl FredStore {
         prefix: &str,
     ) -> impl Future<Output = Result<u64, CacheError>> + Send + 'static {
         let scan = self.scan_pairs(prefix);
-        let client = self.shared.client.clone();
+        let store = self.clone();
         // Boxed, as `script` is.
         Box::pin(async move {
             let mut removed = 0;
             for pair in scan.await.map_err(fred_error)? {
-                let value = OwnedCall::from(purge_call(&pair))
-                    .invoke(client.clone())
-                    .await
-                    .map_err(fred_error)?;
+                let value = store.script(purge_call(&pair)).await.map_err(fred_error)?;
                 removed += count_of(value)?;
             }
             Ok(removed)
@@ -607,7 +726,7 @@ impl Store for FredStore {
             .iter()
             .map(|&(field, n)| {
                 let args = vec![key.into(), field.into(), n.to_string().into()];
-                fred_result(self.command("HINCRBY", args))
+                fred_result(self.command(key, "HINCRBY", args))
             })
             .collect();
         self.block(Some(key), async move {
@@ -619,7 +738,7 @@ impl Store for FredStore {
     fn read_counters(&self, key: &str) -> Result<Vec<(String, u64)>, CacheError> {
         let flat = self.block(
             Some(key),
-            fred_result(self.command("HGETALL", vec![key.into()])),
+            fred_result(self.command(key, "HGETALL", vec![key.into()])),
         )?;
         let mut fields: Vec<(String, u64)> = match flat {
             Value::Map(map) => map
@@ -648,7 +767,7 @@ impl Store for FredStore {
     fn remove_counters(&self, key: &str) -> Result<(), CacheError> {
         self.block(
             Some(key),
-            fred_result(self.command("UNLINK", vec![key.into()])),
+            fred_result(self.command(key, "UNLINK", vec![key.into()])),
         )?;
         Ok(())
     }

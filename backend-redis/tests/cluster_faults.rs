@@ -529,12 +529,11 @@ fn a_killed_master_costs_only_its_own_pairs_redis_rs() {
 #[test]
 fn a_killed_master_costs_only_its_own_pairs_fred() {
     let cluster = ClusterServers::start_masters_only();
+    // fred's own cluster client connects the whole cluster again when one
+    // master refuses, which cannot succeed while it is dead: every pair
+    // failed open. The store routes by slot over a client per master.
     let store = common::connected_fred(&cluster.fred_url());
-    // fred answers a refused connection by connecting the whole cluster
-    // again, which cannot succeed while one master refuses: every pair
-    // fails open (within the deadline, no wrong value) until it returns.
-    // README "Not done yet" says so.
-    one_master_stops_answering(&cluster, store, Silence::KilledFred);
+    one_master_stops_answering(&cluster, store, Silence::Killed);
 }
 
 /// How the master goes silent.
@@ -547,9 +546,6 @@ enum Silence {
     /// mark it failed and the clients see the cluster change; connections
     /// are refused.
     Killed,
-    /// [`Silence::Killed`], on fred, whose whole client waits for the dead
-    /// master (see its test): only failing open within the deadline holds.
-    KilledFred,
 }
 
 /// Resumes a paused process when dropped, so a failing test leaves no
@@ -648,7 +644,7 @@ fn one_master_stops_answering<S: Store + Clone>(
 
     let (paused, window) = match silence {
         Silence::Paused => (Some(Paused::pause(pid)), Duration::from_millis(3500)),
-        Silence::Killed | Silence::KilledFred => {
+        Silence::Killed => {
             let status = std::process::Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
                 .status()
@@ -714,9 +710,6 @@ fn one_master_stops_answering<S: Store + Clone>(
             longest <= deadline + Duration::from_millis(500),
             "cache {i}: a call took {longest:?} (deadline {deadline:?})"
         );
-        if silence == Silence::KilledFred {
-            continue;
-        }
         if silent[i] {
             // 3 failures open the breaker; then one probe per 1-1.25 s.
             let bound = if silence == Silence::Paused { 8 } else { 12 };

@@ -1,0 +1,425 @@
+//! A cluster reached through one fred client per master, routed by slot
+//! here.
+//!
+//! fred's own cluster client keeps one routing state for all nodes: when a
+//! master dies and stays listed in `CLUSTER SLOTS` (no replica to take
+//! over), every resync tries to connect to it, fails, and starts over, so
+//! the whole client stops and pairs on healthy masters fail too. Here each
+//! master has a client of its own that reconnects on its own; a dead master
+//! costs only its slots, as SPEC §8 asks (the store's breakers are per slot
+//! too). The slot table comes from `CLUSTER SLOTS`, read from any node that
+//! answers, and is read again after a `MOVED`, a failed call or a slot no
+//! one was known to serve; an `ASK` is followed with `ASKING` and the
+//! command on one connection.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use fred::error::{Error, ErrorKind};
+use fred::prelude::*;
+use fred::types::config::Server;
+use fred::types::{ClusterHash, CustomCommand, Value};
+
+use crate::RedisOptions;
+
+/// Slots in a Redis cluster.
+const SLOTS: usize = 16384;
+/// No node known for a slot.
+const UNKNOWN: u16 = u16::MAX;
+/// Redirections followed per command before giving up.
+const MAX_REDIRECTIONS: u32 = 4;
+/// Reads of `CLUSTER SLOTS` after a failed call come at most this often
+/// (a dead master fails every probe; its slots' breakers keep those rare).
+const REFRESH_AFTER_FAILURE: Duration = Duration::from_millis(500);
+
+/// A command to send to the master of a slot: given the client, and
+/// whether to send `ASKING` first, on the same connection.
+pub(crate) type NodeCommand<'a> = dyn Fn(Client, bool) -> Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>
+    + Send
+    + Sync
+    + 'a;
+
+/// Masters and the slot table, replaced whole when it changes.
+struct Routing {
+    /// For each slot, its master's position in `nodes`, or [`UNKNOWN`].
+    slots: Vec<u16>,
+    nodes: Vec<(Server, Client)>,
+}
+
+impl Routing {
+    fn client(&self, slot: u16) -> Option<Client> {
+        let at = *self.slots.get(usize::from(slot))?;
+        self.nodes.get(usize::from(at)).map(|(_, c)| c.clone())
+    }
+
+    fn position(&self, server: &Server) -> Option<usize> {
+        self.nodes.iter().position(|(s, _)| s == server)
+    }
+}
+
+/// One fred client per cluster master, and the slot table that routes
+/// keyed commands to them.
+pub(crate) struct NodeRoutes {
+    /// The URL's configuration (credentials, TLS, protocol), each node's
+    /// client made from it with the node as its one server.
+    template: Config,
+    options: RedisOptions,
+    /// The nodes the URL names: asked for the slot table while no other
+    /// node is known, or when none of the known ones answers.
+    seeds: Vec<Server>,
+    routing: RwLock<Arc<Routing>>,
+    /// Held while the slot table is read; when it was last read.
+    refreshed: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl NodeRoutes {
+    pub(crate) fn new(template: Config, options: RedisOptions) -> Self {
+        let seeds = template.server.hosts();
+        NodeRoutes {
+            template,
+            options,
+            seeds,
+            routing: RwLock::new(Arc::new(Routing {
+                slots: vec![UNKNOWN; SLOTS],
+                nodes: Vec::new(),
+            })),
+            refreshed: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn routing(&self) -> Arc<Routing> {
+        self.routing
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the slot table and waits until every master's client is
+    /// connected.
+    pub(crate) async fn wait_connected(&self) -> Result<(), Error> {
+        self.refresh(Duration::ZERO).await?;
+        for (_, client) in &self.routing().nodes {
+            client.wait_for_connect().await?;
+        }
+        Ok(())
+    }
+
+    /// A client of one node, connecting in the background (on the calling
+    /// task's runtime: the store's).
+    fn connect(&self, server: Server) -> Result<Client, Error> {
+        let mut config = self.template.clone();
+        config.server = ServerConfig::Centralized { server };
+        let client = crate::fred_store::build_client(config, &self.options)?;
+        drop(client.connect());
+        Ok(client)
+    }
+
+    /// The client of `server`, made and kept if it is new (the target of a
+    /// redirection, or a seed).
+    fn client_at(&self, server: &Server) -> Result<Client, Error> {
+        let mut routing = self.routing.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = routing.position(server) {
+            return Ok(routing.nodes[at].1.clone());
+        }
+        let client = self.connect(server.clone())?;
+        let mut next = Routing {
+            slots: routing.slots.clone(),
+            nodes: routing.nodes.clone(),
+        };
+        next.nodes.push((server.clone(), client.clone()));
+        *routing = Arc::new(next);
+        Ok(client)
+    }
+
+    /// After `MOVED`: the slot is served by `server` from now on.
+    fn moved(&self, slot: u16, server: &Server) -> Result<Client, Error> {
+        let client = self.client_at(server)?;
+        let mut routing = self.routing.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = routing.position(server) {
+            let mut slots = routing.slots.clone();
+            slots[usize::from(slot) % SLOTS] = at as u16;
+            *routing = Arc::new(Routing {
+                slots,
+                nodes: routing.nodes.clone(),
+            });
+        }
+        Ok(client)
+    }
+
+    /// Reads the slot table again, unless it was read less than `fresh`
+    /// ago (by this caller or one it waited for), and keeps the masters'
+    /// clients that are still masters.
+    async fn refresh(&self, fresh: Duration) -> Result<(), Error> {
+        let mut last = self.refreshed.lock().await;
+        if last.is_some_and(|at| at.elapsed() < fresh) {
+            return Ok(());
+        }
+        let known = self.routing().nodes.clone();
+        // Connected masters first; the seeds only when no master answers
+        // (none known yet, or all of them gone).
+        let mut masters = known.clone();
+        masters.sort_by_key(|(_, c)| !c.is_connected());
+        let mut table = self.slots_of_any(masters).await;
+        if table.is_err() {
+            let mut seeds = Vec::new();
+            for seed in &self.seeds {
+                if !known.iter().any(|(s, _)| s == seed) {
+                    seeds.push((seed.clone(), self.client_at(seed)?));
+                }
+            }
+            table = self.slots_of_any(seeds).await;
+        }
+        *last = Some(Instant::now());
+        self.install(table?)
+    }
+
+    /// The slot table from the first of `nodes` that gives it.
+    async fn slots_of_any(
+        &self,
+        nodes: Vec<(Server, Client)>,
+    ) -> Result<Vec<(u16, u16, Server)>, Error> {
+        let mut failure = Error::new(ErrorKind::Cluster, "no cluster node to ask for its slots");
+        for (server, client) in nodes {
+            match self.slots_of(&server, &client).await {
+                Ok(table) => return Ok(table),
+                Err(e) => failure = e,
+            }
+        }
+        Err(failure)
+    }
+
+    /// One node's `CLUSTER SLOTS`, within the deadline.
+    async fn slots_of(
+        &self,
+        server: &Server,
+        client: &Client,
+    ) -> Result<Vec<(u16, u16, Server)>, Error> {
+        let ask = client.custom::<Value, Value>(
+            CustomCommand::new_static("CLUSTER", ClusterHash::Random, false),
+            vec!["SLOTS".into()],
+        );
+        match tokio::time::timeout(self.options.deadline, ask).await {
+            Ok(reply) => slot_table(reply?, server),
+            Err(_) => Err(Error::new(ErrorKind::Timeout, "CLUSTER SLOTS timed out")),
+        }
+    }
+
+    /// Makes `table` the routing: clients of masters already known are
+    /// kept, new masters get one, and nodes no longer masters are let go.
+    fn install(&self, table: Vec<(u16, u16, Server)>) -> Result<(), Error> {
+        let old = self.routing();
+        let mut next = Routing {
+            slots: vec![UNKNOWN; SLOTS],
+            nodes: Vec::new(),
+        };
+        for (start, end, server) in table {
+            let at = match next.position(&server) {
+                Some(at) => at,
+                None => {
+                    let client = match old.position(&server) {
+                        Some(at) => old.nodes[at].1.clone(),
+                        None => self.connect(server.clone())?,
+                    };
+                    next.nodes.push((server, client));
+                    next.nodes.len() - 1
+                }
+            };
+            for slot in start..=end.min(SLOTS as u16 - 1) {
+                next.slots[usize::from(slot)] = at as u16;
+            }
+        }
+        for (server, client) in &old.nodes {
+            if next.position(server).is_none() {
+                // Not a master now (failed, or a seed that is a replica).
+                drop(client.quit());
+            }
+        }
+        *self.routing.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
+        Ok(())
+    }
+
+    /// Reads the slot table in the background after a failed call, so a
+    /// master that failed over is found by the next call of its slots.
+    fn refresh_soon(self: &Arc<Self>) {
+        let routes = self.clone();
+        tokio::spawn(async move {
+            let _ = routes.refresh(REFRESH_AFTER_FAILURE).await;
+        });
+    }
+
+    /// Sends a command to the master of `slot`, following redirections.
+    pub(crate) async fn send(
+        self: &Arc<Self>,
+        slot: u16,
+        send: &NodeCommand<'_>,
+    ) -> Result<Value, Error> {
+        let mut client = match self.routing().client(slot) {
+            Some(client) => client,
+            None => {
+                self.refresh(Duration::from_millis(100)).await?;
+                self.routing().client(slot).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Cluster,
+                        format!("CLUSTERDOWN no node serves slot {slot}"),
+                    )
+                })?
+            }
+        };
+        let mut asking = false;
+        let mut redirections = 0;
+        loop {
+            let result = send(client.clone(), asking).await;
+            let e = match result {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            let redirect = redirection(&e);
+            match redirect {
+                Some((ask, to_slot, server)) if redirections < MAX_REDIRECTIONS => {
+                    redirections += 1;
+                    asking = ask;
+                    client = if ask {
+                        self.client_at(&server)?
+                    } else {
+                        let client = self.moved(to_slot, &server)?;
+                        self.refresh_soon();
+                        client
+                    };
+                }
+                Some(_) => {
+                    return Err(Error::new(
+                        ErrorKind::Cluster,
+                        format!("Too many redirections: {}", e.details()),
+                    ));
+                }
+                None => {
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled
+                    ) {
+                        self.refresh_soon();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// `MOVED slot host:port` or `ASK slot host:port`: (is it `ASK`, slot,
+/// where to).
+fn redirection(e: &Error) -> Option<(bool, u16, Server)> {
+    if *e.kind() != ErrorKind::Cluster {
+        return None;
+    }
+    let mut words = e.details().split_whitespace();
+    let ask = match words.next()? {
+        "MOVED" => false,
+        "ASK" => true,
+        _ => return None,
+    };
+    let slot = words.next()?.parse().ok()?;
+    let (host, port) = words.next()?.rsplit_once(':')?;
+    Some((
+        ask,
+        slot,
+        Server::new(host.trim_matches(['[', ']']), port.parse().ok()?),
+    ))
+}
+
+/// The (first slot, last slot, master) ranges of a `CLUSTER SLOTS` reply
+/// from `asked`; an empty host there means `asked`'s.
+fn slot_table(reply: Value, asked: &Server) -> Result<Vec<(u16, u16, Server)>, Error> {
+    let malformed = |what: &str| {
+        Error::new(
+            ErrorKind::Protocol,
+            format!("CLUSTER SLOTS answered {what}"),
+        )
+    };
+    let mut table = Vec::new();
+    for range in reply.into_array() {
+        let range = range.into_array();
+        let [start, end, master, ..] = &range[..] else {
+            return Err(malformed("a range of fewer than three parts"));
+        };
+        let slot = |v: &Value| {
+            v.as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .ok_or_else(|| malformed("a slot that is not a number"))
+        };
+        let master = master.clone().into_array();
+        let [host, port, ..] = &master[..] else {
+            return Err(malformed("a master without host and port"));
+        };
+        let host = host.as_string().unwrap_or_default();
+        let host = if host.is_empty() || host == "?" {
+            asked.host.to_string()
+        } else {
+            host
+        };
+        let port = port
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| malformed("a port that is not a number"))?;
+        table.push((slot(start)?, slot(end)?, Server::new(host, port)));
+    }
+    if table.is_empty() {
+        return Err(malformed("no slots"));
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirections_are_read_from_the_error() {
+        let moved = Error::new(ErrorKind::Cluster, "MOVED 3999 127.0.0.1:6381");
+        let (ask, slot, server) = redirection(&moved).unwrap();
+        assert!(!ask);
+        assert_eq!(slot, 3999);
+        assert_eq!(server, Server::new("127.0.0.1", 6381));
+        let asked = Error::new(ErrorKind::Cluster, "ASK 12 ::1:7000");
+        assert_eq!(
+            redirection(&asked).unwrap(),
+            (true, 12, Server::new("::1", 7000))
+        );
+        for other in [
+            Error::new(ErrorKind::Cluster, "CLUSTERDOWN The cluster is down"),
+            Error::new(ErrorKind::Unknown, "MOVED 1 127.0.0.1:1"),
+            Error::new(ErrorKind::Cluster, "MOVED x 127.0.0.1:1"),
+            Error::new(ErrorKind::Cluster, "MOVED 1 nowhere"),
+        ] {
+            assert_eq!(redirection(&other), None, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn the_slot_table_is_read_from_cluster_slots() {
+        let asked = Server::new("10.0.0.9", 7000);
+        let node =
+            |host: &str, port: i64| Value::Array(vec![host.into(), port.into(), "id".into()]);
+        let reply = Value::Array(vec![
+            Value::Array(vec![
+                0.into(),
+                5460.into(),
+                node("10.0.0.1", 7001),
+                node("10.0.0.4", 7004),
+            ]),
+            Value::Array(vec![5461.into(), 16383.into(), node("", 7000)]),
+        ]);
+        let table = slot_table(reply, &asked).unwrap();
+        assert_eq!(
+            table,
+            vec![
+                (0, 5460, Server::new("10.0.0.1", 7001)),
+                (5461, 16383, Server::new("10.0.0.9", 7000)),
+            ]
+        );
+        assert!(slot_table(Value::Array(vec![]), &asked).is_err());
+        assert!(slot_table(Value::Array(vec![Value::Array(vec![1.into()])]), &asked).is_err());
+    }
+}

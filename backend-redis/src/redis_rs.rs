@@ -359,8 +359,7 @@ impl<T: Topology> RedisStore<T> {
         V: redis::FromRedisValue + Send + 'static,
     {
         if !T::CLUSTER {
-            let mut con = self.sync_connection()?;
-            return call.invoke(&mut *con).map_err(backend_error);
+            return self.on_pool(|con| call.invoke(con));
         }
         let (evalsha, eval) = (call.evalsha(), call.eval());
         self.wait_on_io(move |mut con| async move {
@@ -371,6 +370,33 @@ impl<T: Topology> RedisStore<T> {
         })
     }
 
+    /// Runs `op` on a pooled connection. A connection the server closed
+    /// while it sat in the pool (a restart, `CLIENT KILL`, an idle timeout)
+    /// fails at once; the pool drops it, and `op` runs again on another
+    /// while half the deadline is left, at most once per pooled connection.
+    /// Without this every idle connection a server dropped cost a failed
+    /// call, and after an outage the breaker's probes met them one by one,
+    /// a probe interval each, before the first hit.
+    fn on_pool<V>(
+        &self,
+        mut op: impl FnMut(&mut T::SyncConnection) -> RedisResult<V>,
+    ) -> Result<V, Error> {
+        let started = std::time::Instant::now();
+        let deadline = self.shared.guard.deadline();
+        let mut con = self.sync_connection()?;
+        for _ in 0..self.shared.pool.max_size() {
+            match op(&mut con) {
+                Err(e) if e.is_connection_dropped() && started.elapsed() < deadline / 2 => {
+                    drop(con);
+                    let left = deadline.saturating_sub(started.elapsed());
+                    con = self.shared.pool.get_timeout(left).map_err(pool_error)?;
+                }
+                other => return other.map_err(backend_error),
+            }
+        }
+        op(&mut con).map_err(backend_error)
+    }
+
     /// A plain command for a sync caller, as [`RedisStore::invoke_sync`]
     /// runs a script.
     fn query_sync<V>(&self, cmd: Cmd) -> Result<V, Error>
@@ -378,8 +404,7 @@ impl<T: Topology> RedisStore<T> {
         V: redis::FromRedisValue + Send + 'static,
     {
         if !T::CLUSTER {
-            let mut con = self.sync_connection()?;
-            return cmd.query(&mut *con).map_err(backend_error);
+            return self.on_pool(|con| cmd.query(con));
         }
         self.wait_on_io(move |mut con| async move { cmd.query_async(&mut con).await })
     }

@@ -625,3 +625,68 @@ fn halves_evicted_under_load_redis_rs() {
 fn halves_evicted_under_load_fred() {
     halves_evicted_under_load(Client::Fred);
 }
+
+/// Every connection the store holds (redis-rs: the sync pool, filled by 4
+/// threads at once) is dropped by the server while idle (`CLIENT KILL`, as
+/// a restart, a proxy or an idle timeout does). The next calls find them
+/// dead and go on, within the deadline, on new connections: no call fails
+/// and none is skipped. (Before, on redis-rs each dead pooled connection
+/// cost a failed call, and after an outage the breaker's probes met them
+/// one at a time, a probe interval each, before the first hit.)
+#[test]
+fn connections_the_server_dropped_cost_no_call_redis_rs() {
+    connections_the_server_dropped_cost_no_call(Client::RedisRs);
+}
+
+#[test]
+fn connections_the_server_dropped_cost_no_call_fred() {
+    connections_the_server_dropped_cost_no_call(Client::Fred);
+}
+
+fn connections_the_server_dropped_cost_no_call(client: Client) {
+    let server = OwnedServer::start();
+    let cache = cache(open(client, &server.url));
+    // Fill the pool: 4 threads call at once, each on a connection of its own.
+    let barrier = Arc::new(std::sync::Barrier::new(4));
+    std::thread::scope(|s| {
+        for t in 0..4u32 {
+            let (cache, barrier) = (cache.clone(), barrier.clone());
+            s.spawn(move || {
+                for k in 0..KEYS {
+                    barrier.wait();
+                    let v: u32 = cache.call(&F, &(k * 4 + t), || (k * 4 + t) * 3).unwrap();
+                    assert_eq!(v, (k * 4 + t) * 3);
+                }
+            });
+        }
+    });
+    let mut admin = server.connection();
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(&mut admin)
+        .unwrap();
+    assert!(killed >= 1, "{client:?}: no connection to drop");
+    let before = cache.stats();
+    for k in 0..KEYS {
+        let v: u32 = cache.call(&F, &k, || k * 3).unwrap();
+        assert_eq!(v, k * 3);
+    }
+    let after = cache.stats();
+    assert_eq!(
+        after.backend_errors, before.backend_errors,
+        "{client:?}: no call failed"
+    );
+    assert_eq!(
+        after.skipped, before.skipped,
+        "{client:?}: no call skipped the store"
+    );
+    assert_eq!(
+        after.hits - before.hits,
+        u64::from(KEYS),
+        "{client:?}: every call hit"
+    );
+}

@@ -320,8 +320,17 @@ impl<T: Topology> RedisStore<T> {
         V: redis::FromRedisValue + Send + 'static,
     {
         if tokio::runtime::Handle::try_current().is_ok() {
+            let started = std::time::Instant::now();
             let mut con = self.async_connection().await?;
-            return call.invoke_async(&mut con).await.map_err(backend_error);
+            return match call.invoke_async(&mut con).await {
+                // The connection was lost since the last call (a restart,
+                // `CLIENT KILL`): the manager connects again, and the call
+                // goes once more on the new connection (see `on_pool`).
+                Err(e) if !T::CLUSTER && self.may_resend(&e, started) => {
+                    call.invoke_async(&mut con).await.map_err(backend_error)
+                }
+                other => other.map_err(backend_error),
+            };
         }
         let (evalsha, eval) = (call.evalsha(), call.eval());
         self.on_io(move |mut con| async move {
@@ -377,17 +386,23 @@ impl<T: Topology> RedisStore<T> {
     /// Without this every idle connection a server dropped cost a failed
     /// call, and after an outage the breaker's probes met them one by one,
     /// a probe interval each, before the first hit.
+    /// Whether a call that failed with `e` goes once more: its connection
+    /// was dropped, and half the deadline is left.
+    fn may_resend(&self, e: &redis::RedisError, started: std::time::Instant) -> bool {
+        e.is_connection_dropped() && started.elapsed() < self.shared.guard.deadline() / 2
+    }
+
     fn on_pool<V>(
         &self,
         mut op: impl FnMut(&mut T::SyncConnection) -> RedisResult<V>,
     ) -> Result<V, Error> {
         let started = std::time::Instant::now();
-        let deadline = self.shared.guard.deadline();
         let mut con = self.sync_connection()?;
         for _ in 0..self.shared.pool.max_size() {
             match op(&mut con) {
-                Err(e) if e.is_connection_dropped() && started.elapsed() < deadline / 2 => {
+                Err(e) if self.may_resend(&e, started) => {
                     drop(con);
+                    let deadline = self.shared.guard.deadline();
                     let left = deadline.saturating_sub(started.elapsed());
                     con = self.shared.pool.get_timeout(left).map_err(pool_error)?;
                 }

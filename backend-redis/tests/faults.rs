@@ -690,3 +690,45 @@ fn connections_the_server_dropped_cost_no_call(client: Client) {
         "{client:?}: every call hit"
     );
 }
+
+/// [`connections_the_server_dropped_cost_no_call`] for async calls: the
+/// shared connection is dropped while idle; the next call finds it dead,
+/// and goes once more on the connection the manager makes again.
+#[test]
+fn a_connection_the_server_dropped_costs_no_async_call_redis_rs() {
+    let server = OwnedServer::start();
+    let cache = cache(open(Client::RedisRs, &server.url));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        for k in 0..KEYS {
+            let v: u32 = cache.call_async(&F, &k, async || k * 3).await.unwrap();
+            assert_eq!(v, k * 3);
+        }
+    });
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(&mut server.connection())
+        .unwrap();
+    assert!(killed >= 1, "no connection to drop");
+    let before = cache.stats();
+    runtime.block_on(async {
+        for k in 0..KEYS {
+            let v: u32 = cache.call_async(&F, &k, async || k * 3).await.unwrap();
+            assert_eq!(v, k * 3);
+        }
+    });
+    let after = cache.stats();
+    assert_eq!(
+        after.backend_errors, before.backend_errors,
+        "no call failed"
+    );
+    assert_eq!(after.skipped, before.skipped, "no call skipped the store");
+    assert_eq!(after.hits - before.hits, u64::from(KEYS), "every call hit");
+}

@@ -63,6 +63,12 @@ impl Leases {
     pub(crate) fn live(&self, now: u64) -> usize {
         self.held.lock().values().filter(|&&end| end > now).count()
     }
+
+    /// How many leases are kept, live or not (for tests).
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.held.lock().len()
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +103,39 @@ mod tests {
         );
         leases.release(&pair(), m);
         assert_eq!(leases.live(100_001), 0);
+    }
+
+    /// A lease whose holder never put is dropped by the first lease taken
+    /// at or after its end, so dead holders' leases do not pile up.
+    #[test]
+    fn ended_leases_are_dropped_when_another_is_taken() {
+        let leases = Leases::default();
+        let (dead, next) = (
+            InvocationHash::from_bytes([3; 16]),
+            InvocationHash::from_bytes([4; 16]),
+        );
+        let lease = Duration::from_millis(100);
+        let miss = || Ok(None);
+        assert_eq!(
+            leases.get_or_lease(&pair(), dead, lease, 0, miss).unwrap(),
+            Leased::Granted
+        );
+        assert_eq!(
+            leases
+                .get_or_lease(&pair(), next, lease, 99_999, miss)
+                .unwrap(),
+            Leased::Granted
+        );
+        assert_eq!(leases.kept(), 2, "the first lease is still live");
+        leases.release(&pair(), next);
+        // The first lease ends at 100,000 µs.
+        assert_eq!(
+            leases
+                .get_or_lease(&pair(), next, lease, 100_000, miss)
+                .unwrap(),
+            Leased::Granted
+        );
+        assert_eq!(leases.kept(), 1, "only the new lease is kept");
     }
 
     #[test]

@@ -90,3 +90,16 @@ fn a_purged_pair_is_refilled_in_place() {
     );
     assert_eq!(store.pair_names(), vec![pair.index().to_owned()]);
 }
+
+/// Only pairs that hold entries are named: one whose last entry was
+/// removed is not, though the store may still keep its (empty) state.
+#[test]
+fn a_pair_whose_entries_are_gone_is_not_named() {
+    let (store, pair) = (MemoryStore::new(), pair());
+    put(&store, &pair, 1, "one");
+    let other = KeyPair::new("handles:", "other", "lru", Layout::Single, &F);
+    put(&store, &other, 1, "one");
+    let req = GetRequest::new(&pair, member(1), &rules::LRU, EXPIRY);
+    assert!(store.remove(&req).unwrap());
+    assert_eq!(store.pair_names(), vec![other.index().to_owned()]);
+}

@@ -191,43 +191,53 @@ impl OwnedCall {
             };
         }
         let asked = |script: bool| {
-            let (client, keys, args) = (client.clone(), self.keys.clone(), self.args.clone());
-            async move {
-                let pipeline = client.pipeline();
-                let () = pipeline
-                    .custom(
-                        CustomCommand::new_static("ASKING", ClusterHash::FirstKey, false),
-                        Vec::<Value>::new(),
-                    )
-                    .await?;
-                // The pipeline has no EVALSHA of its own: the command spelt
-                // out (script, number of keys, keys, arguments).
-                let (name, script) = if script {
-                    ("EVAL", self.text)
-                } else {
-                    ("EVALSHA", self.sha)
-                };
-                let mut spelt: Vec<Value> = vec![script.into(), Value::Integer(keys.len() as i64)];
-                spelt.extend(keys.into_iter().map(|k| Value::Bytes(k.into_bytes())));
-                spelt.extend(args);
-                let () = pipeline
-                    .custom(
-                        CustomCommand::new_static(name, ClusterHash::Offset(2), false),
-                        spelt,
-                    )
-                    .await?;
-                pipeline
-                    .try_all::<Value>()
-                    .await
-                    .pop()
-                    .unwrap_or_else(|| Ok(Value::Null))
-            }
+            // The pipeline has no EVALSHA of its own: the command spelt out
+            // (script, number of keys, keys, arguments).
+            let (name, script) = if script {
+                ("EVAL", self.text)
+            } else {
+                ("EVALSHA", self.sha)
+            };
+            let mut spelt: Vec<Value> = vec![script.into(), Value::Integer(keys.len() as i64)];
+            spelt.extend(
+                keys.iter()
+                    .map(|k| Value::Bytes(k.as_bytes().to_vec().into())),
+            );
+            spelt.extend(args.iter().cloned());
+            after_asking(
+                &client,
+                CustomCommand::new_static(name, ClusterHash::Offset(2), false),
+                spelt,
+            )
         };
         match asked(false).await {
             Err(e) if is_noscript(&e) => asked(true).await,
             other => other,
         }
     }
+}
+
+/// `ASKING` and then `command`, in one pipeline so that nothing comes
+/// between them on the connection (a cluster's `ASK` redirection asks for
+/// exactly that); `command`'s answer.
+async fn after_asking(
+    client: &Client,
+    command: CustomCommand,
+    args: Vec<Value>,
+) -> Result<Value, fred::error::Error> {
+    let pipeline = client.pipeline();
+    let () = pipeline
+        .custom(
+            CustomCommand::new_static("ASKING", ClusterHash::FirstKey, false),
+            Vec::<Value>::new(),
+        )
+        .await?;
+    let () = pipeline.custom(command, args).await?;
+    pipeline
+        .try_all::<Value>()
+        .await
+        .pop()
+        .unwrap_or(Ok(Value::Null))
 }
 
 /// Where a keyed command goes: the one server's client, or the master of
@@ -513,23 +523,12 @@ impl FredStore {
             let send = |client: Client, asking: bool| {
                 let args = args.clone();
                 Box::pin(async move {
-                    let command = || CustomCommand::new_static(name, ClusterHash::FirstKey, false);
-                    if !asking {
-                        return client.custom(command(), (*args).clone()).await;
+                    let command = CustomCommand::new_static(name, ClusterHash::FirstKey, false);
+                    if asking {
+                        after_asking(&client, command, (*args).clone()).await
+                    } else {
+                        client.custom(command, (*args).clone()).await
                     }
-                    let pipeline = client.pipeline();
-                    let () = pipeline
-                        .custom(
-                            CustomCommand::new_static("ASKING", ClusterHash::FirstKey, false),
-                            Vec::<Value>::new(),
-                        )
-                        .await?;
-                    let () = pipeline.custom(command(), (*args).clone()).await?;
-                    pipeline
-                        .try_all::<Value>()
-                        .await
-                        .pop()
-                        .unwrap_or(Ok(Value::Null))
                 }) as Pin<Box<dyn Future<Output = _> + Send>>
             };
             to.send(&send).await

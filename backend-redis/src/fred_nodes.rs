@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -72,6 +73,8 @@ pub(crate) struct NodeRoutes {
     routing: RwLock<Arc<Routing>>,
     /// Held while the slot table is read; when it was last read.
     refreshed: tokio::sync::Mutex<Option<Instant>>,
+    /// A read after a failed call is waiting for its turn.
+    refresh_due: AtomicBool,
 }
 
 impl NodeRoutes {
@@ -86,6 +89,7 @@ impl NodeRoutes {
                 nodes: Vec::new(),
             })),
             refreshed: tokio::sync::Mutex::new(None),
+            refresh_due: AtomicBool::new(false),
         }
     }
 
@@ -241,11 +245,23 @@ impl NodeRoutes {
     }
 
     /// Reads the slot table in the background after a failed call, so a
-    /// master that failed over is found by the next call of its slots.
+    /// master that failed over is found by the next call of its slots. A
+    /// read made less than [`REFRESH_AFTER_FAILURE`] ago defers this one
+    /// to the end of that time rather than dropping it (the table it read
+    /// may be from before the failover); one is pending at a time.
     fn refresh_soon(self: &Arc<Self>) {
+        if self.refresh_due.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let routes = self.clone();
         tokio::spawn(async move {
-            let _ = routes.refresh(REFRESH_AFTER_FAILURE).await;
+            let last = *routes.refreshed.lock().await;
+            if let Some(wait) = last.and_then(|at| REFRESH_AFTER_FAILURE.checked_sub(at.elapsed()))
+            {
+                tokio::time::sleep(wait).await;
+            }
+            routes.refresh_due.store(false, Ordering::Release);
+            let _ = routes.refresh(Duration::ZERO).await;
         });
     }
 
@@ -267,6 +283,15 @@ impl NodeRoutes {
                 })?
             }
         };
+        if !client.is_connected() {
+            // Its master may be dead and replaced by a replica: read the
+            // table first (at most every 100 ms), so the call, often the
+            // breaker's probe, goes to the new master at once.
+            let _ = self.refresh(Duration::from_millis(100)).await;
+            if let Some(now_serving) = self.routing().client(slot) {
+                client = now_serving;
+            }
+        }
         let mut asking = false;
         let mut redirections = 0;
         loop {

@@ -1,6 +1,7 @@
 //! Faults a cluster brings, under load (sync threads and async tasks, bounded
-//! in count and time): a slot moved to another master while calls run, and a
-//! master failed over to its replica while calls run.
+//! in count and time): a slot moved to another master while calls run, a
+//! master failed over to its replica while calls run, and a master that
+//! stops answering: paused, killed without a replica, killed with one.
 
 mod common;
 
@@ -728,6 +729,189 @@ fn one_master_stops_answering<S: Store + Clone>(
             );
             assert_eq!(errors, 0, "cache {i}: no errors on a healthy master");
             assert_eq!(hits, calls, "cache {i}: every call hit");
+        }
+    }
+}
+
+#[test]
+fn a_killed_master_with_a_replica_fails_over_redis_rs() {
+    let cluster = ClusterServers::start();
+    let nodes = cluster.urls.iter().map(String::as_str);
+    let store = RedisClusterStore::open_cluster(nodes).unwrap();
+    killed_master_fails_over(&cluster, store);
+}
+
+#[test]
+fn a_killed_master_with_a_replica_fails_over_fred() {
+    let cluster = ClusterServers::start();
+    let store = common::connected_fred(&cluster.fred_url());
+    killed_master_fails_over(&cluster, store);
+}
+
+/// One master of three, which has a replica, is killed (`SIGKILL`) while
+/// 12 caches, each one pair in its own slot, are called from a thread each,
+/// with the default options. Its replica takes over after the node timeout.
+/// The pairs on the other masters hit on throughout (the cluster is told
+/// not to require full coverage, so they serve meanwhile); the pairs on
+/// the killed master fail open within the deadline until the replica
+/// serves their slots, and hit again within one probe interval of that.
+fn killed_master_fails_over<S: Store + Clone>(cluster: &ClusterServers, store: S) {
+    const KEYS: u32 = 20;
+    const CACHES: usize = 12;
+    /// Longest the test waits for the replica to take over.
+    const FAILOVER_LIMIT: Duration = Duration::from_secs(30);
+    let caches: Vec<Arc<FuncCache<S>>> = (0..CACHES)
+        .map(|i| {
+            Arc::new(
+                FuncCache::builder(format!("failover-{i}"))
+                    .policy(LruClusterPolicy)
+                    .maxsize(100)
+                    .store(store.clone())
+                    .build()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let mut con = cluster.node(0);
+    let all = nodes(&mut con);
+    let slots: Vec<u16> = caches
+        .iter()
+        .map(|cache| {
+            for k in 0..KEYS {
+                let _: u32 = cache.call(&F, &k, || k * 3).unwrap();
+            }
+            redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(cache.key_pair(&F).index())
+                .query(&mut con)
+                .unwrap()
+        })
+        .collect();
+    let killed = owner(&all, slots[0]);
+    let on_killed: Vec<bool> = slots
+        .iter()
+        .map(|&s| owner(&all, s).id == killed.id)
+        .collect();
+    assert!(on_killed.iter().any(|s| !s), "some pairs live elsewhere");
+    let replica = all
+        .iter()
+        .find(|n| n.master_id.as_deref() == Some(killed.id.as_str()))
+        .cloned()
+        .expect("the master has a replica");
+    let healthy = all
+        .iter()
+        .find(|n| n.master && n.id != killed.id)
+        .cloned()
+        .unwrap();
+    for i in 0..cluster.len() {
+        common::config_set(
+            &mut cluster.node(i),
+            &[("cluster-require-full-coverage", "no")],
+        );
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query(&mut cluster.node(node_index(cluster, killed.port)))
+        .unwrap();
+    let pid: u32 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("INFO server gives the process id");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let callers: Vec<std::thread::JoinHandle<(u64, Duration)>> = caches
+        .iter()
+        .map(|cache| {
+            let (cache, stop) = (cache.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let (started, mut calls, mut longest, mut k) =
+                    (Instant::now(), 0u64, Duration::ZERO, 0u32);
+                while !stop.load(Ordering::Relaxed) && started.elapsed() < FAILOVER_LIMIT * 2 {
+                    let call = Instant::now();
+                    let v: u32 = cache.call(&F, &k, || k * 3).unwrap();
+                    assert_eq!(v, k * 3, "a wrong value for {k}");
+                    longest = longest.max(call.elapsed());
+                    calls += 1;
+                    k = (k + 1) % KEYS;
+                }
+                (calls, longest)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let before: Vec<_> = caches.iter().map(|c| c.stats()).collect();
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -KILL {pid}");
+    let killed_at = Instant::now();
+    // Wait until a healthy master says the replica serves the slot.
+    let mut con = cluster.node(node_index(cluster, healthy.port));
+    while owner(&nodes(&mut con), slots[0]).id != replica.id {
+        assert!(
+            killed_at.elapsed() < FAILOVER_LIMIT,
+            "the replica did not take over within {FAILOVER_LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let failed_over = Instant::now();
+    let at_failover: Vec<_> = caches.iter().map(|c| c.stats()).collect();
+    // One probe interval (at most 1.25 s) and slack, then 1.5 s of calls.
+    std::thread::sleep(Duration::from_millis(1750));
+    let settled: Vec<_> = caches.iter().map(|c| c.stats()).collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    let fared: Vec<(u64, Duration)> = callers
+        .into_iter()
+        .map(|t| t.join().expect("a caller saw a wrong value"))
+        .collect();
+    let end: Vec<_> = caches.iter().map(|c| c.stats()).collect();
+    eprintln!(
+        "failover {:.2} s after the kill",
+        (failed_over - killed_at).as_secs_f64()
+    );
+    let deadline = RedisOptions::default().deadline;
+    for i in 0..CACHES {
+        let (calls, longest) = fared[i];
+        let outage_hits = at_failover[i].hits - before[i].hits;
+        let late = (
+            end[i].hits - settled[i].hits,
+            end[i].backend_errors - settled[i].backend_errors,
+            end[i].skipped - settled[i].skipped,
+        );
+        eprintln!(
+            "cache {i} (on the killed master: {}): {calls} calls, longest {longest:?}, \
+             {outage_hits} hits until the failover; after it settled: {late:?} (hits, errors, skipped)",
+            on_killed[i]
+        );
+        // Slack for a 2-core machine running six servers and 12 callers.
+        assert!(
+            longest <= deadline * 2 + Duration::from_millis(500),
+            "cache {i}: a call took {longest:?} (deadline {deadline:?})"
+        );
+        if on_killed[i] {
+            assert!(late.0 > 0, "cache {i}: hits again once the replica serves");
+            assert_eq!(late.1, 0, "cache {i}: no errors once the replica serves");
+            assert_eq!(
+                late.2, 0,
+                "cache {i}: nothing skipped once the replica serves"
+            );
+        } else {
+            let whole = (
+                end[i].hits - before[i].hits,
+                end[i].backend_errors - before[i].backend_errors,
+                end[i].skipped - before[i].skipped,
+                end[i].misses - before[i].misses,
+            );
+            assert_eq!(whole.1, 0, "cache {i}: no errors on a healthy master");
+            assert_eq!(
+                whole.2, 0,
+                "cache {i}: a healthy master's pair is never skipped"
+            );
+            assert_eq!(whole.3, 0, "cache {i}: every call hit");
+            assert!(whole.0 > 0, "cache {i}: the calls went on");
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use redis_func_cache_core::store::{Expiry, GetRequest, PutRequest, Store};
-use redis_func_cache_core::{FuncId, KeyPair, Layout};
+use redis_func_cache_core::{FuncId, InvocationHash, KeyPair, Layout, PolicyRules};
 use redis_func_cache_memory::MemoryStore;
 use redis_func_cache_policies::rules;
 
@@ -252,4 +252,34 @@ fn an_expired_pair_nobody_touches_gives_its_memory_back() {
         "the expired pair's value was freed by the sweep"
     );
     assert_eq!(store.len(&idle).unwrap(), 0);
+}
+
+fn put(
+    store: &MemoryStore,
+    pair: &KeyPair,
+    rules: &PolicyRules,
+    k: u32,
+    maxsize: u64,
+) -> Vec<InvocationHash> {
+    let req = PutRequest::new(
+        pair,
+        F.invocation_hash(&k).unwrap(),
+        Bytes::from_static(b"v"),
+        rules,
+        maxsize,
+        EXPIRY,
+    );
+    store.put(&req).unwrap().evicted
+}
+
+/// A SIEVE pair reports no hand until an eviction has moved it, as the
+/// Redis store does (no `hand` member): contents must agree across stores.
+#[test]
+fn a_sieve_pair_has_no_hand_before_its_first_eviction() {
+    let store = MemoryStore::new();
+    let pair = KeyPair::new("p:", "hand", "sieve", Layout::Single, &F);
+    for k in 0..3 {
+        put(&store, &pair, &rules::SIEVE, k, 3);
+    }
+    assert_eq!(store.contents(&pair).hand, None);
 }

@@ -269,6 +269,36 @@ mod tests {
         assert_eq!(waits, [1000, 1250, 1250, 1250, 1250]);
     }
 
+    /// Each failed probe lengthens the wait by a quarter, not more, until
+    /// the maximum: 1 s, 1.25 s, 1.5625 s, ... 3 s.
+    #[test]
+    fn each_failed_probe_waits_a_quarter_longer() {
+        let clock = ManualClock::new(0);
+        let options = BreakerOptions::default().max_probe_interval(Duration::from_secs(3));
+        let breaker = Breaker::with_clock(options, Arc::new(clock.clone()));
+        for _ in 0..3 {
+            let a = breaker.admit();
+            breaker.record(a, false);
+        }
+        let mut waits = Vec::new();
+        for _ in 0..7 {
+            let mut waited = 0;
+            while breaker.admit() != Admission::Probe {
+                clock.advance(Duration::from_micros(500));
+                waited += 500;
+            }
+            waits.push(waited);
+            breaker.record(Admission::Probe, false);
+        }
+        // 1,000,000 µs × 5/4 each time (rounded up to the 500 µs steps).
+        assert_eq!(
+            waits,
+            [
+                1_000_000, 1_250_000, 1_562_500, 1_953_500, 2_441_500, 3_000_000, 3_000_000
+            ]
+        );
+    }
+
     #[test]
     fn a_probe_that_meets_a_live_server_closes_it() {
         let clock = ManualClock::new(0);

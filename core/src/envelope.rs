@@ -173,3 +173,26 @@ pub fn open_stamped(stored: &[u8], format: u8) -> Result<(Option<RefreshStamp>, 
     };
     Ok((Some(stamp), payload))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mismatch says what was found, so a miss counted as a decode
+    /// failure can be told apart in logs.
+    #[test]
+    fn mismatches_say_what_they_found() {
+        let said = |m: Mismatch| m.to_string();
+        assert!(said(Mismatch::NoHeader).contains("no header"));
+        assert!(said(Mismatch::Version(7)).contains("version 7"));
+        let by_json = said(Mismatch::Serializer(2));
+        assert!(
+            by_json.contains("JSON") && by_json.contains("(2)"),
+            "{by_json}"
+        );
+        assert!(said(Mismatch::Serializer(9)).contains("a custom serializer"));
+        assert!(said(Mismatch::Deadline).contains("deadline"));
+        assert_eq!(serializer_name(1), "bincode");
+        assert_eq!(serializer_name(3), "MessagePack");
+    }
+}

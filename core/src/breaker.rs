@@ -269,6 +269,17 @@ mod tests {
         assert_eq!(waits, [1000, 1250, 1250, 1250, 1250]);
     }
 
+    #[test]
+    fn the_probe_interval_options_keep_the_maximum_at_least_the_interval() {
+        let options = BreakerOptions::default().probe_interval(Duration::from_secs(2));
+        assert_eq!(options.probe_interval, Duration::from_secs(2));
+        assert_eq!(options.max_probe_interval, Duration::from_secs(2));
+        let options = options.max_probe_interval(Duration::from_secs(1));
+        assert_eq!(options.max_probe_interval, Duration::from_secs(2));
+        let options = options.max_probe_interval(Duration::from_secs(5));
+        assert_eq!(options.max_probe_interval, Duration::from_secs(5));
+    }
+
     /// Each failed probe lengthens the wait by a quarter, not more, until
     /// the maximum: 1 s, 1.25 s, 1.5625 s, ... 3 s.
     #[test]

@@ -195,4 +195,21 @@ mod tests {
         assert_eq!(serializer_name(1), "bincode");
         assert_eq!(serializer_name(3), "MessagePack");
     }
+
+    /// A stamped value opens with its stamp; the same value with the
+    /// deadline bit set is the store's to open first.
+    #[test]
+    fn stamped_values_open_with_their_stamp() {
+        let stamp = RefreshStamp {
+            written_at_us: 1_700_000_000_000_000,
+            took_us: 250,
+        };
+        let framed = frame_stamped(2, stamp, b"[1,2]");
+        assert_eq!(open_stamped(&framed, 2), Ok((Some(stamp), &b"[1,2]"[..])));
+        assert_eq!(open_stamped(&framed, 1), Err(Mismatch::Serializer(2)));
+        let mut with_deadline = framed.clone();
+        with_deadline[1] |= DEADLINE_FOLLOWS;
+        assert_eq!(open_stamped(&with_deadline, 2), Err(Mismatch::Deadline));
+        assert_eq!(open_stamped(&frame(2, b"x"), 2), Ok((None, &b"x"[..])));
+    }
 }

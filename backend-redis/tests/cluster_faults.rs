@@ -537,6 +537,68 @@ fn a_killed_master_costs_only_its_own_pairs_fred() {
     one_master_stops_answering(&cluster, store, Silence::Killed);
 }
 
+/// `count` caches named `{prefix}-{i}` on `store`, each one pair in a slot
+/// of its own, filled with `keys` entries.
+fn pair_per_cache<S: Store + Clone>(
+    store: &S,
+    prefix: &str,
+    count: usize,
+    keys: u32,
+) -> Vec<Arc<FuncCache<S>>> {
+    (0..count)
+        .map(|i| {
+            let cache = FuncCache::builder(format!("{prefix}-{i}"))
+                .policy(LruClusterPolicy)
+                .maxsize(100)
+                .store(store.clone())
+                .build()
+                .unwrap();
+            for k in 0..keys {
+                let _: u32 = cache.call(&F, &k, || k * 3).unwrap();
+            }
+            Arc::new(cache)
+        })
+        .collect()
+}
+
+/// The slot of each cache's pair.
+fn slots_of<S: Store>(cluster: &ClusterServers, caches: &[Arc<FuncCache<S>>]) -> Vec<u16> {
+    let mut con = cluster.node(0);
+    caches
+        .iter()
+        .map(|cache| {
+            redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(cache.key_pair(&F).index())
+                .query(&mut con)
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Lets the other masters serve while one is down (the default stops the
+/// whole cluster once a slot has no master).
+fn serve_without_full_coverage(cluster: &ClusterServers) {
+    for i in 0..cluster.len() {
+        common::config_set(
+            &mut cluster.node(i),
+            &[("cluster-require-full-coverage", "no")],
+        );
+    }
+}
+
+/// The process id of the node on `port`.
+fn pid_of(cluster: &ClusterServers, port: u16) -> u32 {
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query(&mut cluster.node(node_index(cluster, port)))
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("INFO server gives the process id")
+}
+
 /// How the master goes silent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Silence {
@@ -592,55 +654,20 @@ fn one_master_stops_answering<S: Store + Clone>(
 ) {
     const KEYS: u32 = 20;
     const CACHES: usize = 12;
-    let caches: Vec<Arc<FuncCache<S>>> = (0..CACHES)
-        .map(|i| {
-            Arc::new(
-                FuncCache::builder(format!("silent-{i}"))
-                    .policy(LruClusterPolicy)
-                    .maxsize(100)
-                    .store(store.clone())
-                    .build()
-                    .unwrap(),
-            )
-        })
-        .collect();
-    let mut con = cluster.node(0);
-    let all = nodes(&mut con);
-    let owners: Vec<u16> = caches
+    let caches = pair_per_cache(&store, "silent", CACHES, KEYS);
+    let all = nodes(&mut cluster.node(0));
+    let slots = slots_of(cluster, &caches);
+    let silent_port = owner(&all, slots[0]).port;
+    let silent: Vec<bool> = slots
         .iter()
-        .map(|cache| {
-            for k in 0..KEYS {
-                let _: u32 = cache.call(&F, &k, || k * 3).unwrap();
-            }
-            let slot: u16 = redis::cmd("CLUSTER")
-                .arg("KEYSLOT")
-                .arg(cache.key_pair(&F).index())
-                .query(&mut con)
-                .unwrap();
-            owner(&all, slot).port
-        })
+        .map(|&s| owner(&all, s).port == silent_port)
         .collect();
-    let silent_port = owners[0];
-    let silent: Vec<bool> = owners.iter().map(|&p| p == silent_port).collect();
     assert!(
         silent.iter().any(|s| !s),
-        "some pairs live on other masters: {owners:?}"
+        "some pairs live on other masters"
     );
-    for i in 0..cluster.len() {
-        common::config_set(
-            &mut cluster.node(i),
-            &[("cluster-require-full-coverage", "no")],
-        );
-    }
-    let info: String = redis::cmd("INFO")
-        .arg("server")
-        .query(&mut cluster.node(node_index(cluster, silent_port)))
-        .unwrap();
-    let pid: u32 = info
-        .lines()
-        .find_map(|l| l.strip_prefix("process_id:"))
-        .and_then(|p| p.trim().parse().ok())
-        .expect("INFO server gives the process id");
+    serve_without_full_coverage(cluster);
+    let pid = pid_of(cluster, silent_port);
     let before: Vec<_> = caches.iter().map(|c| c.stats()).collect();
 
     let (paused, window) = match silence {
@@ -760,33 +787,9 @@ fn killed_master_fails_over<S: Store + Clone>(cluster: &ClusterServers, store: S
     const CACHES: usize = 12;
     /// Longest the test waits for the replica to take over.
     const FAILOVER_LIMIT: Duration = Duration::from_secs(30);
-    let caches: Vec<Arc<FuncCache<S>>> = (0..CACHES)
-        .map(|i| {
-            Arc::new(
-                FuncCache::builder(format!("failover-{i}"))
-                    .policy(LruClusterPolicy)
-                    .maxsize(100)
-                    .store(store.clone())
-                    .build()
-                    .unwrap(),
-            )
-        })
-        .collect();
-    let mut con = cluster.node(0);
-    let all = nodes(&mut con);
-    let slots: Vec<u16> = caches
-        .iter()
-        .map(|cache| {
-            for k in 0..KEYS {
-                let _: u32 = cache.call(&F, &k, || k * 3).unwrap();
-            }
-            redis::cmd("CLUSTER")
-                .arg("KEYSLOT")
-                .arg(cache.key_pair(&F).index())
-                .query(&mut con)
-                .unwrap()
-        })
-        .collect();
+    let caches = pair_per_cache(&store, "failover", CACHES, KEYS);
+    let all = nodes(&mut cluster.node(0));
+    let slots = slots_of(cluster, &caches);
     let killed = owner(&all, slots[0]);
     let on_killed: Vec<bool> = slots
         .iter()
@@ -803,21 +806,8 @@ fn killed_master_fails_over<S: Store + Clone>(cluster: &ClusterServers, store: S
         .find(|n| n.master && n.id != killed.id)
         .cloned()
         .unwrap();
-    for i in 0..cluster.len() {
-        common::config_set(
-            &mut cluster.node(i),
-            &[("cluster-require-full-coverage", "no")],
-        );
-    }
-    let info: String = redis::cmd("INFO")
-        .arg("server")
-        .query(&mut cluster.node(node_index(cluster, killed.port)))
-        .unwrap();
-    let pid: u32 = info
-        .lines()
-        .find_map(|l| l.strip_prefix("process_id:"))
-        .and_then(|p| p.trim().parse().ok())
-        .expect("INFO server gives the process id");
+    serve_without_full_coverage(cluster);
+    let pid = pid_of(cluster, killed.port);
 
     let stop = Arc::new(AtomicBool::new(false));
     let callers: Vec<std::thread::JoinHandle<(u64, Duration)>> = caches

@@ -246,6 +246,19 @@ fn p99(b: &Bucket) -> Duration {
     slow[k - 1]
 }
 
+/// `CLIENT KILL TYPE normal SKIPME yes`: the server drops every client
+/// connection but `con`'s; how many it dropped.
+fn drop_clients(con: &mut redis::Connection) -> u64 {
+    redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(con)
+        .unwrap()
+}
+
 /// Runs one fault under load and checks the contract.
 fn scenario(
     name: &str,
@@ -407,14 +420,7 @@ fn kill_and_flush_storm(client: Client) {
                 *storm.lock().unwrap() = Some(std::thread::spawn(move || {
                     let (started, mut rounds) = (Instant::now(), 0u64);
                     while !stop.load(Ordering::Relaxed) && started.elapsed() < LIMIT {
-                        let _: u64 = redis::cmd("CLIENT")
-                            .arg("KILL")
-                            .arg("TYPE")
-                            .arg("normal")
-                            .arg("SKIPME")
-                            .arg("yes")
-                            .query(&mut con)
-                            .unwrap();
+                        drop_clients(&mut con);
                         let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut con).unwrap();
                         rounds += 1;
                         std::thread::sleep(Duration::from_millis(5));
@@ -660,15 +666,7 @@ fn connections_the_server_dropped_cost_no_call(client: Client) {
             });
         }
     });
-    let mut admin = server.connection();
-    let killed: u64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("normal")
-        .arg("SKIPME")
-        .arg("yes")
-        .query(&mut admin)
-        .unwrap();
+    let killed = drop_clients(&mut server.connection());
     assert!(killed >= 1, "{client:?}: no connection to drop");
     let before = cache.stats();
     for k in 0..KEYS {
@@ -708,14 +706,7 @@ fn a_connection_the_server_dropped_costs_no_async_call_redis_rs() {
             assert_eq!(v, k * 3);
         }
     });
-    let killed: u64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("normal")
-        .arg("SKIPME")
-        .arg("yes")
-        .query(&mut server.connection())
-        .unwrap();
+    let killed = drop_clients(&mut server.connection());
     assert!(killed >= 1, "no connection to drop");
     let before = cache.stats();
     runtime.block_on(async {

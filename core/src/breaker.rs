@@ -238,6 +238,27 @@ mod tests {
         breaker
     }
 
+    /// How long each of `probes` probes waited after the previous one
+    /// failed, the clock moved on in `step`s.
+    fn failed_probe_waits(
+        breaker: &Breaker,
+        clock: &ManualClock,
+        probes: usize,
+        step: Duration,
+    ) -> Vec<Duration> {
+        (0..probes)
+            .map(|_| {
+                let mut waited = Duration::ZERO;
+                while breaker.admit() != Admission::Probe {
+                    clock.advance(step);
+                    waited += step;
+                }
+                breaker.record(Admission::Probe, false);
+                waited
+            })
+            .collect()
+    }
+
     #[test]
     fn only_failures_in_a_row_open_it() {
         let clock = ManualClock::new(0);
@@ -256,17 +277,9 @@ mod tests {
     fn failed_probes_back_off_up_to_the_maximum() {
         let clock = ManualClock::new(0);
         let breaker = open_breaker(&clock);
-        let mut waits = Vec::new();
-        for _ in 0..5 {
-            let mut waited = 0;
-            while breaker.admit() != Admission::Probe {
-                clock.advance(Duration::from_millis(10));
-                waited += 10;
-            }
-            waits.push(waited);
-            breaker.record(Admission::Probe, false);
-        }
-        assert_eq!(waits, [1000, 1250, 1250, 1250, 1250]);
+        let waits = failed_probe_waits(&breaker, &clock, 5, Duration::from_millis(10));
+        let ms = |n: u64| Duration::from_millis(n);
+        assert_eq!(waits, [ms(1000), ms(1250), ms(1250), ms(1250), ms(1250)]);
     }
 
     #[test]
@@ -291,23 +304,12 @@ mod tests {
             let a = breaker.admit();
             breaker.record(a, false);
         }
-        let mut waits = Vec::new();
-        for _ in 0..7 {
-            let mut waited = 0;
-            while breaker.admit() != Admission::Probe {
-                clock.advance(Duration::from_micros(500));
-                waited += 500;
-            }
-            waits.push(waited);
-            breaker.record(Admission::Probe, false);
-        }
+        let waits = failed_probe_waits(&breaker, &clock, 7, Duration::from_micros(500));
         // 1,000,000 µs × 5/4 each time (rounded up to the 500 µs steps).
-        assert_eq!(
-            waits,
-            [
-                1_000_000, 1_250_000, 1_562_500, 1_953_500, 2_441_500, 3_000_000, 3_000_000
-            ]
-        );
+        let us = [
+            1_000_000, 1_250_000, 1_562_500, 1_953_500, 2_441_500, 3_000_000, 3_000_000,
+        ];
+        assert_eq!(waits, us.map(Duration::from_micros));
     }
 
     #[test]

@@ -12,8 +12,6 @@
 //! one was known to serve; an `ASK` is followed with `ASKING` and the
 //! command on one connection.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -24,6 +22,7 @@ use fred::types::config::Server;
 use fred::types::{ClusterHash, CustomCommand, Value};
 
 use crate::RedisOptions;
+use crate::fred_link::{Link, LinkCommand};
 
 /// Slots in a Redis cluster.
 const SLOTS: usize = 16384;
@@ -35,24 +34,17 @@ const MAX_REDIRECTIONS: u32 = 4;
 /// (a dead master fails every probe; its slots' breakers keep those rare).
 const REFRESH_AFTER_FAILURE: Duration = Duration::from_millis(500);
 
-/// A command to send to the master of a slot: given the client, and
-/// whether to send `ASKING` first, on the same connection.
-pub(crate) type NodeCommand<'a> = dyn Fn(Client, bool) -> Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>
-    + Send
-    + Sync
-    + 'a;
-
 /// Masters and the slot table, replaced whole when it changes.
 struct Routing {
     /// For each slot, its master's position in `nodes`, or [`UNKNOWN`].
     slots: Vec<u16>,
-    nodes: Vec<(Server, Client)>,
+    nodes: Vec<(Server, Link)>,
 }
 
 impl Routing {
-    fn client(&self, slot: u16) -> Option<Client> {
+    fn link(&self, slot: u16) -> Option<Link> {
         let at = *self.slots.get(usize::from(slot))?;
-        self.nodes.get(usize::from(at)).map(|(_, c)| c.clone())
+        self.nodes.get(usize::from(at)).map(|(_, l)| l.clone())
     }
 
     fn position(&self, server: &Server) -> Option<usize> {
@@ -104,42 +96,42 @@ impl NodeRoutes {
     /// connected.
     pub(crate) async fn wait_connected(&self) -> Result<(), Error> {
         self.refresh(Duration::ZERO).await?;
-        for (_, client) in &self.routing().nodes {
-            client.wait_for_connect().await?;
+        for (_, link) in &self.routing().nodes {
+            link.client().wait_for_connect().await?;
         }
         Ok(())
     }
 
     /// A client of one node, connecting in the background (on the calling
     /// task's runtime: the store's).
-    fn connect(&self, server: Server) -> Result<Client, Error> {
+    fn connect(&self, server: Server) -> Result<Link, Error> {
         let mut config = self.template.clone();
         config.server = ServerConfig::Centralized { server };
         let client = crate::fred_store::build_client(config, &self.options)?;
         drop(client.connect());
-        Ok(client)
+        Ok(Link::new(client))
     }
 
     /// The client of `server`, made and kept if it is new (the target of a
     /// redirection, or a seed).
-    fn client_at(&self, server: &Server) -> Result<Client, Error> {
+    fn link_at(&self, server: &Server) -> Result<Link, Error> {
         let mut routing = self.routing.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(at) = routing.position(server) {
             return Ok(routing.nodes[at].1.clone());
         }
-        let client = self.connect(server.clone())?;
+        let link = self.connect(server.clone())?;
         let mut next = Routing {
             slots: routing.slots.clone(),
             nodes: routing.nodes.clone(),
         };
-        next.nodes.push((server.clone(), client.clone()));
+        next.nodes.push((server.clone(), link.clone()));
         *routing = Arc::new(next);
-        Ok(client)
+        Ok(link)
     }
 
     /// After `MOVED`: the slot is served by `server` from now on.
-    fn moved(&self, slot: u16, server: &Server) -> Result<Client, Error> {
-        let client = self.client_at(server)?;
+    fn moved(&self, slot: u16, server: &Server) -> Result<Link, Error> {
+        let link = self.link_at(server)?;
         let mut routing = self.routing.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(at) = routing.position(server) {
             let mut slots = routing.slots.clone();
@@ -149,7 +141,7 @@ impl NodeRoutes {
                 nodes: routing.nodes.clone(),
             });
         }
-        Ok(client)
+        Ok(link)
     }
 
     /// Reads the slot table again, unless it was read less than `fresh`
@@ -164,13 +156,13 @@ impl NodeRoutes {
         // Connected masters first; the seeds only when no master answers
         // (none known yet, or all of them gone).
         let mut masters = known.clone();
-        masters.sort_by_key(|(_, c)| !c.is_connected());
+        masters.sort_by_key(|(_, l)| !l.client().is_connected());
         let mut table = self.slots_of_any(masters).await;
         if table.is_err() {
             let mut seeds = Vec::new();
             for seed in &self.seeds {
                 if !known.iter().any(|(s, _)| s == seed) {
-                    seeds.push((seed.clone(), self.client_at(seed)?));
+                    seeds.push((seed.clone(), self.link_at(seed)?));
                 }
             }
             table = self.slots_of_any(seeds).await;
@@ -182,11 +174,11 @@ impl NodeRoutes {
     /// The slot table from the first of `nodes` that gives it.
     async fn slots_of_any(
         &self,
-        nodes: Vec<(Server, Client)>,
+        nodes: Vec<(Server, Link)>,
     ) -> Result<Vec<(u16, u16, Server)>, Error> {
         let mut failure = Error::new(ErrorKind::Cluster, "no cluster node to ask for its slots");
-        for (server, client) in nodes {
-            match self.slots_of(&server, &client).await {
+        for (server, link) in nodes {
+            match self.slots_of(&server, link.client()).await {
                 Ok(table) => return Ok(table),
                 Err(e) => failure = e,
             }
@@ -222,11 +214,11 @@ impl NodeRoutes {
             let at = match next.position(&server) {
                 Some(at) => at,
                 None => {
-                    let client = match old.position(&server) {
+                    let link = match old.position(&server) {
                         Some(at) => old.nodes[at].1.clone(),
                         None => self.connect(server.clone())?,
                     };
-                    next.nodes.push((server, client));
+                    next.nodes.push((server, link));
                     next.nodes.len() - 1
                 }
             };
@@ -234,10 +226,10 @@ impl NodeRoutes {
                 next.slots[usize::from(slot)] = at as u16;
             }
         }
-        for (server, client) in &old.nodes {
+        for (server, link) in &old.nodes {
             if next.position(server).is_none() {
                 // Not a master now (failed, or a seed that is a replica).
-                drop(client.quit());
+                drop(link.client().quit());
             }
         }
         *self.routing.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
@@ -269,13 +261,13 @@ impl NodeRoutes {
     pub(crate) async fn send(
         self: &Arc<Self>,
         slot: u16,
-        send: &NodeCommand<'_>,
+        send: &LinkCommand<'_>,
     ) -> Result<Value, Error> {
-        let mut client = match self.routing().client(slot) {
-            Some(client) => client,
+        let link = match self.routing().link(slot) {
+            Some(link) => link,
             None => {
                 self.refresh(Duration::from_millis(100)).await?;
-                self.routing().client(slot).ok_or_else(|| {
+                self.routing().link(slot).ok_or_else(|| {
                     Error::new(
                         ErrorKind::Cluster,
                         format!("CLUSTERDOWN no node serves slot {slot}"),
@@ -283,19 +275,20 @@ impl NodeRoutes {
                 })?
             }
         };
-        if !client.is_connected() {
+        let mut link = link;
+        if !link.client().is_connected() {
             // Its master may be dead and replaced by a replica: read the
             // table first (at most every 100 ms), so the call, often the
             // breaker's probe, goes to the new master at once.
             let _ = self.refresh(Duration::from_millis(100)).await;
-            if let Some(now_serving) = self.routing().client(slot) {
-                client = now_serving;
+            if let Some(now_serving) = self.routing().link(slot) {
+                link = now_serving;
             }
         }
         let mut asking = false;
         let mut redirections = 0;
         loop {
-            let result = send(client.clone(), asking).await;
+            let result = link.send(send, asking).await;
             let e = match result {
                 Ok(value) => return Ok(value),
                 Err(e) => e,
@@ -305,12 +298,12 @@ impl NodeRoutes {
                 Some((ask, to_slot, server)) if redirections < MAX_REDIRECTIONS => {
                     redirections += 1;
                     asking = ask;
-                    client = if ask {
-                        self.client_at(&server)?
+                    link = if ask {
+                        self.link_at(&server)?
                     } else {
-                        let client = self.moved(to_slot, &server)?;
+                        let link = self.moved(to_slot, &server)?;
                         self.refresh_soon();
-                        client
+                        link
                     };
                 }
                 Some(_) => {

@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fred::clients::WithOptions;
 use fred::prelude::*;
 use fred::types::{ClusterHash, CustomCommand, Key, Value};
 use futures::StreamExt;
@@ -22,7 +23,8 @@ use redis_func_cache_core::store::{
 };
 use redis_func_cache_core::{Error as CacheError, InvocationHash, KeyPair};
 
-use crate::fred_nodes::{NodeCommand, NodeRoutes};
+use crate::fred_link::{Link, LinkCommand, is_flapping};
+use crate::fred_nodes::NodeRoutes;
 use crate::guard::{Guard, key_slot};
 use crate::scripts::{
     Arg, LeasedAnswer, ScriptCall, entry_call, get_call, get_leased_call, hit_value, leased,
@@ -45,7 +47,7 @@ pub struct FredStore {
 struct Shared {
     /// The client of the server, or of the whole cluster: for a cluster,
     /// only `SCAN` over every node goes through it.
-    client: Client,
+    link: Link,
     /// For a cluster, a client per master: every keyed command goes
     /// through them, so a dead master stops only its own slots.
     nodes: Option<Arc<NodeRoutes>>,
@@ -98,6 +100,9 @@ fn fred_error(e: fred::error::Error) -> CacheError {
 /// cluster.
 fn may_retry(e: &fred::error::Error, attempt: u32) -> bool {
     use fred::error::ErrorKind as K;
+    if is_flapping(e) {
+        return false;
+    }
     if e.details().starts_with("TRYAGAIN") || e.details().starts_with("Too many redirections") {
         return attempt < TRYAGAIN_ATTEMPTS;
     }
@@ -157,7 +162,7 @@ impl OwnedCall {
     async fn invoke(self, to: Target) -> Result<Value, fred::error::Error> {
         let mut attempt = 0;
         let call = Arc::new(self);
-        let send = |client: Client, asking: bool| {
+        let send = |client: WithOptions<Client>, asking: bool| {
             let call = call.clone();
             Box::pin(async move { call.send(client, asking).await })
                 as Pin<Box<dyn Future<Output = _> + Send>>
@@ -178,42 +183,48 @@ impl OwnedCall {
 
     /// `EVALSHA`, and `EVAL` on `NOSCRIPT`, to one server (after `ASKING`,
     /// on one connection, when a cluster redirected the call with `ASK`).
-    async fn send(&self, client: Client, asking: bool) -> Result<Value, fred::error::Error> {
-        let (keys, args) = (self.keys.clone(), self.args.clone());
-        if !asking {
-            return match client.evalsha::<Value, _, _, _>(self.sha, keys, args).await {
-                Err(e) if is_noscript(&e) => {
-                    client
-                        .eval(self.text, self.keys.clone(), self.args.clone())
-                        .await
-                }
-                other => other,
-            };
-        }
-        let asked = |script: bool| {
-            // The pipeline has no EVALSHA of its own: the command spelt out
-            // (script, number of keys, keys, arguments).
-            let (name, script) = if script {
-                ("EVAL", self.text)
+    async fn send(
+        &self,
+        client: WithOptions<Client>,
+        asking: bool,
+    ) -> Result<Value, fred::error::Error> {
+        let sent = |script: bool| {
+            let (command, spelt) = self.spelt(script);
+            if asking {
+                Box::pin(after_asking(&client, command, spelt))
+                    as Pin<Box<dyn Future<Output = _> + Send + '_>>
             } else {
-                ("EVALSHA", self.sha)
-            };
-            let mut spelt: Vec<Value> = vec![script.into(), Value::Integer(keys.len() as i64)];
-            spelt.extend(
-                keys.iter()
-                    .map(|k| Value::Bytes(k.as_bytes().to_vec().into())),
-            );
-            spelt.extend(args.iter().cloned());
-            after_asking(
-                &client,
-                CustomCommand::new_static(name, ClusterHash::Offset(2), false),
-                spelt,
-            )
+                Box::pin(client.custom(command, spelt))
+            }
         };
-        match asked(false).await {
-            Err(e) if is_noscript(&e) => asked(true).await,
+        match sent(false).await {
+            Err(e) if is_noscript(&e) => sent(true).await,
             other => other,
         }
+    }
+
+    /// `EVAL` (`script`) or `EVALSHA` spelt out: the script or its hash,
+    /// the number of keys, the keys, the arguments. (fred's own `evalsha`
+    /// takes no per-call options; a custom command does.)
+    fn spelt(&self, script: bool) -> (CustomCommand, Vec<Value>) {
+        let (name, script) = if script {
+            ("EVAL", self.text)
+        } else {
+            ("EVALSHA", self.sha)
+        };
+        let mut spelt = Vec::with_capacity(2 + self.keys.len() + self.args.len());
+        spelt.push(script.into());
+        spelt.push(Value::Integer(self.keys.len() as i64));
+        spelt.extend(
+            self.keys
+                .iter()
+                .map(|k| Value::Bytes(k.as_bytes().to_vec().into())),
+        );
+        spelt.extend(self.args.iter().cloned());
+        (
+            CustomCommand::new_static(name, ClusterHash::Offset(2), false),
+            spelt,
+        )
     }
 }
 
@@ -221,7 +232,7 @@ impl OwnedCall {
 /// between them on the connection (a cluster's `ASK` redirection asks for
 /// exactly that); `command`'s answer.
 async fn after_asking(
-    client: &Client,
+    client: &WithOptions<Client>,
     command: CustomCommand,
     args: Vec<Value>,
 ) -> Result<Value, fred::error::Error> {
@@ -244,14 +255,14 @@ async fn after_asking(
 /// the command's slot.
 #[derive(Clone)]
 enum Target {
-    One(Client),
+    One(Link),
     Slot(Arc<NodeRoutes>, u16),
 }
 
 impl Target {
-    async fn send(&self, send: &NodeCommand<'_>) -> Result<Value, fred::error::Error> {
+    async fn send(&self, send: &LinkCommand<'_>) -> Result<Value, fred::error::Error> {
         match self {
-            Target::One(client) => send(client.clone(), false).await,
+            Target::One(link) => link.send(send, false).await,
             Target::Slot(nodes, slot) => nodes.send(*slot, send).await,
         }
     }
@@ -321,8 +332,8 @@ fn count_of(value: Value) -> Result<u64, CacheError> {
 /// 50 ms of jitter alone) after a lost connection, then back off to twice
 /// a second while the server stays away.
 fn reconnect_policy() -> ReconnectPolicy {
-    let mut policy = ReconnectPolicy::new_exponential(0, 5, 500, 2);
-    policy.set_jitter(5);
+    let mut policy = ReconnectPolicy::new_exponential(0, 1, 500, 2);
+    policy.set_jitter(1);
     policy
 }
 
@@ -380,17 +391,18 @@ impl FredStore {
             .enable_all()
             .build()
             .map_err(|e| CacheError::backend(BACKEND, e))?;
-        {
+        let link = {
             // Starts the connection task on the store's runtime, and waits
             // for it at most one deadline: a server that is up is ready for
             // the first call, one that is down does not hold the
             // application's start; the task keeps trying in the background.
             let _inside = io.enter();
             drop(client.connect());
-        }
+            Link::new(client)
+        };
         let store = FredStore {
             shared: Arc::new(Shared {
-                client,
+                link,
                 nodes,
                 guard: Guard::new(&options, cluster),
                 cluster,
@@ -418,7 +430,7 @@ impl FredStore {
     /// ```
     pub fn wait_connected(&self, within: Duration) -> Result<(), CacheError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let (client, nodes) = (self.shared.client.clone(), self.shared.nodes.clone());
+        let (client, nodes) = (self.shared.link.client().clone(), self.shared.nodes.clone());
         self.io().spawn(async move {
             let connected = async {
                 client.wait_for_connect().await?;
@@ -515,7 +527,7 @@ impl FredStore {
     fn target(&self, key: &str) -> Target {
         match &self.shared.nodes {
             Some(nodes) => Target::Slot(nodes.clone(), key_slot(key.as_bytes())),
-            None => Target::One(self.shared.client.clone()),
+            None => Target::One(self.shared.link.clone()),
         }
     }
 
@@ -529,7 +541,7 @@ impl FredStore {
         let to = self.target(key);
         let args = Arc::new(args);
         Box::pin(async move {
-            let send = |client: Client, asking: bool| {
+            let send = |client: WithOptions<Client>, asking: bool| {
                 let args = args.clone();
                 Box::pin(async move {
                     let command = CustomCommand::new_static(name, ClusterHash::FirstKey, false);
@@ -624,7 +636,7 @@ impl FredStore {
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<KeyPair>, fred::error::Error>> + Send + 'static {
         let pattern = format!("{}*:0", glob_escape(prefix));
-        let (client, cluster) = (self.shared.client.clone(), self.shared.cluster);
+        let (client, cluster) = (self.shared.link.client().clone(), self.shared.cluster);
         async move {
             let mut keys = if cluster {
                 client

@@ -20,6 +20,8 @@
 #![warn(missing_docs)]
 
 #[cfg(feature = "fred")]
+mod fred_link;
+#[cfg(feature = "fred")]
 mod fred_nodes;
 #[cfg(feature = "fred")]
 mod fred_store;

@@ -298,14 +298,27 @@ fn a_value_that_does_not_decode_is_a_miss_and_is_overwritten() {
     assert_eq!(again, 77);
 }
 
-/// A store whose every operation fails, as a Redis that went away would.
+/// A store whose every operation fails: as a Redis that went away would
+/// (`transient`), or as one that refuses every command would.
 #[derive(Debug, Clone, Copy)]
 struct BrokenStore {
     cluster: bool,
+    transient: bool,
+}
+
+impl BrokenStore {
+    const DOWN: BrokenStore = BrokenStore {
+        cluster: false,
+        transient: true,
+    };
 }
 
 fn down() -> Error {
     Error::transient_backend("broken", std::io::Error::other("connection refused"))
+}
+
+fn refused() -> Error {
+    Error::backend("broken", std::io::Error::other("ERR unknown command"))
 }
 
 impl Store for BrokenStore {
@@ -321,7 +334,7 @@ impl Store for BrokenStore {
         &self,
         _: &GetRequest<'_>,
     ) -> Result<Option<redis_func_cache::store::StoredValue>, Error> {
-        Err(down())
+        Err(if self.transient { down() } else { refused() })
     }
     fn get_or_lease(
         &self,
@@ -340,7 +353,7 @@ impl Store for BrokenStore {
         Err(down())
     }
     fn put(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> {
-        Err(down())
+        Err(if self.transient { down() } else { refused() })
     }
     fn len(&self, _: &KeyPair) -> Result<u64, Error> {
         Err(down())
@@ -364,7 +377,7 @@ impl Store for BrokenStore {
         &self,
         _: &GetRequest<'_>,
     ) -> Result<Option<redis_func_cache::store::StoredValue>, Error> {
-        Err(down())
+        Err(if self.transient { down() } else { refused() })
     }
     async fn get_or_lease_async(
         &self,
@@ -383,7 +396,7 @@ impl Store for BrokenStore {
         Err(down())
     }
     async fn put_async(&self, _: &PutRequest<'_>) -> Result<PutOutcome, Error> {
-        Err(down())
+        Err(if self.transient { down() } else { refused() })
     }
     async fn len_async(&self, _: &KeyPair) -> Result<u64, Error> {
         Err(down())
@@ -399,7 +412,7 @@ impl Store for BrokenStore {
 #[tokio::test]
 async fn store_errors_fail_open_by_default_and_propagate_on_request() {
     let open = FuncCache::builder("broken")
-        .store(BrokenStore { cluster: false })
+        .store(BrokenStore::DOWN)
         .build()
         .unwrap();
     assert_eq!(open.call(&F, &1u32, || 3u32).unwrap(), 3);
@@ -410,12 +423,36 @@ async fn store_errors_fail_open_by_default_and_propagate_on_request() {
     let s = open.stats();
     assert_eq!(
         (s.backend_errors, s.hits, s.writes),
-        (4, 0, 0),
+        (2, 0, 0),
+        "two failed reads; a store that did not answer the read is not \
+         written to (a second deadline on the call)"
+    );
+
+    // A store that answers, with an error, is still written to: the write
+    // may succeed (or heal what made the read fail).
+    let refusing = FuncCache::builder("refusing")
+        .store(BrokenStore {
+            cluster: false,
+            transient: false,
+        })
+        .build()
+        .unwrap();
+    assert_eq!(refusing.call(&F, &1u32, || 3u32).unwrap(), 3);
+    assert_eq!(
+        refusing
+            .call_async(&F, &1u32, || async { 4u32 })
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        refusing.stats().backend_errors,
+        4,
         "two failed reads, two failed writes"
     );
 
     let strict = FuncCache::builder("broken")
-        .store(BrokenStore { cluster: false })
+        .store(BrokenStore::DOWN)
         .on_store_error(OnStoreError::Propagate)
         .build()
         .unwrap();
@@ -451,7 +488,10 @@ fn bad_configuration_is_refused_with_a_message_that_says_what_to_change() {
     );
     let err = FuncCache::builder("c")
         .policy(LruMultiplePolicy)
-        .store(BrokenStore { cluster: true })
+        .store(BrokenStore {
+            cluster: true,
+            transient: true,
+        })
         .build()
         .unwrap_err();
     assert!(matches!(err, Error::Config { .. }));
@@ -465,7 +505,10 @@ fn bad_configuration_is_refused_with_a_message_that_says_what_to_change() {
     assert!(
         FuncCache::builder("c")
             .policy(LruClusterPolicy)
-            .store(BrokenStore { cluster: true })
+            .store(BrokenStore {
+                cluster: true,
+                transient: true,
+            })
             .build()
             .is_ok()
     );
@@ -623,7 +666,7 @@ fn msgpack_values() {
 /// propagated: the hardest case for functions that cannot carry them.
 static STRICT_BROKEN: LazyLock<FuncCache<BrokenStore>> = LazyLock::new(|| {
     FuncCache::builder("strict-broken")
-        .store(BrokenStore { cluster: false })
+        .store(BrokenStore::DOWN)
         .on_store_error(OnStoreError::Propagate)
         .build()
         .unwrap()

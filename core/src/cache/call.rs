@@ -195,6 +195,11 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         };
         let pair = self.pair(func);
         let mut lead = None;
+        // The read failed as an unreachable or slow store does (a lost
+        // connection, a timeout, an open breaker): the write is not tried
+        // either, so a call that fails open costs at most one deadline
+        // besides the function, not two.
+        let mut unanswered = false;
         if mode.reads() {
             let req = self.get_request(&pair, member);
             // Refresh ahead only where the function may run and its result
@@ -216,7 +221,12 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                     return Ok(value);
                 }
                 Ok(Read::Miss(lease)) => lease,
+                Ok(Read::Unanswered) => {
+                    unanswered = true;
+                    Lease::NotTaken
+                }
                 Err(e) => {
+                    unanswered = e.is_transient();
                     lifted(lift(e))?;
                     Lease::NotTaken
                 }
@@ -279,7 +289,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             let (req, encode_error) =
                 self.encoded(&tally, &pair, member, &value, lease_time.is_some(), took);
             let mut put_error = None;
-            if let (Some(req), true) = (&req, mode.writes()) {
+            if let (Some(req), true) = (&req, mode.writes() && !unanswered) {
                 let clock = StoreClock::start();
                 let outcome = self.store.put(req);
                 tally.store_time(StoreOp::Put, clock);
@@ -393,6 +403,11 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         };
         let pair = self.pair(func);
         let mut lead = None;
+        // The read failed as an unreachable or slow store does (a lost
+        // connection, a timeout, an open breaker): the write is not tried
+        // either, so a call that fails open costs at most one deadline
+        // besides the function, not two.
+        let mut unanswered = false;
         if mode.reads() {
             let req = self.get_request(&pair, member);
             // Refresh ahead only where the function may run and its result
@@ -416,7 +431,12 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
                     return Ok(value);
                 }
                 Ok(Read::Miss(lease)) => lease,
+                Ok(Read::Unanswered) => {
+                    unanswered = true;
+                    Lease::NotTaken
+                }
                 Err(e) => {
+                    unanswered = e.is_transient();
                     lifted(lift(e))?;
                     Lease::NotTaken
                 }
@@ -479,7 +499,7 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             let (req, encode_error) =
                 self.encoded(&tally, &pair, member, &value, lease_time.is_some(), took);
             let mut put_error = None;
-            if let (Some(req), true) = (&req, mode.writes()) {
+            if let (Some(req), true) = (&req, mode.writes() && !unanswered) {
                 let clock = StoreClock::start();
                 let outcome = self.store.put_async(req).await;
                 tally.store_time(StoreOp::Put, clock);
@@ -501,7 +521,11 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         got: Result<Option<StoredValue>, Error>,
         refresh: bool,
     ) -> Result<Read<T>, Error> {
-        Ok(match self.decode_read(tally, got, refresh)? {
+        let got = match got {
+            Ok(got) => got,
+            Err(e) => return self.failed_read(tally, e),
+        };
+        Ok(match self.decode_read(tally, got, refresh) {
             Some(value) => Read::Hit(value),
             None => Read::Miss(Lease::NotTaken),
         })
@@ -519,13 +543,23 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             Ok(Leased::Granted) => Lease::Granted,
             Ok(Leased::Held(left)) => Lease::Held(left),
             Ok(Leased::Unleased) => Lease::NotTaken,
-            Err(e) => {
-                self.store_failed(tally, "read", e)?;
-                return Ok(Read::Miss(Lease::NotTaken));
-            }
+            Err(e) => return self.failed_read(tally, e),
         };
         tally.record(Event::Miss);
         Ok(Read::Miss(lease))
+    }
+
+    /// A read that failed: counted, and logged or propagated. A store that
+    /// did not answer ([`Error::is_transient`]) leaves the call
+    /// [`Read::Unanswered`]; one that answered with an error, a miss.
+    fn failed_read<T>(&self, tally: &Tally<'_>, e: Error) -> Result<Read<T>, Error> {
+        let unanswered = e.is_transient();
+        self.store_failed(tally, "read", e)?;
+        Ok(if unanswered {
+            Read::Unanswered
+        } else {
+            Read::Miss(Lease::NotTaken)
+        })
     }
 
     /// What a read after a pause in a lease wait means. The call already
@@ -644,22 +678,21 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         )
     }
 
-    /// Turns a store read into a value, a miss, or an error (only when the
-    /// store error is propagated). With `refresh`, a hit that draws an
-    /// early refresh is a miss.
+    /// Turns what a store read found into a value or a miss. With
+    /// `refresh`, a hit that draws an early refresh is a miss.
     fn decode_read<T: DeserializeOwned>(
         &self,
         tally: &Tally<'_>,
-        got: Result<Option<StoredValue>, Error>,
+        got: Option<StoredValue>,
         refresh: bool,
-    ) -> Result<Option<T>, Error> {
+    ) -> Option<T> {
         match got {
-            Ok(Some(bytes)) if refresh && self.refresh_due(&bytes) => {
+            Some(bytes) if refresh && self.refresh_due(&bytes) => {
                 tally.record(Event::Refresh);
                 tally.record(Event::Miss);
-                Ok(None)
+                None
             }
-            Ok(Some(bytes)) => match envelope::open(&bytes, Z::FORMAT)
+            Some(bytes) => match envelope::open(&bytes, Z::FORMAT)
                 .map_err(|m| Error::Decode {
                     source: BoxError::from(m),
                 })
@@ -667,22 +700,18 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
             {
                 Ok(value) => {
                     tally.record(Event::Hit);
-                    Ok(Some(value))
+                    Some(value)
                 }
                 Err(e) => {
                     tally.record(Event::DecodeFailure);
                     tally.record(Event::Miss);
                     tracing::warn!(cache = %self.name, error = %e, "cached value does not decode; recomputing");
-                    Ok(None)
+                    None
                 }
             },
-            Ok(None) => {
+            None => {
                 tally.record(Event::Miss);
-                Ok(None)
-            }
-            Err(e) => {
-                self.store_failed(tally, "read", e)?;
-                Ok(None)
+                None
             }
         }
     }
@@ -832,6 +861,9 @@ impl CallTrace {
 enum Read<T> {
     Hit(T),
     Miss(Lease),
+    /// The store did not answer (a lost connection, a timeout, an open
+    /// breaker): compute, and do not write either.
+    Unanswered,
 }
 
 /// Where a caller that missed stands with the member's lease.

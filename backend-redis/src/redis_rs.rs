@@ -397,18 +397,20 @@ impl<T: Topology> RedisStore<T> {
         mut op: impl FnMut(&mut T::SyncConnection) -> RedisResult<V>,
     ) -> Result<V, Error> {
         let started = std::time::Instant::now();
+        let deadline = self.shared.guard.deadline();
+        let left = || deadline.saturating_sub(started.elapsed());
         let mut con = self.sync_connection()?;
         for _ in 0..self.shared.pool.max_size() {
+            T::reply_within(&mut con, left()).map_err(backend_error)?;
             match op(&mut con) {
                 Err(e) if self.may_resend(&e, started) => {
                     drop(con);
-                    let deadline = self.shared.guard.deadline();
-                    let left = deadline.saturating_sub(started.elapsed());
-                    con = self.shared.pool.get_timeout(left).map_err(pool_error)?;
+                    con = self.shared.pool.get_timeout(left()).map_err(pool_error)?;
                 }
                 other => return other.map_err(backend_error),
             }
         }
+        T::reply_within(&mut con, left()).map_err(backend_error)?;
         op(&mut con).map_err(backend_error)
     }
 

@@ -23,13 +23,33 @@ impl TimedClient {
     }
 
     /// A plain connection with the deadline on connect, read and write.
+    /// (redis-rs reads the handshake's replies with a socket timeout of
+    /// what is left of the connect timeout.)
     pub(crate) fn connection(&self) -> RedisResult<redis::Connection> {
-        let con = self.client.get_connection_with_timeout(self.deadline)?;
-        con.set_read_timeout(Some(self.deadline))?;
-        con.set_write_timeout(Some(self.deadline))?;
+        let con = self
+            .client
+            .get_connection_with_timeout(socket_timeout(self.deadline))?;
+        con.set_read_timeout(Some(socket_timeout(self.deadline)))?;
+        con.set_write_timeout(Some(socket_timeout(self.deadline)))?;
         Ok(con)
     }
 }
+
+/// The socket timeout that ends a blocking read or write within `left`.
+/// Linux's timer wheel rounds a timeout up to its level's granularity, an
+/// eighth of the level's span (32 ms for a 250 ms timeout at 250 Hz once
+/// an idle CPU lets the wheel's clock lag): a 250 ms `SO_RCVTIMEO` fired
+/// after 277 ms here while the server held a paused write. 8/9 of `left`
+/// plus that eighth is `left`, so a read gives up a little early, never
+/// late. (The async clients' tokio timers are precise.)
+fn socket_timeout(left: Duration) -> Duration {
+    (left * 8 / 9).max(TIMEOUT_SLACK)
+}
+
+/// How far the socket timeouts may be off what is left of a call's deadline
+/// before they are set again (two system calls); also the shortest, as a
+/// zero timeout means none to a socket.
+const TIMEOUT_SLACK: Duration = Duration::from_millis(1);
 
 /// A pooled connection that remembers a transport failure or a timeout.
 /// Such a connection is never used again: after a timed-out read its reply
@@ -39,9 +59,25 @@ impl TimedClient {
 pub struct TimedConnection {
     inner: redis::Connection,
     failed: bool,
+    /// What is left of the deadline the socket's timeouts are set for.
+    timeout: Duration,
 }
 
 impl TimedConnection {
+    /// Sets the socket timeouts to `left`, what remains of the call's
+    /// deadline after the check-out, so that check-out, send and reply
+    /// together stay within it (a check-out that had to connect can take
+    /// tens of milliseconds). Usually the check-out took microseconds and
+    /// the timeouts are already right: nothing is set.
+    fn reply_within(&mut self, left: Duration) -> RedisResult<()> {
+        if self.timeout.abs_diff(left) > TIMEOUT_SLACK {
+            self.inner.set_read_timeout(Some(socket_timeout(left)))?;
+            self.inner.set_write_timeout(Some(socket_timeout(left)))?;
+            self.timeout = left;
+        }
+        Ok(())
+    }
+
     fn note<T>(&mut self, result: RedisResult<T>) -> RedisResult<T> {
         if let Err(e) = &result
             && (e.is_io_error()
@@ -92,6 +128,7 @@ impl r2d2::ManageConnection for TimedClient {
         Ok(TimedConnection {
             inner: self.connection()?,
             failed: false,
+            timeout: self.deadline,
         })
     }
 
@@ -127,6 +164,10 @@ pub trait Topology: private::Sealed + Send + Sync + 'static {
         client: &Self::Client,
     ) -> impl Future<Output = RedisResult<Self::AsyncConnection>> + Send;
 
+    /// Bounds the reply to a command on a pooled connection to `left`, the
+    /// rest of the call's deadline.
+    fn reply_within(con: &mut Self::SyncConnection, left: Duration) -> RedisResult<()>;
+
     /// The nodes that hold keys (the one server, or every master), for `SCAN`.
     fn data_nodes(
         client: &Self::Client,
@@ -158,6 +199,10 @@ impl Topology for Standalone {
         redis::aio::ConnectionManager::new_lazy_with_config(client.client.clone(), config)
     }
 
+    fn reply_within(con: &mut TimedConnection, left: Duration) -> RedisResult<()> {
+        con.reply_within(left)
+    }
+
     fn data_nodes(
         _: &TimedClient,
         _: &mut TimedConnection,
@@ -184,6 +229,14 @@ impl Topology for Cluster {
         client: &ClusterClient,
     ) -> RedisResult<redis::cluster_async::ClusterConnection> {
         client.get_async_connection().await
+    }
+
+    /// Sync cluster calls do not run on pooled connections (see
+    /// `RedisStore::invoke_sync`): they are waited for at most the deadline
+    /// on the store's runtime. The pool serves only `SCAN`'s setup, whose
+    /// client keeps the deadline per request.
+    fn reply_within(_: &mut redis::cluster::ClusterConnection, _: Duration) -> RedisResult<()> {
+        Ok(())
     }
 
     fn data_nodes(
@@ -262,6 +315,33 @@ mod tests {
         assert!(
             matches!(super::node_info(&plain, "h".into(), 1).addr(), ConnectionAddr::Tcp(h, 1) if h == "h")
         );
+    }
+
+    /// The socket timeouts follow what is left of the call's deadline,
+    /// both ways: a reply that would come in 0.5 s fails with 0.1 s left,
+    /// and arrives once the whole (2 s) deadline is left again.
+    #[cfg(feature = "test-server")]
+    #[test]
+    fn a_reply_waits_only_what_is_left_of_the_deadline() {
+        use super::{Standalone, TimedClient, Topology};
+        use std::time::Duration;
+        let server = crate::test_server::OwnedServer::start();
+        let client = TimedClient::new(
+            redis::Client::open(server.url.as_str()).unwrap(),
+            Duration::from_secs(2),
+        );
+        let mut con = r2d2::ManageConnection::connect(&client).unwrap();
+        let slow = |con: &mut super::TimedConnection| {
+            redis::cmd("DEBUG").arg("SLEEP").arg(0.5).query::<()>(con)
+        };
+        Standalone::reply_within(&mut con, Duration::from_millis(100)).unwrap();
+        let late = slow(&mut con).expect_err("0.1 s left, the reply takes 0.5 s");
+        assert!(late.is_timeout(), "{late:?}");
+
+        let mut con = r2d2::ManageConnection::connect(&client).unwrap();
+        Standalone::reply_within(&mut con, Duration::from_millis(100)).unwrap();
+        Standalone::reply_within(&mut con, Duration::from_millis(1999)).unwrap();
+        slow(&mut con).expect("the whole deadline is left again");
     }
 
     #[test]

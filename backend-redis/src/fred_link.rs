@@ -24,6 +24,7 @@ use fred::clients::WithOptions;
 use fred::error::{Error, ErrorKind};
 use fred::prelude::*;
 use fred::types::Value;
+use tokio::sync::broadcast::error::RecvError;
 
 /// Two connections made closer than this apart, the last one less than
 /// this ago, make a client flapping.
@@ -49,15 +50,29 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Watches `client`'s connections from now on. Inside the runtime
-    /// that runs the client (it spawns the watcher there).
+    /// Watches `client`'s connections from now on, until the client is
+    /// gone. Inside the runtime that runs the client (it spawns the
+    /// watcher there).
     pub(crate) fn new(client: Client) -> Self {
         let connections = Arc::new(Connections::new());
         let seen = connections.clone();
-        drop(client.on_reconnect(move |_| {
-            seen.made(seen.now());
-            std::future::ready(Ok(()))
-        }));
+        // Not fred's `on_reconnect`: its task ends for good once it falls
+        // behind the channel, which a flapping client is the one to cause.
+        let mut made = client.reconnect_rx();
+        tokio::spawn(async move {
+            loop {
+                match made.recv().await {
+                    Ok(_) => seen.made(seen.now()),
+                    // More connections than the channel holds, since the
+                    // last one seen: flapping.
+                    Err(RecvError::Lagged(_)) => {
+                        seen.made(seen.now());
+                        seen.made(seen.now());
+                    }
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
         Link {
             client,
             connections,

@@ -501,7 +501,7 @@ impl FredStore {
         future: impl Future<Output = Result<R, CacheError>> + Send + 'static,
         tx: std::sync::mpsc::SyncSender<Result<R, CacheError>>,
     ) -> impl Future<Output = ()> + Send + 'static {
-        let deadline = self.shared.guard.deadline();
+        let deadline = self.shared.guard.timer_deadline();
         let late = self.shared.guard.past_deadline();
         async move {
             let result = tokio::time::timeout(deadline, future)

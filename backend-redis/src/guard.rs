@@ -14,6 +14,9 @@ use tracing::Instrument;
 
 use crate::{BACKEND, RedisOptions};
 
+/// How much earlier than the deadline the timers keeping it fire.
+const TIMER_LEAD: Duration = Duration::from_millis(2);
+
 /// A store's breakers and deadline.
 #[derive(Debug)]
 pub(crate) struct Guard {
@@ -122,6 +125,18 @@ impl Guard {
         self.deadline
     }
 
+    /// What a timer that keeps the deadline is set to: a little less,
+    /// since a tokio timer fires on the first millisecond tick after its
+    /// instant, and the woken task or thread then waits for a core (calls
+    /// timed at the whole deadline ended up to 1.8 ms past it).
+    pub(crate) fn timer_deadline(&self) -> Duration {
+        if self.deadline > TIMER_LEAD * 2 {
+            self.deadline - TIMER_LEAD
+        } else {
+            self.deadline
+        }
+    }
+
     /// Asks the breaker of `key` whether an operation may go to Redis.
     fn admit(&self, key: Option<&str>) -> Result<Admitted, Error> {
         let breaker = self.breakers.of(key);
@@ -188,7 +203,7 @@ impl Guard {
     /// panics instead of making one).
     fn timer(&self) -> Option<tokio::time::Sleep> {
         tokio::runtime::Handle::try_current().ok()?;
-        let deadline = self.deadline;
+        let deadline = self.timer_deadline();
         std::panic::catch_unwind(move || tokio::time::sleep(deadline)).ok()
     }
 
@@ -360,6 +375,21 @@ mod tests {
             "the next interval's probe goes, and closes the breaker"
         );
         assert!(guard.sync(None, || Ok(())).is_ok());
+    }
+
+    #[test]
+    fn tokio_timers_keep_the_deadline_a_little_early() {
+        let timer = |ms| {
+            Guard::new(
+                &RedisOptions::default().deadline(Duration::from_millis(ms)),
+                false,
+            )
+            .timer_deadline()
+        };
+        assert_eq!(timer(250), Duration::from_millis(248));
+        assert_eq!(timer(5), Duration::from_millis(3));
+        assert_eq!(timer(4), Duration::from_millis(4), "too short to shorten");
+        assert_eq!(timer(1), Duration::from_millis(1));
     }
 
     #[test]

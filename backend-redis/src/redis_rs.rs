@@ -251,17 +251,21 @@ impl RedisStore<Cluster> {
 
 impl<T: Topology> RedisStore<T> {
     fn new(client: T::Client, seed: ConnectionInfo, options: &RedisOptions) -> Self {
+        let guard = Guard::new(options, T::CLUSTER);
         let pool = r2d2::Pool::builder()
             .max_size(options.max_sync_connections)
             .min_idle(Some(0))
-            .connection_timeout(options.deadline)
+            // A check-out that fails (r2d2 tries to connect again and
+            // again until then) ends a little before the deadline, as the
+            // async timers do: the call's error comes within it.
+            .connection_timeout(guard.timer_deadline())
             // A check-out test is a PING: one more round trip on every call.
             // A broken connection is dropped when it comes back instead.
             .test_on_check_out(false)
             .build_unchecked(client.clone());
         RedisStore {
             shared: Arc::new(Shared {
-                guard: Guard::new(options, T::CLUSTER),
+                guard,
                 seed,
                 pool,
                 client,

@@ -2,7 +2,10 @@
 //! lock and applies their score changes later, and what it then holds must
 //! be exactly what some one-at-a-time order of the same calls leaves.
 
+use std::time::Duration;
+
 use bytes::Bytes;
+use redis_func_cache_core::clock::ManualClock;
 use redis_func_cache_core::policy::PolicyRules;
 use redis_func_cache_core::store::{GetRequest, PutRequest, Store};
 use redis_func_cache_core::{FuncId, InvocationHash, KeyPair, Layout};
@@ -114,6 +117,67 @@ fn concurrent_lru_hits_leave_an_exact_order() {
     // The next new key evicts exactly the lowest member.
     let lowest = index[0].0;
     assert_eq!(put(&store, &pair, &rules, KEYS), vec![lowest]);
+}
+
+/// One key hit on two threads: its hits wait in two buffers (one per
+/// core, picked by thread number), and the put that applies them must
+/// keep the later one whichever buffer holds it. TLRU's hit sets the
+/// clock's time, so the buffers must be applied in the order the hits
+/// took their scores, not buffer by buffer; LRU's raises to `max + 1`,
+/// which any order gives. (On one core there is one buffer and nothing to
+/// order.)
+#[test]
+fn a_key_hit_on_two_threads_keeps_its_later_hit() {
+    let (x, y, w) = (1, 2, 3);
+    for rules in [rules::LRU, rules::TLRU] {
+        let pair = KeyPair::new("t:", "two-threads", rules.word, Layout::Single, &F);
+        for later_on_helper in [false, true] {
+            // Threads take numbers in turn, so of several helpers some use
+            // a buffer other than this thread's.
+            for _ in 0..6 {
+                let clock = ManualClock::new(1_000_000);
+                let store = MemoryStore::with_clock(clock.clone());
+                let put = |k: u64| {
+                    clock.advance(Duration::from_millis(1));
+                    let req = PutRequest::new(
+                        &pair,
+                        member(k),
+                        Bytes::from_static(b"v"),
+                        &rules,
+                        2,
+                        EXPIRY,
+                    );
+                    store.put(&req).expect("memory puts do not fail").evicted
+                };
+                let hit = |k: u64| {
+                    clock.advance(Duration::from_millis(1));
+                    let req = GetRequest::new(&pair, member(k), &rules, EXPIRY);
+                    assert!(store.get(&req).expect("memory reads do not fail").is_some());
+                };
+                put(x);
+                put(y);
+                std::thread::scope(|scope| {
+                    if later_on_helper {
+                        hit(x);
+                        scope.spawn(|| {
+                            hit(y);
+                            hit(x);
+                        });
+                    } else {
+                        scope.spawn(|| hit(x)).join().expect("no panic");
+                        hit(y);
+                        hit(x);
+                    }
+                });
+                assert_eq!(
+                    put(w),
+                    vec![member(y)],
+                    "{}: x was hit last (the later hit on the helper: {later_on_helper})",
+                    rules.word
+                );
+            }
+        }
+    }
 }
 
 #[test]

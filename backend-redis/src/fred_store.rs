@@ -215,11 +215,8 @@ impl OwnedCall {
         let mut spelt = Vec::with_capacity(2 + self.keys.len() + self.args.len());
         spelt.push(script.into());
         spelt.push(Value::Integer(self.keys.len() as i64));
-        spelt.extend(
-            self.keys
-                .iter()
-                .map(|k| Value::Bytes(k.as_bytes().to_vec().into())),
-        );
+        // A key's bytes are shared, not copied.
+        spelt.extend(self.keys.iter().cloned().map(Value::from));
         spelt.extend(self.args.iter().cloned());
         (
             CustomCommand::new_static(name, ClusterHash::Offset(2), false),

@@ -98,7 +98,10 @@ fn fifo_shows_beladys_anomaly_with_the_shortest_sequence() {
     assert_eq!(out.status.code(), Some(0));
     let report = json_of(&out);
     assert_eq!(report["holds"], true);
-    assert!(report["states"].as_u64().unwrap() > 10_000);
+    // Up to key renaming (FIFO treats keys as names): 21,232 distinct
+    // states without the reduction, a few hundred with it.
+    assert_eq!(report["symmetry"], true);
+    assert!(report["unique_states"].as_u64().unwrap() > 100);
     // The readable form names the steps.
     let out = policycheck(&[
         "--policy",
@@ -128,7 +131,8 @@ fn stack_policies_keep_no_anomaly_and_lfu_does_not() {
     for policy in [rules::LRU, rules::MRU] {
         let report = check(&Check::NoAnomaly, policy, &scope).unwrap();
         assert!(report.holds, "{report}");
-        assert!(report.unique_states > 100, "{report}");
+        // States up to key renaming: few, but the hit counts keep growing.
+        assert!(report.symmetry && report.unique_states > 30, "{report}");
     }
     // LFU counts only while an entry is resident, so a larger cache keeps
     // counts a smaller one lost: not a stack algorithm.

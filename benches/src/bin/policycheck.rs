@@ -67,6 +67,12 @@ struct Args {
     /// may be cut off at the depth.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Merge states that differ only in key names (symmetry reduction):
+    /// on or off. Applied only where sound: policies whose scores never
+    /// tie (lru, mru, fifo, s3fifo, sieve) or with random victims (rr);
+    /// never for equivalent.
+    #[arg(long, default_value = "on")]
+    symmetry: String,
     /// Print one JSON line.
     #[arg(long)]
     json: bool,
@@ -149,6 +155,11 @@ fn run(args: &Args) -> Result<bool, String> {
         &scope,
         Search {
             threads: args.threads,
+            symmetry: match args.symmetry.as_str() {
+                "on" => true,
+                "off" => false,
+                other => return Err(format!("--symmetry {other}: want on or off")),
+            },
         },
     )?;
     if args.json {

@@ -9,6 +9,7 @@ use stateright::{Model, Property};
 
 use super::model::{CacheState, Key, PolicyModel};
 use super::ops::{self, Observed, Op, OpSet};
+use super::symmetry::{Renaming, cache_signature, canonical_renaming, step_signature, value_class};
 
 /// One step of a sequence, as a property sees it.
 #[derive(Debug)]
@@ -47,6 +48,7 @@ pub struct Step<'a> {
 /// impl StepProperty for RecentHitsStay {
 ///     fn name(&self) -> &'static str { "recent-hits-stay" }
 ///     fn history(&self) -> usize { 1 }
+///     fn symmetric(&self) -> bool { true }
 ///     fn check(&self, step: &Step<'_>) -> Result<(), String> {
 ///         for (op, seen) in step.recent {
 ///             if let (Op::Call(k), true) = (op, seen.is_hit()) {
@@ -71,6 +73,13 @@ pub trait StepProperty: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// How many earlier steps [`Step::recent`] must hold.
     fn history(&self) -> usize;
+    /// Whether the property treats keys only as names, so renaming the
+    /// keys (a call's value with its key) never changes its verdict. Then,
+    /// for a policy to which keys are only names too, the search keeps one
+    /// state of each set that differs only in key names
+    /// ([symmetry reduction](super::symmetry)). A property about a
+    /// particular key ("key 0 is never evicted") must say `false`.
+    fn symmetric(&self) -> bool;
     /// Whether the step keeps the property; the error says how it breaks it.
     fn check(&self, step: &Step<'_>) -> Result<(), String>;
 }
@@ -92,6 +101,14 @@ impl fmt::Debug for Choice {
             write!(f, "{} (outcome {})", self.op, self.branch)
         }
     }
+}
+
+/// One step of a path replayed in the names of its first state.
+pub(crate) struct Replayed {
+    pub(crate) op: Op,
+    pub(crate) observed: Observed,
+    /// The property this step broke and how, if it broke one.
+    pub(crate) broken: Option<(usize, String)>,
 }
 
 /// A state of [`StepModel`]: the pair and what the properties need.
@@ -118,6 +135,8 @@ pub struct StepModel {
     pub(crate) capacities: (u64, u64),
     pub(crate) properties: Vec<std::sync::Arc<dyn StepProperty>>,
     pub(crate) history: usize,
+    /// States are replaced by their representatives under key renamings.
+    pub(crate) symmetry: bool,
 }
 
 /// The largest number of properties one run checks (bounded included).
@@ -141,6 +160,9 @@ impl StepProperty for Bounded {
     fn history(&self) -> usize {
         0
     }
+    fn symmetric(&self) -> bool {
+        true
+    }
     fn check(&self, step: &Step<'_>) -> Result<(), String> {
         let keys = |s: &CacheState| s.entries.iter().map(|e| e.key).collect::<Vec<Key>>();
         ops::check_bounded(
@@ -162,13 +184,8 @@ impl StepModel {
             .map(|(c, o)| (c, o, maxsize))
             .collect()
     }
-}
 
-impl Model for StepModel {
-    type State = StepState;
-    type Action = Choice;
-
-    fn init_states(&self) -> Vec<StepState> {
+    fn init(&self) -> Vec<StepState> {
         (self.capacities.0..=self.capacities.1)
             .map(|maxsize| StepState {
                 cache: self.policy.empty(),
@@ -180,7 +197,7 @@ impl Model for StepModel {
             .collect()
     }
 
-    fn actions(&self, state: &StepState, actions: &mut Vec<Choice>) {
+    fn choices(&self, state: &StepState, actions: &mut Vec<Choice>) {
         if state.broken.is_some() {
             return;
         }
@@ -205,7 +222,9 @@ impl Model for StepModel {
         }
     }
 
-    fn next_state(&self, state: &StepState, choice: Choice) -> Option<StepState> {
+    /// One step from `state`, in its names: the next state (not a
+    /// representative) and what the step observed.
+    fn step(&self, state: &StepState, choice: Choice) -> Option<(StepState, Observed)> {
         let (cache, observed, maxsize) = self
             .outcomes(state, choice.op)
             .into_iter()
@@ -234,14 +253,113 @@ impl Model for StepModel {
             if recent.len() == self.history {
                 recent.pop_front();
             }
-            recent.push_back((choice.op, observed));
+            recent.push_back((choice.op, observed.clone()));
         }
-        Some(StepState {
+        let next = StepState {
             cache,
             maxsize,
             last_put,
             recent,
             broken,
+        };
+        Some((next, observed))
+    }
+
+    /// The representative of `state` under key renamings, and the renaming
+    /// that gives it.
+    fn representative(&self, state: &StepState) -> (StepState, Renaming) {
+        let renaming = canonical_renaming(self.policy.keys(), |k| {
+            (
+                cache_signature(&state.cache, k),
+                state.last_put[usize::from(k)].map(|v| value_class(k, v)),
+                state
+                    .recent
+                    .iter()
+                    .map(|(op, seen)| step_signature(k, *op, seen))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        let sorted = self.policy.is_random();
+        let renamed = StepState {
+            cache: renaming.cache(&state.cache),
+            maxsize: state.maxsize,
+            last_put: renaming.last_put(&state.last_put),
+            recent: state
+                .recent
+                .iter()
+                .map(|(op, seen)| (renaming.op(*op), renaming.observed(seen, sorted)))
+                .collect(),
+            broken: state.broken.clone(),
+        };
+        (renamed, renaming)
+    }
+
+    /// A path the search found (each choice in the names of the state it
+    /// was taken from), replayed in the names of its first state: each
+    /// operation, what it observed, and the property it broke and how.
+    pub(crate) fn original_steps(&self, first: &StepState, choices: &[Choice]) -> Vec<Replayed> {
+        let sorted = self.policy.is_random();
+        let mut on_path = first.clone();
+        let mut original = first.clone();
+        let mut back = Renaming::identity(self.policy.keys());
+        let mut steps = Vec::new();
+        for &choice in choices {
+            let Some((next, seen)) = self.step(&on_path, choice) else {
+                break;
+            };
+            let op = back.op(choice.op);
+            let want = back.observed(&seen, sorted);
+            let outcomes = self.outcomes(&original, op).len();
+            let Some((next_original, seen_original)) = (0..outcomes)
+                .filter_map(|branch| {
+                    self.step(
+                        &original,
+                        Choice {
+                            op,
+                            branch: branch as u8,
+                        },
+                    )
+                })
+                .find(|(_, o)| Renaming::identity(self.policy.keys()).observed(o, sorted) == want)
+            else {
+                break;
+            };
+            steps.push(Replayed {
+                op,
+                observed: seen_original,
+                broken: next_original.broken.clone(),
+            });
+            original = next_original;
+            let (next, renaming) = if self.symmetry {
+                self.representative(&next)
+            } else {
+                (next, Renaming::identity(self.policy.keys()))
+            };
+            back = renaming.inverse().then(&back);
+            on_path = next;
+        }
+        steps
+    }
+}
+
+impl Model for StepModel {
+    type State = StepState;
+    type Action = Choice;
+
+    fn init_states(&self) -> Vec<StepState> {
+        self.init()
+    }
+
+    fn actions(&self, state: &StepState, actions: &mut Vec<Choice>) {
+        self.choices(state, actions);
+    }
+
+    fn next_state(&self, state: &StepState, choice: Choice) -> Option<StepState> {
+        let (next, _) = self.step(state, choice)?;
+        Some(if self.symmetry {
+            self.representative(&next).0
+        } else {
+            next
         })
     }
 
@@ -273,6 +391,8 @@ pub struct AnomalyState {
 pub struct AnomalyModel {
     pub(crate) policy: PolicyModel,
     pub(crate) capacities: Vec<u64>,
+    /// States are replaced by their representatives under key renamings.
+    pub(crate) symmetry: bool,
 }
 
 fn no_anomaly(_: &AnomalyModel, state: &AnomalyState) -> bool {
@@ -286,6 +406,58 @@ pub(crate) fn call(policy: &PolicyModel, state: &mut CacheState, key: Key, maxsi
     }
     policy.put(state, key, super::model::call_value(key), maxsize);
     false
+}
+
+impl AnomalyModel {
+    /// One call on both pairs, in the state's names.
+    fn step(&self, state: &AnomalyState, op: Op) -> Option<AnomalyState> {
+        let Op::Call(key) = op else { return None };
+        let mut next = state.clone();
+        let small = call(&self.policy, &mut next.small, key, state.capacity);
+        let large = call(&self.policy, &mut next.large, key, state.capacity + 1);
+        next.lead += i32::from(large) - i32::from(small);
+        Some(next)
+    }
+
+    /// The representative of `state` under key renamings (both pairs
+    /// renamed alike), and the renaming that gives it.
+    fn representative(&self, state: &AnomalyState) -> (AnomalyState, Renaming) {
+        let renaming = canonical_renaming(self.policy.keys(), |k| {
+            (
+                cache_signature(&state.small, k),
+                cache_signature(&state.large, k),
+            )
+        });
+        let renamed = AnomalyState {
+            capacity: state.capacity,
+            small: renaming.cache(&state.small),
+            large: renaming.cache(&state.large),
+            lead: state.lead,
+        };
+        (renamed, renaming)
+    }
+
+    /// A path the search found (each call in the names of the state it was
+    /// made from), as calls in the names of its first state.
+    pub(crate) fn original_calls(&self, first: &AnomalyState, ops: &[Op]) -> Vec<Op> {
+        let mut on_path = first.clone();
+        let mut back = Renaming::identity(self.policy.keys());
+        let mut calls = Vec::new();
+        for &op in ops {
+            let Some(next) = self.step(&on_path, op) else {
+                break;
+            };
+            calls.push(back.op(op));
+            let (next, renaming) = if self.symmetry {
+                self.representative(&next)
+            } else {
+                (next, Renaming::identity(self.policy.keys()))
+            };
+            back = renaming.inverse().then(&back);
+            on_path = next;
+        }
+        calls
+    }
 }
 
 impl Model for AnomalyModel {
@@ -311,12 +483,12 @@ impl Model for AnomalyModel {
     }
 
     fn next_state(&self, state: &AnomalyState, op: Op) -> Option<AnomalyState> {
-        let Op::Call(key) = op else { return None };
-        let mut next = state.clone();
-        let small = call(&self.policy, &mut next.small, key, state.capacity);
-        let large = call(&self.policy, &mut next.large, key, state.capacity + 1);
-        next.lead += i32::from(large) - i32::from(small);
-        Some(next)
+        let next = self.step(state, op)?;
+        Some(if self.symmetry {
+            self.representative(&next).0
+        } else {
+            next
+        })
     }
 
     fn properties(&self) -> Vec<Property<Self>> {

@@ -718,6 +718,8 @@ pub(crate) fn run(
         seconds,
         // The explorer does not tell a cut-off path from a finished one.
         exhaustive: false,
+        // Paths are replayed on a store in the names they were taken in.
+        symmetry: false,
         counterexample,
     })
 }

@@ -32,6 +32,7 @@ pub mod checks;
 pub mod equivalence;
 pub mod model;
 pub mod ops;
+pub mod symmetry;
 
 use std::fmt;
 use std::sync::Arc;
@@ -193,6 +194,10 @@ pub struct Report {
     /// The search reached every state there is before the depth bound, so
     /// a property that holds holds for sequences of any length.
     pub exhaustive: bool,
+    /// States that differ only in key names were merged ([`symmetry`]):
+    /// the search asked for it, and the policy and the property treat keys
+    /// only as names.
+    pub symmetry: bool,
     /// The shortest sequence that breaks the property, when one does.
     pub counterexample: Option<Counterexample>,
 }
@@ -225,6 +230,7 @@ impl Report {
             "seconds": self.seconds,
             "states_per_second": self.states_per_second().round(),
             "exhaustive": self.exhaustive,
+            "symmetry": self.symmetry,
         });
         match &self.counterexample {
             None => {
@@ -280,9 +286,14 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "explored {} states ({} distinct) in {:.2} s: {:.0} states/s",
+            "explored {} states ({} distinct{}) in {:.2} s: {:.0} states/s",
             self.states,
             self.unique_states,
+            if self.symmetry {
+                " up to key renaming"
+            } else {
+                ""
+            },
             self.seconds,
             self.states_per_second()
         )?;
@@ -352,11 +363,21 @@ pub struct Search {
     /// more, a state first reached by a longer path may be cut off at the
     /// depth, and the counterexample may be longer.
     pub threads: usize,
+    /// Merge states that differ only in key names ([`symmetry`]; on by
+    /// default). It applies only where it is sound: a policy whose scores
+    /// never tie or whose victim is random, and properties that say they
+    /// treat keys only as names ([`StepProperty::symmetric`]); `equivalent`
+    /// and the Explorer never use it. Counterexamples are printed in one
+    /// set of names either way, and are as short.
+    pub symmetry: bool,
 }
 
 impl Default for Search {
     fn default() -> Self {
-        Search { threads: 1 }
+        Search {
+            threads: 1,
+            symmetry: true,
+        }
     }
 }
 
@@ -381,12 +402,15 @@ pub fn check_with(
     let policy = PolicyModel::new(rules, scope.keys)?;
     match check {
         Check::NoAnomaly => {
-            let model = anomaly_model(policy, scope)?;
+            let model = anomaly_model(policy, scope, search.symmetry)?;
             Ok(run_anomaly(model, scope, search))
         }
-        Check::Bounded => Ok(run_steps(step_model(policy, scope, None)?, scope, search)),
+        Check::Bounded => {
+            let model = step_model(policy, scope, None, search.symmetry)?;
+            Ok(run_steps(model, scope, search))
+        }
         Check::Property(p) => {
-            let model = step_model(policy, scope, Some(Arc::clone(p)))?;
+            let model = step_model(policy, scope, Some(Arc::clone(p)), search.symmetry)?;
             Ok(run_steps(model, scope, search))
         }
         Check::Equivalent(store) => equivalence::run(store, policy, scope),
@@ -413,7 +437,11 @@ fn anomaly_capacities(scope: &Scope) -> Vec<u64> {
     if a == b { vec![a] } else { (a..b).collect() }
 }
 
-fn anomaly_model(policy: PolicyModel, scope: &Scope) -> Result<AnomalyModel, String> {
+fn anomaly_model(
+    policy: PolicyModel,
+    scope: &Scope,
+    symmetry: bool,
+) -> Result<AnomalyModel, String> {
     if policy.is_random() {
         return Err(format!(
             "no-anomaly needs one hit count per sequence; `{}` picks victims at random",
@@ -424,6 +452,7 @@ fn anomaly_model(policy: PolicyModel, scope: &Scope) -> Result<AnomalyModel, Str
         return Err("no-anomaly compares sequences of calls: use --ops calls".into());
     }
     Ok(AnomalyModel {
+        symmetry: symmetry && policy.symmetric(),
         policy,
         capacities: anomaly_capacities(scope),
     })
@@ -433,6 +462,7 @@ fn step_model(
     policy: PolicyModel,
     scope: &Scope,
     extra: Option<Arc<dyn StepProperty>>,
+    symmetry: bool,
 ) -> Result<StepModel, String> {
     let mut properties: Vec<Arc<dyn StepProperty>> = vec![Arc::new(Bounded)];
     properties.extend(extra);
@@ -440,7 +470,9 @@ fn step_model(
         return Err(format!("at most {MAX_PROPERTIES} properties per run"));
     }
     let history = properties.iter().map(|p| p.history()).max().unwrap_or(0);
+    let symmetry = symmetry && policy.symmetric() && properties.iter().all(|p| p.symmetric());
     Ok(StepModel {
+        symmetry,
         policy,
         ops: scope.ops,
         capacities: scope.capacities,
@@ -470,8 +502,7 @@ fn report<M: Model>(
     property: &str,
     policy: &PolicyModel,
     scope: &Scope,
-    checker: &impl Checker<M>,
-    seconds: f64,
+    (checker, seconds, symmetry): (&impl Checker<M>, f64, bool),
     counterexample: Option<Counterexample>,
 ) -> Report {
     Report {
@@ -483,25 +514,28 @@ fn report<M: Model>(
         states: checker.state_count(),
         seconds,
         exhaustive: checker.max_depth() < scope.depth + CHECKER_DEPTH_OFFSET,
+        symmetry,
         counterexample,
     }
 }
 
 fn run_anomaly(model: AnomalyModel, scope: &Scope, search: Search) -> Report {
     let policy = model.policy.clone();
+    let symmetry = model.symmetry;
     let (checker, seconds) = breadth_first(model, scope, search);
     let counterexample = checker.discovery("no-anomaly").map(|path| {
         let states = path.clone().into_states();
         let capacity = states[0].capacity;
-        let ops = path.into_actions();
-        anomaly_counterexample(&policy, capacity, &ops)
+        let calls = checker
+            .model()
+            .original_calls(&states[0], &path.into_actions());
+        anomaly_counterexample(&policy, capacity, &calls)
     });
     report(
         "no-anomaly",
         &policy,
         scope,
-        &checker,
-        seconds,
+        (&checker, seconds, symmetry),
         counterexample,
     )
 }
@@ -544,6 +578,7 @@ fn anomaly_counterexample(policy: &PolicyModel, capacity: u64, ops: &[Op]) -> Co
 
 fn run_steps(model: StepModel, scope: &Scope, search: Search) -> Report {
     let policy = model.policy.clone();
+    let symmetry = model.symmetry;
     let names: Vec<&'static str> = model.properties.iter().map(|p| p.name()).collect();
     let (checker, seconds) = breadth_first(model, scope, search);
     // The user's property when there is one, else bounded; a broken one
@@ -553,24 +588,20 @@ fn run_steps(model: StepModel, scope: &Scope, search: Search) -> Report {
     for name in names.iter().rev() {
         if let Some(path) = checker.discovery(name) {
             let states = path.clone().into_states();
-            let last = states.last().expect("a path has states");
-            let message = last
-                .broken
-                .as_ref()
+            // In the names of the first state (the search's states are
+            // representatives, each in its own names).
+            let replayed = checker
+                .model()
+                .original_steps(&states[0], &path.into_actions());
+            let message = replayed
+                .last()
+                .and_then(|step| step.broken.as_ref())
                 .map(|(_, m)| m.clone())
                 .unwrap_or_default();
-            let choices = path.into_actions();
-            let mut steps = Vec::new();
-            let mut maxsize = states[0].maxsize;
-            let mut state = states[0].cache.clone();
-            for choice in choices {
-                let (next, seen) = ops::apply(&policy, &state, &mut maxsize, choice.op)
-                    .into_iter()
-                    .nth(usize::from(choice.branch))
-                    .expect("the branch the checker took");
-                state = next;
-                steps.push((choice.op, vec![seen]));
-            }
+            let steps = replayed
+                .into_iter()
+                .map(|step| (step.op, vec![step.observed]))
+                .collect();
             property = name;
             counterexample = Some(Counterexample {
                 capacities: vec![states[0].maxsize],
@@ -581,7 +612,13 @@ fn run_steps(model: StepModel, scope: &Scope, search: Search) -> Report {
             break;
         }
     }
-    report(property, &policy, scope, &checker, seconds, counterexample)
+    report(
+        property,
+        &policy,
+        scope,
+        (&checker, seconds, symmetry),
+        counterexample,
+    )
 }
 
 /// Serves stateright's Explorer for `check` on `address` (a web page to
@@ -603,14 +640,15 @@ pub fn explore(
     let policy = PolicyModel::new(rules, scope.keys)?;
     match check {
         Check::NoAnomaly => {
-            let model = anomaly_model(policy, scope)?;
+            // Without symmetry: the Explorer shows states in their own names.
+            let model = anomaly_model(policy, scope, false)?;
             model
                 .checker()
                 .target_max_depth(scope.depth + CHECKER_DEPTH_OFFSET)
                 .serve(address);
         }
         Check::Bounded => {
-            let model = step_model(policy, scope, None)?;
+            let model = step_model(policy, scope, None, false)?;
             model
                 .checker()
                 .target_max_depth(scope.depth + CHECKER_DEPTH_OFFSET)

@@ -212,6 +212,12 @@ impl PolicyModel {
         &self.rules
     }
 
+    /// Whether every score rule only orders (no counts, no clock): scores
+    /// never tie.
+    pub fn order_only(&self) -> bool {
+        self.order_only
+    }
+
     /// The index kind modelled.
     pub fn kind(&self) -> Kind {
         self.kind

@@ -23,6 +23,7 @@ fn scope(keys: u8, depth: usize, capacities: (u64, u64), ops: OpSet) -> Scope {
         depth,
         capacities,
         ops,
+        entry_ttl: None,
     }
 }
 
@@ -173,6 +174,79 @@ fn the_memory_store_is_equivalent_to_the_model_for_every_policy() {
         assert!(report.holds, "{report}");
         assert!(report.states > 1_000, "{report}");
     }
+}
+
+/// Per-entry TTLs (SPEC §6): ticks among the operations, an expired entry
+/// a miss that removes it; every policy stays bounded, and the memory store
+/// follows the model on every path.
+#[test]
+fn per_entry_ttls_are_explored_with_ticks_on_every_policy() {
+    let with_ttl = |ticks| Scope {
+        entry_ttl: Some(ticks),
+        ..scope(3, 5, (1, 3), OpSet::All)
+    };
+    for policy in rules::ALL {
+        for ticks in [1, 2] {
+            let report = check(&Check::Bounded, policy, &with_ttl(ticks)).unwrap();
+            assert!(report.holds, "{report}");
+            let memory = Check::Equivalent(StoreUnderTest::Memory);
+            let report = check(&memory, policy, &with_ttl(ticks)).unwrap();
+            assert!(report.holds, "{report}");
+            assert!(
+                report
+                    .to_string()
+                    .contains(&format!("entry TTL {ticks} ticks"))
+            );
+        }
+    }
+    // An entry put, then two ticks: a call misses and puts it again.
+    let model = PolicyModel::new(rules::LRU, 2)
+        .unwrap()
+        .with_entry_ttl(Some(2))
+        .unwrap();
+    let mut state = model.empty();
+    model.put(&mut state, 0, 0, 2);
+    model.tick(&mut state);
+    assert_eq!(model.get(&mut state, 0), Some(0), "one tick: alive");
+    model.tick(&mut state);
+    assert_eq!(model.get(&mut state, 0), None, "two ticks: expired");
+    assert!(state.is_empty(), "and removed by the read");
+    // Redis's clock is the server's: refused with the reason.
+    let redis = Check::Equivalent(StoreUnderTest::Redis("redis://127.0.0.1:1/".into()));
+    let refused = check(&redis, rules::LRU, &with_ttl(2)).unwrap_err();
+    assert!(refused.contains("server's clock"), "{refused}");
+    assert!(check(&Check::Bounded, rules::LRU, &with_ttl(0)).is_err());
+}
+
+/// With a per-entry TTL an S3-FIFO pair can lose its last value while its
+/// ghost stays: half a pair (only the index key), which the next put
+/// removes, ghost and all (SPEC §5), on Redis and so in the memory store.
+/// Found by `equivalent` with ticks: the model kept the ghost.
+#[test]
+fn an_s3fifo_ghost_goes_with_the_half_pair_its_last_expired_value_leaves() {
+    let model = PolicyModel::new(rules::S3FIFO, 3)
+        .unwrap()
+        .with_entry_ttl(Some(2))
+        .unwrap();
+    let mut state = model.empty();
+    model.put(&mut state, 0, 0, 1);
+    assert_eq!(model.put(&mut state, 1, 1, 1), [0]);
+    assert_eq!(state.ghost, [0], "0 went to the ghost");
+    model.tick(&mut state);
+    model.tick(&mut state);
+    assert_eq!(model.get(&mut state, 1), None, "1 expired");
+    assert_eq!(state.ghost, [0], "the index still holds the ghost");
+    model.put(&mut state, 0, 0, 1);
+    assert!(
+        state.ghost.is_empty(),
+        "the put removed the half pair first"
+    );
+    let entry = state.entry(0).unwrap();
+    assert_eq!(
+        entry.score >> 32,
+        1,
+        "so 0 enters the small queue, not main"
+    );
 }
 
 #[test]

@@ -18,6 +18,7 @@ fn scope(keys: u8, depth: usize, capacities: (u64, u64), ops: OpSet) -> Scope {
         depth,
         capacities,
         ops,
+        entry_ttl: None,
     }
 }
 

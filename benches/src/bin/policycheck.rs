@@ -53,6 +53,12 @@ struct Args {
     /// all otherwise.
     #[arg(long)]
     ops: Option<String>,
+    /// A per-entry TTL of this many clock ticks (1 µs each), explored with
+    /// ticks among the operations; 0: none (entries live as long as the
+    /// pair). Not with no-anomaly; on the memory store only for
+    /// equivalent.
+    #[arg(long, default_value_t = 0)]
+    entry_ttl: u64,
     /// For equivalent: memory or redis.
     #[arg(long, default_value = "memory")]
     store: String,
@@ -137,6 +143,10 @@ fn run(args: &Args) -> Result<bool, String> {
         depth: args.depth,
         capacities: capacities(&args.capacities)?,
         ops,
+        entry_ttl: match args.entry_ttl {
+            0 => None,
+            ticks => Some(ticks),
+        },
     };
     if let Some(address) = &args.explore {
         let ip: std::net::SocketAddr = address

@@ -61,7 +61,7 @@ pub struct Step<'a> {
 ///     }
 /// }
 ///
-/// let scope = Scope { keys: 4, depth: 7, capacities: (2, 3), ops: OpSet::Calls };
+/// let scope = Scope { keys: 4, depth: 7, capacities: (2, 3), ops: OpSet::Calls, entry_ttl: None };
 /// let lru = check(&Check::property(RecentHitsStay), rules::LRU, &scope).unwrap();
 /// assert!(lru.holds, "{lru}");
 /// let fifo = check(&Check::property(RecentHitsStay), rules::FIFO, &scope).unwrap();
@@ -166,7 +166,7 @@ impl StepProperty for Bounded {
     fn check(&self, step: &Step<'_>) -> Result<(), String> {
         let keys = |s: &CacheState| s.entries.iter().map(|e| e.key).collect::<Vec<Key>>();
         ops::check_bounded(
-            &keys(step.before),
+            &ops::live_keys(step.before, step.op),
             step.last_put,
             step.maxsize,
             step.op,

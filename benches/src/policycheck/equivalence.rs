@@ -44,10 +44,21 @@ const EXPIRY: Expiry = Expiry {
     entry_ttl: None,
 };
 
+/// The expiry a store is driven with: an hour's pair TTL, and the model's
+/// per-entry TTL with a tick of the clock as 1 µs.
+fn expiry_of(policy: &PolicyModel) -> Expiry {
+    Expiry {
+        entry_ttl: policy.entry_ttl().map(Duration::from_micros),
+        ..EXPIRY
+    }
+}
+
 /// A store the explorer drives, with a way back to an earlier point.
 trait Subject {
     fn store(&self) -> &dyn StoreOps;
     fn pair(&self) -> &KeyPair;
+    /// The TTLs every get and put carries.
+    fn expiry(&self) -> Expiry;
     fn tick(&mut self) -> Result<(), String>;
     /// Remembers the pair as it is now, as the point at `depth`.
     fn save(&mut self, depth: usize) -> Result<(), String>;
@@ -87,6 +98,7 @@ struct MemorySubject {
     clock: ManualClock,
     pair: KeyPair,
     rules: PolicyRules,
+    expiry: Expiry,
 }
 
 impl Subject for MemorySubject {
@@ -95,6 +107,9 @@ impl Subject for MemorySubject {
     }
     fn pair(&self) -> &KeyPair {
         &self.pair
+    }
+    fn expiry(&self) -> Expiry {
+        self.expiry
     }
     fn tick(&mut self) -> Result<(), String> {
         self.clock.advance(Duration::from_micros(1));
@@ -202,6 +217,10 @@ impl<S: Store + ReadPair> Subject for RedisSubject<S> {
     fn pair(&self) -> &KeyPair {
         &self.pair
     }
+    fn expiry(&self) -> Expiry {
+        // `run` refuses per-entry TTLs on Redis.
+        EXPIRY
+    }
     fn tick(&mut self) -> Result<(), String> {
         Err(
             "the Redis stores read the server's clock: check clock rules on the memory store"
@@ -274,7 +293,7 @@ trait SubjectMut {
 impl<T: Subject + ?Sized> SubjectMut for T {
     fn drive(&mut self, rules: &PolicyRules, op: Op, maxsize: u64) -> Result<Observed, String> {
         let get = |s: &T, k: Key| -> Result<Option<u8>, String> {
-            let req = GetRequest::new(s.pair(), member(k), rules, EXPIRY);
+            let req = GetRequest::new(s.pair(), member(k), rules, s.expiry());
             let value = s.store().get(&req)?;
             match value.as_deref() {
                 None => Ok(None),
@@ -289,7 +308,7 @@ impl<T: Subject + ?Sized> SubjectMut for T {
                 Bytes::copy_from_slice(&[v]),
                 rules,
                 maxsize,
-                EXPIRY,
+                s.expiry(),
             );
             s.store().put(&req)?.iter().map(key_of).collect()
         };
@@ -520,7 +539,8 @@ impl Explorer<'_> {
                 .follow(state, maxsize, op, &got)
                 .map_err(|e| self.broken_at(capacity, op, maxsize, e))?;
             let keys = |s: &CacheState| s.entries.iter().map(|e| e.key).collect::<Vec<Key>>();
-            ops::check_bounded(&keys(state), last_put, maxsize, op, &got, &keys(&next))
+            let live = ops::live_keys(state, op);
+            ops::check_bounded(&live, last_put, maxsize, op, &got, &keys(&next))
                 .map_err(|e| self.broken_at(capacity, op, maxsize, e))?;
             let contents = self
                 .subject
@@ -601,7 +621,8 @@ impl Explorer<'_> {
 }
 
 /// Opens the store under test on a fresh pair.
-fn open(store: &StoreUnderTest, rules: PolicyRules) -> Result<Box<dyn Subject>, String> {
+fn open(store: &StoreUnderTest, policy: &PolicyModel) -> Result<Box<dyn Subject>, String> {
+    let rules = *policy.rules();
     let name = format!("pc{}", std::process::id());
     match store {
         StoreUnderTest::Memory => {
@@ -611,6 +632,7 @@ fn open(store: &StoreUnderTest, rules: PolicyRules) -> Result<Box<dyn Subject>, 
                 clock,
                 pair: KeyPair::new("policycheck:", &name, rules.word, Layout::Single, &CHECKED),
                 rules,
+                expiry: expiry_of(policy),
             }))
         }
         StoreUnderTest::Redis(url) => {
@@ -653,14 +675,20 @@ pub(crate) fn run(
     policy: PolicyModel,
     scope: &Scope,
 ) -> Result<Report, String> {
-    if *store != StoreUnderTest::Memory && policy.uses_clock() {
+    if *store != StoreUnderTest::Memory && policy.scores_by_clock() {
         return Err(format!(
             "`{}` reads the clock, which on Redis is the server's TIME: check it on the memory store",
             policy.rules().word
         ));
     }
+    if *store != StoreUnderTest::Memory && policy.entry_ttl().is_some() {
+        return Err(
+            "per-entry TTLs run on the Redis server's clock, which ticks cannot move: check them on the memory store"
+                .into(),
+        );
+    }
     let started = Instant::now();
-    let mut subject = open(store, *policy.rules())?;
+    let mut subject = open(store, &policy)?;
     let mut limit = scope.depth;
     let mut found: Option<Broken> = None;
     let mut steps = 0;

@@ -22,7 +22,7 @@
 //! use redis_func_cache_benches::policycheck::ops::OpSet;
 //! use redis_func_cache::rules;
 //!
-//! let scope = Scope { keys: 4, depth: 6, capacities: (1, 3), ops: OpSet::All };
+//! let scope = Scope { keys: 4, depth: 6, capacities: (1, 3), ops: OpSet::All, entry_ttl: None };
 //! let report = check(&Check::Bounded, rules::LFU, &scope).unwrap();
 //! assert!(report.holds, "{report}");
 //! ```
@@ -130,6 +130,10 @@ pub struct Scope {
     pub capacities: (u64, u64),
     /// Which operations.
     pub ops: OpSet,
+    /// A per-entry TTL of this many clock ticks (SPEC §6), explored with
+    /// ticks among the operations; `None`: entries live as long as the
+    /// pair.
+    pub entry_ttl: Option<u64>,
 }
 
 /// What to check.
@@ -231,6 +235,7 @@ impl Report {
             "states_per_second": self.states_per_second().round(),
             "exhaustive": self.exhaustive,
             "symmetry": self.symmetry,
+            "entry_ttl": self.scope.entry_ttl,
         });
         match &self.counterexample {
             None => {
@@ -272,7 +277,7 @@ impl fmt::Display for Report {
         let s = &self.scope;
         writeln!(
             f,
-            "{} on {}: {} keys, depth {}, capacities {}-{}, {} ops",
+            "{} on {}: {} keys, depth {}, capacities {}-{}, {} ops{}",
             self.property,
             self.policy,
             s.keys,
@@ -282,6 +287,10 @@ impl fmt::Display for Report {
             match s.ops {
                 OpSet::Calls => "calls",
                 OpSet::All => "all",
+            },
+            match s.entry_ttl {
+                Some(t) => format!(", entry TTL {t} ticks"),
+                None => String::new(),
             }
         )?;
         writeln!(
@@ -399,7 +408,7 @@ pub fn check_with(
     search: Search,
 ) -> Result<Report, String> {
     validate(scope)?;
-    let policy = PolicyModel::new(rules, scope.keys)?;
+    let policy = PolicyModel::new(rules, scope.keys)?.with_entry_ttl(scope.entry_ttl)?;
     match check {
         Check::NoAnomaly => {
             let model = anomaly_model(policy, scope, search.symmetry)?;
@@ -450,6 +459,11 @@ fn anomaly_model(
     }
     if scope.ops != OpSet::Calls {
         return Err("no-anomaly compares sequences of calls: use --ops calls".into());
+    }
+    if scope.entry_ttl.is_some() {
+        return Err(
+            "no-anomaly compares sequences of calls, without ticks: leave out --entry-ttl".into(),
+        );
     }
     Ok(AnomalyModel {
         symmetry: symmetry && policy.symmetric(),
@@ -637,7 +651,7 @@ pub fn explore(
     validate(scope)?;
     // Bind first, so a taken address is an error, not the Explorer's panic.
     drop(std::net::TcpListener::bind(address).map_err(|e| format!("--explore {address}: {e}"))?);
-    let policy = PolicyModel::new(rules, scope.keys)?;
+    let policy = PolicyModel::new(rules, scope.keys)?.with_entry_ttl(scope.entry_ttl)?;
     match check {
         Check::NoAnomaly => {
             // Without symmetry: the Explorer shows states in their own names.

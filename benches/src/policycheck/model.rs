@@ -54,7 +54,13 @@ pub struct Entry {
     pub flag: u8,
     /// The value stored.
     pub value: u8,
+    /// With a per-entry TTL: clock ticks left until the entry expires (0:
+    /// expired); [`NO_DEADLINE`] without one.
+    pub life: u64,
 }
+
+/// [`Entry::life`] of an entry without a per-entry TTL.
+pub const NO_DEADLINE: u64 = u64::MAX;
 
 /// What one pair holds, in a canonical form: two pairs that behave the
 /// same from now on compare equal, so the checker merges them.
@@ -167,6 +173,8 @@ pub struct PolicyModel {
     /// replaced by their ranks and states that differ only in numbering
     /// merge.
     order_only: bool,
+    /// The per-entry TTL, in clock ticks (SPEC §6), if entries have one.
+    entry_ttl: Option<u64>,
 }
 
 /// The clock a fresh model (and the memory store it is compared with)
@@ -204,7 +212,28 @@ impl PolicyModel {
             kind,
             ranks,
             order_only,
+            entry_ttl: None,
         })
+    }
+
+    /// This model with a per-entry TTL of `ticks` clock ticks (SPEC §6):
+    /// an entry put `ticks` ticks ago or more has expired, and a read of
+    /// it is a miss that removes it.
+    ///
+    /// # Errors
+    ///
+    /// For a TTL of 0 ticks (every entry expired as it is put).
+    pub fn with_entry_ttl(mut self, ticks: Option<u64>) -> Result<Self, String> {
+        if ticks == Some(0) {
+            return Err("--entry-ttl must be at least 1 tick".into());
+        }
+        self.entry_ttl = ticks;
+        Ok(self)
+    }
+
+    /// The per-entry TTL in clock ticks, if entries have one.
+    pub fn entry_ttl(&self) -> Option<u64> {
+        self.entry_ttl
     }
 
     /// The rules modelled.
@@ -233,14 +262,24 @@ impl PolicyModel {
         self.rules.victim == Victim::Random
     }
 
-    /// Whether the rules read the clock, so ticks matter.
-    pub fn uses_clock(&self) -> bool {
+    /// Whether the rules read the clock, so the clock is part of a state.
+    pub fn scores_by_clock(&self) -> bool {
         [
             self.rules.on_insert,
             self.rules.on_hit,
             self.rules.on_overwrite,
         ]
         .contains(&ScoreRule::ClockMicros)
+    }
+
+    /// Whether the clock matters (scores by it, or per-entry TTLs), so
+    /// ticks are operations.
+    pub fn uses_clock(&self) -> bool {
+        self.scores_by_clock() || self.entry_ttl.is_some()
+    }
+
+    fn life(&self) -> u64 {
+        self.entry_ttl.unwrap_or(NO_DEADLINE)
     }
 
     /// An empty pair.
@@ -251,9 +290,15 @@ impl PolicyModel {
         }
     }
 
-    /// A read of `key`: its value on a hit, with the hit rule applied.
+    /// A read of `key`: its value on a hit, with the hit rule applied. An
+    /// expired entry is a miss, and is removed (SPEC §6; not an eviction).
     pub fn get(&self, state: &mut CacheState, key: Key) -> Option<u8> {
         let i = state.position(key)?;
+        if state.entries[i].life == 0 {
+            state.remove(key);
+            self.normalize(state);
+            return None;
+        }
         match self.kind {
             Kind::SortedSet => {
                 let score = self.score(state, self.rules.on_hit, state.entries[i].score);
@@ -368,13 +413,23 @@ impl PolicyModel {
         random: &mut dyn FnMut(&CacheState) -> Key,
     ) {
         if let Some(i) = state.position(key) {
+            // Present, expired or not: the value is replaced and its
+            // deadline restarts.
             state.entries[i].value = value;
+            state.entries[i].life = self.life();
             if self.rules.index == IndexKind::SortedSet {
                 let score = self.score(state, self.rules.on_overwrite, state.entries[i].score);
                 state.entries[i].score = score;
                 self.normalize(state);
             }
             return;
+        }
+        if state.is_empty() {
+            // No value left (the last one expired and was read away): the
+            // index holds only S3-FIFO's ghost, half a pair, which a put
+            // removes before it writes (SPEC §5), ghost and all.
+            state.ghost.clear();
+            state.hand = 0;
         }
         while !state.is_empty() && state.len() as u64 >= maxsize {
             let victim = match self.kind {
@@ -392,12 +447,14 @@ impl PolicyModel {
                 score: self.score(state, self.rules.on_insert, 0),
                 flag: 0,
                 value,
+                life: self.life(),
             },
             Kind::Set => Entry {
                 key,
                 score: 0,
                 flag: 0,
                 value,
+                life: self.life(),
             },
             Kind::S3Fifo => {
                 let queue = match state.ghost.iter().position(|g| *g == key) {
@@ -412,6 +469,7 @@ impl PolicyModel {
                     score: queue | (newest(state, queue) + 1),
                     flag: 0,
                     value,
+                    life: self.life(),
                 }
             }
             Kind::Sieve => Entry {
@@ -419,6 +477,7 @@ impl PolicyModel {
                 score: state.entries.iter().map(|e| e.score).max().unwrap_or(0) + 1,
                 flag: 0,
                 value,
+                life: self.life(),
             },
         };
         state.insert(entry);
@@ -434,9 +493,18 @@ impl PolicyModel {
         };
     }
 
-    /// Lets the clock move by one microsecond.
+    /// Lets the clock move by one microsecond (one tick): entries come a
+    /// tick closer to their deadlines. The clock itself is kept only when
+    /// scores read it, so that states of other policies still merge.
     pub fn tick(&self, state: &mut CacheState) {
-        state.now += 1;
+        if self.scores_by_clock() {
+            state.now += 1;
+        }
+        for e in &mut state.entries {
+            if e.life != NO_DEADLINE {
+                e.life = e.life.saturating_sub(1);
+            }
+        }
     }
 
     fn score(&self, state: &CacheState, rule: ScoreRule, current: u64) -> u64 {

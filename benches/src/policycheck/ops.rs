@@ -166,6 +166,22 @@ pub fn value_put(op: Op, seen: &Observed) -> Option<(Key, u8)> {
     }
 }
 
+/// The keys resident in `before` as `op` sees them: a read of an expired
+/// entry (per-entry TTL) finds it gone (SPEC §6), so a hit on it breaks
+/// [`check_bounded`] and a call that puts it again puts a new member.
+pub fn live_keys(before: &CacheState, op: Op) -> Vec<Key> {
+    let read = match op {
+        Op::Call(k) | Op::Get(k) => Some(k),
+        _ => None,
+    };
+    before
+        .entries
+        .iter()
+        .filter(|e| !(Some(e.key) == read && e.life == 0))
+        .map(|e| e.key)
+        .collect()
+}
+
 /// Checks one step against SPEC §3's invariants, whatever the policy: a
 /// put of a new member evicts exactly `size - maxsize + 1` resident
 /// entries (never the one put) and leaves at most `maxsize`; other

@@ -155,14 +155,14 @@ pub(crate) fn value_class(key: Key, value: u8) -> u16 {
 }
 
 /// What `key` is in a pair, in terms that do not name it: resident (with
-/// its score, flag and value), in the ghost (with its place) or absent.
-pub fn cache_signature(state: &CacheState, key: Key) -> (u8, u64, u8, u16) {
+/// its score, flag, value and life), in the ghost (with its place) or absent.
+pub fn cache_signature(state: &CacheState, key: Key) -> (u8, u64, u8, u16, u64) {
     if let Some(e) = state.entry(key) {
-        return (2, e.score, e.flag, value_class(key, e.value));
+        return (2, e.score, e.flag, value_class(key, e.value), e.life);
     }
     match state.ghost.iter().position(|&g| g == key) {
-        Some(at) => (1, at as u64, 0, 0),
-        None => (0, 0, 0, 0),
+        Some(at) => (1, at as u64, 0, 0, 0),
+        None => (0, 0, 0, 0, 0),
     }
 }
 
@@ -294,6 +294,9 @@ mod tests {
             let model = PolicyModel::new(rules, 3).unwrap();
             assert!(model.symmetric(), "{}", rules.word);
             commutes(&model, 4).unwrap_or_else(|e| panic!("{}: {e}", rules.word));
+            // Per-entry TTLs count down whatever the keys are called.
+            let model = model.with_entry_ttl(Some(2)).unwrap();
+            commutes(&model, 4).unwrap_or_else(|e| panic!("{} with TTLs: {e}", rules.word));
         }
     }
 

@@ -68,6 +68,9 @@ struct Args {
     /// --redis-url is a Redis Cluster node.
     #[arg(long)]
     cluster: bool,
+    /// For --store redis: the client the store uses, redis-rs or fred.
+    #[arg(long, default_value = "redis-rs")]
+    client: String,
     /// Checker threads. One finds a shortest counterexample and every state
     /// within the depth; with more, a state first reached by a longer path
     /// may be cut off at the depth.
@@ -114,16 +117,27 @@ fn run(args: &Args) -> Result<bool, String> {
     let check = match args.property.as_str() {
         "bounded" => Check::Bounded,
         "no-anomaly" => Check::NoAnomaly,
-        "equivalent" => Check::Equivalent(match (args.store.as_str(), args.cluster) {
-            ("memory", false) => StoreUnderTest::Memory,
-            ("redis", false) => StoreUnderTest::Redis(args.redis_url.clone()),
-            ("redis", true) => StoreUnderTest::Cluster(args.redis_url.clone()),
-            (other, _) => {
-                return Err(format!(
-                    "--store {other}: want memory or redis (--cluster needs redis)"
-                ));
-            }
-        }),
+        "equivalent" => {
+            let url = args.redis_url.clone();
+            Check::Equivalent(
+                match (args.store.as_str(), args.client.as_str(), args.cluster) {
+                    ("memory", "redis-rs", false) => StoreUnderTest::Memory,
+                    ("redis", "redis-rs", false) => StoreUnderTest::Redis(url),
+                    ("redis", "redis-rs", true) => StoreUnderTest::Cluster(url),
+                    ("redis", "fred", false) => StoreUnderTest::Fred(url),
+                    ("redis", "fred", true) => StoreUnderTest::FredCluster(url),
+                    (_, "redis-rs" | "fred", _) => {
+                        return Err(format!(
+                            "--store {}: want memory or redis (--cluster and --client fred need redis)",
+                            args.store
+                        ));
+                    }
+                    (_, other, _) => {
+                        return Err(format!("--client {other}: want redis-rs or fred"));
+                    }
+                },
+            )
+        }
         other => {
             return Err(format!(
                 "--property {other}: want bounded, no-anomaly or equivalent"

@@ -18,24 +18,110 @@ use bytes::Bytes;
 use redis_func_cache::clock::ManualClock;
 use redis_func_cache::policy::queue_scores::{MAIN_BASE, SMALL_BASE};
 use redis_func_cache::policy::{Layout, PolicyRules};
-use redis_func_cache::store::{Expiry, GetRequest, PairContents, PutRequest, Store};
-use redis_func_cache::{InvocationHash, KeyPair, MemoryStore, RedisClusterStore, RedisStore};
+use redis_func_cache::store::{DynStore, Expiry, GetRequest, PairContents, PutRequest, Store};
+use redis_func_cache::{
+    FredStore, InvocationHash, KeyPair, MemoryStore, RedisClusterStore, RedisStore,
+};
 
 use super::model::{CHECKED, CLOCK_START, CacheState, Key, Kind, PolicyModel, member};
 use super::ops::{self, Observed, Op};
 use super::{Counterexample, Report, Scope};
 
 /// Which store `equivalent` drives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
+#[non_exhaustive]
 pub enum StoreUnderTest {
     /// The in-process memory store (with a manual clock, so ticks are
     /// exact).
     Memory,
-    /// A Redis server at this URL (redis-rs).
+    /// A Redis server at this URL, through redis-rs.
     Redis(String),
     /// A Redis Cluster, any of whose nodes is at this URL (a cluster
-    /// layout).
+    /// layout), through redis-rs.
     Cluster(String),
+    /// A Redis server at this URL, through fred.
+    Fred(String),
+    /// A Redis Cluster, any of whose nodes is at this `redis://` URL,
+    /// through fred.
+    FredCluster(String),
+    /// A store of your own ([`CheckedStore`]), opened fresh by this
+    /// function for every path, with the clock it must read.
+    Custom(OpenStore),
+}
+
+impl std::fmt::Debug for StoreUnderTest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreUnderTest::Memory => write!(f, "Memory"),
+            StoreUnderTest::Redis(url) => write!(f, "Redis({url})"),
+            StoreUnderTest::Cluster(url) => write!(f, "Cluster({url})"),
+            StoreUnderTest::Fred(url) => write!(f, "Fred({url})"),
+            StoreUnderTest::FredCluster(url) => write!(f, "FredCluster({url})"),
+            StoreUnderTest::Custom(_) => write!(f, "Custom"),
+        }
+    }
+}
+
+impl StoreUnderTest {
+    /// Whether the store runs in this process, on the clock the checker
+    /// moves (so clock rules and per-entry TTLs can be checked on it).
+    fn in_process(&self) -> bool {
+        matches!(self, StoreUnderTest::Memory | StoreUnderTest::Custom(_))
+    }
+}
+
+/// Opens a fresh, empty store of your own that reads `clock` (a manual
+/// clock the checker moves one microsecond per tick).
+pub type OpenStore =
+    std::sync::Arc<dyn Fn(ManualClock) -> Result<Box<dyn CheckedStore>, String> + Send + Sync>;
+
+/// A store of your own under `equivalent`: any [`Store`] (as a
+/// [`DynStore`]), and what a pair holds if it can tell. Each path is
+/// replayed on a freshly opened store from the start, so it needs no
+/// snapshots.
+///
+/// ```
+/// use std::sync::Arc;
+/// use redis_func_cache::{KeyPair, MemoryStore};
+/// use redis_func_cache::store::{DynStore, PairContents};
+/// use redis_func_cache::rules;
+/// use redis_func_cache_benches::policycheck::equivalence::{CheckedStore, StoreUnderTest};
+/// use redis_func_cache_benches::policycheck::ops::OpSet;
+/// use redis_func_cache_benches::policycheck::{Check, Scope, check};
+///
+/// /// Your store (here the memory store in a wrapper of yours).
+/// struct Mine(MemoryStore);
+///
+/// impl CheckedStore for Mine {
+///     fn store(&self) -> &dyn DynStore { &self.0 }
+///     fn contents(&self, pair: &KeyPair) -> Result<Option<PairContents>, String> {
+///         Ok(Some(self.0.contents(pair)))
+///     }
+/// }
+///
+/// let mine = StoreUnderTest::Custom(Arc::new(|clock| {
+///     Ok(Box::new(Mine(MemoryStore::with_clock(clock).with_seed(7))) as Box<dyn CheckedStore>)
+/// }));
+/// let scope = Scope { keys: 3, depth: 4, capacities: (1, 2), ops: OpSet::All, entry_ttl: None };
+/// let report = check(&Check::Equivalent(mine), rules::SIEVE, &scope).unwrap();
+/// assert!(report.holds, "{report}");
+/// ```
+pub trait CheckedStore: Send + Sync + 'static {
+    /// The store the checker drives.
+    fn store(&self) -> &dyn DynStore;
+    /// What `pair` holds now, compared with the model's pair after every
+    /// step; `Ok(None)` when the store cannot tell, and then only what
+    /// gets and puts observe is compared.
+    fn contents(&self, pair: &KeyPair) -> Result<Option<PairContents>, String>;
+}
+
+impl CheckedStore for MemoryStore {
+    fn store(&self) -> &dyn DynStore {
+        self
+    }
+    fn contents(&self, pair: &KeyPair) -> Result<Option<PairContents>, String> {
+        Ok(Some(MemoryStore::contents(self, pair)))
+    }
 }
 
 const EXPIRY: Expiry = Expiry {
@@ -64,7 +150,8 @@ trait Subject {
     fn save(&mut self, depth: usize) -> Result<(), String>;
     /// Puts the pair back to the point saved at `depth`, reached by `path`.
     fn restore(&mut self, depth: usize, path: &[(Op, u64)]) -> Result<(), String>;
-    fn contents(&self) -> Result<PairContents, String>;
+    /// What the pair holds, if the store can tell.
+    fn contents(&self) -> Result<Option<PairContents>, String>;
     fn cleanup(&mut self) -> Result<(), String>;
 }
 
@@ -73,6 +160,24 @@ trait StoreOps {
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, String>;
     fn put(&self, req: &PutRequest<'_>) -> Result<Vec<InvocationHash>, String>;
     fn purge(&self, pair: &KeyPair) -> Result<(), String>;
+}
+
+impl StoreOps for Box<dyn CheckedStore> {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, String> {
+        DynStore::get(self.store(), req)
+            .map(|v| v.map(|v| Bytes::copy_from_slice(&v)))
+            .map_err(|e| e.to_string())
+    }
+    fn put(&self, req: &PutRequest<'_>) -> Result<Vec<InvocationHash>, String> {
+        DynStore::put(self.store(), req)
+            .map(|o| o.evicted)
+            .map_err(|e| e.to_string())
+    }
+    fn purge(&self, pair: &KeyPair) -> Result<(), String> {
+        DynStore::purge(self.store(), pair)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
 }
 
 impl<S: Store> StoreOps for S {
@@ -93,15 +198,39 @@ impl<S: Store> StoreOps for S {
     }
 }
 
-struct MemorySubject {
-    store: MemoryStore,
+/// An in-process store (the memory store, or one of yours), put back to
+/// a point by replaying the path on a fresh one.
+struct ReplayedSubject {
+    open: OpenStore,
+    store: Box<dyn CheckedStore>,
     clock: ManualClock,
     pair: KeyPair,
     rules: PolicyRules,
     expiry: Expiry,
 }
 
-impl Subject for MemorySubject {
+impl ReplayedSubject {
+    fn new(open: OpenStore, policy: &PolicyModel, name: &str) -> Result<Self, String> {
+        let clock = ManualClock::new(CLOCK_START);
+        let store = open(clock.clone())?;
+        let rules = *policy.rules();
+        let layout = if store.store().capabilities().needs_cluster_layout {
+            Layout::Cluster
+        } else {
+            Layout::Single
+        };
+        Ok(ReplayedSubject {
+            open,
+            store,
+            clock,
+            pair: KeyPair::new("policycheck:", name, rules.word, layout, &CHECKED),
+            rules,
+            expiry: expiry_of(policy),
+        })
+    }
+}
+
+impl Subject for ReplayedSubject {
     fn store(&self) -> &dyn StoreOps {
         &self.store
     }
@@ -124,23 +253,27 @@ impl Subject for MemorySubject {
         // A fresh store, not a purged one: its random victims (RR) then
         // come from the same seed along the same path, as the model saw.
         self.clock.set(CLOCK_START);
-        self.store = memory_store(&self.clock);
+        self.store = (self.open)(self.clock.clone())?;
         let rules = self.rules;
         for &(op, maxsize) in path {
             self.drive(&rules, op, maxsize)?;
         }
         Ok(())
     }
-    fn contents(&self) -> Result<PairContents, String> {
-        Ok(self.store.contents(&self.pair))
+    fn contents(&self) -> Result<Option<PairContents>, String> {
+        self.store.contents(&self.pair)
     }
     fn cleanup(&mut self) -> Result<(), String> {
         Ok(())
     }
 }
 
-fn memory_store(clock: &ManualClock) -> MemoryStore {
-    MemoryStore::with_clock(clock.clone()).with_seed(7)
+/// The memory store as [`StoreUnderTest::Memory`] opens it: on the
+/// checker's clock, with a fixed seed for its random victims.
+fn open_memory() -> OpenStore {
+    std::sync::Arc::new(|clock| {
+        Ok(Box::new(MemoryStore::with_clock(clock).with_seed(7)) as Box<dyn CheckedStore>)
+    })
 }
 
 /// A Redis store, with a plain connection for the snapshots.
@@ -199,6 +332,12 @@ trait ReadPair {
 }
 
 impl ReadPair for RedisStore {
+    fn read_pair(&self, pair: &KeyPair) -> Result<PairContents, String> {
+        self.contents(pair).map_err(|e| e.to_string())
+    }
+}
+
+impl ReadPair for FredStore {
     fn read_pair(&self, pair: &KeyPair) -> Result<PairContents, String> {
         self.contents(pair).map_err(|e| e.to_string())
     }
@@ -263,8 +402,8 @@ impl<S: Store + ReadPair> Subject for RedisSubject<S> {
             .map_err(|e| format!("restoring the pair: {e}"))?;
         Ok(())
     }
-    fn contents(&self) -> Result<PairContents, String> {
-        self.store.read_pair(&self.pair)
+    fn contents(&self) -> Result<Option<PairContents>, String> {
+        self.store.read_pair(&self.pair).map(Some)
     }
     fn cleanup(&mut self) -> Result<(), String> {
         let mut del = redis::cmd("DEL");
@@ -284,7 +423,7 @@ impl<S: Store + ReadPair> Subject for RedisSubject<S> {
     }
 }
 
-/// [`Subject`] plus the one operation, so [`MemorySubject::restore`] can
+/// [`Subject`] plus the one operation, so [`ReplayedSubject::restore`] can
 /// replay through the same code the explorer uses.
 trait SubjectMut {
     fn drive(&mut self, rules: &PolicyRules, op: Op, maxsize: u64) -> Result<Observed, String>;
@@ -546,8 +685,11 @@ impl Explorer<'_> {
                 .subject
                 .contents()
                 .map_err(|e| self.broken_at(capacity, op, maxsize, e))?;
-            compare(self.policy, &next, &contents)
-                .map_err(|e| self.broken_at(capacity, op, maxsize, format!("after {op}: {e}")))?;
+            if let Some(contents) = contents {
+                compare(self.policy, &next, &contents).map_err(|e| {
+                    self.broken_at(capacity, op, maxsize, format!("after {op}: {e}"))
+                })?;
+            }
             let key = (next.clone(), next_maxsize);
             let fresh = self.seen.get(&key).is_none_or(|d| *d > depth + 1);
             if fresh {
@@ -624,47 +766,62 @@ impl Explorer<'_> {
 fn open(store: &StoreUnderTest, policy: &PolicyModel) -> Result<Box<dyn Subject>, String> {
     let rules = *policy.rules();
     let name = format!("pc{}", std::process::id());
-    match store {
-        StoreUnderTest::Memory => {
-            let clock = ManualClock::new(CLOCK_START);
-            Ok(Box::new(MemorySubject {
-                store: memory_store(&clock),
-                clock,
-                pair: KeyPair::new("policycheck:", &name, rules.word, Layout::Single, &CHECKED),
-                rules,
-                expiry: expiry_of(policy),
-            }))
+    let single = KeyPair::new("policycheck:", &name, rules.word, Layout::Single, &CHECKED);
+    let cluster = KeyPair::new("policycheck:", &name, rules.word, Layout::Cluster, &CHECKED);
+    let one_server = |url: &str| {
+        redis::Client::open(url)
+            .and_then(|c| c.get_connection())
+            .map_err(|e| format!("{url}: {e}"))
+    };
+    let a_cluster = |url: &str| {
+        redis::cluster::ClusterClient::new(vec![url])
+            .and_then(|c| c.get_connection())
+            .map_err(|e| format!("{url}: {e}"))
+    };
+    Ok(match store {
+        StoreUnderTest::Memory => Box::new(ReplayedSubject::new(open_memory(), policy, &name)?),
+        StoreUnderTest::Custom(open) => {
+            Box::new(ReplayedSubject::new(open.clone(), policy, &name)?)
         }
-        StoreUnderTest::Redis(url) => {
-            let store = RedisStore::open(url.as_str()).map_err(|e| format!("{url}: {e}"))?;
-            let connection = redis::Client::open(url.as_str())
-                .and_then(|c| c.get_connection())
-                .map_err(|e| format!("{url}: {e}"))?;
-            let pair = KeyPair::new("policycheck:", &name, rules.word, Layout::Single, &CHECKED);
-            Ok(Box::new(RedisSubject {
-                store,
-                connection: Box::new(connection),
-                pair,
-                saved: Vec::new(),
-                pipelines: true,
-            }))
-        }
-        StoreUnderTest::Cluster(url) => {
-            let store = RedisClusterStore::open_cluster([url.as_str()])
-                .map_err(|e| format!("{url}: {e}"))?;
-            let connection = redis::cluster::ClusterClient::new(vec![url.as_str()])
-                .and_then(|c| c.get_connection())
-                .map_err(|e| format!("{url}: {e}"))?;
-            let pair = KeyPair::new("policycheck:", &name, rules.word, Layout::Cluster, &CHECKED);
-            Ok(Box::new(RedisSubject {
-                store,
-                connection: Box::new(connection),
-                pair,
+        StoreUnderTest::Redis(url) => Box::new(RedisSubject {
+            store: RedisStore::open(url.as_str()).map_err(|e| format!("{url}: {e}"))?,
+            connection: Box::new(one_server(url)?),
+            pair: single,
+            saved: Vec::new(),
+            pipelines: true,
+        }),
+        StoreUnderTest::Cluster(url) => Box::new(RedisSubject {
+            store: RedisClusterStore::open_cluster([url.as_str()])
+                .map_err(|e| format!("{url}: {e}"))?,
+            connection: Box::new(a_cluster(url)?),
+            pair: cluster,
+            saved: Vec::new(),
+            pipelines: false,
+        }),
+        StoreUnderTest::Fred(url) => Box::new(RedisSubject {
+            store: FredStore::open(url.as_str()).map_err(|e| format!("{url}: {e}"))?,
+            connection: Box::new(one_server(url)?),
+            pair: single,
+            saved: Vec::new(),
+            pipelines: true,
+        }),
+        StoreUnderTest::FredCluster(url) => {
+            // fred names a cluster by its scheme; one node is enough to
+            // find the others.
+            let node = url
+                .trim_start_matches("redis://")
+                .trim_end_matches('/')
+                .to_string();
+            let fred_url = format!("redis-cluster://{node}");
+            Box::new(RedisSubject {
+                store: FredStore::open(&fred_url).map_err(|e| format!("{fred_url}: {e}"))?,
+                connection: Box::new(a_cluster(url)?),
+                pair: cluster,
                 saved: Vec::new(),
                 pipelines: false,
-            }))
+            })
         }
-    }
+    })
 }
 
 /// Explores every path of the scope on the model with the store following;
@@ -675,13 +832,13 @@ pub(crate) fn run(
     policy: PolicyModel,
     scope: &Scope,
 ) -> Result<Report, String> {
-    if *store != StoreUnderTest::Memory && policy.scores_by_clock() {
+    if !store.in_process() && policy.scores_by_clock() {
         return Err(format!(
             "`{}` reads the clock, which on Redis is the server's TIME: check it on the memory store",
             policy.rules().word
         ));
     }
-    if *store != StoreUnderTest::Memory && policy.entry_ttl().is_some() {
+    if !store.in_process() && policy.entry_ttl().is_some() {
         return Err(
             "per-entry TTLs run on the Redis server's clock, which ticks cannot move: check them on the memory store"
                 .into(),

@@ -142,3 +142,106 @@ impl SharedPair {
         }
     }
 }
+
+#[cfg(all(test, not(shuttle)))]
+mod tests {
+    use std::time::Duration;
+
+    use redis_func_cache_core::policy::PolicyRules;
+    use redis_func_cache_core::store::{Expiry, PutRequest};
+    use redis_func_cache_core::{FuncId, InvocationHash, KeyPair, Layout};
+    use redis_func_cache_policies::rules;
+
+    use super::*;
+
+    static F: FuncId = FuncId::new("shared", "f", 0);
+    const EXPIRY: Expiry = Expiry {
+        pair_ttl: Duration::from_secs(600),
+        slide: false,
+        entry_ttl: None,
+    };
+
+    fn member(k: u64) -> InvocationHash {
+        F.invocation_hash(&k).expect("u64 encodes")
+    }
+
+    impl SharedPair {
+        /// Hits buffered and not yet applied.
+        fn pending(&self) -> usize {
+            self.buffers.iter().map(|b| b.lock().len()).sum()
+        }
+    }
+
+    /// A pair of `rules` holding keys 0..n.
+    fn filled(rules: &PolicyRules, n: u64) -> (SharedPair, KeyPair) {
+        let pair = KeyPair::new("shared:", "p", rules.word, Layout::Single, &F);
+        let shared = SharedPair::new(rules.index, fastrand::Rng::with_seed(1));
+        for k in 0..n {
+            let value = bytes::Bytes::from(vec![k as u8]);
+            let req = PutRequest::new(&pair, member(k), value, rules, 100, EXPIRY);
+            shared.exclusive(|s| s.put(&req, 0)).expect("a put");
+        }
+        (shared, pair)
+    }
+
+    fn hit(shared: &SharedPair, pair: &KeyPair, rules: &PolicyRules, k: u64) {
+        let req = GetRequest::new(pair, member(k), rules, EXPIRY);
+        assert!(shared.get(&req, 0).expect("a get").is_some(), "{k} hits");
+    }
+
+    /// A hit leaves its score change in a buffer (it took only the shared
+    /// lock); the change is applied by the hit that fills the buffer to
+    /// [`APPLY_AT`], so buffers stay short without every hit writing.
+    #[test]
+    fn hits_are_buffered_until_enough_are_pending() {
+        let (shared, pair) = filled(&rules::LRU, 2);
+        hit(&shared, &pair, &rules::LRU, 0);
+        assert_eq!(shared.pending(), 1, "the first hit is only buffered");
+        for _ in 1..APPLY_AT - 1 {
+            hit(&shared, &pair, &rules::LRU, 1);
+        }
+        assert_eq!(shared.pending(), APPLY_AT - 1);
+        hit(&shared, &pair, &rules::LRU, 0);
+        assert_eq!(
+            shared.pending(),
+            0,
+            "the hit that made {APPLY_AT} applied them"
+        );
+    }
+
+    /// SIEVE's hits after an entry's first, and S3-FIFO's once its counter
+    /// is 3, change nothing: they buffer nothing either (read-only hits).
+    #[test]
+    fn hits_that_change_nothing_buffer_nothing() {
+        let (sieve, pair) = filled(&rules::SIEVE, 2);
+        hit(&sieve, &pair, &rules::SIEVE, 0);
+        assert_eq!(sieve.pending(), 1, "the first hit sets the visited bit");
+        sieve.exclusive(|_| ());
+        hit(&sieve, &pair, &rules::SIEVE, 0);
+        assert_eq!(sieve.pending(), 0, "a visited entry's hit writes nothing");
+
+        let (s3, pair) = filled(&rules::S3FIFO, 2);
+        for n in 1..=3 {
+            hit(&s3, &pair, &rules::S3FIFO, 0);
+            assert_eq!(s3.pending(), 1, "hit {n} raises the counter");
+            s3.exclusive(|_| ());
+        }
+        hit(&s3, &pair, &rules::S3FIFO, 0);
+        assert_eq!(s3.pending(), 0, "a saturated counter's hit writes nothing");
+    }
+
+    /// Threads take numbers in turn, so two threads hitting at once use
+    /// different buffers (where there are two or more).
+    #[test]
+    fn threads_take_different_buffer_numbers() {
+        let numbers: Vec<usize> = (0..2)
+            .map(|_| std::thread::spawn(thread_number).join().expect("joins"))
+            .collect();
+        assert_ne!(numbers[0], numbers[1]);
+        assert_eq!(
+            thread_number(),
+            thread_number(),
+            "a thread keeps its number"
+        );
+    }
+}

@@ -254,6 +254,44 @@ fn an_expired_pair_nobody_touches_gives_its_memory_back() {
     assert_eq!(store.len(&idle).unwrap(), 0);
 }
 
+/// The sweep runs at most once a second ([`MemoryStore`] scans every pair
+/// when it sweeps, so a sweep on every put would make puts cost the number
+/// of pairs): a pair that expires between two sweeps keeps its values
+/// until the next one is due, and the put that finds it due sweeps.
+#[test]
+fn a_put_sweeps_only_when_a_second_has_passed_since_the_last_sweep() {
+    let clock = redis_func_cache_core::clock::ManualClock::new(0);
+    let store = MemoryStore::with_clock(clock.clone());
+    let short = Expiry {
+        pair_ttl: Duration::from_secs(10),
+        slide: false,
+        entry_ttl: None,
+    };
+    let idle = KeyPair::new("p:", "idle", "lru", Layout::Single, &F);
+    let busy = KeyPair::new("p:", "busy", "lru", Layout::Single, &F);
+    let value = Bytes::from(vec![7u8; 64]);
+    let put = |pair: &KeyPair, k: u32, value: Bytes| {
+        let member = F.invocation_hash(&k).unwrap();
+        let req = PutRequest::new(pair, member, value, &rules::LRU, 10, short);
+        store.put(&req).unwrap();
+    };
+    // Sweeps at 0 and at 9.6 s; the next is due at 10.6 s.
+    put(&idle, 1, value.clone());
+    clock.advance(Duration::from_millis(9_600));
+    put(&busy, 1, Bytes::from_static(b"b"));
+    // 10.3 s: the idle pair expired at 10 s, but no sweep is due yet.
+    clock.advance(Duration::from_millis(700));
+    put(&busy, 2, Bytes::from_static(b"b"));
+    assert!(
+        !value.is_unique(),
+        "a put less than a second after the last sweep does not sweep"
+    );
+    // 10.6 s: exactly one second after the last sweep, the sweep is due.
+    clock.advance(Duration::from_millis(300));
+    put(&busy, 3, Bytes::from_static(b"b"));
+    assert!(value.is_unique(), "the sweep due at 10.6 s freed the value");
+}
+
 fn put(
     store: &MemoryStore,
     pair: &KeyPair,
@@ -282,4 +320,35 @@ fn a_sieve_pair_has_no_hand_before_its_first_eviction() {
         put(&store, &pair, &rules::SIEVE, k, 3);
     }
     assert_eq!(store.contents(&pair).hand, None);
+}
+
+/// A maxsize of 0 keeps one entry, as a maxsize of 1 does (SPEC §3's
+/// `size - maxsize + 1` victims, of which an empty pair has none): the
+/// first put into an empty pair evicts nothing, whatever picks victims.
+#[test]
+fn a_pair_of_maxsize_zero_keeps_one_entry() {
+    let sorted_random = PolicyRules {
+        word: "sortedrandom",
+        victim: redis_func_cache_core::policy::Victim::Random,
+        ..rules::LRU
+    };
+    sorted_random.validate().unwrap();
+    for rules in [rules::RR, sorted_random, rules::LRU, rules::SIEVE] {
+        let store = MemoryStore::new();
+        let pair = KeyPair::new("p:", "zero", rules.word, Layout::Single, &F);
+        assert!(
+            put(&store, &pair, &rules, 1, 0).is_empty(),
+            "{}",
+            rules.word
+        );
+        assert_eq!(store.len(&pair).unwrap(), 1, "{}", rules.word);
+        let evicted = put(&store, &pair, &rules, 2, 0);
+        assert_eq!(
+            evicted,
+            [F.invocation_hash(&1u32).unwrap()],
+            "{}",
+            rules.word
+        );
+        assert_eq!(store.len(&pair).unwrap(), 1, "{}", rules.word);
+    }
 }

@@ -266,6 +266,20 @@ checks! {
         assert_eq!(get!(o, 0).as_deref(), Some(short.as_str()), "long value replaced by a short one");
     }
 
+    /// A maxsize of 0 keeps one entry, as 1 does: the first put into an
+    /// empty pair has nothing to evict, whatever picks the victims.
+    fn maxsize_zero_keeps_one / maxsize_zero_keeps_one_async(h, ops) {
+        for rules in [LRU, RR, SIEVE, S3FIFO] {
+            let mut o = ops("maxsize-zero", rules);
+            o.maxsize = 0;
+            assert_eq!(put!(o, 1, "a"), 0, "{}: nothing to evict", rules.word);
+            assert_eq!(len!(o), 1, "{}", rules.word);
+            assert_eq!(put!(o, 2, "b"), 1, "{}: one evicted", rules.word);
+            assert_eq!(len!(o), 1, "{}", rules.word);
+            assert_eq!(get!(o, 2).as_deref(), Some("b"), "{}", rules.word);
+        }
+    }
+
     /// Putting a present member replaces its value and never evicts.
     fn overwrite_replaces / overwrite_replaces_async(h, ops) {
         let mut o = ops("overwrite", LRU);

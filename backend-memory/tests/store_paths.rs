@@ -218,40 +218,63 @@ fn expired_queue_entries_leave_no_trace() {
     }
 }
 
+/// Two LRU pairs with a 10 s TTL that does not slide, on a manual clock:
+/// one left idle, one kept busy, to watch the store's sweep.
+struct Sweeping {
+    clock: redis_func_cache_core::clock::ManualClock,
+    store: MemoryStore,
+    idle: KeyPair,
+    busy: KeyPair,
+}
+
+impl Sweeping {
+    fn new() -> Self {
+        let clock = redis_func_cache_core::clock::ManualClock::new(0);
+        Sweeping {
+            store: MemoryStore::with_clock(clock.clone()),
+            clock,
+            idle: KeyPair::new("p:", "idle", "lru", Layout::Single, &F),
+            busy: KeyPair::new("p:", "busy", "lru", Layout::Single, &F),
+        }
+    }
+
+    fn put(&self, pair: &KeyPair, k: u32, value: Bytes) {
+        let short = Expiry {
+            pair_ttl: Duration::from_secs(10),
+            slide: false,
+            entry_ttl: None,
+        };
+        let member = F.invocation_hash(&k).unwrap();
+        let req = PutRequest::new(pair, member, value, &rules::LRU, 10, short);
+        self.store.put(&req).unwrap();
+    }
+
+    fn put_busy(&self, k: u32) {
+        self.put(&self.busy, k, Bytes::from_static(b"b"));
+    }
+}
+
 /// A pair whose TTL ran out and that nobody touches again gives its values
 /// back at a later put to any pair (the store's sweep), as Redis drops the
 /// keys; before its TTL runs out, a put elsewhere leaves it alone.
 #[test]
 fn an_expired_pair_nobody_touches_gives_its_memory_back() {
-    let clock = redis_func_cache_core::clock::ManualClock::new(0);
-    let store = MemoryStore::with_clock(clock.clone());
-    let short = Expiry {
-        pair_ttl: Duration::from_secs(10),
-        slide: false,
-        entry_ttl: None,
-    };
-    let idle = KeyPair::new("p:", "idle", "lru", Layout::Single, &F);
-    let busy = KeyPair::new("p:", "busy", "lru", Layout::Single, &F);
+    let s = Sweeping::new();
     let value = Bytes::from(vec![7u8; 64]);
-    let put = |pair: &KeyPair, k: u32, value: Bytes| {
-        let member = F.invocation_hash(&k).unwrap();
-        let req = PutRequest::new(pair, member, value, &rules::LRU, 10, short);
-        store.put(&req).unwrap();
-    };
-    put(&idle, 1, value.clone());
+    s.put(&s.idle, 1, value.clone());
     assert!(!value.is_unique(), "the store holds the value");
 
-    clock.advance(Duration::from_secs(5));
-    put(&busy, 1, Bytes::from_static(b"b"));
+    s.clock.advance(Duration::from_secs(5));
+    s.put_busy(1);
     assert!(!value.is_unique(), "a live pair is not swept");
 
-    clock.advance(Duration::from_secs(6));
-    put(&busy, 2, Bytes::from_static(b"b"));
+    s.clock.advance(Duration::from_secs(6));
+    s.put_busy(2);
     assert!(
         value.is_unique(),
         "the expired pair's value was freed by the sweep"
     );
-    assert_eq!(store.len(&idle).unwrap(), 0);
+    assert_eq!(s.store.len(&s.idle).unwrap(), 0);
 }
 
 /// The sweep runs at most once a second ([`MemoryStore`] scans every pair
@@ -260,35 +283,22 @@ fn an_expired_pair_nobody_touches_gives_its_memory_back() {
 /// until the next one is due, and the put that finds it due sweeps.
 #[test]
 fn a_put_sweeps_only_when_a_second_has_passed_since_the_last_sweep() {
-    let clock = redis_func_cache_core::clock::ManualClock::new(0);
-    let store = MemoryStore::with_clock(clock.clone());
-    let short = Expiry {
-        pair_ttl: Duration::from_secs(10),
-        slide: false,
-        entry_ttl: None,
-    };
-    let idle = KeyPair::new("p:", "idle", "lru", Layout::Single, &F);
-    let busy = KeyPair::new("p:", "busy", "lru", Layout::Single, &F);
+    let s = Sweeping::new();
     let value = Bytes::from(vec![7u8; 64]);
-    let put = |pair: &KeyPair, k: u32, value: Bytes| {
-        let member = F.invocation_hash(&k).unwrap();
-        let req = PutRequest::new(pair, member, value, &rules::LRU, 10, short);
-        store.put(&req).unwrap();
-    };
     // Sweeps at 0 and at 9.6 s; the next is due at 10.6 s.
-    put(&idle, 1, value.clone());
-    clock.advance(Duration::from_millis(9_600));
-    put(&busy, 1, Bytes::from_static(b"b"));
+    s.put(&s.idle, 1, value.clone());
+    s.clock.advance(Duration::from_millis(9_600));
+    s.put_busy(1);
     // 10.3 s: the idle pair expired at 10 s, but no sweep is due yet.
-    clock.advance(Duration::from_millis(700));
-    put(&busy, 2, Bytes::from_static(b"b"));
+    s.clock.advance(Duration::from_millis(700));
+    s.put_busy(2);
     assert!(
         !value.is_unique(),
         "a put less than a second after the last sweep does not sweep"
     );
     // 10.6 s: exactly one second after the last sweep, the sweep is due.
-    clock.advance(Duration::from_millis(300));
-    put(&busy, 3, Bytes::from_static(b"b"));
+    s.clock.advance(Duration::from_millis(300));
+    s.put_busy(3);
     assert!(value.is_unique(), "the sweep due at 10.6 s freed the value");
 }
 

@@ -18,13 +18,7 @@ use redis_func_cache_benches::policycheck::{Check, Scope, check};
 use redis_func_cache_redis::test_server::{ClusterServers, Server};
 
 fn scope(keys: u8, depth: usize, capacities: (u64, u64), ops: OpSet) -> Scope {
-    Scope {
-        keys,
-        depth,
-        capacities,
-        ops,
-        entry_ttl: None,
-    }
+    Scope::new(keys, depth, capacities, ops)
 }
 
 fn policycheck(args: &[&str]) -> Output {

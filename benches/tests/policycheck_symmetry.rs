@@ -13,13 +13,7 @@ use redis_func_cache_benches::policycheck::{
 };
 
 fn scope(keys: u8, depth: usize, capacities: (u64, u64), ops: OpSet) -> Scope {
-    Scope {
-        keys,
-        depth,
-        capacities,
-        ops,
-        entry_ttl: None,
-    }
+    Scope::new(keys, depth, capacities, ops)
 }
 
 fn run(check: &Check, rules: PolicyRules, scope: &Scope, symmetry: bool) -> Report {

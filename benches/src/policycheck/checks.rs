@@ -103,6 +103,26 @@ impl fmt::Debug for Choice {
     }
 }
 
+/// A model whose states may stand for every renaming of their keys.
+trait Reduced {
+    type State;
+    /// Whether states are replaced by representatives.
+    fn symmetry(&self) -> bool;
+    fn keys(&self) -> u8;
+    /// The representative of `state`, and the renaming that gives it.
+    fn representative(&self, state: &Self::State) -> (Self::State, Renaming);
+
+    /// `state`'s representative when the search uses symmetry, else
+    /// `state` itself; with the renaming applied.
+    fn reduced(&self, state: Self::State) -> (Self::State, Renaming) {
+        if self.symmetry() {
+            self.representative(&state)
+        } else {
+            (state, Renaming::identity(self.keys()))
+        }
+    }
+}
+
 /// One step of a path replayed in the names of its first state.
 pub(crate) struct Replayed {
     pub(crate) op: Op,
@@ -264,9 +284,16 @@ impl StepModel {
         };
         Some((next, observed))
     }
+}
 
-    /// The representative of `state` under key renamings, and the renaming
-    /// that gives it.
+impl Reduced for StepModel {
+    type State = StepState;
+    fn symmetry(&self) -> bool {
+        self.symmetry
+    }
+    fn keys(&self) -> u8 {
+        self.policy.keys()
+    }
     fn representative(&self, state: &StepState) -> (StepState, Renaming) {
         let renaming = canonical_renaming(self.policy.keys(), |k| {
             (
@@ -293,7 +320,9 @@ impl StepModel {
         };
         (renamed, renaming)
     }
+}
 
+impl StepModel {
     /// A path the search found (each choice in the names of the state it
     /// was taken from), replayed in the names of its first state: each
     /// operation, what it observed, and the property it broke and how.
@@ -330,11 +359,7 @@ impl StepModel {
                 broken: next_original.broken.clone(),
             });
             original = next_original;
-            let (next, renaming) = if self.symmetry {
-                self.representative(&next)
-            } else {
-                (next, Renaming::identity(self.policy.keys()))
-            };
+            let (next, renaming) = self.reduced(next);
             back = renaming.inverse().then(&back);
             on_path = next;
         }
@@ -356,11 +381,7 @@ impl Model for StepModel {
 
     fn next_state(&self, state: &StepState, choice: Choice) -> Option<StepState> {
         let (next, _) = self.step(state, choice)?;
-        Some(if self.symmetry {
-            self.representative(&next).0
-        } else {
-            next
-        })
+        Some(self.reduced(next).0)
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
@@ -418,9 +439,17 @@ impl AnomalyModel {
         next.lead += i32::from(large) - i32::from(small);
         Some(next)
     }
+}
 
-    /// The representative of `state` under key renamings (both pairs
-    /// renamed alike), and the renaming that gives it.
+/// Both pairs are renamed alike.
+impl Reduced for AnomalyModel {
+    type State = AnomalyState;
+    fn symmetry(&self) -> bool {
+        self.symmetry
+    }
+    fn keys(&self) -> u8 {
+        self.policy.keys()
+    }
     fn representative(&self, state: &AnomalyState) -> (AnomalyState, Renaming) {
         let renaming = canonical_renaming(self.policy.keys(), |k| {
             (
@@ -436,7 +465,9 @@ impl AnomalyModel {
         };
         (renamed, renaming)
     }
+}
 
+impl AnomalyModel {
     /// A path the search found (each call in the names of the state it was
     /// made from), as calls in the names of its first state.
     pub(crate) fn original_calls(&self, first: &AnomalyState, ops: &[Op]) -> Vec<Op> {
@@ -448,11 +479,7 @@ impl AnomalyModel {
                 break;
             };
             calls.push(back.op(op));
-            let (next, renaming) = if self.symmetry {
-                self.representative(&next)
-            } else {
-                (next, Renaming::identity(self.policy.keys()))
-            };
+            let (next, renaming) = self.reduced(next);
             back = renaming.inverse().then(&back);
             on_path = next;
         }
@@ -484,11 +511,7 @@ impl Model for AnomalyModel {
 
     fn next_state(&self, state: &AnomalyState, op: Op) -> Option<AnomalyState> {
         let next = self.step(state, op)?;
-        Some(if self.symmetry {
-            self.representative(&next).0
-        } else {
-            next
-        })
+        Some(self.reduced(next).0)
     }
 
     fn properties(&self) -> Vec<Property<Self>> {

@@ -136,6 +136,25 @@ pub struct Scope {
     pub entry_ttl: Option<u64>,
 }
 
+impl Scope {
+    /// A scope without per-entry TTLs.
+    ///
+    /// ```
+    /// use redis_func_cache_benches::policycheck::{Scope, ops::OpSet};
+    /// let scope = Scope::new(4, 8, (2, 3), OpSet::All);
+    /// assert_eq!(scope.entry_ttl, None);
+    /// ```
+    pub fn new(keys: u8, depth: usize, capacities: (u64, u64), ops: OpSet) -> Scope {
+        Scope {
+            keys,
+            depth,
+            capacities,
+            ops,
+            entry_ttl: None,
+        }
+    }
+}
+
 /// What to check.
 pub enum Check {
     /// SPEC §3's invariants on every step.

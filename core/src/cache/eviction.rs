@@ -46,3 +46,27 @@ impl std::fmt::Debug for EvictionListener {
         f.write_str("EvictionListener")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// The listener hears each removal with its count and cause, and
+    /// nothing for a put that removed nothing.
+    #[test]
+    fn the_listener_hears_removals_and_only_removals() {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&heard);
+        let listener = EvictionListener::new(move |count, cause| {
+            log.lock().expect("not poisoned").push((count, cause));
+        });
+        listener.tell(0, RemovalCause::Size);
+        listener.tell(1, RemovalCause::Expired);
+        listener.tell(3, RemovalCause::Size);
+        let heard = heard.lock().expect("not poisoned").clone();
+        assert_eq!(heard, [(1, RemovalCause::Expired), (3, RemovalCause::Size)]);
+        assert_eq!(format!("{listener:?}"), "EvictionListener");
+    }
+}

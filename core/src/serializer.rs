@@ -82,11 +82,20 @@ fn check_size(len: usize, limit: usize) -> Result<(), Error> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bincode<const LIMIT: usize = DEFAULT_DECODE_LIMIT>;
 
+/// What bincode counts against its decode limit besides what a value
+/// allocates: the bytes of a length prefix (up to 9) and a little more. A
+/// cache stores encodings up to `LIMIT` less this, so that what it stores
+/// (bytes, strings and the like up to the size it stores) decodes.
+const BINCODE_HEADROOM: usize = 16;
+
 impl<const LIMIT: usize> Serializer for Bincode<LIMIT> {
     const FORMAT: u8 = 1;
 
+    /// `LIMIT` less a little headroom: bincode counts a length prefix
+    /// against the same limit as the allocation it allows, so a `Vec<u8>`
+    /// encoded in exactly `LIMIT` bytes would not decode.
     fn limit(&self) -> usize {
-        const { checked_limit(LIMIT) }
+        const { checked_limit(LIMIT) - BINCODE_HEADROOM }
     }
 
     fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {

@@ -39,9 +39,9 @@ pub trait Serializer: Send + Sync + 'static {
     /// serializer of your own takes one of 8–15. A cache never decodes a
     /// value another serializer wrote: it is a miss, then overwritten.
     const FORMAT: u8;
-    /// The largest encoding this serializer decodes, and so the largest a
-    /// cache stores: a result whose encoding is larger is returned to the
-    /// caller, not stored (SPEC §7).
+    /// The largest encoding a cache stores, one this serializer reads back
+    /// within its decode limit: a result whose encoding is larger is
+    /// returned to the caller, not stored (SPEC §7).
     fn limit(&self) -> usize;
     /// Encodes a value.
     fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error>;

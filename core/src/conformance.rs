@@ -628,6 +628,38 @@ checks! {
         assert_eq!(peek!(o, 1), None);
     }
 
+    /// A cache's fleet counters (`add_counters`, `read_counters`,
+    /// `remove_counters`): additions sum per field, hashes are separate,
+    /// a missing hash reads as none, and a removed one is gone.
+    fn counters_add_up / counters_add_up_async(h, ops) {
+        let o = ops("counters", LRU);
+        let key = format!("{}counters", o.pair.index());
+        let other = format!("{}other", o.pair.index());
+        let read = |key: &str| {
+            let mut counts = o.store.read_counters(key).expect("read_counters");
+            counts.sort();
+            counts
+        };
+        o.store.remove_counters(&key).expect("remove_counters");
+        o.store.remove_counters(&other).expect("remove_counters");
+        assert_eq!(read(&key), vec![], "a hash never written holds no counters");
+        o.store.add_counters(&key, &[("hits", 2), ("misses", 1)]).expect("add_counters");
+        o.store.add_counters(&key, &[("hits", 5), ("writes", 0)]).expect("add_counters");
+        o.store.add_counters(&other, &[("hits", 100)]).expect("add_counters");
+        let hits_misses = |key: &str| read(key).into_iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>();
+        assert_eq!(
+            hits_misses(&key),
+            vec![("hits".to_owned(), 7), ("misses".to_owned(), 1)],
+            "counts add up per field"
+        );
+        assert_eq!(hits_misses(&other), vec![("hits".to_owned(), 100)], "hashes are separate");
+        o.store.remove_counters(&key).expect("remove_counters");
+        assert_eq!(read(&key), vec![], "a removed hash is gone");
+        assert_eq!(hits_misses(&other), vec![("hits".to_owned(), 100)]);
+        o.store.remove_counters(&other).expect("remove_counters");
+        let _ = h;
+    }
+
     /// Two pairs never see each other's entries.
     fn pairs_are_isolated / pairs_are_isolated_async(h, ops) {
         let mut a = ops("iso-a", LRU);

@@ -433,6 +433,41 @@ mod tests {
         assert_eq!(top.len(), 128);
     }
 
+    /// Every kind of write changes the hash, and a change in an integer's
+    /// top bit reaches many bits of it (the folded multiply's high half),
+    /// not just the top one.
+    #[test]
+    fn every_write_of_the_name_hasher_mixes_its_input() {
+        fn hash(write: impl Fn(&mut Xxh3NameHasher)) -> u64 {
+            let mut hasher = Xxh3NameHasher::default();
+            write(&mut hasher);
+            hasher.finish()
+        }
+        assert_ne!(hash(|h| h.write(b"pair-a")), hash(|h| h.write(b"pair-b")));
+        assert_ne!(hash(|h| h.write_u8(1)), hash(|h| h.write_u8(2)));
+        assert_ne!(hash(|h| h.write_u32(1)), hash(|h| h.write_u32(2)));
+        assert_ne!(hash(|h| h.write_usize(1)), hash(|h| h.write_usize(2)));
+        let spread = hash(|h| h.write_u64(0)) ^ hash(|h| h.write_u64(1 << 63));
+        assert!(spread.count_ones() > 8, "{spread:#066b}");
+        assert_ne!(name_hash(&F), name_hash(&FuncId::new("crate::m", "g", 1)));
+        assert_ne!(name_hash(&F), name_hash(&FuncId::new("crate::m", "f", 2)));
+    }
+
+    #[test]
+    fn fingerprints_are_kept_as_given_or_hashed_from_the_version() {
+        assert_eq!(FuncId::new("m", "f", 0xfeed).fingerprint(), 0xfeed);
+        assert_eq!(
+            FuncId::new("m", "f", 0xfeed).fingerprint_text(),
+            "000000000000feed"
+        );
+        let v1 = FuncId::with_version("m", "f", "v1");
+        assert_eq!(v1.fingerprint(), xxhash_rust::xxh3::xxh3_64(b"v1"));
+        assert_ne!(
+            v1.fingerprint(),
+            FuncId::with_version("m", "f", "v2").fingerprint()
+        );
+    }
+
     #[test]
     fn hash_is_stable_across_builds() {
         // A fixed vector: if this changes, every deployed cache is invalidated.

@@ -293,3 +293,155 @@ impl EvictionPolicy for Policy {
         self.layout
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LRU: PolicyRules = PolicyRules {
+        word: "lru",
+        index: IndexKind::SortedSet,
+        on_insert: ScoreRule::MaxPlusOne,
+        on_hit: ScoreRule::MaxPlusOne,
+        on_overwrite: ScoreRule::Keep,
+        victim: Victim::Lowest,
+    };
+    const RR: PolicyRules = PolicyRules {
+        word: "rr",
+        index: IndexKind::Set,
+        on_insert: ScoreRule::Keep,
+        on_hit: ScoreRule::Keep,
+        on_overwrite: ScoreRule::Keep,
+        victim: Victim::Random,
+    };
+    const SIEVE: PolicyRules = PolicyRules {
+        word: "sieve",
+        index: IndexKind::Sieve,
+        victim: Victim::Lowest,
+        ..RR
+    };
+
+    fn refused(rules: PolicyRules, why: &str) {
+        let err = rules.validate().expect_err(why).to_string();
+        assert!(err.contains(why), "{rules:?}: {err}");
+        assert!(err.contains(&format!("`{}`", rules.word)), "{err}");
+    }
+
+    #[test]
+    fn rules_that_fit_together_pass() {
+        for rules in [
+            LRU,
+            RR,
+            SIEVE,
+            PolicyRules {
+                index: IndexKind::S3Fifo,
+                ..SIEVE
+            },
+        ] {
+            rules.validate().unwrap();
+        }
+        PolicyRules {
+            on_insert: ScoreRule::One,
+            on_hit: ScoreRule::Increment,
+            ..LRU
+        }
+        .validate()
+        .unwrap();
+        PolicyRules {
+            word: "Lru2",
+            on_insert: ScoreRule::ClockMicros,
+            ..LRU
+        }
+        .validate()
+        .unwrap();
+    }
+
+    #[test]
+    fn rules_that_do_not_fit_are_refused_with_the_reason() {
+        for word in ["", "l-ru", "lru:", "lru ", "lrü"] {
+            refused(PolicyRules { word, ..LRU }, "ASCII letters and digits");
+        }
+        refused(
+            PolicyRules {
+                victim: Victim::Lowest,
+                ..RR
+            },
+            "victim must be Random",
+        );
+        for score in [ScoreRule::MaxPlusOne, ScoreRule::One] {
+            refused(
+                PolicyRules {
+                    on_insert: score,
+                    ..RR
+                },
+                "every score rule must be Keep",
+            );
+            refused(
+                PolicyRules {
+                    on_hit: score,
+                    ..RR
+                },
+                "every score rule must be Keep",
+            );
+            refused(
+                PolicyRules {
+                    on_overwrite: score,
+                    ..RR
+                },
+                "every score rule must be Keep",
+            );
+        }
+        for index in [IndexKind::Sieve, IndexKind::S3Fifo] {
+            let own = "carry their own rules";
+            refused(
+                PolicyRules {
+                    index,
+                    on_insert: ScoreRule::One,
+                    ..SIEVE
+                },
+                own,
+            );
+            refused(
+                PolicyRules {
+                    index,
+                    on_hit: ScoreRule::One,
+                    ..SIEVE
+                },
+                own,
+            );
+            refused(
+                PolicyRules {
+                    index,
+                    on_overwrite: ScoreRule::One,
+                    ..SIEVE
+                },
+                own,
+            );
+            refused(
+                PolicyRules {
+                    index,
+                    victim: Victim::Highest,
+                    ..SIEVE
+                },
+                own,
+            );
+            refused(
+                PolicyRules {
+                    index,
+                    victim: Victim::Random,
+                    ..SIEVE
+                },
+                own,
+            );
+        }
+        for score in [ScoreRule::Keep, ScoreRule::Increment] {
+            refused(
+                PolicyRules {
+                    on_insert: score,
+                    ..LRU
+                },
+                "on_insert cannot be",
+            );
+        }
+    }
+}

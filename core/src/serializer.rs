@@ -186,8 +186,11 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(s.decode::<(u8, String, Vec<Option<f64>>)>(&longer).is_err());
-        // Oversized input is refused before decoding.
+        // Oversized input is refused before decoding; input of exactly the
+        // limit is read.
         assert!(s.decode::<u8>(&vec![0; MIN_DECODE_LIMIT + 1]).is_err());
+        assert!(check_size(MIN_DECODE_LIMIT, MIN_DECODE_LIMIT).is_ok());
+        assert!(check_size(MIN_DECODE_LIMIT + 1, MIN_DECODE_LIMIT).is_err());
     }
 
     #[test]

@@ -355,4 +355,30 @@ mod tests {
         assert_eq!(snapshot.evictions, 2 * (STRIPES as u64 + 3));
         assert_eq!(snapshot.misses, 0);
     }
+
+    /// A task counted across several polls passes each poll's counts, and
+    /// only those, to the scope around it.
+    #[test]
+    fn a_task_polled_many_times_adds_each_count_once_to_the_enclosing_scope() {
+        let stats = CacheStats::new("test");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (((), inner), outer) = count(|| {
+            rt.block_on(count_async(async {
+                for _ in 0..3 {
+                    stats.record(Event::Hit);
+                    tokio::task::yield_now().await;
+                }
+                stats.record(Event::Miss);
+            }))
+        });
+        let ((), nested) = count(|| {
+            count(|| stats.record(Event::Write));
+            stats.record(Event::Write);
+        });
+        assert_eq!((inner.hits, inner.misses), (3, 1));
+        assert_eq!((outer.hits, outer.misses), (3, 1));
+        assert_eq!(nested.writes, 2);
+    }
 }

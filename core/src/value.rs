@@ -160,6 +160,8 @@ mod tests {
                 assert!(value.is_inline(), "{len} bytes");
                 assert_eq!(&*value, &bytes[..]);
                 assert_eq!(value.clone().into_bytes(), bytes);
+                assert_eq!(value.as_ref(), &bytes[..]);
+                assert_eq!(Bytes::from(value), bytes);
             }
         }
         let long: Vec<u8> = (0..=INLINE_CAPACITY as u8).collect();
@@ -167,6 +169,8 @@ mod tests {
         let value = StoredValue::from(shared.clone());
         assert!(!value.is_inline());
         assert_eq!(&*value, &long[..]);
+        assert_eq!(value.as_ref(), &long[..]);
+        assert_eq!(Bytes::from(value.clone()), long);
         // Shared without a copy: the same buffer comes back.
         assert_eq!(value.into_bytes().as_ptr(), shared.as_ptr());
     }

@@ -514,6 +514,80 @@ fn bad_configuration_is_refused_with_a_message_that_says_what_to_change() {
     );
 }
 
+/// SPEC §4's name rules, one character class at a time, and the checks of
+/// leases and refresh-ahead, which need no server to be refused.
+#[test]
+fn names_leases_and_refresh_ahead_are_checked_before_a_cache_exists() {
+    let build = |name: &str, prefix: &str| {
+        FuncCache::builder(name)
+            .prefix(prefix)
+            .store(MemoryStore::new())
+            .build()
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let why = |name: &str, prefix: &str| build(name, prefix).unwrap_err();
+    assert!(
+        why("a\nb", "p:").contains("control characters"),
+        "{}",
+        why("a\nb", "p:")
+    );
+    assert!(why("a\u{7f}", "p:").contains("control characters"));
+    assert!(why("ok", "p\t:").contains("control characters"));
+    for glob in ["a*", "a?", "a[", "a]", "a\\"] {
+        assert!(why(glob, "p:").contains("glob characters"), "{glob}");
+    }
+    assert!(why("a}", "p:").contains("hash tag"));
+    assert!(why("ok", "{p}:").contains("hash tag"));
+    assert!(
+        why("a:b", "p:").contains("colon"),
+        "a colon in a name is refused"
+    );
+    assert_eq!(build("ok", "app:cache:"), Ok(()), "and allowed in a prefix");
+    assert_eq!(build("Ok-name_1.2", "p:"), Ok(()));
+    assert_eq!(build("näme", "p:"), Ok(()), "letters of any script");
+
+    let lease = FuncCache::builder("c")
+        .lease(Duration::from_micros(999))
+        .store(MemoryStore::new())
+        .build()
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(lease.contains("lease is zero"), "{lease}");
+
+    let refresh = |beta: f64, entry_ttl: Option<Duration>| {
+        let builder = FuncCache::builder("c")
+            .refresh_ahead(redis_func_cache::RefreshAhead::new(beta))
+            .store(MemoryStore::new());
+        match entry_ttl {
+            Some(ttl) => builder.entry_ttl(ttl),
+            None => builder,
+        }
+        .build()
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    };
+    let second = Some(Duration::from_secs(1));
+    for beta in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let err = refresh(beta, second).unwrap_err();
+        assert!(err.contains("beta"), "{beta}: {err}");
+    }
+    assert_eq!(refresh(f64::MIN_POSITIVE, second), Ok(()));
+    assert_eq!(refresh(2.5, second), Ok(()));
+    assert!(refresh(1.0, None).unwrap_err().contains("entry_ttl"));
+}
+
+#[test]
+fn is_empty_follows_len() {
+    let c = cache(LruPolicy, 4);
+    assert!(c.is_empty(&F).unwrap());
+    assert_eq!(c.len(&F).unwrap(), 0);
+    c.call(&F, &1u32, || 1u32).unwrap();
+    assert!(!c.is_empty(&F).unwrap());
+    assert_eq!(c.len(&F).unwrap(), 1);
+}
+
 #[test]
 fn key_names_follow_the_layouts() {
     static FIB: FuncId = FuncId::new("app::math", "fib", 0xabc);

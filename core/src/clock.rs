@@ -37,6 +37,8 @@ impl Clock for SystemClock {
 /// let seen_by_store = clock.clone();
 /// clock.advance(Duration::from_millis(2));
 /// assert_eq!(seen_by_store.now_micros(), 3_000);
+/// clock.set(500); // also backwards, as a system clock may jump
+/// assert_eq!(seen_by_store.now_micros(), 500);
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ManualClock(Arc<AtomicU64>);

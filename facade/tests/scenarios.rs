@@ -578,6 +578,37 @@ fn names_leases_and_refresh_ahead_are_checked_before_a_cache_exists() {
     assert!(refresh(1.0, None).unwrap_err().contains("entry_ttl"));
 }
 
+/// A memory cache's fleet is this process: `fleet_stats` gives its own
+/// hits, misses, writes and evictions; and a cache tells what it is.
+#[test]
+fn a_memory_caches_fleet_is_this_process_and_it_says_what_it_is() {
+    let c = cache(LruPolicy, 1);
+    for k in [1u32, 1, 2, 3, 3] {
+        c.call(&F, &k, || k).unwrap();
+    }
+    let own = c.stats();
+    assert_eq!(
+        (own.hits, own.misses, own.writes, own.evictions),
+        (2, 3, 3, 2)
+    );
+    c.flush_fleet_stats().unwrap();
+    let fleet = c.fleet_stats().unwrap();
+    assert_eq!(
+        (fleet.hits, fleet.misses, fleet.writes, fleet.evictions),
+        (2, 3, 3, 2)
+    );
+    assert_eq!(c.name(), "scenarios");
+    let debug = format!("{c:?}");
+    for part in [
+        "FuncCache",
+        "name: \"scenarios\"",
+        "maxsize: 1",
+        "word: \"lru\"",
+    ] {
+        assert!(debug.contains(part), "{part} in {debug}");
+    }
+}
+
 #[test]
 fn is_empty_follows_len() {
     let c = cache(LruPolicy, 4);

@@ -453,6 +453,29 @@ mod tests {
         assert_ne!(name_hash(&F), name_hash(&FuncId::new("crate::m", "f", 2)));
     }
 
+    /// Many writes in a row stay apart: each mixes into the state with XOR,
+    /// which loses nothing (OR would let set bits hide the next input's).
+    #[test]
+    fn sequences_of_integer_writes_do_not_collide() {
+        let mut seen = std::collections::HashSet::new();
+        for a in 0..64u64 {
+            for b in 0..64u64 {
+                let mut hasher = Xxh3NameHasher::default();
+                hasher.write_u64(a);
+                hasher.write_u64(b);
+                assert!(seen.insert(hasher.finish()), "({a}, {b}) collides");
+            }
+        }
+    }
+
+    #[test]
+    fn hashes_and_hashers_print_what_they_are() {
+        let h = F.invocation_hash(&(1u64, "a")).unwrap();
+        assert_eq!(format!("{h:?}"), format!("InvocationHash({STABLE_VECTOR})"));
+        let hasher = F.hasher();
+        assert!(format!("{hasher:?}").starts_with("InvocationHasher { failed: false"));
+    }
+
     #[test]
     fn fingerprints_are_kept_as_given_or_hashed_from_the_version() {
         assert_eq!(FuncId::new("m", "f", 0xfeed).fingerprint(), 0xfeed);

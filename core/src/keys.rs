@@ -178,3 +178,28 @@ impl fmt::Debug for KeyPair {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    static F: FuncId = FuncId::new("m", "f", 1);
+    static G: FuncId = FuncId::new("m", "g", 1);
+
+    #[test]
+    fn pairs_are_equal_and_hash_alike_by_their_key_names() {
+        let one = KeyPair::new("p:", "c", "lru", Layout::Multiple, &F);
+        let same = KeyPair::new("p:", "c", "lru", Layout::Multiple, &F);
+        let other = KeyPair::new("p:", "c", "lru", Layout::Multiple, &G);
+        assert_eq!(one, same);
+        assert_ne!(one, other);
+        let set: HashSet<KeyPair> = [one.clone(), same, other].into_iter().collect();
+        assert_eq!(set.len(), 2, "equal pairs hash alike, different ones apart");
+        let debug = format!("{one:?}");
+        assert!(
+            debug.contains(one.index()) && debug.contains(one.values()),
+            "{debug}"
+        );
+    }
+}

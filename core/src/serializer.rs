@@ -190,7 +190,12 @@ mod tests {
         // limit is read.
         assert!(s.decode::<u8>(&vec![0; MIN_DECODE_LIMIT + 1]).is_err());
         assert!(check_size(MIN_DECODE_LIMIT, MIN_DECODE_LIMIT).is_ok());
-        assert!(check_size(MIN_DECODE_LIMIT + 1, MIN_DECODE_LIMIT).is_err());
+        let over = check_size(MIN_DECODE_LIMIT + 1, MIN_DECODE_LIMIT).unwrap_err();
+        assert!(
+            over.to_string()
+                .ends_with("1048577 bytes is over the decode limit of 1048576"),
+            "{over}"
+        );
     }
 
     #[test]

@@ -328,6 +328,28 @@ mod tests {
     }
 
     #[test]
+    fn layouts_and_index_kinds_say_what_they_are() {
+        let facts = Layout::ALL.map(|l| (l, l.per_function(), l.is_cluster()));
+        assert_eq!(
+            facts,
+            [
+                (Layout::Single, false, false),
+                (Layout::Multiple, true, false),
+                (Layout::Cluster, false, true),
+                (Layout::ClusterMultiple, true, true),
+            ]
+        );
+        let queues = [
+            IndexKind::SortedSet,
+            IndexKind::Set,
+            IndexKind::S3Fifo,
+            IndexKind::Sieve,
+        ]
+        .map(IndexKind::is_queue);
+        assert_eq!(queues, [false, false, true, true]);
+    }
+
+    #[test]
     fn rules_that_fit_together_pass() {
         for rules in [
             LRU,

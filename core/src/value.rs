@@ -183,6 +183,8 @@ mod tests {
             StoredValue::copy_from_slice(&long)
         );
         assert_ne!(StoredValue::from(vec![1]), StoredValue::from(vec![2]));
+        assert!(StoredValue::from(long.clone()) == long[..]);
+        assert!(StoredValue::from(vec![1]) != [2u8][..]);
         assert_eq!(
             format!("{:?}", StoredValue::from(b"ab".to_vec())),
             "b\"ab\""

@@ -66,10 +66,14 @@ fn a_prometheus_scrape_shows_the_cache_at_work() {
         assert!(body.contains(&line), "no `{line}` in:\n{body}");
     }
     assert!((s.hits, s.misses, s.evictions) == (2, 3, 1), "{s:?}");
-    assert!(
-        body.contains("redis_func_cache_store_seconds") && body.contains("op=\"get\""),
-        "the latency histogram: {body}"
-    );
+    // The latency histogram holds one sample per store call: five reads,
+    // and a write for each of the three misses.
+    for (op, calls) in [("get", 5), ("put", 3)] {
+        let line = format!(
+            "redis_func_cache_store_seconds_count{{cache=\"scraped\",op=\"{op}\"}} {calls}"
+        );
+        assert!(body.contains(&line), "no `{line}` in:\n{body}");
+    }
     per_function_labels(addr);
 }
 

@@ -502,6 +502,19 @@ fn bad_configuration_is_refused_with_a_message_that_says_what_to_change() {
             && text.contains("LruClusterPolicy"),
         "{text}"
     );
+    let tlru = FuncCache::builder("c")
+        .policy(TLruPolicy)
+        .store(BrokenStore {
+            cluster: true,
+            transient: true,
+        })
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        tlru.contains("TLruPolicy") && tlru.contains("TLruClusterPolicy"),
+        "{tlru}"
+    );
     assert!(
         FuncCache::builder("c")
             .policy(LruClusterPolicy)

@@ -588,6 +588,8 @@ fn names_leases_and_refresh_ahead_are_checked_before_a_cache_exists() {
     }
     assert_eq!(refresh(f64::MIN_POSITIVE, second), Ok(()));
     assert_eq!(refresh(2.5, second), Ok(()));
+    let debug = format!("{:?}", redis_func_cache::RefreshAhead::new(2.5));
+    assert!(debug.starts_with("RefreshAhead { beta: 2.5"), "{debug}");
     assert!(refresh(1.0, None).unwrap_err().contains("entry_ttl"));
 }
 

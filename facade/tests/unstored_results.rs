@@ -86,6 +86,28 @@ fn a_result_at_the_limit_is_stored_and_one_byte_over_is_only_returned() {
     assert_eq!(c.stats().too_large, 2, "each over-limit result is counted");
 }
 
+/// The entry API stores what a call would (SPEC §10): a value at the limit
+/// is inserted and read back; one byte over is refused with an error that
+/// says so, and nothing is written.
+#[test]
+fn an_entry_insert_at_the_limit_is_stored_and_one_byte_over_is_refused() {
+    let c = cache(OnStoreError::FailOpen);
+    let entry = c.entry(&F, &1u32).unwrap();
+    entry.insert(&vec![7u8; at_limit()]).unwrap();
+    assert_eq!(
+        entry.peek::<Vec<u8>>().unwrap().map(|v| v.len()),
+        Some(at_limit())
+    );
+    let over = c.entry(&F, &2u32).unwrap();
+    let err = over.insert(&vec![7u8; at_limit() + 1]).unwrap_err();
+    assert!(
+        err.to_string().contains("over the serializer's limit"),
+        "{err}"
+    );
+    assert_eq!(over.peek::<Vec<u8>>().unwrap(), None);
+    assert_eq!(c.stats().writes, 1);
+}
+
 #[test]
 fn a_result_that_does_not_encode_is_returned_or_its_error_propagated() {
     // Failing open: the caller gets the value; nothing is stored.

@@ -85,7 +85,35 @@ fn processes_report_in_the_background_and_read_the_sum() {
             (0, 3, 3, 0),
             "{name}"
         );
+        // Another cache on the same server counts apart.
+        let other = FuncCache::builder(format!("fleet-other-{name}"))
+            .fleet_stats_interval(None)
+            .store(open())
+            .build()
+            .unwrap();
+        other.purge().unwrap();
+        calls(&other, 0..1);
+        other.flush_fleet_stats().unwrap();
+        assert_eq!(
+            fleet_counts(other.fleet_stats().unwrap()),
+            (0, 1, 1, 0),
+            "{name}"
+        );
+        assert_eq!(
+            fleet_counts(silent.fleet_stats().unwrap()),
+            (0, 3, 3, 0),
+            "{name}: its own counters only"
+        );
+        // Counts not yet reported when the purge came are purged with it.
+        calls(&silent, 200..202);
         silent.purge().unwrap();
+        silent.flush_fleet_stats().unwrap();
+        assert_eq!(
+            fleet_counts(silent.fleet_stats().unwrap()),
+            (0, 0, 0, 0),
+            "{name}: a purge forgets what was not yet reported"
+        );
+        other.purge().unwrap();
     }
 }
 

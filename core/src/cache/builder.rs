@@ -533,3 +533,36 @@ impl<S: Store, Z: Serializer> FuncCacheBuilder<S, Z> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FuncId;
+
+    /// The hash tag of a key name (what a cluster hashes), or the whole name.
+    fn slot_text(key: &str) -> &str {
+        key.find('{')
+            .and_then(|open| {
+                key[open + 1..]
+                    .find('}')
+                    .map(|len| &key[open + 1..open + 1 + len])
+            })
+            .unwrap_or(key)
+    }
+
+    #[test]
+    fn fleet_counters_sit_beside_the_pairs_and_in_their_slot() {
+        static F: FuncId = FuncId::new("m", "f", 1);
+        for layout in Layout::ALL {
+            let key = fleet_key("p:", "c", "lru", layout);
+            let pair = KeyPair::new("p:", "c", "lru", layout, &F);
+            assert!(key.starts_with("p:") && key.ends_with(":stats"), "{key}");
+            assert_ne!(key, pair.index());
+            assert_ne!(key, pair.values());
+            if layout == Layout::Cluster {
+                assert_eq!(slot_text(&key), slot_text(pair.index()), "{key}");
+            }
+            assert_ne!(key, fleet_key("p:", "d", "lru", layout), "caches apart");
+        }
+    }
+}

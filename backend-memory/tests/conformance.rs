@@ -51,7 +51,7 @@ async fn memory_store_passes_the_async_suite() {
 /// `dyn` forms must carry every call through to the store behind them.
 struct RunTime<S>(S, ManualClock);
 
-impl<S: redis_func_cache_core::Store> Harness for RunTime<S> {
+impl<S: Store> Harness for RunTime<S> {
     type Store = S;
     fn store(&self) -> &S {
         &self.0

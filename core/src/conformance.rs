@@ -646,18 +646,18 @@ checks! {
         o.store.add_counters(&key, &[("hits", 2), ("misses", 1)]).expect("add_counters");
         o.store.add_counters(&key, &[("hits", 5), ("writes", 0)]).expect("add_counters");
         o.store.add_counters(&other, &[("hits", 100)]).expect("add_counters");
-        let hits_misses = |key: &str| read(key).into_iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>();
+        // (A store may keep a field added as 0, or not.)
+        let nonzero = |key: &str| read(key).into_iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>();
         assert_eq!(
-            hits_misses(&key),
+            nonzero(&key),
             vec![("hits".to_owned(), 7), ("misses".to_owned(), 1)],
             "counts add up per field"
         );
-        assert_eq!(hits_misses(&other), vec![("hits".to_owned(), 100)], "hashes are separate");
+        assert_eq!(nonzero(&other), vec![("hits".to_owned(), 100)], "hashes are separate");
         o.store.remove_counters(&key).expect("remove_counters");
         assert_eq!(read(&key), vec![], "a removed hash is gone");
-        assert_eq!(hits_misses(&other), vec![("hits".to_owned(), 100)]);
+        assert_eq!(nonzero(&other), vec![("hits".to_owned(), 100)]);
         o.store.remove_counters(&other).expect("remove_counters");
-        let _ = h;
     }
 
     /// Two pairs never see each other's entries.

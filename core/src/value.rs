@@ -183,8 +183,9 @@ mod tests {
             StoredValue::copy_from_slice(&long)
         );
         assert_ne!(StoredValue::from(vec![1]), StoredValue::from(vec![2]));
-        assert!(StoredValue::from(long.clone()) == long[..]);
-        assert!(StoredValue::from(vec![1]) != [2u8][..]);
+        let (stored, one) = (StoredValue::from(long.clone()), StoredValue::from(vec![1]));
+        assert!(stored == long[..] && one == [1u8][..]);
+        assert!(one != [2u8][..]);
         assert_eq!(
             format!("{:?}", StoredValue::from(b"ab".to_vec())),
             "b\"ab\""

@@ -1,8 +1,9 @@
 //! The store on the `fred` client: one server or a cluster, chosen by the
 //! URL (`redis://` or `redis-cluster://host:port?node=host:port`).
 //!
-//! The same scripts as the redis-rs store, sent with fred's `EVALSHA` and
-//! `EVAL` on `NOSCRIPT`; in a cluster, to the master of the first key's
+//! The same scripts as the redis-rs store, sent as `FCALL` (and, where
+//! functions are refused, `EVALSHA` and `EVAL` on `NOSCRIPT`: see
+//! [`FunctionRoute`](crate::scripts::FunctionRoute)); in a cluster, to the master of the first key's
 //! slot through a client per master (`fred_nodes`), so that a dead master
 //! costs only its own slots. fred is
 //! async only: the client lives on a runtime of the store's own, which also
@@ -27,8 +28,8 @@ use crate::fred_link::{Link, LinkCommand, is_flapping};
 use crate::fred_nodes::NodeRoutes;
 use crate::guard::{Guard, key_slot};
 use crate::scripts::{
-    Arg, LeasedAnswer, ScriptCall, entry_call, get_call, get_leased_call, hit_value, leased,
-    len_call, member, outcome, purge_call, put_call, sorted_index,
+    Arg, FunctionRoute, LeasedAnswer, Refusal, ScriptCall, entry_call, get_call, get_leased_call,
+    hit_value, leased, len_call, member, outcome, purge_call, put_call, sorted_index,
 };
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
 
@@ -55,6 +56,8 @@ struct Shared {
     guard: Guard,
     cluster: bool,
     io: Option<tokio::runtime::Runtime>,
+    /// Functions or scripts, for every call of the store.
+    route: Arc<FunctionRoute>,
 }
 
 impl Drop for Shared {
@@ -119,15 +122,20 @@ fn is_noscript(e: &fred::error::Error) -> bool {
 struct OwnedCall {
     sha: &'static str,
     text: &'static str,
+    function: &'static str,
+    library: &'static str,
     keys: Vec<Key>,
     args: Vec<Value>,
+    route: Arc<FunctionRoute>,
 }
 
-impl From<ScriptCall<'_>> for OwnedCall {
-    fn from(call: ScriptCall<'_>) -> Self {
+impl OwnedCall {
+    fn new(call: ScriptCall<'_>, route: &Arc<FunctionRoute>) -> Self {
         OwnedCall {
             sha: &call.script.sha,
             text: &call.script.text,
+            function: &call.script.function,
+            library: &call.script.library,
             keys: call.keys().map(Key::from).collect(),
             args: call
                 .args
@@ -138,8 +146,17 @@ impl From<ScriptCall<'_>> for OwnedCall {
                     Arg::Int(n) => Value::String(n.to_string().into()),
                 })
                 .collect(),
+            route: Arc::clone(route),
         }
     }
+}
+
+/// The three ways to send a script call (see [`FunctionRoute`]).
+#[derive(Clone, Copy)]
+enum Form {
+    Fcall,
+    Evalsha,
+    Eval,
 }
 
 /// How often a script is sent again on `TRYAGAIN` while a cluster moves its
@@ -181,15 +198,18 @@ impl OwnedCall {
         }
     }
 
-    /// `EVALSHA`, and `EVAL` on `NOSCRIPT`, to one server (after `ASKING`,
-    /// on one connection, when a cluster redirected the call with `ASK`).
+    /// `FCALL`, or after a refusal `EVALSHA` and `EVAL` on `NOSCRIPT` (see
+    /// [`FunctionRoute`]), to one server (after `ASKING`, on one
+    /// connection, when a cluster redirected the call with `ASK`). A server
+    /// that lost the function gets it again (`FUNCTION LOAD REPLACE`)
+    /// before the call goes as a script.
     async fn send(
         &self,
         client: WithOptions<Client>,
         asking: bool,
     ) -> Result<Value, fred::error::Error> {
-        let sent = |script: bool| {
-            let (command, spelt) = self.spelt(script);
+        let sent = |form: Form| {
+            let (command, spelt) = self.spelt(form);
             if asking {
                 Box::pin(after_asking(&client, command, spelt))
                     as Pin<Box<dyn Future<Output = _> + Send + '_>>
@@ -197,23 +217,43 @@ impl OwnedCall {
                 Box::pin(client.custom(command, spelt))
             }
         };
-        match sent(false).await {
-            Err(e) if is_noscript(&e) => sent(true).await,
+        if self.route.functions() {
+            match sent(Form::Fcall).await {
+                Err(e) => match self.route.after_refusal(e.details()) {
+                    Some(Refusal::NotLoaded) => {
+                        let load =
+                            CustomCommand::new_static("FUNCTION", ClusterHash::Random, false);
+                        let loaded = client
+                            .custom::<Value, _>(load, vec!["LOAD", "REPLACE", self.library])
+                            .await;
+                        if let Err(e) = loaded {
+                            self.route.after_refusal(e.details());
+                        }
+                    }
+                    Some(_) => {}
+                    None => return Err(e),
+                },
+                done => return done,
+            }
+        }
+        match sent(Form::Evalsha).await {
+            Err(e) if is_noscript(&e) => sent(Form::Eval).await,
             other => other,
         }
     }
 
-    /// `EVAL` (`script`) or `EVALSHA` spelt out: the script or its hash,
-    /// the number of keys, the keys, the arguments. (fred's own `evalsha`
-    /// takes no per-call options; a custom command does.)
-    fn spelt(&self, script: bool) -> (CustomCommand, Vec<Value>) {
-        let (name, script) = if script {
-            ("EVAL", self.text)
-        } else {
-            ("EVALSHA", self.sha)
+    /// `FCALL`, `EVALSHA` or `EVAL` spelt out: the function's name, the
+    /// script's hash or the script, the number of keys, the keys, the
+    /// arguments. (fred's own `evalsha` takes no per-call options; a custom
+    /// command does.)
+    fn spelt(&self, form: Form) -> (CustomCommand, Vec<Value>) {
+        let (name, head) = match form {
+            Form::Fcall => ("FCALL", self.function),
+            Form::Evalsha => ("EVALSHA", self.sha),
+            Form::Eval => ("EVAL", self.text),
         };
         let mut spelt = Vec::with_capacity(2 + self.keys.len() + self.args.len());
-        spelt.push(script.into());
+        spelt.push(head.into());
         spelt.push(Value::Integer(self.keys.len() as i64));
         // A key's bytes are shared, not copied.
         spelt.extend(self.keys.iter().cloned().map(Value::from));
@@ -404,6 +444,7 @@ impl FredStore {
                 guard: Guard::new(&options, cluster),
                 cluster,
                 io: Some(io),
+                route: Arc::default(),
             }),
         };
         // Not connected within the deadline is no error here: see above.
@@ -517,7 +558,7 @@ impl FredStore {
         call: ScriptCall<'_>,
     ) -> impl Future<Output = Result<Value, fred::error::Error>> + Send + 'static {
         let to = self.target(call.pair.index());
-        Box::pin(OwnedCall::from(call).invoke(to))
+        Box::pin(OwnedCall::new(call, &self.shared.route).invoke(to))
     }
 
     /// Where a command on `key` goes.

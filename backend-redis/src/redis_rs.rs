@@ -16,23 +16,35 @@ use tokio::sync::OnceCell;
 
 use crate::guard::Guard;
 use crate::scripts::{
-    Arg, LeasedAnswer, ScriptCall, entry_call, get_call, get_leased_call, hit_value, leased,
-    len_call, member, outcome, purge_call, put_call, sorted_index,
+    Arg, FunctionRoute, LeasedAnswer, Refusal, ScriptCall, entry_call, get_call, get_leased_call,
+    hit_value, leased, len_call, member, outcome, purge_call, put_call, sorted_index,
 };
 use crate::topology::{self, Cluster, Standalone, TimedClient, Topology};
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
 
-impl ScriptCall<'_> {
-    fn evalsha(&self) -> Cmd {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(&self.script.sha);
-        self.keys_and_args(&mut cmd);
-        cmd
-    }
+/// The four ways to send a script call (see [`FunctionRoute`]).
+#[derive(Clone, Copy)]
+enum Form {
+    Fcall,
+    Load,
+    Evalsha,
+    Eval,
+}
 
-    fn eval(&self) -> Cmd {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(&self.script.text);
+impl ScriptCall<'_> {
+    fn command(&self, form: Form) -> Cmd {
+        let (name, head) = match form {
+            Form::Fcall => ("FCALL", &self.script.function),
+            Form::Evalsha => ("EVALSHA", &self.script.sha),
+            Form::Eval => ("EVAL", &self.script.text),
+            Form::Load => {
+                let mut cmd = redis::cmd("FUNCTION");
+                cmd.arg("LOAD").arg("REPLACE").arg(&self.script.library);
+                return cmd;
+            }
+        };
+        let mut cmd = redis::cmd(name);
+        cmd.arg(head);
         self.keys_and_args(&mut cmd);
         cmd
     }
@@ -51,27 +63,108 @@ impl ScriptCall<'_> {
         }
     }
 
-    /// `EVALSHA`, routed by its first key in a cluster; `EVAL` on `NOSCRIPT`.
+    /// The call's commands, made now, for a task that outlives the call.
+    fn owned(&self, route: &Arc<FunctionRoute>) -> OwnedCall {
+        OwnedCall {
+            commands: [Form::Fcall, Form::Load, Form::Evalsha, Form::Eval]
+                .map(|form| self.command(form)),
+            route: Arc::clone(route),
+        }
+    }
+
+    /// Sends the call on `con` (routed by its first key in a cluster), in
+    /// the form `route` chooses (see [`send_async`]).
     fn invoke<T: redis::FromRedisValue>(
         &self,
         con: &mut dyn redis::ConnectionLike,
+        route: &FunctionRoute,
     ) -> RedisResult<T> {
-        match self.evalsha().query(con) {
-            Err(e) if is_noscript(&e) => self.eval().query(con),
+        if route.functions() {
+            match self.command(Form::Fcall).query(con) {
+                Err(e) => match refusal(route, &e) {
+                    Some(Refusal::NotLoaded) => {
+                        if let Err(e) = self.command(Form::Load).query::<redis::Value>(con) {
+                            refusal(route, &e);
+                        }
+                    }
+                    Some(_) => {}
+                    None => return Err(e),
+                },
+                done => return done,
+            }
+        }
+        match self.command(Form::Evalsha).query(con) {
+            Err(e) if is_noscript(&e) => self.command(Form::Eval).query(con),
             other => other,
         }
     }
 
-    async fn invoke_async<T, C>(&self, con: &mut C) -> RedisResult<T>
+    async fn invoke_async<T, C>(&self, con: &mut C, route: &FunctionRoute) -> RedisResult<T>
     where
         T: redis::FromRedisValue,
         C: redis::aio::ConnectionLike + Send,
     {
-        match self.evalsha().query_async(con).await {
-            Err(e) if is_noscript(&e) => self.eval().query_async(con).await,
-            other => other,
+        send_async(|form| self.command(form), con, route).await
+    }
+}
+
+/// A script call's commands, owned (see [`ScriptCall::owned`]).
+struct OwnedCall {
+    commands: [Cmd; 4],
+    route: Arc<FunctionRoute>,
+}
+
+impl OwnedCall {
+    async fn invoke_async<T, C>(mut self, con: &mut C) -> RedisResult<T>
+    where
+        T: redis::FromRedisValue,
+        C: redis::aio::ConnectionLike + Send,
+    {
+        let route = Arc::clone(&self.route);
+        // Each form is sent at most once per call.
+        let take = |form: Form| std::mem::replace(&mut self.commands[form as usize], Cmd::new());
+        send_async(take, con, &route).await
+    }
+}
+
+/// Sends a script call: `FCALL` while `route` says functions, and after a
+/// refusal (see [`Refusal`]) `EVALSHA`, then `EVAL` on `NOSCRIPT`. A server
+/// that lost the function gets it again (`FUNCTION LOAD REPLACE`) before
+/// the call goes as a script, so the next call is an `FCALL` again.
+async fn send_async<T, C>(
+    mut command: impl FnMut(Form) -> Cmd,
+    con: &mut C,
+    route: &FunctionRoute,
+) -> RedisResult<T>
+where
+    T: redis::FromRedisValue,
+    C: redis::aio::ConnectionLike + Send,
+{
+    if route.functions() {
+        match command(Form::Fcall).query_async(con).await {
+            Err(e) => match refusal(route, &e) {
+                Some(Refusal::NotLoaded) => {
+                    if let Err(e) = command(Form::Load).query_async::<redis::Value>(con).await {
+                        refusal(route, &e);
+                    }
+                }
+                Some(_) => {}
+                None => return Err(e),
+            },
+            done => return done,
         }
     }
+    match command(Form::Evalsha).query_async(con).await {
+        Err(e) if is_noscript(&e) => command(Form::Eval).query_async(con).await,
+        other => other,
+    }
+}
+
+/// What a server's error answer to `FCALL` or `FUNCTION LOAD` means (see
+/// [`FunctionRoute::after_refusal`]); `None` for other errors.
+fn refusal(route: &FunctionRoute, e: &redis::RedisError) -> Option<Refusal> {
+    let code = e.code()?;
+    route.after_refusal(&format!("{code} {}", e.detail().unwrap_or_default()))
 }
 
 /// The leased get script's answer, read off redis-rs's reply.
@@ -139,6 +232,8 @@ struct Shared<T: Topology> {
     /// The runtime that drives the async connection of callers on other
     /// executors; made on first such use. It lives as long as the store.
     io: std::sync::OnceLock<tokio::runtime::Runtime>,
+    /// Functions or scripts, for every call of the store.
+    route: Arc<FunctionRoute>,
 }
 
 impl<T: Topology> Drop for Shared<T> {
@@ -272,6 +367,7 @@ impl<T: Topology> RedisStore<T> {
                 per_runtime: std::sync::RwLock::new(Vec::new()),
                 connection: OnceCell::new(),
                 io: std::sync::OnceLock::new(),
+                route: Arc::default(),
             }),
         }
     }
@@ -326,24 +422,21 @@ impl<T: Topology> RedisStore<T> {
         if tokio::runtime::Handle::try_current().is_ok() {
             let started = std::time::Instant::now();
             let mut con = self.async_connection().await?;
-            return match call.invoke_async(&mut con).await {
+            let route = &self.shared.route;
+            return match call.invoke_async(&mut con, route).await {
                 // The connection was lost since the last call (a restart,
                 // `CLIENT KILL`): the manager connects again, and the call
                 // goes once more on the new connection (see `on_pool`).
-                Err(e) if !T::CLUSTER && self.may_resend(&e, started) => {
-                    call.invoke_async(&mut con).await.map_err(backend_error)
-                }
+                Err(e) if !T::CLUSTER && self.may_resend(&e, started) => call
+                    .invoke_async(&mut con, route)
+                    .await
+                    .map_err(backend_error),
                 other => other.map_err(backend_error),
             };
         }
-        let (evalsha, eval) = (call.evalsha(), call.eval());
-        self.on_io(move |mut con| async move {
-            match evalsha.query_async(&mut con).await {
-                Err(e) if is_noscript(&e) => eval.query_async(&mut con).await,
-                other => other,
-            }
-        })
-        .await
+        let owned = call.owned(&self.shared.route);
+        self.on_io(move |mut con| async move { owned.invoke_async(&mut con).await })
+            .await
     }
 
     /// Runs `op` with the store's own connection on the store's runtime.
@@ -372,15 +465,11 @@ impl<T: Topology> RedisStore<T> {
         V: redis::FromRedisValue + Send + 'static,
     {
         if !T::CLUSTER {
-            return self.on_pool(|con| call.invoke(con));
+            let route = &self.shared.route;
+            return self.on_pool(|con| call.invoke(con, route));
         }
-        let (evalsha, eval) = (call.evalsha(), call.eval());
-        self.wait_on_io(move |mut con| async move {
-            match evalsha.query_async(&mut con).await {
-                Err(e) if is_noscript(&e) => eval.query_async(&mut con).await,
-                other => other,
-            }
-        })
+        let owned = call.owned(&self.shared.route);
+        self.wait_on_io(move |mut con| async move { owned.invoke_async(&mut con).await })
     }
 
     /// Runs `op` on a pooled connection. A connection the server closed

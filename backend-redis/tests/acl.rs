@@ -1,6 +1,8 @@
 //! The minimal ACL the README documents runs every operation of every
 //! policy, layout and option, on both clients, sync and async, with errors
-//! propagated (so a refused command fails the test).
+//! propagated (so a refused command fails the test); so does the same ACL
+//! without functions, where each store turns to scripts on the first
+//! refused `FCALL`.
 
 mod common;
 
@@ -24,9 +26,40 @@ const ACL: &str = "on >s3cret resetkeys ~redis_func_cache:* resetchannels -@all 
 fn every_operation_runs_as_a_user_with_the_documented_acl() {
     let server = common::Server::start();
     let mut admin = server.connection();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut admin)
+        .unwrap();
+    every_operation_runs_as(&server, ACL);
+    let fcall = common::command_stats(&mut admin, "fcall");
+    assert!(fcall.calls > 1000, "sent as functions: {fcall:?}");
+    assert_eq!(fcall.rejected_calls, 0, "{fcall:?}");
+}
+
+#[test]
+fn every_operation_runs_as_a_user_without_functions() {
+    let server = common::Server::start();
+    let mut admin = server.connection();
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut admin)
+        .unwrap();
+    every_operation_runs_as(&server, &format!("{ACL} -fcall -function"));
+    let fcall = common::command_stats(&mut admin, "fcall");
+    assert_eq!(fcall.calls, 0, "{fcall:?}");
+    assert_eq!(
+        fcall.rejected_calls, 2,
+        "one refused FCALL per store turns it to scripts for good"
+    );
+    let evalsha = common::command_stats(&mut admin, "evalsha");
+    assert!(evalsha.calls > 1000, "sent as scripts: {evalsha:?}");
+}
+
+fn every_operation_runs_as(server: &common::Server, acl: &str) {
+    let mut admin = server.connection();
     let mut setuser = redis::cmd("ACL");
     setuser.arg("SETUSER").arg("cache");
-    for rule in ACL.split_whitespace() {
+    for rule in acl.split_whitespace() {
         setuser.arg(rule);
     }
     let _: () = setuser.query(&mut admin).unwrap();

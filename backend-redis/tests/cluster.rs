@@ -47,6 +47,7 @@ fn the_cluster_store_behaves_as_the_memory_store() {
     for rules in [rules::RR, rules::TLRU] {
         run(&store, rules, Check::Invariants, &layouts, 16);
     }
+    functions_on_every_master(&cluster, store);
 }
 
 #[test]
@@ -133,6 +134,7 @@ fn the_fred_cluster_store_behaves_as_the_memory_store() {
     for rules in [rules::RR, rules::TLRU] {
         run(&store, rules, Check::Invariants, &layouts, 16);
     }
+    functions_on_every_master(&cluster, store.clone());
     // A fred cluster store refuses a layout that splits a pair too.
     let err = FuncCache::builder("c")
         .policy(LruPolicy)
@@ -140,4 +142,58 @@ fn the_fred_cluster_store_behaves_as_the_memory_store() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("LruClusterPolicy"), "{err}");
+}
+
+/// Connections to the cluster's masters.
+fn masters(cluster: &ClusterServers) -> Vec<redis::Connection> {
+    (0..cluster.len())
+        .map(|i| cluster.node(i))
+        .filter_map(|mut con| {
+            let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut con).unwrap();
+            let master = matches!(&role[0], redis::Value::BulkString(r) if r == b"master");
+            master.then_some(con)
+        })
+        .collect()
+}
+
+/// Every master ran the scripts as functions (`FCALL`), and none refused
+/// one; after `FUNCTION FLUSH` on every master, calls on pairs spread over
+/// them load the functions again, with no error to a caller.
+fn functions_on_every_master<S>(cluster: &ClusterServers, store: S)
+where
+    S: redis_func_cache_core::Store + Clone + 'static,
+{
+    let mut masters = masters(cluster);
+    assert_eq!(masters.len(), 3);
+    for con in &mut masters {
+        let fcall = common::command_stats(con, "fcall");
+        assert!(fcall.calls > 0, "{fcall:?}");
+        assert_eq!(fcall.rejected_calls, 0, "{fcall:?}");
+        let _: () = redis::cmd("FUNCTION").arg("FLUSH").query(con).unwrap();
+        let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(con).unwrap();
+    }
+    let cache = FuncCache::builder("reload")
+        .policy(LruClusterMultiplePolicy)
+        .on_store_error(redis_func_cache_core::OnStoreError::Propagate)
+        .fleet_stats_interval(None)
+        .store(store)
+        .build()
+        .unwrap();
+    let funcs: Vec<FuncId> = (0..16u64).map(|i| FuncId::new("app", "r", i)).collect();
+    for _ in 0..3 {
+        for func in &funcs {
+            let v: u32 = cache.call(func, &7u32, || 7).unwrap();
+            assert_eq!(v, 7);
+        }
+    }
+    for con in &mut masters {
+        let fcall = common::command_stats(con, "fcall");
+        let load = common::command_stats(con, "function|load");
+        assert!(load.calls > 0, "loaded again: {load:?}");
+        assert!(fcall.calls > fcall.failed_calls, "{fcall:?}");
+        let libraries: Vec<redis::Value> = redis::cmd("FUNCTION").arg("LIST").query(con).unwrap();
+        assert!(!libraries.is_empty());
+    }
+    assert_eq!(cache.stats().backend_errors, 0);
+    cache.purge().unwrap();
 }

@@ -58,24 +58,35 @@ fn fred_hits_are_one_round_trip_and_survive_script_flush() {
     }
     assert_eq!(
         monitor.client_commands(),
-        vec!["evalsha"; 50],
-        "one EVALSHA per hit"
+        vec!["fcall"; 50],
+        "one FCALL per hit"
     );
-    // After SCRIPT FLUSH, NOSCRIPT is met with EVAL: no caller sees it.
-    let _: () = redis::cmd("SCRIPT")
-        .arg("FLUSH")
-        .query(&mut server.connection())
-        .unwrap();
-    let v: u32 = cache.call(&F, &3u32, || unreachable!()).unwrap();
-    assert_eq!(v, 3);
-    let _: () = redis::cmd("SCRIPT")
-        .arg("FLUSH")
-        .query(&mut server.connection())
-        .unwrap();
-    let v: u32 = rt
-        .block_on(cache.call_async(&F, &100u32, || async { 100 }))
-        .unwrap();
-    assert_eq!(v, 100);
+    // After FUNCTION FLUSH and SCRIPT FLUSH, the refused FCALL loads the
+    // function again and the call goes as EVALSHA, then EVAL on NOSCRIPT:
+    // no caller sees either; the next hit is one FCALL again.
+    for sync in [true, false] {
+        for what in ["FUNCTION", "SCRIPT"] {
+            let _: () = redis::cmd(what)
+                .arg("FLUSH")
+                .query(&mut server.connection())
+                .unwrap();
+        }
+        let monitor = common::Monitor::start(&server);
+        for _ in 0..2 {
+            let v: u32 = if sync {
+                cache.call(&F, &3u32, || unreachable!()).unwrap()
+            } else {
+                rt.block_on(cache.call_async(&F, &3u32, || async { unreachable!() }))
+                    .unwrap()
+            };
+            assert_eq!(v, 3);
+        }
+        assert_eq!(
+            monitor.client_commands(),
+            ["fcall", "function", "evalsha", "eval", "fcall"],
+            "sync: {sync}"
+        );
+    }
     assert_eq!(cache.stats().backend_errors, 0);
 }
 

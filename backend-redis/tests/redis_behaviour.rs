@@ -174,22 +174,14 @@ fn count_round_trips(policy: impl EvictionPolicy + Copy, async_calls: bool) {
         assert_eq!(call(k), k + 1); // 50 hits
     }
     let sent = monitor.client_commands();
-    assert_eq!(
-        sent,
-        vec!["evalsha"; 50],
-        "one EVALSHA per hit, nothing else"
-    );
+    assert_eq!(sent, vec!["fcall"; 50], "one FCALL per hit, nothing else");
     let evictions_before = cache.stats().evictions;
     let monitor = common::Monitor::start(&server);
     for k in 100..120 {
         assert_eq!(call(k), k + 1); // 20 misses, each evicting
     }
     let sent = monitor.client_commands();
-    assert_eq!(
-        sent,
-        vec!["evalsha"; 40],
-        "two EVALSHA per miss, nothing else"
-    );
+    assert_eq!(sent, vec!["fcall"; 40], "two FCALL per miss, nothing else");
     assert_eq!(cache.stats().evictions - evictions_before, 20);
 }
 
@@ -203,6 +195,46 @@ fn one_round_trip_per_hit_and_two_per_miss_sync() {
 fn one_round_trip_per_hit_and_two_per_miss_async() {
     count_round_trips(LruPolicy, true);
     count_round_trips(RrPolicy, true);
+}
+
+/// After `FUNCTION FLUSH` and `SCRIPT FLUSH`, the refused `FCALL` loads the
+/// function again and the call goes as `EVALSHA`, then `EVAL` on
+/// `NOSCRIPT`; the next hit is one `FCALL` again. Sync and async.
+#[test]
+fn a_flushed_function_is_loaded_again() {
+    let server = common::Server::start();
+    let admin = &mut server.connection();
+    let store = RedisStore::open(server.url.as_str()).unwrap();
+    let cache = FuncCache::builder("reload")
+        .policy(LruPolicy)
+        .fleet_stats_interval(None)
+        .store(store)
+        .build()
+        .unwrap();
+    let rt = common::runtime();
+    let call = |sync: bool| -> u32 {
+        if sync {
+            cache.call(&FIB, &3u32, || 4).unwrap()
+        } else {
+            rt.block_on(cache.call_async(&FIB, &3u32, || async { 4 }))
+                .unwrap()
+        }
+    };
+    assert_eq!(call(true), 4);
+    for sync in [true, false] {
+        for what in ["FUNCTION", "SCRIPT"] {
+            let _: () = redis::cmd(what).arg("FLUSH").query(admin).unwrap();
+        }
+        let monitor = common::Monitor::start(&server);
+        assert_eq!(call(sync), 4);
+        assert_eq!(call(sync), 4);
+        assert_eq!(
+            monitor.client_commands(),
+            ["fcall", "function", "evalsha", "eval", "fcall"],
+            "sync: {sync}"
+        );
+    }
+    assert_eq!(cache.stats().backend_errors, 0);
 }
 
 #[test]
@@ -223,7 +255,14 @@ fn script_flush_during_calls_reaches_no_caller() {
         std::thread::spawn(move || {
             let mut flushes = 0;
             while !stop.load(Ordering::Relaxed) {
-                let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut con).unwrap();
+                // Scripts and functions by turns: a flushed function is
+                // loaded again, and meanwhile the call goes as a script.
+                let what = if flushes % 2 == 0 {
+                    "SCRIPT"
+                } else {
+                    "FUNCTION"
+                };
+                let _: () = redis::cmd(what).arg("FLUSH").query(&mut con).unwrap();
                 flushes += 1;
                 std::thread::sleep(Duration::from_millis(2));
             }

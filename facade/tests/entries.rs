@@ -142,7 +142,7 @@ fn each_entry_operation_is_one_round_trip_on_redis() {
         .iter()
         .map(|c| c.split_whitespace().next().unwrap_or(""))
         .collect();
-    assert_eq!(names, ["evalsha"; 4], "{commands:?}");
+    assert_eq!(names, ["fcall"; 4], "{commands:?}");
 }
 
 static MACRO_CACHE: LazyLock<FuncCache<MemoryStore>> = LazyLock::new(|| {

@@ -4,8 +4,9 @@
 # a pair of 1,000 entries, sends N hits of one script and subtracts a run
 # that sends none. Prints instructions per call of each get script (the
 # store's template with the policy's words and TTL written in, as scripts.rs
-# does) and of the bare HGET + ZADD XX script that `compare` measures
-# against.
+# does), sent as the store sends it (FCALL of the script as a function)
+# and as a script (EVALSHA, the fallback), and of the bare HGET + ZADD XX
+# script (EVALSHA) that `compare` measures against.
 #
 #   benches/scripts/get_script_instructions.sh [N]     (needs valgrind)
 set -euo pipefail
@@ -29,24 +30,40 @@ run() { # script, calls, extra arguments -> total instructions
   redis-cli -p "$port" HSET vals "" 1000 >/dev/null # the kept top score
   redis-cli -p "$port" EXPIRE idx 3600 >/dev/null
   redis-cli -p "$port" EXPIRE vals 3600 >/dev/null
-  local sha
-  sha=$(redis-cli -p "$port" SCRIPT LOAD "$1")
-  if [ "$2" -gt 0 ]; then
-    # shellcheck disable=SC2086
-    redis-benchmark -p "$port" -n "$2" -c 1 -r 1000 -q \
-      EVALSHA "$sha" 2 idx vals __rand_int__ $3 >/dev/null 2>&1
+  if [ "$4" = eval ]; then
+    local sha
+    sha=$(redis-cli -p "$port" SCRIPT LOAD "$1")
+    if [ "$2" -gt 0 ]; then
+      # shellcheck disable=SC2086
+      redis-benchmark -p "$port" -n "$2" -c 1 -r 1000 -q \
+        EVALSHA "$sha" 2 idx vals __rand_int__ $3 >/dev/null 2>&1
+    fi
+  else
+    # The library the store loads (scripts.rs): the script as a function.
+    printf '#!lua name=f\nredis.register_function("f", function(KEYS, ARGV)\n%s\nend)\n' \
+      "$1" >"$out/lib.lua"
+    redis-cli -p "$port" -x FUNCTION LOAD <"$out/lib.lua" >/dev/null
+    if [ "$2" -gt 0 ]; then
+      # shellcheck disable=SC2086
+      redis-benchmark -p "$port" -n "$2" -c 1 -r 1000 -q \
+        FCALL f 2 idx vals __rand_int__ $3 >/dev/null 2>&1
+    fi
   fi
   redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
   wait "$pid" || true
   grep -E "^summary:" "$out/cg" | awk '{print $2}'
 }
 
-base=$(run "return 1" 0 "")
-per_call() { echo "$2 $(( ($(run "$1" "$N" "$3") - base) / N ))"; }
+base=$(run "return 1" 0 "" eval)
+per_call() { # script, name, extra arguments, form
+  echo "$2 $4 $(( ($(run "$1" "$N" "$3" "$4") - base) / N ))"
+}
 per_call "local v = redis.call('HGET', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1]) return v" bare __rand_int__
-for words in "z max1 lru" "z incr lfu" "z clock tlru" "z keep fifo"; do
+redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1]) return v" bare __rand_int__ eval
+for words in "z max1 lru" "z incr lfu" "z clock tlru" "z keep fifo" "q visit sieve" "q freq s3fifo"; do
   set -- $words
-  per_call "$(sed -e "s/POLICY_WORDS/'$1', '$2', true, false/" \
-    -e "s/PAIR_TTL/'3600000', 3375000/" "$template")" "$3" ""
+  for form in fcall eval; do
+    per_call "$(sed -e "s/POLICY_WORDS/'$1', '$2', true, false/" \
+      -e "s/PAIR_TTL/'3600000', 3375000/" "$template")" "$3" "" "$form"
+  done
 done

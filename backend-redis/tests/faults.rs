@@ -409,8 +409,9 @@ fn client_pause_write(client: Client) {
 }
 
 /// The server drops every client connection and flushes the script cache
-/// every 5 ms for the fault window (`CLIENT KILL TYPE normal` and `SCRIPT
-/// FLUSH`, as an operator's script, a proxy restart or a failover would):
+/// and the functions every 5 ms for the fault window (`CLIENT KILL TYPE
+/// normal`, `SCRIPT FLUSH` and `FUNCTION FLUSH`, as an operator's script, a
+/// proxy restart or a failover to a server without them would):
 /// calls fail open fast (the breaker opens), no wrong value, and hits come
 /// back once it stops.
 fn kill_and_flush_storm(client: Client) {
@@ -419,7 +420,7 @@ fn kill_and_flush_storm(client: Client) {
         let storm: Arc<Mutex<Option<std::thread::JoinHandle<u64>>>> = Arc::default();
         let (stop_at_end, join) = (stop.clone(), storm.clone());
         let Skipped(skipped) = scenario(
-            "CLIENT KILL + SCRIPT FLUSH every 5 ms",
+            "CLIENT KILL + SCRIPT FLUSH + FUNCTION FLUSH every 5 ms",
             client,
             face,
             move |server| {
@@ -428,7 +429,9 @@ fn kill_and_flush_storm(client: Client) {
                     let (started, mut rounds) = (Instant::now(), 0u64);
                     while !stop.load(Ordering::Relaxed) && started.elapsed() < LIMIT {
                         drop_clients(&mut con);
-                        let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut con).unwrap();
+                        for what in ["SCRIPT", "FUNCTION"] {
+                            let _: () = redis::cmd(what).arg("FLUSH").query(&mut con).unwrap();
+                        }
                         rounds += 1;
                         std::thread::sleep(Duration::from_millis(5));
                     }

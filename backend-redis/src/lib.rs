@@ -1,11 +1,14 @@
 //! The Redis store of `redis-func-cache`, on the `redis` crate.
 //!
-//! Each policy description is carried out by one of three constant Lua
-//! scripts, so a hit is one round trip (`EVALSHA` of the get script) and a
-//! miss two (the get script, then the put script that evicts, inserts and sets
-//! the TTL). Scripts touch only the two keys of a pair, passed as `KEYS`;
-//! values travel only as `ARGV`. After `SCRIPT FLUSH`, a restart or a
-//! failover, `NOSCRIPT` is answered by loading the script again.
+//! Each policy description is carried out by three Lua scripts, so a hit is
+//! one round trip (the get script) and a miss two (the get script, then the
+//! put script that evicts, inserts and sets the TTL).
+//! Scripts touch only the two keys of a pair, passed as `KEYS`; values
+//! travel only as `ARGV`. Each script is sent as a Redis Function (`FCALL`
+//! of a library named after its SHA1, loaded on first use), which costs the
+//! server less per call than `EVALSHA`; a server or user without functions
+//! gets `EVALSHA`. After `FUNCTION FLUSH`, `SCRIPT FLUSH`, a restart or a
+//! failover, the function or the script is loaded again.
 //!
 //! ```no_run
 //! use redis_func_cache::{FuncCache, FuncId};

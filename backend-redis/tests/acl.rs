@@ -24,38 +24,26 @@ const ACL: &str = "on >s3cret resetkeys ~redis_func_cache:* resetchannels -@all 
 
 #[test]
 fn every_operation_runs_as_a_user_with_the_documented_acl() {
-    let server = common::Server::start();
-    let mut admin = server.connection();
-    let _: () = redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query(&mut admin)
-        .unwrap();
-    every_operation_runs_as(&server, ACL);
-    let fcall = common::command_stats(&mut admin, "fcall");
+    let (fcall, _) = every_operation_runs_as(ACL);
     assert!(fcall.calls > 1000, "sent as functions: {fcall:?}");
     assert_eq!(fcall.rejected_calls, 0, "{fcall:?}");
 }
 
 #[test]
 fn every_operation_runs_as_a_user_without_functions() {
-    let server = common::Server::start();
-    let mut admin = server.connection();
-    let _: () = redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query(&mut admin)
-        .unwrap();
-    every_operation_runs_as(&server, &format!("{ACL} -fcall -function"));
-    let fcall = common::command_stats(&mut admin, "fcall");
+    let (fcall, evalsha) = every_operation_runs_as(&format!("{ACL} -fcall -function"));
     assert_eq!(fcall.calls, 0, "{fcall:?}");
     assert_eq!(
         fcall.rejected_calls, 2,
         "one refused FCALL per store turns it to scripts for good"
     );
-    let evalsha = common::command_stats(&mut admin, "evalsha");
     assert!(evalsha.calls > 1000, "sent as scripts: {evalsha:?}");
 }
 
-fn every_operation_runs_as(server: &common::Server, acl: &str) {
+/// Runs every operation on a new server as a user with `acl`, and answers
+/// what the server counted of `FCALL` and `EVALSHA`.
+fn every_operation_runs_as(acl: &str) -> (common::CommandStats, common::CommandStats) {
+    let server = common::Server::start();
     let mut admin = server.connection();
     let mut setuser = redis::cmd("ACL");
     setuser.arg("SETUSER").arg("cache");
@@ -134,4 +122,8 @@ fn every_operation_runs_as(server: &common::Server, acl: &str) {
             }
         }
     }
+    (
+        common::command_stats(&mut admin, "fcall"),
+        common::command_stats(&mut admin, "evalsha"),
+    )
 }

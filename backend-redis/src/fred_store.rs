@@ -444,7 +444,7 @@ impl FredStore {
                 guard: Guard::new(&options, cluster),
                 cluster,
                 io: Some(io),
-                route: Arc::default(),
+                route: Arc::new(FunctionRoute::new(options.functions)),
             }),
         };
         // Not connected within the deadline is no error here: see above.

@@ -75,6 +75,12 @@ pub struct RedisOptions {
     pub deadline: Duration,
     /// When the store's circuit breaker opens and how it probes.
     pub breaker: BreakerOptions,
+    /// Send the scripts as Redis Functions (`FCALL`; default on), which
+    /// costs the server less per call; off, every call is an `EVALSHA`.
+    /// Turn it off on a server shared with users who may `FUNCTION LOAD`:
+    /// a function is found by its name, which another user could load
+    /// other code under, while a script is found by its text's SHA1.
+    pub functions: bool,
 }
 
 impl Default for RedisOptions {
@@ -83,6 +89,7 @@ impl Default for RedisOptions {
             max_sync_connections: 16,
             deadline: Duration::from_millis(250),
             breaker: BreakerOptions::default(),
+            functions: true,
         }
     }
 }
@@ -103,6 +110,19 @@ impl RedisOptions {
     /// Sets [`breaker`](RedisOptions::breaker).
     pub fn breaker(mut self, breaker: BreakerOptions) -> Self {
         self.breaker = breaker;
+        self
+    }
+
+    /// Sets [`functions`](RedisOptions::functions).
+    ///
+    /// ```
+    /// use redis_func_cache_redis::RedisOptions;
+    /// let scripts_only = RedisOptions::default().functions(false);
+    /// assert!(!scripts_only.functions);
+    /// assert!(RedisOptions::default().functions);
+    /// ```
+    pub fn functions(mut self, on: bool) -> Self {
+        self.functions = on;
         self
     }
 }

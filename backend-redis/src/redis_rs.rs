@@ -367,7 +367,7 @@ impl<T: Topology> RedisStore<T> {
                 per_runtime: std::sync::RwLock::new(Vec::new()),
                 connection: OnceCell::new(),
                 io: std::sync::OnceLock::new(),
-                route: Arc::default(),
+                route: Arc::new(FunctionRoute::new(options.functions)),
             }),
         }
     }

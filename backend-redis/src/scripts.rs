@@ -173,7 +173,8 @@ impl ScriptText {
 }
 
 /// Whether a store sends its scripts as functions (`FCALL`) or as scripts
-/// (`EVALSHA`), shared by every call of the store. Functions first; a
+/// (`EVALSHA`), shared by every call of the store. Functions first (unless
+/// [`RedisOptions::functions`](crate::RedisOptions::functions) is off); a
 /// server that does not know them (Redis 6.2) or a user whose ACL refuses
 /// them turns the store to scripts for good, on the first refusal.
 #[derive(Debug, Default)]
@@ -182,6 +183,13 @@ pub(crate) struct FunctionRoute {
 }
 
 impl FunctionRoute {
+    /// Functions first if `functions`, else scripts only.
+    pub(crate) fn new(functions: bool) -> Self {
+        FunctionRoute {
+            scripts_only: AtomicBool::new(!functions),
+        }
+    }
+
     /// Whether the next call goes as `FCALL`.
     pub(crate) fn functions(&self) -> bool {
         !self.scripts_only.load(Ordering::Relaxed)

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use redis_func_cache_core::store::AnyStore;
 use redis_func_cache_core::{EvictionPolicy, FuncCache, FuncId, OnStoreError};
 use redis_func_cache_policies::{
     FifoPolicy, LruClusterMultiplePolicy, LruClusterPolicy, LruMultiplePolicy, LruPolicy, RrPolicy,
     TLruPolicy,
 };
-use redis_func_cache_redis::RedisStore;
+use redis_func_cache_redis::{FredStore, RedisOptions, RedisStore};
 
 static FIB: FuncId = FuncId::new("app::math", "fib", 0xabc);
 
@@ -195,6 +196,55 @@ fn one_round_trip_per_hit_and_two_per_miss_sync() {
 fn one_round_trip_per_hit_and_two_per_miss_async() {
     count_round_trips(LruPolicy, true);
     count_round_trips(RrPolicy, true);
+}
+
+/// With `RedisOptions::functions(false)` every call is an `EVALSHA`, on
+/// both clients, and no function is loaded.
+#[test]
+fn scripts_only_when_functions_are_off() {
+    let server = common::Server::start();
+    let options = RedisOptions::default().functions(false);
+    let stores = [
+        (
+            "redis-rs",
+            AnyStore::new(RedisStore::with_options(server.url.as_str(), options.clone()).unwrap()),
+        ),
+        (
+            "fred",
+            AnyStore::new(FredStore::with_options(server.url.as_str(), options).unwrap()),
+        ),
+    ];
+    let rt = common::runtime();
+    for (client, store) in stores {
+        let cache = FuncCache::builder(format!("scripts-{client}"))
+            .fleet_stats_interval(None)
+            .store(store)
+            .build()
+            .unwrap();
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query(&mut server.connection())
+            .unwrap();
+        let monitor = common::Monitor::start(&server);
+        for k in 0..3u32 {
+            assert_eq!(cache.call(&FIB, &k, || k).unwrap(), k);
+            let v = rt.block_on(cache.call_async(&FIB, &k, || async move { k }));
+            assert_eq!(v.unwrap(), k);
+        }
+        assert_eq!(
+            monitor.client_commands(),
+            ["evalsha", "eval", "evalsha", "eval"]
+                .into_iter()
+                .chain(["evalsha"; 7])
+                .collect::<Vec<_>>(),
+            "{client}: 3 misses (the first loads both scripts with EVAL) and 3 hits"
+        );
+    }
+    let libraries: Vec<redis::Value> = redis::cmd("FUNCTION")
+        .arg("LIST")
+        .query(&mut server.connection())
+        .unwrap();
+    assert!(libraries.is_empty(), "{libraries:?}");
 }
 
 /// After `FUNCTION FLUSH` and `SCRIPT FLUSH`, the refused `FCALL` loads the

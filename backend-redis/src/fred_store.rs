@@ -226,8 +226,14 @@ impl OwnedCall {
                         let loaded = client
                             .custom::<Value, _>(load, vec!["LOAD", "REPLACE", self.library])
                             .await;
+                        // (fred gives a lost connection or a timeout
+                        // kinds of their own; any other error is the
+                        // server's answer.)
                         if let Err(e) = loaded {
-                            self.route.after_refusal(e.details());
+                            use fred::error::ErrorKind as K;
+                            if !matches!(e.kind(), K::IO | K::Timeout | K::Canceled) {
+                                self.route.after_load_refused(e.details());
+                            }
                         }
                     }
                     Some(_) => {}

@@ -84,7 +84,7 @@ impl ScriptCall<'_> {
                 Err(e) => match refusal(route, &e) {
                     Some(Refusal::NotLoaded) => {
                         if let Err(e) = self.command(Form::Load).query::<redis::Value>(con) {
-                            refusal(route, &e);
+                            load_refused(route, &e);
                         }
                     }
                     Some(_) => {}
@@ -145,7 +145,7 @@ where
             Err(e) => match refusal(route, &e) {
                 Some(Refusal::NotLoaded) => {
                     if let Err(e) = command(Form::Load).query_async::<redis::Value>(con).await {
-                        refusal(route, &e);
+                        load_refused(route, &e);
                     }
                 }
                 Some(_) => {}
@@ -160,11 +160,25 @@ where
     }
 }
 
-/// What a server's error answer to `FCALL` or `FUNCTION LOAD` means (see
+/// What a server's error answer to `FCALL` means (see
 /// [`FunctionRoute::after_refusal`]); `None` for other errors.
 fn refusal(route: &FunctionRoute, e: &redis::RedisError) -> Option<Refusal> {
+    route.after_refusal(&server_error(e)?)
+}
+
+/// `FUNCTION LOAD` failed: if the server refused it, see
+/// [`FunctionRoute::after_load_refused`].
+fn load_refused(route: &FunctionRoute, e: &redis::RedisError) {
+    if let Some(message) = server_error(e) {
+        route.after_load_refused(&message);
+    }
+}
+
+/// A server's error answer as its code and text; `None` for a lost
+/// connection, a timeout or a reply that did not parse.
+fn server_error(e: &redis::RedisError) -> Option<String> {
     let code = e.code()?;
-    route.after_refusal(&format!("{code} {}", e.detail().unwrap_or_default()))
+    Some(format!("{code} {}", e.detail().unwrap_or_default()))
 }
 
 /// The leased get script's answer, read off redis-rs's reply.

@@ -224,6 +224,19 @@ impl FunctionRoute {
     }
 }
 
+impl FunctionRoute {
+    /// After the server refused `FUNCTION LOAD` with `message` (a server's
+    /// answer, not a lost connection): scripts for good unless it was out
+    /// of memory, which passes. A load refused for any other reason (an
+    /// ACL, a server without functions, one that cannot compile it) would
+    /// be refused again, and every call would pay for the attempt.
+    pub(crate) fn after_load_refused(&self, message: &str) {
+        if !message.to_ascii_lowercase().starts_with("oom") {
+            self.scripts_only.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Why `FCALL` did not run a function; the call then goes as a script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refusal {
@@ -575,6 +588,35 @@ mod tests {
             assert_eq!(route.after_refusal(message), refusal, "{message}");
             assert_eq!(route.functions(), functions_after, "{message}");
         }
+    }
+
+    /// A refused load turns the store to scripts, unless memory was short.
+    #[test]
+    fn refused_loads() {
+        for (message, functions_after) in [
+            (
+                "OOM command not allowed when used memory > 'maxmemory'.",
+                true,
+            ),
+            ("ERR Error compiling function: user_function:1: ...", false),
+            (
+                "NOPERM this user has no permissions to run the 'function|load' command",
+                false,
+            ),
+            (
+                "ERR unknown command 'FUNCTION', with args beginning with: 'LOAD' ",
+                false,
+            ),
+            (
+                "READONLY You can't write against a read only replica.",
+                false,
+            ),
+        ] {
+            let route = FunctionRoute::new(true);
+            route.after_load_refused(message);
+            assert_eq!(route.functions(), functions_after, "{message}");
+        }
+        assert!(!FunctionRoute::new(false).functions());
     }
 
     /// A script's function is named after its SHA1 and registers the text

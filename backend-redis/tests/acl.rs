@@ -1,8 +1,8 @@
 //! The minimal ACL the README documents runs every operation of every
 //! policy, layout and option, on both clients, sync and async, with errors
 //! propagated (so a refused command fails the test); so does the same ACL
-//! without functions, where each store turns to scripts on the first
-//! refused `FCALL`.
+//! without functions (or without `FUNCTION LOAD`), where each store turns
+//! to scripts on the first refusal.
 
 mod common;
 
@@ -37,6 +37,16 @@ fn every_operation_runs_as_a_user_without_functions() {
         fcall.rejected_calls, 2,
         "one refused FCALL per store turns it to scripts for good"
     );
+    assert!(evalsha.calls > 1000, "sent as scripts: {evalsha:?}");
+}
+
+#[test]
+fn every_operation_runs_as_a_user_who_may_not_load_functions() {
+    // FCALL is allowed, finds no function, and the refused FUNCTION LOAD
+    // turns each store to scripts for good.
+    let (fcall, evalsha) = every_operation_runs_as(&format!("{ACL} -function|load"));
+    assert_eq!(fcall.calls, 2, "one FCALL per store: {fcall:?}");
+    assert_eq!(fcall.failed_calls, 2, "no function there: {fcall:?}");
     assert!(evalsha.calls > 1000, "sent as scripts: {evalsha:?}");
 }
 

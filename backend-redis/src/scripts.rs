@@ -565,8 +565,8 @@ mod tests {
             ),
             // The call's own answers: a script would meet them too.
             (
-                "NOPERM this user has no permissions to run the 'hset' command \
-                 script: rfc_0, on @user_function:12.",
+                "ERR The user executing the script can't run this command or \
+                 subcommand script: rfc_0, on @user_function:175.",
                 None,
                 true,
             ),

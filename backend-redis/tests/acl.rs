@@ -14,7 +14,7 @@ use redis_func_cache_policies::{
     FifoPolicy, LfuMultiplePolicy, LruMultiplePolicy, LruPolicy, MruPolicy, RrPolicy, S3FifoPolicy,
     SievePolicy, TLruPolicy,
 };
-use redis_func_cache_redis::RedisStore;
+use redis_func_cache_redis::{FredStore, RedisOptions, RedisStore};
 
 static F: FuncId = FuncId::new("acl", "f", 1);
 static G: FuncId = FuncId::new("acl", "g", 1);
@@ -136,4 +136,66 @@ fn every_operation_runs_as(acl: &str) -> (common::CommandStats, common::CommandS
         common::command_stats(&mut admin, "fcall"),
         common::command_stats(&mut admin, "evalsha"),
     )
+}
+
+/// A command refused inside a script (here `PTTL`, which a hit reads) is
+/// the call's own error: it reaches the caller (errors propagated), the
+/// call is sent once, not again as another form, and the store keeps its
+/// form (an ACL refusal inside a function is not a refusal of functions).
+#[test]
+fn an_error_inside_a_script_is_sent_once_and_reaches_the_caller() {
+    let server = common::Server::start();
+    let mut admin = server.connection();
+    let mut setuser = redis::cmd("ACL");
+    setuser.arg("SETUSER").arg("cache");
+    for rule in format!("{ACL} -pttl").split_whitespace() {
+        setuser.arg(rule);
+    }
+    let _: () = setuser.query(&mut admin).unwrap();
+    let url = server.url.replace("redis://", "redis://cache:s3cret@");
+    let rt = common::runtime();
+    for functions in [true, false] {
+        let options = RedisOptions::default().functions(functions);
+        for (client, store) in [
+            (
+                "redis-rs",
+                AnyStore::new(RedisStore::with_options(url.as_str(), options.clone()).unwrap()),
+            ),
+            (
+                "fred",
+                AnyStore::new(FredStore::with_options(url.as_str(), options).unwrap()),
+            ),
+        ] {
+            let what = format!("{client}, functions {functions}");
+            let name = format!("script-error-{client}-{functions}");
+            // The entry is written by a user who may read TTLs.
+            let writer = FuncCache::builder(name.as_str())
+                .fleet_stats_interval(None)
+                .store(RedisStore::open(server.url.as_str()).unwrap())
+                .build()
+                .unwrap();
+            let _: u32 = writer.call(&F, &1u32, || 1).unwrap();
+            let reader = FuncCache::builder(name.as_str())
+                .fleet_stats_interval(None)
+                .on_store_error(OnStoreError::Propagate)
+                .store(store)
+                .build()
+                .unwrap();
+            // The first hits may load the script or function and connect;
+            // the next ones show how one call is sent.
+            let hit_sync = || reader.call(&F, &1u32, || 0u32);
+            let hit_async = || rt.block_on(reader.call_async(&F, &1u32, || async { 0u32 }));
+            assert!(hit_sync().is_err(), "{what}");
+            assert!(hit_async().is_err(), "{what}");
+            let monitor = common::Monitor::start(&server);
+            // (Redis 7.0 names the script, not the command.)
+            let refused = "can't run this command";
+            let err = hit_sync().expect_err(&what);
+            assert!(err.to_string().contains(refused), "{what}: {err}");
+            let err = hit_async().expect_err(&what);
+            assert!(err.to_string().contains(refused), "{what}: {err}");
+            let form = if functions { "fcall" } else { "evalsha" };
+            assert_eq!(monitor.client_commands(), [form, form], "{what}");
+        }
+    }
 }

@@ -116,7 +116,7 @@ impl RedisOptions {
     /// Sets [`functions`](RedisOptions::functions).
     ///
     /// ```
-    /// use redis_func_cache_redis::RedisOptions;
+    /// use redis_func_cache::RedisOptions;
     /// let scripts_only = RedisOptions::default().functions(false);
     /// assert!(!scripts_only.functions);
     /// assert!(RedisOptions::default().functions);

@@ -3,9 +3,9 @@
 //!
 //! The same scripts as the redis-rs store, sent as `FCALL` (and, where
 //! functions are refused, `EVALSHA` and `EVAL` on `NOSCRIPT`: see
-//! [`FunctionRoute`](crate::scripts::FunctionRoute)); in a cluster, to the master of the first key's
-//! slot through a client per master (`fred_nodes`), so that a dead master
-//! costs only its own slots. fred is
+//! [`FunctionRoute`](crate::scripts::FunctionRoute)); in a cluster, to the
+//! master of the first key's slot through a client per master
+//! (`fred_nodes`), so that a dead master costs only its own slots. fred is
 //! async only: the client lives on a runtime of the store's own, which also
 //! serves the sync calls, so the store works from any runtime or thread.
 
@@ -28,8 +28,9 @@ use crate::fred_link::{Link, LinkCommand, is_flapping};
 use crate::fred_nodes::NodeRoutes;
 use crate::guard::{Guard, key_slot};
 use crate::scripts::{
-    Arg, FunctionRoute, LeasedAnswer, Refusal, ScriptCall, entry_call, get_call, get_leased_call,
-    hit_value, leased, len_call, member, outcome, purge_call, put_call, sorted_index,
+    Arg, FunctionRoute, LeasedAnswer, Refusal, ScriptCall, ScriptText, entry_call, get_call,
+    get_leased_call, hit_value, leased, len_call, member, outcome, purge_call, put_call,
+    sorted_index,
 };
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
 
@@ -120,10 +121,7 @@ fn is_noscript(e: &fred::error::Error) -> bool {
 
 /// A script call with owned arguments, as fred sends them from another task.
 struct OwnedCall {
-    sha: &'static str,
-    text: &'static str,
-    function: &'static str,
-    library: &'static str,
+    script: &'static ScriptText,
     keys: Vec<Key>,
     args: Vec<Value>,
     route: Arc<FunctionRoute>,
@@ -132,10 +130,7 @@ struct OwnedCall {
 impl OwnedCall {
     fn new(call: ScriptCall<'_>, route: &Arc<FunctionRoute>) -> Self {
         OwnedCall {
-            sha: &call.script.sha,
-            text: &call.script.text,
-            function: &call.script.function,
-            library: &call.script.library,
+            script: call.script,
             keys: call.keys().map(Key::from).collect(),
             args: call
                 .args
@@ -224,7 +219,7 @@ impl OwnedCall {
                         let load =
                             CustomCommand::new_static("FUNCTION", ClusterHash::Random, false);
                         let loaded = client
-                            .custom::<Value, _>(load, vec!["LOAD", "REPLACE", self.library])
+                            .custom::<Value, _>(load, vec!["LOAD", "REPLACE", &self.script.library])
                             .await;
                         // (fred gives a lost connection or a timeout
                         // kinds of their own; any other error is the
@@ -253,13 +248,15 @@ impl OwnedCall {
     /// arguments. (fred's own `evalsha` takes no per-call options; a custom
     /// command does.)
     fn spelt(&self, form: Form) -> (CustomCommand, Vec<Value>) {
+        let script: &'static ScriptText = self.script;
         let (name, head) = match form {
-            Form::Fcall => ("FCALL", self.function),
-            Form::Evalsha => ("EVALSHA", self.sha),
-            Form::Eval => ("EVAL", self.text),
+            Form::Fcall => ("FCALL", script.function.as_str()),
+            Form::Evalsha => ("EVALSHA", script.sha.as_str()),
+            Form::Eval => ("EVAL", script.text.as_str()),
         };
         let mut spelt = Vec::with_capacity(2 + self.keys.len() + self.args.len());
-        spelt.push(head.into());
+        // The texts live as long as the process: shared, not copied.
+        spelt.push(Value::from_static_str(head));
         spelt.push(Value::Integer(self.keys.len() as i64));
         // A key's bytes are shared, not copied.
         spelt.extend(self.keys.iter().cloned().map(Value::from));

@@ -16,8 +16,9 @@ use tokio::sync::OnceCell;
 
 use crate::guard::Guard;
 use crate::scripts::{
-    Arg, FunctionRoute, LeasedAnswer, Refusal, ScriptCall, entry_call, get_call, get_leased_call,
-    hit_value, leased, len_call, member, outcome, purge_call, put_call, sorted_index,
+    Arg, FunctionRoute, LeasedAnswer, Refusal, ScriptCall, ScriptText, entry_call, get_call,
+    get_leased_call, hit_value, leased, len_call, member, outcome, purge_call, put_call,
+    sorted_index,
 };
 use crate::topology::{self, Cluster, Standalone, TimedClient, Topology};
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
@@ -31,21 +32,30 @@ enum Form {
     Eval,
 }
 
+/// The command of `form` for `script`, up to its keys: `FUNCTION LOAD`
+/// whole, the others with the function's name, the hash or the text.
+fn head(script: &ScriptText, form: Form) -> Cmd {
+    let (name, head) = match form {
+        Form::Fcall => ("FCALL", &script.function),
+        Form::Evalsha => ("EVALSHA", &script.sha),
+        Form::Eval => ("EVAL", &script.text),
+        Form::Load => {
+            let mut cmd = redis::cmd("FUNCTION");
+            cmd.arg("LOAD").arg("REPLACE").arg(&script.library);
+            return cmd;
+        }
+    };
+    let mut cmd = redis::cmd(name);
+    cmd.arg(head);
+    cmd
+}
+
 impl ScriptCall<'_> {
     fn command(&self, form: Form) -> Cmd {
-        let (name, head) = match form {
-            Form::Fcall => ("FCALL", &self.script.function),
-            Form::Evalsha => ("EVALSHA", &self.script.sha),
-            Form::Eval => ("EVAL", &self.script.text),
-            Form::Load => {
-                let mut cmd = redis::cmd("FUNCTION");
-                cmd.arg("LOAD").arg("REPLACE").arg(&self.script.library);
-                return cmd;
-            }
-        };
-        let mut cmd = redis::cmd(name);
-        cmd.arg(head);
-        self.keys_and_args(&mut cmd);
+        let mut cmd = head(self.script, form);
+        if !matches!(form, Form::Load) {
+            self.keys_and_args(&mut cmd);
+        }
         cmd
     }
 
@@ -63,11 +73,14 @@ impl ScriptCall<'_> {
         }
     }
 
-    /// The call's commands, made now, for a task that outlives the call.
+    /// The call with its keys and arguments copied, for a task that
+    /// outlives it; each form's command is made when it is sent.
     fn owned(&self, route: &Arc<FunctionRoute>) -> OwnedCall {
+        let mut keys_and_args = Cmd::new();
+        self.keys_and_args(&mut keys_and_args);
         OwnedCall {
-            commands: [Form::Fcall, Form::Load, Form::Evalsha, Form::Eval]
-                .map(|form| self.command(form)),
+            script: self.script,
+            keys_and_args,
             route: Arc::clone(route),
         }
     }
@@ -108,22 +121,34 @@ impl ScriptCall<'_> {
     }
 }
 
-/// A script call's commands, owned (see [`ScriptCall::owned`]).
+/// A script call, owned (see [`ScriptCall::owned`]).
 struct OwnedCall {
-    commands: [Cmd; 4],
+    script: &'static ScriptText,
+    /// The key count, the keys and the arguments, as every form but
+    /// `FUNCTION LOAD` ends.
+    keys_and_args: Cmd,
     route: Arc<FunctionRoute>,
 }
 
 impl OwnedCall {
-    async fn invoke_async<T, C>(mut self, con: &mut C) -> RedisResult<T>
+    fn command(&self, form: Form) -> Cmd {
+        let mut cmd = head(self.script, form);
+        if !matches!(form, Form::Load) {
+            for arg in self.keys_and_args.args_iter() {
+                if let redis::Arg::Simple(bytes) = arg {
+                    cmd.arg(bytes);
+                }
+            }
+        }
+        cmd
+    }
+
+    async fn invoke_async<T, C>(self, con: &mut C) -> RedisResult<T>
     where
         T: redis::FromRedisValue,
         C: redis::aio::ConnectionLike + Send,
     {
-        let route = Arc::clone(&self.route);
-        // Each form is sent at most once per call.
-        let take = |form: Form| std::mem::replace(&mut self.commands[form as usize], Cmd::new());
-        send_async(take, con, &route).await
+        send_async(|form| self.command(form), con, &self.route).await
     }
 }
 

@@ -101,7 +101,9 @@ if rule == 'keep' or kind == 'q' then
   end
 elseif rule == 'incr' then
   -- LFU: one call adds 1 and, answering nil, says the member is missing.
-  local counted = redis.pcall('ZADD', index, 'XX', 'INCR', 1, member)
+  -- (The 1 goes as text: redis.call writes a Lua number with '%.17g',
+  -- which costs about as much as the rest of the call.)
+  local counted = redis.pcall('ZADD', index, 'XX', 'INCR', '1', member)
   if not counted then
     -- A value without its index entry: the pair lost a half. Heal it.
     redis.pcall('HDEL', values, member)
@@ -112,8 +114,9 @@ elseif rule == 'incr' then
   end
   -- (Refused, out of memory: the value is served as it stands.)
 else
-  -- The new score. Numbers go to redis.call as they are: Redis writes them
-  -- with %.17g, exact for every integer a score here reaches (below 2^53).
+  -- The new score, an integer below 2^53. It goes to ZADD as text written
+  -- with '%d': redis.call writes a Lua number with '%.17g', as exact but
+  -- about 2k instructions, 6% of an LRU hit's time in the server.
   local new
   if rule == 'max1' then
     -- The top score ("max") is kept in the values hash under the field ''
@@ -121,9 +124,10 @@ else
     -- HINCRBY both reads it and moves it on; reading it from the index
     -- costs the server more than the rest of a hit. An answer of 1 means
     -- there was no field (a max is at least 1 once a member is in): no
-    -- score yet, the rare path below finds it.
-    new = redis.pcall('HINCRBY', values, '', 1)
-    if new == 1 then
+    -- score yet, the rare path below finds it, as it does when HINCRBY
+    -- failed (an error answer is a table).
+    new = redis.pcall('HINCRBY', values, '', '1')
+    if new == 1 or type(new) ~= 'number' then
       new = nil
     end
   elseif rule == 'clock' then
@@ -137,13 +141,13 @@ else
   end
   -- ZADD XX CH answers 1 when it moved the member: then it is there, and
   -- a hit takes no other path.
-  local moved = new and redis.pcall('ZADD', index, 'XX', 'CH', new, member)
+  local moved = new and redis.pcall('ZADD', index, 'XX', 'CH', string.format('%d', new), member)
   if moved ~= 1 then
-    if rule == 'max1' and type(new) ~= 'number' then
+    if rule == 'max1' and not new then
       -- No kept top (the top left, or an older version wrote the pair), or
       -- HINCRBY failed (refused, out of memory; a '' field that is not a
-      -- number, written by something else) and the ZADD with its answer
-      -- did too. Read the top from the index, keep it, move the member.
+      -- number, written by something else). Read the top from the index,
+      -- keep it, move the member.
       local range = redis.pcall('ZRANGE', index, -1, -1, 'WITHSCORES')
       if range.err then
         return false

@@ -8,6 +8,12 @@
 # and as a script (EVALSHA, the fallback), and of the bare HGET + ZADD XX
 # script (EVALSHA) that `compare` measures against.
 #
+# Two counts per line: the whole server (reading the request, replying,
+# the event loop) and only what runs inside Redis's call(), the span that
+# INFO commandstats times. The second is what `compare`'s
+# redis_hit_server_us rows see; the first dilutes a script's cost with
+# work every command pays alike.
+#
 #   benches/scripts/get_script_instructions.sh [N]     (needs valgrind)
 set -euo pipefail
 N=${1:-2000}
@@ -17,8 +23,9 @@ port=$((20000 + RANDOM % 20000))
 out=$(mktemp -d)
 trap 'redis-cli -p $port SHUTDOWN NOSAVE >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
 
-run() { # script, calls, extra arguments -> total instructions
-  valgrind --tool=callgrind --callgrind-out-file="$out/cg" \
+run() { # script, calls, extra arguments, form, collect -> instructions
+  # shellcheck disable=SC2086
+  valgrind --tool=callgrind $5 --callgrind-out-file="$out/cg" \
     redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.2; done
@@ -57,9 +64,12 @@ run() { # script, calls, extra arguments -> total instructions
 }
 
 per_call() { # script, name, extra arguments, form; minus a run without calls on the same data
-  local base
-  base=$(run "return 1" 0 "" eval)
-  echo "$2 $4 $(( ($(run "$1" "$N" "$3" "$4") - base) / N ))"
+  local base whole inside
+  base=$(run "return 1" 0 "" eval "")
+  whole=$(( ($(run "$1" "$N" "$3" "$4" "") - base) / N ))
+  base=$(run "return 1" 0 "" eval --toggle-collect=call)
+  inside=$(( ($(run "$1" "$N" "$3" "$4" --toggle-collect=call) - base) / N ))
+  echo "$2 $4 whole: $whole in call(): $inside"
 }
 scores=distinct
 per_call "local v = redis.call('HGET', KEYS[2], ARGV[1])

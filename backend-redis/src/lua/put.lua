@@ -13,6 +13,11 @@
 -- per-entry deadline, counted only with an entry TTL) prefixed with 'x'.
 -- KEYS[3], only from caches that take leases: the pair's leases; the put
 --          releases the member's (SPEC §9)
+-- Numbers given to redis.call are written as text below where it is
+-- cheap: redis.call writes a Lua number with '%.17g', about 2k
+-- instructions each. (Globals are not read into locals here, as get.lua
+-- does: the closures below would each capture them, which costs more than
+-- the reads it saves.)
 local index, values = KEYS[1], KEYS[2]
 local member, value, kind = ARGV[1], ARGV[2], ARGV[3]
 if KEYS[3] then
@@ -29,8 +34,22 @@ local function clock()
   return now
 end
 
+-- A score as ZADD takes it. '%d' is exact and cheaper for the integers
+-- scores are (below 2^53 in magnitude); '%.0f', as before, for anything
+-- else a pair written by something else might hold.
 local function score_text(x)
+  if x % 1 == 0 and x < 9007199254740992 and x > -9007199254740992 then
+    return string.format('%d', x)
+  end
   return string.format('%.0f', x)
+end
+
+-- A count for redis.call: the usual 1 as text.
+local function count_text(n)
+  if n == 1 then
+    return '1'
+  end
+  return n
 end
 
 -- Lua's unpack has a stack limit: call with members in chunks.
@@ -98,7 +117,7 @@ local function expired_victim(victim)
 end
 
 local function max_score()
-  local top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+  local top = redis.call('ZRANGE', index, '-1', '-1', 'WITHSCORES')
   if top[2] then
     return tonumber(top[2])
   end
@@ -121,19 +140,20 @@ end
 -- S3-FIFO and SIEVE. Score arguments are formatted by hand: Lua would
 -- send 2^50 as 1.1258999068426e+15.
 local SMALL, MAIN = 1125899906842624, 2251799813685248 -- 2^50, 2^51
+local SMALL_TEXT, MAIN_TEXT = '1125899906842624', '2251799813685248'
 
 -- One S3-FIFO queue's scores, as ZRANGE BYSCORE bounds.
 local function bounds(queue)
   if queue == 'g' then
-    return '1', '(' .. score_text(SMALL)
+    return '1', '(' .. SMALL_TEXT
   elseif queue == 's' then
-    return score_text(SMALL), '(' .. score_text(MAIN)
+    return SMALL_TEXT, '(' .. MAIN_TEXT
   end
-  return score_text(MAIN), '+inf'
+  return MAIN_TEXT, '+inf'
 end
 
 local function first_in(lo, hi)
-  local r = redis.call('ZRANGE', index, lo, hi, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
+  local r = redis.call('ZRANGE', index, lo, hi, 'BYSCORE', 'LIMIT', '0', '1', 'WITHSCORES')
   if r[1] then
     return r[1], tonumber(r[2])
   end
@@ -141,7 +161,7 @@ local function first_in(lo, hi)
 end
 
 local function last_in(lo, hi)
-  local r = redis.call('ZRANGE', index, hi, lo, 'BYSCORE', 'REV', 'LIMIT', 0, 1, 'WITHSCORES')
+  local r = redis.call('ZRANGE', index, hi, lo, 'BYSCORE', 'REV', 'LIMIT', '0', '1', 'WITHSCORES')
   if r[1] then
     return r[1], tonumber(r[2])
   end
@@ -348,16 +368,16 @@ else
     local n = size - maxsize + 1
     local victim = ARGV[6]
     if kind == 's' then
-      evicted = redis.call('SPOP', index, n)
+      evicted = redis.call('SPOP', index, count_text(n))
     elseif victim == 'rand' then
-      evicted = redis.call('ZRANDMEMBER', index, n)
+      evicted = redis.call('ZRANDMEMBER', index, count_text(n))
       each_chunk('ZREM', index, evicted)
     else
       local popped
       if victim == 'high' then
-        popped = redis.call('ZPOPMAX', index, n)
+        popped = redis.call('ZPOPMAX', index, count_text(n))
       else
-        popped = redis.call('ZPOPMIN', index, n)
+        popped = redis.call('ZPOPMIN', index, count_text(n))
       end
       for i = 1, #popped, 2 do
         evicted[#evicted + 1] = popped[i]

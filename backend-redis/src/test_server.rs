@@ -16,34 +16,36 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server and waits until it answers `PING`.
+    /// Starts a server and waits until it answers `PING`, as itself.
+    ///
+    /// A port found free can be taken by another test's server before ours
+    /// binds it; ours then exits, and the port answers for the other one
+    /// until that test stops it. So the server must answer with its own
+    /// process id, and a server that lost its port is started again on
+    /// another (at most [`PORT_ATTEMPTS`] times).
     ///
     /// # Panics
     ///
     /// If `redis-server` is missing or does not answer within 10 s: a test
     /// that needs Redis fails without it, it never skips.
     pub fn start() -> Server {
-        let server = RedisServer::new();
-        let (host, port) = server
-            .host_and_port()
-            .expect("redis-test serves on TCP unless REDISRS_SERVER_TYPE says otherwise");
-        let url = format!("redis://{host}:{port}/");
-        let client = redis::Client::open(url.as_str()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let ping = client
-                .get_connection()
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
-            match ping {
-                Ok(_) => break,
-                Err(e) if Instant::now() > deadline => panic!(
-                    "redis-server did not answer on {url} within 10 s ({e}); is redis-server installed? log: {:?}",
+        let mut lost = Vec::new();
+        for _ in 0..PORT_ATTEMPTS {
+            let mut server = RedisServer::new();
+            let (host, port) = server
+                .host_and_port()
+                .expect("redis-test serves on TCP unless REDISRS_SERVER_TYPE says otherwise");
+            let url = format!("redis://{host}:{port}/");
+            match wait_until_answering(&mut server.process, &url) {
+                Ok(()) => return Server { server, url },
+                Err(Start::PortTaken(why)) => lost.push(why),
+                Err(Start::Silent(why)) => panic!(
+                    "{why}; is redis-server installed? log: {:?}",
                     server.log_file_contents()
                 ),
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
             }
         }
-        Server { server, url }
+        panic!("redis-server lost its port {PORT_ATTEMPTS} times: {lost:?}")
     }
 
     /// The server's port.
@@ -57,6 +59,59 @@ impl Server {
             .unwrap()
             .get_connection()
             .unwrap()
+    }
+}
+
+/// How many ports a test server tries before its test fails.
+pub const PORT_ATTEMPTS: usize = 5;
+
+/// Why a `redis-server` did not come up.
+enum Start {
+    /// Another process has its port (ours exited, or another server
+    /// answers there): try another port.
+    PortTaken(String),
+    /// Nothing answered in time.
+    Silent(String),
+}
+
+/// The process id a server gives in `INFO server`.
+fn process_id(con: &mut redis::Connection) -> redis::RedisResult<Option<u32>> {
+    let info: String = redis::cmd("INFO").arg("server").query(con)?;
+    Ok(info
+        .lines()
+        .find_map(|line| line.strip_prefix("process_id:"))
+        .and_then(|id| id.trim().parse().ok()))
+}
+
+/// Waits (at most 10 s) until `child`, a `redis-server` started for `url`,
+/// answers there as itself.
+fn wait_until_answering(child: &mut std::process::Child, url: &str) -> Result<(), Start> {
+    let client = redis::Client::open(url).map_err(|e| Start::Silent(format!("{url}: {e}")))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(Start::PortTaken(format!(
+                "redis-server for {url} exited ({status})"
+            )));
+        }
+        let answer = client
+            .get_connection_with_timeout(Duration::from_millis(500))
+            .and_then(|mut c| process_id(&mut c));
+        match answer {
+            Ok(Some(id)) if id == child.id() => return Ok(()),
+            Ok(other) => {
+                return Err(Start::PortTaken(format!(
+                    "{url} answered as process {other:?}, not {}",
+                    child.id()
+                )));
+            }
+            Err(e) if Instant::now() > deadline => {
+                return Err(Start::Silent(format!(
+                    "redis-server did not answer on {url} within 10 s ({e})"
+                )));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
     }
 }
 
@@ -228,24 +283,33 @@ pub struct OwnedServer {
 }
 
 impl OwnedServer {
-    /// Starts a server without persistence and waits until it answers.
+    /// Starts a server without persistence and waits until it answers, as
+    /// itself (on another port if another server took the one found free,
+    /// as [`Server::start`] does).
     ///
     /// # Panics
     ///
     /// If `redis-server` is missing or does not answer within 10 s.
     pub fn start() -> OwnedServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free loopback port");
-        let mut server = OwnedServer {
-            port,
-            child: None,
-            paused: false,
-            url: format!("redis://127.0.0.1:{port}/"),
-        };
-        server.spawn();
-        server
+        let mut lost = Vec::new();
+        for _ in 0..PORT_ATTEMPTS {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free loopback port");
+            let mut server = OwnedServer {
+                port,
+                child: None,
+                paused: false,
+                url: format!("redis://127.0.0.1:{port}/"),
+            };
+            match server.spawn() {
+                Ok(()) => return server,
+                Err(Start::PortTaken(why)) => lost.push(why),
+                Err(Start::Silent(why)) => panic!("{why}"),
+            }
+        }
+        panic!("redis-server lost its port {PORT_ATTEMPTS} times: {lost:?}")
     }
 
     /// A port nothing listens on yet, and the server that will: not
@@ -256,8 +320,8 @@ impl OwnedServer {
         server
     }
 
-    fn spawn(&mut self) {
-        let child = std::process::Command::new("redis-server")
+    fn spawn(&mut self) -> Result<(), Start> {
+        let mut child = std::process::Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args([
                 "--save",
@@ -270,21 +334,10 @@ impl OwnedServer {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server starts (is it installed?)");
+        let started = wait_until_answering(&mut child, &self.url);
+        // Kept even when it failed, so drop (or kill) still stops it.
         self.child = Some(child);
-        let client = redis::Client::open(self.url.as_str()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let ping = client
-                .get_connection_with_timeout(Duration::from_millis(200))
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
-            match ping {
-                Ok(_) => return,
-                Err(e) if Instant::now() > deadline => {
-                    panic!("redis-server on port {} did not answer: {e}", self.port)
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        }
+        started
     }
 
     /// The port.
@@ -310,9 +363,19 @@ impl OwnedServer {
     }
 
     /// Starts it again on the same port, empty.
+    ///
+    /// # Panics
+    ///
+    /// If it does not answer within 10 s, or another process took the port
+    /// while it was down (the tests that restart a server need its port).
     pub fn restart(&mut self) {
         self.kill();
-        self.spawn();
+        match self.spawn() {
+            Ok(()) => {}
+            Err(Start::PortTaken(why) | Start::Silent(why)) => {
+                panic!("restarting the server on port {}: {why}", self.port)
+            }
+        }
     }
 
     fn signal(&self, signal: &str) {
@@ -359,4 +422,36 @@ pub fn connected_fred(url: &str) -> crate::FredStore {
         .wait_connected(std::time::Duration::from_secs(10))
         .expect("fred connects within 10 s");
     store
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A second server started on a port the first one holds is not taken
+    /// for up: it exits (the port is in use), or the port answers as the
+    /// other process. (Before, a `PING` there passed, and the test used
+    /// another test's server until that one stopped.)
+    #[test]
+    fn a_port_answered_by_another_server_is_not_ours() {
+        let mut first = Server::start();
+        let mut second = std::process::Command::new("redis-server")
+            .args(["--port", &first.port().to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let answered = wait_until_answering(&mut second, &first.url);
+        let _ = second.kill();
+        let _ = second.wait();
+        assert!(
+            matches!(answered, Err(Start::PortTaken(_))),
+            "the second server was taken for up"
+        );
+        // The first still answers as itself.
+        assert!(matches!(
+            wait_until_answering(&mut first.server.process, &first.url),
+            Ok(())
+        ));
+    }
 }

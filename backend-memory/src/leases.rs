@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use redis_func_cache_core::store::{Leased, StoredValue};
+use redis_func_cache_core::store::{Leased, Lookup};
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 
 use crate::sync::Mutex;
@@ -31,23 +31,31 @@ impl Leases {
         member: InvocationHash,
         lease: Duration,
         now: u64,
-        read: impl FnOnce() -> Result<Option<StoredValue>, Error>,
+        read: impl FnOnce() -> Result<Lookup, Error>,
     ) -> Result<Leased, Error> {
         let mut held = self.held.lock();
-        if let Some(value) = read()? {
-            return Ok(Leased::Hit(value));
-        }
+        let expired = match read()? {
+            Lookup::Hit(value) => return Ok(Leased::Hit(value)),
+            Lookup::Miss => false,
+            Lookup::Expired => true,
+        };
         let key = (Box::from(pair.index()), member);
-        if let Some(&end) = held.get(&key)
-            && end > now
-        {
-            return Ok(Leased::Held(Duration::from_micros(end - now)));
-        }
-        // Leases whose holders never put (they failed or died) end here.
-        held.retain(|_, end| *end > now);
-        let micros = u64::try_from(lease.as_micros()).unwrap_or(u64::MAX);
-        held.insert(key, now.saturating_add(micros));
-        Ok(Leased::Granted)
+        let leased = match held.get(&key) {
+            Some(&end) if end > now => Leased::Held(Duration::from_micros(end - now)),
+            _ => {
+                // Leases whose holders never put (they failed or died) end
+                // here.
+                held.retain(|_, end| *end > now);
+                let micros = u64::try_from(lease.as_micros()).unwrap_or(u64::MAX);
+                held.insert(key, now.saturating_add(micros));
+                Leased::Granted
+            }
+        };
+        Ok(if expired {
+            Leased::Expired(Box::new(leased))
+        } else {
+            leased
+        })
     }
 
     /// Ends `member`'s lease, if any (a put of its value).
@@ -73,6 +81,8 @@ impl Leases {
 
 #[cfg(test)]
 mod tests {
+    use redis_func_cache_core::store::StoredValue;
+
     use super::*;
 
     fn pair() -> KeyPair {
@@ -83,7 +93,7 @@ mod tests {
     fn the_first_miss_is_granted_the_next_told_how_long_to_wait() {
         let (leases, m) = (Leases::default(), InvocationHash::from_bytes([1; 16]));
         let lease = Duration::from_millis(100);
-        let miss = || Ok(None);
+        let miss = || Ok(Lookup::Miss);
         assert_eq!(
             leases.get_or_lease(&pair(), m, lease, 0, miss).unwrap(),
             Leased::Granted
@@ -115,7 +125,7 @@ mod tests {
             InvocationHash::from_bytes([4; 16]),
         );
         let lease = Duration::from_millis(100);
-        let miss = || Ok(None);
+        let miss = || Ok(Lookup::Miss);
         assert_eq!(
             leases.get_or_lease(&pair(), dead, lease, 0, miss).unwrap(),
             Leased::Granted
@@ -141,7 +151,7 @@ mod tests {
     #[test]
     fn a_hit_takes_no_lease() {
         let (leases, m) = (Leases::default(), InvocationHash::from_bytes([2; 16]));
-        let hit = || Ok(Some(StoredValue::from(&b"v"[..])));
+        let hit = || Ok(Lookup::Hit(StoredValue::from(&b"v"[..])));
         let got = leases.get_or_lease(&pair(), m, Duration::from_secs(1), 0, hit);
         assert!(matches!(got, Ok(Leased::Hit(_))));
         assert_eq!(leases.live(0), 0);

@@ -39,7 +39,7 @@ use std::time::Duration;
 use redis_func_cache_core::clock::{Clock, SystemClock};
 use redis_func_cache_core::policy::IndexKind;
 use redis_func_cache_core::store::{
-    Capabilities, GetRequest, Leased, PutOutcome, PutRequest, Store, StoredValue,
+    Capabilities, GetRequest, Leased, Lookup, PutOutcome, PutRequest, Store, StoredValue,
 };
 use redis_func_cache_core::{Error, FastNameHasher, KeyPair, StoreId};
 
@@ -230,7 +230,7 @@ impl Store for MemoryStore {
         Capabilities::new("memory")
     }
 
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Lookup, Error> {
         let now = self.now();
         if let Some(state) = req.pair.handle::<SharedPair>(self.shared.id) {
             return state.get(req, now);
@@ -240,7 +240,7 @@ impl Store for MemoryStore {
                 req.pair.keep_handle(self.shared.id, Arc::clone(state));
                 state.get(req, now)
             }
-            None => Ok(None),
+            None => Ok(Lookup::Miss),
         }
     }
 
@@ -336,7 +336,7 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Lookup, Error> {
         self.get(req)
     }
 

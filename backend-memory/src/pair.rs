@@ -9,7 +9,7 @@ use crossbeam_utils::CachePadded;
 use redis_func_cache_core::clock::micros;
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim};
 use redis_func_cache_core::store::{
-    Expiry, GetRequest, PairContents, PutOutcome, PutRequest, StoredValue,
+    Expiry, GetRequest, Lookup, PairContents, PutOutcome, PutRequest, StoredValue,
 };
 use redis_func_cache_core::{Error, InvocationHash};
 
@@ -189,8 +189,10 @@ impl Touch {
 /// What a hit under the shared lock found.
 #[derive(Debug)]
 pub(crate) enum SharedGet {
-    /// The answer, with the score change to apply later, if any.
-    Done(Option<StoredValue>, Option<Touch>),
+    /// A miss that removed nothing.
+    Miss,
+    /// A hit, with the score change to apply later, if any.
+    Hit(StoredValue, Option<Touch>),
     /// It must remove something or apply a rule that does not commute:
     /// run it again under the exclusive lock.
     NeedsExclusive,
@@ -374,20 +376,20 @@ impl PairState {
     /// with [`PairState::apply`] before the next exclusive operation.
     pub(crate) fn shared_get(&self, req: &GetRequest<'_>, now: u64) -> SharedGet {
         if self.entries.is_empty() || now >= self.hot.expires_at.load(Relaxed) {
-            return SharedGet::Done(None, None);
+            return SharedGet::Miss;
         }
         if self.index.kind() != req.rules.index {
             return SharedGet::NeedsExclusive;
         }
         let member = req.member;
         let Some(entry) = self.entries.get(&member) else {
-            return SharedGet::Done(None, None);
+            return SharedGet::Miss;
         };
         if now >= entry.deadline {
             return SharedGet::NeedsExclusive;
         }
         if without_deadline_for(req, entry.deadline) {
-            return SharedGet::Done(None, None);
+            return SharedGet::Miss;
         }
         let touch = match (&self.index, req.rules.on_hit) {
             (Index::Queues(queues), _) => queues
@@ -416,7 +418,7 @@ impl PairState {
                 self.hot.expires_at.store(until, Relaxed);
             }
         }
-        SharedGet::Done(Some(entry.value.clone()), touch)
+        SharedGet::Hit(entry.value.clone(), touch)
     }
 
     /// Applies a hit's score change (a member gone since is skipped).
@@ -454,22 +456,18 @@ impl PairState {
         *self.hot.top.get_mut() = self.max_score();
     }
 
-    pub(crate) fn get(
-        &mut self,
-        req: &GetRequest<'_>,
-        now: u64,
-    ) -> Result<Option<StoredValue>, Error> {
+    pub(crate) fn get(&mut self, req: &GetRequest<'_>, now: u64) -> Result<Lookup, Error> {
         self.prepare(req.rules, now)?;
         let member = req.member;
         let Some(entry) = self.entries.get(&member) else {
-            return Ok(None);
+            return Ok(Lookup::Miss);
         };
         if now >= entry.deadline {
             self.remove(member);
-            return Ok(None);
+            return Ok(Lookup::Expired);
         }
         if without_deadline_for(req, entry.deadline) {
-            return Ok(None);
+            return Ok(Lookup::Miss);
         }
         let (value, old) = (entry.value.clone(), self.index.score_of(entry));
         if let Index::Queues(queues) = &mut self.index {
@@ -480,7 +478,7 @@ impl PairState {
         if hit_restarts(&req.expiry, *self.hot.expires_at.get_mut(), now) {
             self.slide(&req.expiry, now);
         }
-        Ok(Some(value))
+        Ok(Lookup::Hit(value))
     }
 
     /// What [`PairState::get`] would return, changing nothing (SPEC §10):

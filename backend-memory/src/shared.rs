@@ -16,7 +16,7 @@ use std::sync::{OnceLock, PoisonError};
 use crossbeam_utils::CachePadded;
 use redis_func_cache_core::Error;
 use redis_func_cache_core::policy::IndexKind;
-use redis_func_cache_core::store::{GetRequest, StoredValue};
+use redis_func_cache_core::store::{GetRequest, Lookup};
 
 use crate::pair::{PairState, SharedGet, Touch};
 use crate::sync::{Mutex, RwLock, RwLockWriteGuard, thread_local};
@@ -110,14 +110,15 @@ impl SharedPair {
     }
 
     /// A read with the policy's hit rule, as [`PairState::get`] does it.
-    pub(crate) fn get(&self, req: &GetRequest<'_>, now: u64) -> Result<Option<StoredValue>, Error> {
+    pub(crate) fn get(&self, req: &GetRequest<'_>, now: u64) -> Result<Lookup, Error> {
         let buffered = {
             // Nothing panics while holding the lock; if something did, the
             // pair is still whole (every change completes before the next).
             let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
             match state.shared_get(req, now) {
-                SharedGet::Done(value, None) => return Ok(value),
-                SharedGet::Done(value, Some(touch)) => {
+                SharedGet::Miss => return Ok(Lookup::Miss),
+                SharedGet::Hit(value, None) => return Ok(Lookup::Hit(value)),
+                SharedGet::Hit(value, Some(touch)) => {
                     let buffer = &self.buffers[thread_number() % self.buffers.len()];
                     let mut buffer = buffer.lock();
                     buffer.push(touch);
@@ -136,7 +137,7 @@ impl SharedPair {
                     self.apply_buffered(&mut state);
                     state.sync_top();
                 }
-                Ok(value)
+                Ok(Lookup::Hit(value))
             }
             None => self.exclusive(|state| state.get(req, now)),
         }
@@ -186,7 +187,8 @@ mod tests {
 
     fn hit(shared: &SharedPair, pair: &KeyPair, rules: &PolicyRules, k: u64) {
         let req = GetRequest::new(pair, member(k), rules, EXPIRY);
-        assert!(shared.get(&req, 0).expect("a get").is_some(), "{k} hits");
+        let found = shared.get(&req, 0).expect("a get");
+        assert!(matches!(found, Lookup::Hit(_)), "{k} hits");
     }
 
     /// A hit leaves its score change in a buffer (it took only the shared

@@ -54,7 +54,7 @@ fn hit_from_threads(store: &MemoryStore, pair: &KeyPair, rules: &PolicyRules) ->
                         let k = mine[rng.usize(..mine.len())];
                         let req = GetRequest::new(pair, member(k), rules, EXPIRY);
                         let value = store.get(&req).expect("memory reads do not fail");
-                        assert_eq!(value.as_deref(), Some(&k.to_le_bytes()[..]));
+                        assert_eq!(value.into_value().as_deref(), Some(&k.to_le_bytes()[..]));
                         last_hit[k as usize] = Some(i);
                     }
                     let mut hit: Vec<u64> = mine
@@ -152,7 +152,13 @@ fn a_key_hit_on_two_threads_keeps_its_later_hit() {
                 let hit = |k: u64| {
                     clock.advance(Duration::from_millis(1));
                     let req = GetRequest::new(&pair, member(k), &rules, EXPIRY);
-                    assert!(store.get(&req).expect("memory reads do not fail").is_some());
+                    assert!(
+                        store
+                            .get(&req)
+                            .expect("memory reads do not fail")
+                            .into_value()
+                            .is_some()
+                    );
                 };
                 put(x);
                 put(y);

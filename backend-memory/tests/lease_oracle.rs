@@ -108,6 +108,7 @@ fn run_store(ops: &[Op]) -> Vec<Seen> {
                     Leased::Granted => Seen::Granted,
                     Leased::Held(left) => Seen::Held(left),
                     Leased::Unleased => panic!("the memory store always records a lease"),
+                    Leased::Expired(_) => panic!("nothing expires here: no per-entry TTL"),
                 }
             }
             Op::Put(k, release) => {

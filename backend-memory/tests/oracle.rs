@@ -128,7 +128,7 @@ impl Subject {
 
     fn get(&self, k: u8) -> Option<u8> {
         let req = GetRequest::new(&self.pair, member(k), &self.rules, EXPIRY);
-        self.store.get(&req).unwrap().map(|b| b[0])
+        self.store.get(&req).unwrap().into_value().map(|b| b[0])
     }
 
     fn put(&self, k: u8, v: u8) -> Vec<InvocationHash> {

@@ -31,7 +31,10 @@ fn put(store: &MemoryStore, pair: &KeyPair, k: u64, value: &'static str) {
 
 fn get(store: &MemoryStore, pair: &KeyPair, k: u64) -> Option<String> {
     let req = GetRequest::new(pair, member(k), &rules::LRU, EXPIRY);
-    let value = store.get(&req).expect("memory reads do not fail")?;
+    let value = store
+        .get(&req)
+        .expect("memory reads do not fail")
+        .into_value()?;
     Some(String::from_utf8(value.to_vec()).expect("utf-8 values"))
 }
 

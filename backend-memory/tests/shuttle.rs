@@ -91,7 +91,7 @@ fn run_op(
         Op::Get(f, k) => {
             let member = FUNCS[f].invocation_hash(&k).unwrap();
             let req = GetRequest::new(&pairs[f], member, rules, EXPIRY);
-            match store.get(&req).unwrap() {
+            match store.get(&req).unwrap().into_value() {
                 Some(v) => Seen::Hit(v[0]),
                 None => Seen::Miss,
             }

@@ -35,7 +35,10 @@ fn a_pair_of_another_index_kind_is_an_error_not_a_hit() {
     );
     store.put(&put).unwrap();
     let as_lru = GetRequest::new(&pair, member, &rules::LRU, EXPIRY);
-    assert_eq!(store.get(&as_lru).unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(
+        store.get(&as_lru).unwrap().into_value().as_deref(),
+        Some(&b"v"[..])
+    );
     for other in [rules::RR, rules::S3FIFO, rules::SIEVE] {
         let read = GetRequest::new(&pair, member, &other, EXPIRY);
         let err = store.get(&read).expect_err("another kind of index");
@@ -46,7 +49,10 @@ fn a_pair_of_another_index_kind_is_an_error_not_a_hit() {
         );
     }
     // The pair is untouched.
-    assert_eq!(store.get(&as_lru).unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(
+        store.get(&as_lru).unwrap().into_value().as_deref(),
+        Some(&b"v"[..])
+    );
 }
 
 /// Counter hashes add up per field and key, read back sorted, and go away.
@@ -188,6 +194,7 @@ fn expired_queue_entries_leave_no_trace() {
                 store
                     .get(&GetRequest::new(&pair, member, &rules, with_ttl))
                     .unwrap()
+                    .into_value()
                     .is_some()
             };
             if expired_first {

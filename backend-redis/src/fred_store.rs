@@ -19,7 +19,7 @@ use fred::prelude::*;
 use fred::types::{ClusterHash, CustomCommand, Key, Value};
 use futures::StreamExt;
 use redis_func_cache_core::store::{
-    Bytes, Capabilities, GetRequest, Leased, PairContents, PutOutcome, PutRequest, Store,
+    Bytes, Capabilities, GetRequest, Leased, Lookup, PairContents, PutOutcome, PutRequest, Store,
     StoredValue,
 };
 use redis_func_cache_core::{Error as CacheError, InvocationHash, KeyPair};
@@ -28,8 +28,8 @@ use crate::fred_link::{Link, LinkCommand, is_flapping};
 use crate::fred_nodes::NodeRoutes;
 use crate::guard::{Guard, key_slot};
 use crate::scripts::{
-    Arg, FunctionRoute, LeasedAnswer, Refusal, ScriptCall, ScriptText, entry_call, get_call,
-    get_leased_call, hit_value, leased, len_call, member, outcome, purge_call, put_call,
+    Arg, FunctionRoute, GetAnswer, Refusal, ScriptCall, ScriptText, entry_call, get_call,
+    get_leased_call, hit_value, leased, len_call, looked_up, member, outcome, purge_call, put_call,
     sorted_index,
 };
 use crate::{BACKEND, RedisOptions, glob_escape, pair_of_index_key};
@@ -336,18 +336,23 @@ fn removed_of(value: Value) -> Result<bool, CacheError> {
     }
 }
 
-/// The leased get script's answer, read off fred's reply.
-fn leased_answer(value: Value) -> Result<LeasedAnswer, CacheError> {
+/// A get script's answer, read off fred's reply.
+fn get_answer(value: Value) -> Result<GetAnswer, CacheError> {
     match value {
-        Value::Null => Ok(LeasedAnswer::Nothing),
-        Value::Integer(n) => Ok(LeasedAnswer::Number(n)),
-        other => match stored_bytes_of(other.clone()) {
-            Some(bytes) => Ok(LeasedAnswer::Value(bytes)),
-            None => Err(CacheError::backend(
-                BACKEND,
-                format!("the get script answered {other:?}"),
-            )),
-        },
+        Value::Null => Ok(GetAnswer::Nothing),
+        Value::Integer(n) => Ok(GetAnswer::Number(n)),
+        Value::Bytes(b) => Ok(GetAnswer::Value(b)),
+        Value::String(s) => Ok(GetAnswer::Value(Bytes::copy_from_slice(s.as_bytes()))),
+        Value::Array(items) if items.len() == 1 => GetAnswer::expired(
+            items
+                .into_iter()
+                .next()
+                .map_or(Ok(GetAnswer::Nothing), get_answer),
+        ),
+        other => Err(CacheError::backend(
+            BACKEND,
+            format!("the get script answered {other:?}"),
+        )),
     }
 }
 
@@ -724,12 +729,12 @@ impl Store for FredStore {
         }
     }
 
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Lookup, CacheError> {
         let value = self.block(
             Some(req.pair.index()),
             fred_result(self.script(get_call(req)?)),
         )?;
-        Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
+        looked_up(req.rules, get_answer(value)?)
     }
 
     fn peek(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
@@ -753,7 +758,7 @@ impl Store for FredStore {
             Some(req.pair.index()),
             fred_result(self.script(get_leased_call(req, lease)?)),
         )?;
-        leased(req.rules, leased_answer(value)?)
+        leased(req.rules, get_answer(value)?)
     }
 
     fn put(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {
@@ -833,14 +838,14 @@ impl Store for FredStore {
         Ok(())
     }
 
-    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Lookup, CacheError> {
         let value = self
             .run(
                 Some(req.pair.index()),
                 fred_result(self.script(get_call(req)?)),
             )
             .await?;
-        Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
+        looked_up(req.rules, get_answer(value)?)
     }
 
     async fn peek_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, CacheError> {
@@ -874,7 +879,7 @@ impl Store for FredStore {
                 fred_result(self.script(get_leased_call(req, lease)?)),
             )
             .await?;
-        leased(req.rules, leased_answer(value)?)
+        leased(req.rules, get_answer(value)?)
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, CacheError> {

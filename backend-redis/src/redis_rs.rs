@@ -8,7 +8,7 @@ use redis::{Cmd, ConnectionInfo, IntoConnectionInfo, RedisResult};
 use std::time::Duration;
 
 use redis_func_cache_core::store::{
-    Bytes, Capabilities, GetRequest, Leased, PairContents, PutOutcome, PutRequest, Store,
+    Bytes, Capabilities, GetRequest, Leased, Lookup, PairContents, PutOutcome, PutRequest, Store,
     StoredValue,
 };
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
@@ -16,8 +16,8 @@ use tokio::sync::OnceCell;
 
 use crate::guard::Guard;
 use crate::scripts::{
-    Arg, FunctionRoute, LeasedAnswer, Refusal, ScriptCall, ScriptText, entry_call, get_call,
-    get_leased_call, hit_value, leased, len_call, member, outcome, purge_call, put_call,
+    Arg, FunctionRoute, GetAnswer, Refusal, ScriptCall, ScriptText, entry_call, get_call,
+    get_leased_call, hit_value, leased, len_call, looked_up, member, outcome, purge_call, put_call,
     sorted_index,
 };
 use crate::topology::{self, Cluster, Standalone, TimedClient, Topology};
@@ -206,12 +206,18 @@ fn server_error(e: &redis::RedisError) -> Option<String> {
     Some(format!("{code} {}", e.detail().unwrap_or_default()))
 }
 
-/// The leased get script's answer, read off redis-rs's reply.
-fn leased_answer(answer: redis::Value) -> Result<LeasedAnswer, Error> {
+/// A get script's answer, read off redis-rs's reply.
+fn get_answer(answer: redis::Value) -> Result<GetAnswer, Error> {
     match answer {
-        redis::Value::Nil => Ok(LeasedAnswer::Nothing),
-        redis::Value::Int(n) => Ok(LeasedAnswer::Number(n)),
-        redis::Value::BulkString(b) => Ok(LeasedAnswer::Value(Bytes::from(b))),
+        redis::Value::Nil => Ok(GetAnswer::Nothing),
+        redis::Value::Int(n) => Ok(GetAnswer::Number(n)),
+        redis::Value::BulkString(b) => Ok(GetAnswer::Value(Bytes::from(b))),
+        redis::Value::Array(items) if items.len() == 1 => GetAnswer::expired(
+            items
+                .into_iter()
+                .next()
+                .map_or(Ok(GetAnswer::Nothing), get_answer),
+        ),
         other => Err(Error::backend(
             BACKEND,
             format!("the get script answered {other:?}"),
@@ -758,10 +764,10 @@ impl<T: Topology> Store for RedisStore<T> {
         }
     }
 
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Lookup, Error> {
         self.shared.guard.sync(Some(req.pair.index()), || {
-            let value: Option<Vec<u8>> = self.invoke_sync(&get_call(req)?)?;
-            Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
+            let answer: redis::Value = self.invoke_sync(&get_call(req)?)?;
+            looked_up(req.rules, get_answer(answer)?)
         })
     }
 
@@ -782,7 +788,7 @@ impl<T: Topology> Store for RedisStore<T> {
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
         self.shared.guard.sync(Some(req.pair.index()), || {
             let answer: redis::Value = self.invoke_sync(&get_leased_call(req, lease)?)?;
-            leased(req.rules, leased_answer(answer)?)
+            leased(req.rules, get_answer(answer)?)
         })
     }
 
@@ -850,12 +856,12 @@ impl<T: Topology> Store for RedisStore<T> {
         })
     }
 
-    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Lookup, Error> {
         self.shared
             .guard
             .run(Some(req.pair.index()), async {
-                let value: Option<Vec<u8>> = self.invoke(&get_call(req)?).await?;
-                Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
+                let answer: redis::Value = self.invoke(&get_call(req)?).await?;
+                looked_up(req.rules, get_answer(answer)?)
             })
             .await
     }
@@ -889,7 +895,7 @@ impl<T: Topology> Store for RedisStore<T> {
             .guard
             .run(Some(req.pair.index()), async {
                 let answer: redis::Value = self.invoke(&get_leased_call(req, lease)?).await?;
-                leased(req.rules, leased_answer(answer)?)
+                leased(req.rules, get_answer(answer)?)
             })
             .await
     }

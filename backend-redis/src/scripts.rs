@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim, queue_scores};
 use redis_func_cache_core::store::{
-    Bytes, Expiry, GetRequest, Leased, PutOutcome, PutRequest, StoredValue,
+    Bytes, Expiry, GetRequest, Leased, Lookup, PutOutcome, PutRequest, StoredValue,
 };
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 
@@ -28,6 +28,10 @@ const GET_TEMPLATE: &str = include_str!("lua/get.lua");
 /// leases.
 const LEASE_PART: &str = include_str!("lua/lease.lua");
 
+/// The get script's answer for an entry past its own deadline, which it
+/// removed: the miss in a one-element array, so the caller can report the
+/// removal. A leased read takes the lease there as after any miss.
+const EXPIRED_MISS: &str = "return {false} -- expired";
 /// The index kinds and hit rules the get script knows (see [`get_words`]).
 const GET_KINDS: [&str; 3] = ["z", "s", "q"];
 const GET_RULES: [&str; 7] = ["keep", "max1", "one", "incr", "clock", "freq", "visit"];
@@ -109,6 +113,7 @@ fn get_text(
         format!(
             "{LEASE_PART}{}",
             get.replace("return false", "return lease_miss()")
+                .replace(EXPIRED_MISS, "return {lease_miss()} -- expired")
         )
     } else {
         get
@@ -380,30 +385,67 @@ pub(crate) fn get_leased_call<'a>(
         .arg(Arg::Int(millis(lease))))
 }
 
-/// What the leased get script answered, in client-neutral form.
-pub(crate) enum LeasedAnswer {
+/// What a get script answered, in client-neutral form.
+pub(crate) enum GetAnswer {
+    /// A hit's value (for S3-FIFO and SIEVE, with the flag byte on).
     Value(Bytes),
-    /// An integer: 0 granted, else the holder's ms left.
+    /// An integer, from the leased script: 0 granted, else the holder's ms
+    /// left.
     Number(i64),
+    /// A miss (from the leased script: no lease could be recorded).
     Nothing,
+    /// A miss that removed an entry past its own deadline, and what the
+    /// script answered after that: [`GetAnswer::Nothing`], or the leased
+    /// script's lease answer. Never a value, never nested.
+    Expired(Box<GetAnswer>),
+}
+
+impl GetAnswer {
+    /// The answer in a one-element array, which the script gives after
+    /// removing an expired entry; `inner` is that element, read.
+    pub(crate) fn expired(inner: Result<GetAnswer, Error>) -> Result<GetAnswer, Error> {
+        match inner? {
+            GetAnswer::Value(_) | GetAnswer::Expired(_) => Err(Error::backend(
+                BACKEND,
+                "the get script answered an expiry with a value",
+            )),
+            then => Ok(GetAnswer::Expired(Box::new(then))),
+        }
+    }
+}
+
+/// What a plain get's answer says.
+pub(crate) fn looked_up(rules: &PolicyRules, answer: GetAnswer) -> Result<Lookup, Error> {
+    Ok(match answer {
+        GetAnswer::Value(v) => hit_value(rules, v).map_or(Lookup::Miss, Lookup::Hit),
+        GetAnswer::Nothing => Lookup::Miss,
+        GetAnswer::Expired(_) => Lookup::Expired,
+        GetAnswer::Number(n) => {
+            return Err(Error::backend(
+                BACKEND,
+                format!("the get script answered {n}"),
+            ));
+        }
+    })
 }
 
 /// The lease outcome of a leased get's answer.
-pub(crate) fn leased(rules: &PolicyRules, answer: LeasedAnswer) -> Result<Leased, Error> {
+pub(crate) fn leased(rules: &PolicyRules, answer: GetAnswer) -> Result<Leased, Error> {
     Ok(match answer {
-        LeasedAnswer::Value(v) => match hit_value(rules, v) {
+        GetAnswer::Value(v) => match hit_value(rules, v) {
             Some(value) => Leased::Hit(value),
             None => Leased::Unleased,
         },
-        LeasedAnswer::Number(0) => Leased::Granted,
-        LeasedAnswer::Number(ms) if ms > 0 => Leased::Held(Duration::from_millis(ms as u64)),
-        LeasedAnswer::Number(n) => {
+        GetAnswer::Number(0) => Leased::Granted,
+        GetAnswer::Number(ms) if ms > 0 => Leased::Held(Duration::from_millis(ms as u64)),
+        GetAnswer::Number(n) => {
             return Err(Error::backend(
                 BACKEND,
                 format!("the get script answered {n} for a lease"),
             ));
         }
-        LeasedAnswer::Nothing => Leased::Unleased,
+        GetAnswer::Nothing => Leased::Unleased,
+        GetAnswer::Expired(then) => Leased::Expired(Box::new(leased(rules, *then)?)),
     })
 }
 

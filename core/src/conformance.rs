@@ -17,7 +17,9 @@ use bytes::Bytes;
 use crate::identity::{FuncId, InvocationHash};
 use crate::keys::KeyPair;
 use crate::policy::{IndexKind, Layout, PolicyRules, ScoreRule, Victim};
-use crate::store::{Expiry, GetRequest, INLINE_CAPACITY, Leased, PutRequest, Store, StoredValue};
+use crate::store::{
+    Expiry, GetRequest, INLINE_CAPACITY, Leased, Lookup, PutRequest, Store, StoredValue,
+};
 
 /// What the checks need besides the store.
 pub trait Harness {
@@ -151,6 +153,15 @@ fn unframe(stored: &[u8]) -> String {
     }
 }
 
+/// What a read found, without the value: `"hit"`, `"miss"` or `"expired"`.
+fn kind_of(found: Lookup) -> &'static str {
+    match found {
+        Lookup::Hit(_) => "hit",
+        Lookup::Miss => "miss",
+        Lookup::Expired => "expired",
+    }
+}
+
 /// One check, runnable on either face of the store.
 macro_rules! checks {
     ($(
@@ -161,7 +172,9 @@ macro_rules! checks {
             $(#[$doc])*
             pub fn $name<H: Harness>($h: &H) {
                 #[allow(unused_macros)]
-                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get(&$o.get_req($k)).expect("get").map(|b: StoredValue| unframe(&b)) } }
+                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get(&$o.get_req($k)).expect("get").into_value().map(|b: StoredValue| unframe(&b)) } }
+                #[allow(unused_macros)]
+                macro_rules! lookup { ($o:expr, $k:expr) => { kind_of($o.store.get(&$o.get_req($k)).expect("get")) } }
                 #[allow(unused_macros)]
                 macro_rules! put { ($o:expr, $k:expr, $v:expr) => { $o.store.put(&$o.put_req($k, $v)).expect("put").evicted.len() } }
                 #[allow(unused_macros)]
@@ -192,7 +205,9 @@ macro_rules! checks {
             /// (Async face.)
             pub async fn $async_name<H: Harness>($h: &H) {
                 #[allow(unused_macros)]
-                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get_async(&$o.get_req($k)).await.expect("get").map(|b: StoredValue| unframe(&b)) } }
+                macro_rules! get { ($o:expr, $k:expr) => { $o.store.get_async(&$o.get_req($k)).await.expect("get").into_value().map(|b: StoredValue| unframe(&b)) } }
+                #[allow(unused_macros)]
+                macro_rules! lookup { ($o:expr, $k:expr) => { kind_of($o.store.get_async(&$o.get_req($k)).await.expect("get")) } }
                 #[allow(unused_macros)]
                 macro_rules! put { ($o:expr, $k:expr, $v:expr) => { $o.store.put_async(&$o.put_req($k, $v)).await.expect("put").evicted.len() } }
                 #[allow(unused_macros)]
@@ -437,7 +452,8 @@ checks! {
         h.advance(tick * 2);
         put!(o, 2, "new");
         h.advance(tick * 3);
-        assert!(get!(o, 1).is_none(), "past its deadline");
+        assert_eq!(lookup!(o, 1), "expired", "past its deadline: this read removes it");
+        assert_eq!(lookup!(o, 1), "miss", "removed: the next read finds nothing");
         assert_eq!(get!(o, 2).as_deref(), Some("new"));
         assert_eq!(len!(o), 1, "the expired entry was removed");
         put!(o, 1, "again");
@@ -497,7 +513,7 @@ checks! {
         h.advance(tick * 2);
         put!(o, 1, "again"); // 1 lives on; 3 and 4 do not
         h.advance(tick * 3);
-        assert!(get!(o, 3).is_none() && get!(o, 4).is_none(), "expired, and removed");
+        assert_eq!((lookup!(o, 3), lookup!(o, 4)), ("expired", "expired"), "expired, and removed");
         put!(o, 5, "v");
         put!(o, 6, "v");
         let last = put_outcome!(o, 7, "v");
@@ -513,7 +529,7 @@ checks! {
         assert_eq!(peek!(o, 1).as_deref(), Some("v"));
         h.advance(tick * 5);
         assert!(peek!(o, 1).is_none(), "the pair expired");
-        assert!(get!(o, 1).is_none());
+        assert_eq!(lookup!(o, 1), "miss", "a pair's TTL is the server's: no entry to report");
     }
 
     /// SPEC §7: a deadline travels with its value. A reader without
@@ -530,12 +546,12 @@ checks! {
         assert_eq!(get!(o, 1).as_deref(), Some("timed"), "read without the deadline digits");
         put!(o, 2, "untimed");
         o.expiry = with;
-        assert!(get!(o, 2).is_none(), "no deadline: a miss for a reader that wants one");
+        assert_eq!(lookup!(o, 2), "miss", "no deadline: a miss for a reader that wants one, kept");
         put!(o, 2, "timed too");
         assert_eq!(get!(o, 2).as_deref(), Some("timed too"));
         h.advance(tick * 5);
         o.expiry = without;
-        assert!(get!(o, 1).is_none(), "the writer's deadline holds for a reader without one");
+        assert_eq!(lookup!(o, 1), "expired", "the writer's deadline holds for a reader without one");
     }
 
     /// Purging a pair removes it and reports how many entries it held;
@@ -591,6 +607,27 @@ checks! {
         // A hit through the leased read applies the hit rule: LRU keeps 1.
         assert!(matches!(lease!(o, 1, lease), Leased::Hit(_)));
         assert_eq!(len!(o), 1);
+    }
+
+    /// A leased read that finds an entry past its own TTL removes it, says
+    /// so (for the eviction listener), and leases as after any miss: the
+    /// next caller waits for the holder.
+    fn leased_read_of_an_expired_entry / leased_read_of_an_expired_entry_async(h, ops) {
+        let mut o = ops("lease-expired", LRU);
+        let tick = h.tick();
+        let lease = tick * 4;
+        o.expiry = Expiry { pair_ttl: Duration::from_secs(600), slide: true, entry_ttl: Some(tick * 4) };
+        put!(o, 1, "old");
+        put!(o, 2, "live");
+        h.advance(tick * 5);
+        put!(o, 2, "live");
+        assert_eq!(lease!(o, 1, lease), Leased::Expired(Box::new(Leased::Granted)), "removed, then leased");
+        match lease!(o, 1, lease) {
+            Leased::Held(_) => {}
+            other => panic!("the next caller must wait for the holder, not {other:?}"),
+        }
+        assert_eq!(len!(o), 1, "only the live entry is left");
+        assert!(matches!(lease!(o, 2, lease), Leased::Hit(_)), "a live entry is a hit");
     }
 
     /// SPEC §10: a peek reads an entry without the hit rule (an LRU peek

@@ -139,6 +139,38 @@ impl<'a> PutRequest<'a> {
     }
 }
 
+/// What a read found ([`Store::get`]).
+///
+/// An expired entry is told apart from an absent one because the read
+/// removed it: the cache's eviction listener hears it as
+/// [`RemovalCause::Expired`](crate::RemovalCause::Expired).
+///
+/// ```
+/// use redis_func_cache::store::{Lookup, StoredValue};
+/// let hit = Lookup::Hit(StoredValue::copy_from_slice(b"v"));
+/// assert_eq!(hit.into_value().as_deref(), Some(&b"v"[..]));
+/// assert_eq!(Lookup::Expired.into_value(), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// A hit, with the hit rule applied.
+    Hit(StoredValue),
+    /// A miss: the member is not there (or is unreadable, SPEC §7).
+    Miss,
+    /// A miss: the member's own TTL had run out, and this read removed it.
+    Expired,
+}
+
+impl Lookup {
+    /// The value of a hit; `None` for either miss.
+    pub fn into_value(self) -> Option<StoredValue> {
+        match self {
+            Lookup::Hit(value) => Some(value),
+            Lookup::Miss | Lookup::Expired => None,
+        }
+    }
+}
+
 /// What a read that may take the member's lease found (SPEC §9).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Leased {
@@ -152,6 +184,11 @@ pub enum Leased {
     /// A miss, and the store could not record a lease (a server refusing
     /// writes, a key of another type): compute as after any miss.
     Unleased,
+    /// A miss that removed the member's entry, past its own TTL (SPEC §6),
+    /// then leased as after any miss: the inner answer is that lease
+    /// ([`Leased::Granted`], [`Leased::Held`] or [`Leased::Unleased`]).
+    /// The eviction listener hears the removal.
+    Expired(Box<Leased>),
 }
 
 /// What a put did.
@@ -232,12 +269,13 @@ pub trait Store: Send + Sync + 'static {
     /// What this store is and can do.
     fn capabilities(&self) -> Capabilities;
 
-    /// Reads a member and applies the hit rule; `None` is a miss.
+    /// Reads a member and applies the hit rule: a hit, a miss, or a miss
+    /// that removed an entry whose own TTL had run out (SPEC §6).
     ///
     /// A store that keeps values in this process should keep them as
     /// [`StoredValue`]s, so a hit on a short value copies it instead of
     /// sharing a buffer.
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
+    fn get(&self, req: &GetRequest<'_>) -> Result<Lookup, Error>;
 
     /// [`Store::get`], and on a miss, in the same atomic step, a lease on
     /// the member for `lease` unless another caller holds a live one (SPEC
@@ -277,10 +315,8 @@ pub trait Store: Send + Sync + 'static {
     fn remove_counters(&self, key: &str) -> Result<(), Error>;
 
     /// [`Store::get`], for async code.
-    fn get_async(
-        &self,
-        req: &GetRequest<'_>,
-    ) -> impl Future<Output = Result<Option<StoredValue>, Error>> + Send;
+    fn get_async(&self, req: &GetRequest<'_>)
+    -> impl Future<Output = Result<Lookup, Error>> + Send;
 
     /// [`Store::get_or_lease`], for async code.
     fn get_or_lease_async(
@@ -326,7 +362,7 @@ pub trait DynStore: Send + Sync + 'static {
     /// See [`Store::capabilities`].
     fn capabilities(&self) -> Capabilities;
     /// See [`Store::get`].
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
+    fn get(&self, req: &GetRequest<'_>) -> Result<Lookup, Error>;
     /// See [`Store::get_or_lease`].
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error>;
     /// See [`Store::peek`].
@@ -348,7 +384,7 @@ pub trait DynStore: Send + Sync + 'static {
     /// See [`Store::remove_counters`].
     fn remove_counters(&self, key: &str) -> Result<(), Error>;
     /// See [`Store::get_async`].
-    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error>;
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Lookup, Error>;
     /// See [`Store::get_or_lease_async`].
     async fn get_or_lease_async(
         &self,
@@ -374,7 +410,7 @@ impl<S: Store> DynStore for S {
     fn capabilities(&self) -> Capabilities {
         Store::capabilities(self)
     }
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Lookup, Error> {
         Store::get(self, req)
     }
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
@@ -407,7 +443,7 @@ impl<S: Store> DynStore for S {
     fn remove_counters(&self, key: &str) -> Result<(), Error> {
         Store::remove_counters(self, key)
     }
-    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Lookup, Error> {
         Store::get_async(self, req).await
     }
     async fn get_or_lease_async(
@@ -441,7 +477,7 @@ impl Store for Arc<dyn DynStore> {
     fn capabilities(&self) -> Capabilities {
         DynStore::capabilities(&**self)
     }
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Lookup, Error> {
         DynStore::get(&**self, req)
     }
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
@@ -474,7 +510,7 @@ impl Store for Arc<dyn DynStore> {
     fn remove_counters(&self, key: &str) -> Result<(), Error> {
         DynStore::remove_counters(&**self, key)
     }
-    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Lookup, Error> {
         DynStore::get_async(&**self, req).await
     }
     async fn get_or_lease_async(
@@ -514,12 +550,12 @@ impl Store for Arc<dyn DynStore> {
 /// use std::sync::Arc;
 /// use redis_func_cache::{FuncCache, FuncId};
 /// use redis_func_cache::store::AnyStore;
-/// # use redis_func_cache::store::{Capabilities, GetRequest, Leased, PutOutcome, PutRequest, StoredValue, Store};
+/// # use redis_func_cache::store::{Capabilities, GetRequest, Leased, Lookup, PutOutcome, PutRequest, StoredValue, Store};
 /// # use redis_func_cache::{Error, KeyPair};
 /// # #[derive(Debug)] struct Nothing;
 /// # impl Store for Nothing {
 /// #   fn capabilities(&self) -> Capabilities { Capabilities::new("none") }
-/// #   fn get(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+/// #   fn get(&self, _: &GetRequest<'_>) -> Result<Lookup, Error> { Ok(Lookup::Miss) }
 /// #   fn get_or_lease(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
 /// #   fn peek(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
 /// #   fn remove(&self, _: &GetRequest<'_>) -> Result<bool, Error> { Ok(false) }
@@ -530,7 +566,7 @@ impl Store for Arc<dyn DynStore> {
 /// #   fn add_counters(&self, _: &str, _: &[(&'static str, u64)]) -> Result<(), Error> { Ok(()) }
 /// #   fn read_counters(&self, _: &str) -> Result<Vec<(String, u64)>, Error> { Ok(vec![]) }
 /// #   fn remove_counters(&self, _: &str) -> Result<(), Error> { Ok(()) }
-/// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+/// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Lookup, Error> { Ok(Lookup::Miss) }
 /// #   async fn get_or_lease_async(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
 /// #   async fn peek_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
 /// #   async fn remove_async(&self, _: &GetRequest<'_>) -> Result<bool, Error> { Ok(false) }
@@ -579,7 +615,7 @@ impl Store for AnyStore {
     fn capabilities(&self) -> Capabilities {
         DynStore::capabilities(&*self.0)
     }
-    fn get(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+    fn get(&self, req: &GetRequest<'_>) -> Result<Lookup, Error> {
         DynStore::get(&*self.0, req)
     }
     fn get_or_lease(&self, req: &GetRequest<'_>, lease: Duration) -> Result<Leased, Error> {
@@ -612,7 +648,7 @@ impl Store for AnyStore {
     fn remove_counters(&self, key: &str) -> Result<(), Error> {
         DynStore::remove_counters(&*self.0, key)
     }
-    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
+    async fn get_async(&self, req: &GetRequest<'_>) -> Result<Lookup, Error> {
         DynStore::get_async(&*self.0, req).await
     }
     async fn get_or_lease_async(

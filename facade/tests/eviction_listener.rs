@@ -92,3 +92,60 @@ fn an_expired_victim_is_heard_as_expired() {
         );
     }
 }
+
+/// A read that finds an entry past its per-entry TTL removes it (a miss,
+/// SPEC §6) and tells the listener `Expired`: a call, sync or async, with
+/// and without leases (SPEC §9), and the entry API's `get`. A read of an
+/// absent entry tells it nothing.
+#[test]
+fn a_read_that_removes_an_expired_entry_is_heard() {
+    use std::time::Duration;
+    let server = Server::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ttl = Duration::from_secs(1);
+    for ((name, store), leased) in stores(&server)
+        .into_iter()
+        .chain(stores(&server))
+        .zip([false, false, true, true])
+    {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let ear = heard.clone();
+        let builder = FuncCache::builder(format!("read-expired-{name}-{leased}"))
+            .maxsize(10)
+            .entry_ttl(ttl)
+            .on_eviction(move |n, cause| ear.lock().unwrap().push((n, cause)));
+        let builder = if leased {
+            builder.lease(Duration::from_secs(5))
+        } else {
+            builder
+        };
+        let name = format!("{name}, leased: {leased}");
+        let cache = builder.store(store).build().unwrap();
+        cache.purge().unwrap();
+        for k in 1..=3u32 {
+            cache.call(&F, &k, || k).unwrap();
+        }
+        heard.lock().unwrap().clear();
+        std::thread::sleep(ttl + Duration::from_millis(300));
+        assert_eq!(cache.call(&F, &1u32, || 10u32).unwrap(), 10, "{name}");
+        assert_eq!(
+            rt.block_on(cache.call_async(&F, &2u32, || async { 20u32 }))
+                .unwrap(),
+            20,
+            "{name}"
+        );
+        assert_eq!(cache.entry(&F, &3u32).unwrap().get::<u32>().unwrap(), None);
+        assert_eq!(
+            *heard.lock().unwrap(),
+            [(1, RemovalCause::Expired); 3],
+            "{name}: each read removed one expired entry"
+        );
+        // Gone: reading 3 again finds nothing to remove.
+        assert_eq!(cache.entry(&F, &3u32).unwrap().get::<u32>().unwrap(), None);
+        assert_eq!(heard.lock().unwrap().len(), 3, "{name}");
+        assert_eq!(cache.len(&F).unwrap(), 2, "{name}: 1 and 2 were put again");
+    }
+}

@@ -330,10 +330,7 @@ impl Store for BrokenStore {
             caps
         }
     }
-    fn get(
-        &self,
-        _: &GetRequest<'_>,
-    ) -> Result<Option<redis_func_cache::store::StoredValue>, Error> {
+    fn get(&self, _: &GetRequest<'_>) -> Result<redis_func_cache::store::Lookup, Error> {
         Err(if self.transient { down() } else { refused() })
     }
     fn get_or_lease(
@@ -376,7 +373,7 @@ impl Store for BrokenStore {
     async fn get_async(
         &self,
         _: &GetRequest<'_>,
-    ) -> Result<Option<redis_func_cache::store::StoredValue>, Error> {
+    ) -> Result<redis_func_cache::store::Lookup, Error> {
         Err(if self.transient { down() } else { refused() })
     }
     async fn get_or_lease_async(

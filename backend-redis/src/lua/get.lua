@@ -19,7 +19,8 @@
 -- A value starts with its two-byte header (core::envelope); if the header's
 -- 'deadline follows' bit is set, whoever wrote it, 16 digits follow it,
 -- checked here and taken out of the answer.
--- Returns the value, or false for a miss.
+-- Returns the value, or false for a miss; {false} for a miss that removed
+-- an entry past its own deadline, so the caller can report the removal.
 --
 -- Every hit runs this text, so it creates no closures and makes no call it
 -- can skip: a hit that changes no score reads the value and the TTL only.
@@ -69,7 +70,7 @@ if head == 255 and info and info % 32 >= 16 then
         redis.pcall('ZREM', index, 'hand')
       end
     end
-    return false
+    return {false} -- expired: a miss that removed the entry, as such
   end
   value = string.sub(value, 1, 1) .. string.char(info - 16) .. string.sub(value, 19)
 elseif per_entry then

@@ -123,7 +123,11 @@ impl<'a, S: Store> Driver<'a, S> {
 
     fn get(&self, f: usize, k: u8) -> Option<Bytes> {
         let req = self.get_request(f, k);
-        self.store.get(&req).unwrap().map(StoredValue::into_bytes)
+        self.store
+            .get(&req)
+            .unwrap()
+            .into_value()
+            .map(StoredValue::into_bytes)
     }
 
     fn get_request(&self, f: usize, k: u8) -> GetRequest<'_> {
@@ -160,6 +164,7 @@ impl<'a, S: Store> Driver<'a, S> {
             Leased::Granted => Seen::Evicted(self.put_releasing(f, k, k, true)),
             Leased::Held(_) => Seen::Held,
             Leased::Unleased => panic!("a healthy store records every lease"),
+            Leased::Expired(_) => panic!("nothing expires here: no per-entry TTL"),
         }
     }
 
@@ -187,6 +192,7 @@ impl<'a, S: Store> Driver<'a, S> {
                     Leased::Granted => Seen::Granted,
                     Leased::Held(_) => Seen::Held,
                     Leased::Unleased => panic!("a healthy store records every lease"),
+                    Leased::Expired(_) => panic!("nothing expires here: no per-entry TTL"),
                 }
             }
             Op::Peek(f, k) => {
@@ -280,6 +286,7 @@ fn check_invariants<S: Inspect>(
                     Leased::Hit(v) => Some(v.into_bytes()),
                     Leased::Granted | Leased::Held(_) => None,
                     Leased::Unleased => panic!("a healthy store records every lease"),
+                    Leased::Expired(_) => panic!("nothing expires here: no per-entry TTL"),
                 };
                 prop_assert_eq!(
                     hit.as_ref(),

@@ -165,7 +165,7 @@ trait StoreOps {
 impl StoreOps for Box<dyn CheckedStore> {
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, String> {
         DynStore::get(self.store(), req)
-            .map(|v| v.map(|v| Bytes::copy_from_slice(&v)))
+            .map(|v| v.into_value().map(|v| Bytes::copy_from_slice(&v)))
             .map_err(|e| e.to_string())
     }
     fn put(&self, req: &PutRequest<'_>) -> Result<Vec<InvocationHash>, String> {
@@ -183,7 +183,7 @@ impl StoreOps for Box<dyn CheckedStore> {
 impl<S: Store> StoreOps for S {
     fn get(&self, req: &GetRequest<'_>) -> Result<Option<Bytes>, String> {
         Store::get(self, req)
-            .map(|v| v.map(|v| Bytes::copy_from_slice(&v)))
+            .map(|v| v.into_value().map(|v| Bytes::copy_from_slice(&v)))
             .map_err(|e| e.to_string())
     }
     fn put(&self, req: &PutRequest<'_>) -> Result<Vec<InvocationHash>, String> {

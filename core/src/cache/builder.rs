@@ -37,7 +37,7 @@ pub struct NoStore;
 /// # struct S;
 /// # impl Store for S {
 /// #   fn capabilities(&self) -> Capabilities { Capabilities::new("none") }
-/// #   fn get(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+/// #   fn get(&self, _: &GetRequest<'_>) -> Result<Lookup, Error> { Ok(Lookup::Miss) }
 /// #   fn get_or_lease(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
 /// #   fn peek(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
 /// #   fn remove(&self, _: &GetRequest<'_>) -> Result<bool, Error> { Ok(false) }
@@ -48,7 +48,7 @@ pub struct NoStore;
 /// #   fn add_counters(&self, _: &str, _: &[(&'static str, u64)]) -> Result<(), Error> { Ok(()) }
 /// #   fn read_counters(&self, _: &str) -> Result<Vec<(String, u64)>, Error> { Ok(vec![]) }
 /// #   fn remove_counters(&self, _: &str) -> Result<(), Error> { Ok(()) }
-/// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+/// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Lookup, Error> { Ok(Lookup::Miss) }
 /// #   async fn get_or_lease_async(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
 /// #   async fn peek_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
 /// #   async fn remove_async(&self, _: &GetRequest<'_>) -> Result<bool, Error> { Ok(false) }
@@ -179,7 +179,7 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
     /// # struct S;
     /// # impl Store for S {
     /// #   fn capabilities(&self) -> Capabilities { Capabilities::new("none") }
-    /// #   fn get(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+    /// #   fn get(&self, _: &GetRequest<'_>) -> Result<Lookup, Error> { Ok(Lookup::Miss) }
     /// #   fn get_or_lease(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
     /// #   fn peek(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
     /// #   fn remove(&self, _: &GetRequest<'_>) -> Result<bool, Error> { Ok(false) }
@@ -190,7 +190,7 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
     /// #   fn add_counters(&self, _: &str, _: &[(&'static str, u64)]) -> Result<(), Error> { Ok(()) }
     /// #   fn read_counters(&self, _: &str) -> Result<Vec<(String, u64)>, Error> { Ok(vec![]) }
     /// #   fn remove_counters(&self, _: &str) -> Result<(), Error> { Ok(()) }
-    /// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
+    /// #   async fn get_async(&self, _: &GetRequest<'_>) -> Result<Lookup, Error> { Ok(Lookup::Miss) }
     /// #   async fn get_or_lease_async(&self, _: &GetRequest<'_>, _: std::time::Duration) -> Result<Leased, Error> { Ok(Leased::Unleased) }
     /// #   async fn peek_async(&self, _: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> { Ok(None) }
     /// #   async fn remove_async(&self, _: &GetRequest<'_>) -> Result<bool, Error> { Ok(false) }
@@ -253,11 +253,12 @@ impl<S, Z> FuncCacheBuilder<S, Z> {
     /// Calls `listener(count, cause)` after each of this process's
     /// operations that removed entries: a put that evicted
     /// ([`RemovalCause::Size`], or [`RemovalCause::Expired`] for victims
-    /// whose per-entry TTL had run out), a purge ([`RemovalCause::Purged`]),
-    /// an invalidated entry ([`RemovalCause::Invalidated`]). It runs on the
-    /// calling thread, so keep it short. Entries other processes evicted,
-    /// pairs Redis expired on its own, and expired entries a read found (a
-    /// miss) are not reported.
+    /// whose per-entry TTL had run out), a read that found an entry past its
+    /// per-entry TTL and removed it ([`RemovalCause::Expired`]), a purge
+    /// ([`RemovalCause::Purged`]), an invalidated entry
+    /// ([`RemovalCause::Invalidated`]). It runs on the calling thread, so
+    /// keep it short. Entries other processes evicted and pairs Redis
+    /// expired on its own are not reported.
     ///
     /// ```
     /// use std::sync::Arc;

@@ -14,7 +14,7 @@ use super::flight::{Landing, Lead, Turn};
 use super::lease::LeaseWait;
 use super::refresh::now_us;
 use super::tally::Tally;
-use super::{FuncCache, OnStoreError};
+use super::{FuncCache, OnStoreError, RemovalCause};
 use crate::envelope::{self, RefreshStamp};
 use crate::error::{BoxError, Error};
 use crate::identity::{FuncId, InvocationHash};
@@ -22,7 +22,7 @@ use crate::keys::KeyPair;
 use crate::mode::Mode;
 use crate::serializer::Serializer;
 use crate::stats::Event;
-use crate::store::{GetRequest, Leased, PutOutcome, PutRequest, Store, StoredValue};
+use crate::store::{GetRequest, Leased, Lookup, PutOutcome, PutRequest, Store, StoredValue};
 use crate::telemetry::{StoreClock, StoreOp};
 
 impl<S: Store, Z: Serializer> FuncCache<S, Z> {
@@ -518,11 +518,16 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     fn plain_read<T: DeserializeOwned>(
         &self,
         tally: &Tally<'_>,
-        got: Result<Option<StoredValue>, Error>,
+        got: Result<Lookup, Error>,
         refresh: bool,
     ) -> Result<Read<T>, Error> {
         let got = match got {
-            Ok(got) => got,
+            Ok(Lookup::Hit(value)) => Some(value),
+            Ok(Lookup::Miss) => None,
+            Ok(Lookup::Expired) => {
+                self.removed(1, RemovalCause::Expired);
+                None
+            }
             Err(e) => return self.failed_read(tally, e),
         };
         Ok(match self.decode_read(tally, got, refresh) {
@@ -538,15 +543,33 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         got: Result<Leased, Error>,
         refresh: bool,
     ) -> Result<Read<T>, Error> {
-        let lease = match got {
-            Ok(Leased::Hit(value)) => return self.plain_read(tally, Ok(Some(value)), refresh),
+        let lease = match self.expiry_heard(got) {
+            Ok(Leased::Hit(value)) => {
+                return self.plain_read(tally, Ok(Lookup::Hit(value)), refresh);
+            }
             Ok(Leased::Granted) => Lease::Granted,
             Ok(Leased::Held(left)) => Lease::Held(left),
-            Ok(Leased::Unleased) => Lease::NotTaken,
+            Ok(Leased::Unleased | Leased::Expired(_)) => Lease::NotTaken,
             Err(e) => return self.failed_read(tally, e),
         };
         tally.record(Event::Miss);
         Ok(Read::Miss(lease))
+    }
+
+    /// A leased read's answer with the expiry it reported, if any, told to
+    /// the eviction listener and taken off.
+    fn expiry_heard(&self, got: Result<Leased, Error>) -> Result<Leased, Error> {
+        match got {
+            Ok(Leased::Expired(mut then)) => {
+                self.removed(1, RemovalCause::Expired);
+                // Never nested (see `Leased::Expired`); read through if so.
+                while let Leased::Expired(inner) = *then {
+                    then = inner;
+                }
+                Ok(*then)
+            }
+            other => other,
+        }
     }
 
     /// A read that failed: counted, and logged or propagated. A store that
@@ -569,13 +592,13 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         tally: &Tally<'_>,
         got: Result<Leased, Error>,
     ) -> Waited<T> {
-        match got {
+        match self.expiry_heard(got) {
             Ok(Leased::Hit(stored)) => match self.decode_value(&stored) {
                 Some(value) => Waited::Value(value, Bytes::copy_from_slice(&stored)),
                 None => Waited::Compute,
             },
             Ok(Leased::Held(left)) => Waited::Held(left),
-            Ok(Leased::Granted | Leased::Unleased) => Waited::Compute,
+            Ok(Leased::Granted | Leased::Unleased | Leased::Expired(_)) => Waited::Compute,
             Err(e) => {
                 // Computing is the way on; an error to propagate would
                 // have stopped the call at its first read.

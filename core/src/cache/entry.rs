@@ -15,7 +15,7 @@ use crate::error::{BoxError, Error};
 use crate::identity::{FuncId, InvocationHash};
 use crate::serializer::Serializer;
 use crate::stats::Event;
-use crate::store::{GetRequest, PutOutcome, PutRequest, Store, StoredValue};
+use crate::store::{GetRequest, Lookup, PutOutcome, PutRequest, Store, StoredValue};
 
 /// Which call an entry belongs to: a function and its invocation hash. The
 /// `key = …` option of `#[cached]` declares a function that makes one from
@@ -155,8 +155,7 @@ impl<S: Store, Z: Serializer> Entry<'_, S, Z> {
     /// The cached value, if any, read as a call reads it: the hit rule
     /// applies, and it counts as a hit or a miss.
     pub fn get<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
-        let found = self.cache.store.get(&self.request())?;
-        self.count(found.is_some());
+        let found = self.found(self.cache.store.get(&self.request())?);
         found.map(|v| self.decode(v)).transpose()
     }
 
@@ -189,8 +188,7 @@ impl<S: Store, Z: Serializer> Entry<'_, S, Z> {
 
     /// [`get`](Entry::get), for async code.
     pub async fn get_async<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
-        let found = self.cache.store.get_async(&self.request()).await?;
-        self.count(found.is_some());
+        let found = self.found(self.cache.store.get_async(&self.request()).await?);
         found.map(|v| self.decode(v)).transpose()
     }
 
@@ -208,6 +206,17 @@ impl<S: Store, Z: Serializer> Entry<'_, S, Z> {
         self.cache
             .removed(u64::from(removed), RemovalCause::Invalidated);
         Ok(removed)
+    }
+
+    /// Counts a read as a hit or a miss, and tells the eviction listener
+    /// about an expired entry the read removed.
+    fn found(&self, lookup: Lookup) -> Option<StoredValue> {
+        if lookup == Lookup::Expired {
+            self.cache.removed(1, RemovalCause::Expired);
+        }
+        let found = lookup.into_value();
+        self.count(found.is_some());
+        found
     }
 
     fn count(&self, hit: bool) {

@@ -1,10 +1,11 @@
 //! Telling the program what this process's operations removed, as moka's
 //! `RemovalCause` does: a listener set on the builder hears, after each put
-//! that evicted and each purge, how many entries went and why.
+//! that evicted, each read that removed an expired entry, and each purge,
+//! how many entries went and why.
 //!
 //! Only what this process's own operations report is heard: entries another
-//! process evicted, entries Redis expired by itself (a pair's TTL), and
-//! expired entries a read found and removed (SPEC §6, a miss), are not.
+//! process evicted and entries Redis expired by itself (a pair's TTL) are
+//! not.
 
 use std::sync::Arc;
 
@@ -14,8 +15,9 @@ use std::sync::Arc;
 pub enum RemovalCause {
     /// A put of a new entry found the pair full; the policy chose them.
     Size,
-    /// A put of a new entry found the pair full, and the entries the policy
-    /// chose had expired already (their per-entry TTL had run out).
+    /// Their per-entry TTL had run out: a read found one and removed it
+    /// (a miss, SPEC §6), or a put of a new entry found the pair full and
+    /// the policy chose them.
     Expired,
     /// A purge of the cache or of one function's entries.
     Purged,

@@ -92,3 +92,60 @@ fn purges_and_invalidations_sync_and_async() {
         );
     }
 }
+
+/// A read that finds an entry past its per-entry TTL removes it and tells
+/// the listener `Expired`, once: sync and async calls, the entry API's
+/// `get` (sync and async), and leased calls (the lease is taken in the
+/// same step). The call that follows computes; a peek removes nothing.
+#[test]
+fn reads_tell_expired_entries_they_removed() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for leased in [false, true] {
+        let clock = ManualClock::new(1_000_000);
+        let heard = Heard::default();
+        let ear = heard.clone();
+        let builder = FuncCache::builder("read-expired")
+            .maxsize(10)
+            .entry_ttl(Duration::from_secs(10))
+            .on_eviction(move |n, cause| ear.lock().unwrap().push((n, cause)));
+        let builder = if leased {
+            builder.lease(Duration::from_secs(5))
+        } else {
+            builder
+        };
+        let cache = builder
+            .store(MemoryStore::with_clock(clock.clone()))
+            .build()
+            .unwrap();
+        for k in 1..=5u32 {
+            cache.call(&F, &k, || k).unwrap();
+        }
+        clock.advance(Duration::from_secs(11));
+        let peeked: Option<u32> = cache.entry(&F, &5u32).unwrap().peek().unwrap();
+        assert_eq!((peeked, take(&heard)), (None, vec![]), "leased: {leased}");
+        assert_eq!(cache.call(&F, &1u32, || 10u32).unwrap(), 10);
+        let async_call = cache.call_async(&F, &2u32, || async { 20u32 });
+        assert_eq!(rt.block_on(async_call).unwrap(), 20);
+        assert_eq!(cache.entry(&F, &3u32).unwrap().get::<u32>().unwrap(), None);
+        let entry = cache.entry(&F, &4u32).unwrap();
+        assert_eq!(rt.block_on(entry.get_async::<u32>()).unwrap(), None);
+        assert_eq!(
+            take(&heard),
+            [(1, RemovalCause::Expired); 4],
+            "leased: {leased}"
+        );
+        // Removed: read again, there is nothing to tell.
+        assert_eq!(cache.entry(&F, &3u32).unwrap().get::<u32>().unwrap(), None);
+        assert_eq!(cache.call(&F, &1u32, || 0u32).unwrap(), 10, "a hit");
+        assert_eq!(take(&heard), [], "leased: {leased}");
+        assert_eq!(cache.len(&F).unwrap(), 3, "1, 2 put again; 5 only peeked");
+        assert_eq!(
+            cache.stats().evictions,
+            0,
+            "a read's removal is no eviction"
+        );
+    }
+}

@@ -316,12 +316,13 @@ fn bytes_of(value: Value) -> Option<Vec<u8>> {
     }
 }
 
-/// A hit's value, shared with the reply when it is long.
-fn stored_bytes_of(value: Value) -> Option<Bytes> {
+/// A hit's value, shared with the reply when it is long; any other reply
+/// is given back.
+fn stored_bytes_of(value: Value) -> Result<Bytes, Value> {
     match value {
-        Value::Bytes(b) => Some(b),
-        Value::String(s) => Some(Bytes::copy_from_slice(s.as_bytes())),
-        _ => None,
+        Value::Bytes(b) => Ok(b),
+        Value::String(s) => Ok(Bytes::copy_from_slice(s.as_bytes())),
+        other => Err(other),
     }
 }
 
@@ -341,18 +342,17 @@ fn get_answer(value: Value) -> Result<GetAnswer, CacheError> {
     match value {
         Value::Null => Ok(GetAnswer::Nothing),
         Value::Integer(n) => Ok(GetAnswer::Number(n)),
-        Value::Bytes(b) => Ok(GetAnswer::Value(b)),
-        Value::String(s) => Ok(GetAnswer::Value(Bytes::copy_from_slice(s.as_bytes()))),
         Value::Array(items) if items.len() == 1 => GetAnswer::expired(
             items
                 .into_iter()
                 .next()
                 .map_or(Ok(GetAnswer::Nothing), get_answer),
         ),
-        other => Err(CacheError::backend(
-            BACKEND,
-            format!("the get script answered {other:?}"),
-        )),
+        other => stored_bytes_of(other)
+            .map(GetAnswer::Value)
+            .map_err(|other| {
+                CacheError::backend(BACKEND, format!("the get script answered {other:?}"))
+            }),
     }
 }
 
@@ -742,7 +742,9 @@ impl Store for FredStore {
             Some(req.pair.index()),
             fred_result(self.script(entry_call(req, false))),
         )?;
-        Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
+        Ok(stored_bytes_of(value)
+            .ok()
+            .and_then(|v| hit_value(req.rules, v)))
     }
 
     fn remove(&self, req: &GetRequest<'_>) -> Result<bool, CacheError> {
@@ -855,7 +857,9 @@ impl Store for FredStore {
                 fred_result(self.script(entry_call(req, false))),
             )
             .await?;
-        Ok(stored_bytes_of(value).and_then(|v| hit_value(req.rules, v)))
+        Ok(stored_bytes_of(value)
+            .ok()
+            .and_then(|v| hit_value(req.rules, v)))
     }
 
     async fn remove_async(&self, req: &GetRequest<'_>) -> Result<bool, CacheError> {

@@ -25,6 +25,139 @@ use crate::stats::Event;
 use crate::store::{GetRequest, Leased, Lookup, PutOutcome, PutRequest, Store, StoredValue};
 use crate::telemetry::{StoreClock, StoreOp};
 
+/// The call path, written once for both callers: the sync and the async
+/// path differ only in how they wait (`.await` or not), in the store methods
+/// they call and in how they pause, so one body serves both and a change to
+/// the path cannot reach one caller and miss the other. The body is the
+/// caller's own: its `return`s and `?`s leave the calling method.
+macro_rules! call_path {
+    (
+        [$($aw:tt)*] $self:ident, $span:ident, $func:ident, $key:ident,
+        $lease:ident, $f:ident, $lift:ident,
+        get: $get:ident, get_or_lease: $get_or_lease:ident, put: $put:ident,
+        wait: $wait:ident, run: $run:ident, pause: $pause:path $(,)?
+    ) => {{
+        let lease_time = $lease.or($self.lease);
+        let tally = $self.tally($func);
+        let mode = Mode::current();
+        let member = match $self.usable_key($key, mode) {
+            Ok(Some(member)) => member,
+            Ok(None) => return $f() $($aw)*,
+            Err(e) => match $lift(e) {
+                Some(e) => return Err(e),
+                None => return $f() $($aw)*,
+            },
+        };
+        let pair = $self.pair($func);
+        let mut lead = None;
+        // The read failed as an unreachable or slow store does (a lost
+        // connection, a timeout, an open breaker): the write is not tried
+        // either, so a call that fails open costs at most one deadline
+        // besides the function, not two.
+        let mut unanswered = false;
+        if mode.reads() {
+            let req = $self.get_request(&pair, member);
+            let refresh = refreshes_ahead(mode);
+            let clock = StoreClock::start();
+            let traced = $span.clock();
+            let read = match lease_time.filter(|_| mode.writes()) {
+                None => $self.plain_read(&tally, $self.store.$get(&req) $($aw)*, refresh),
+                Some(lease) => {
+                    $self.leased_read(&tally, $self.store.$get_or_lease(&req, lease) $($aw)*, refresh)
+                }
+            };
+            tally.store_time(StoreOp::Get, clock);
+            $span.store_time(traced);
+            let lease = match read {
+                Ok(Read::Hit(value)) => {
+                    $span.record("outcome", "hit");
+                    return Ok(value);
+                }
+                Ok(Read::Miss(lease)) => lease,
+                Ok(Read::Unanswered) => {
+                    unanswered = true;
+                    Lease::NotTaken
+                }
+                Err(e) => {
+                    unanswered = e.is_transient();
+                    lifted($lift(e))?;
+                    Lease::NotTaken
+                }
+            };
+            if miss_is_an_error(mode) {
+                lifted($lift(Error::CacheMiss))?;
+            }
+            if let Some(flights) = &$self.flights {
+                loop {
+                    match flights.join(member) {
+                        Turn::Lead(l) => {
+                            lead = Some(l);
+                            break;
+                        }
+                        Turn::Recursive => return $f() $($aw)*,
+                        // This caller holds the lease; the flight's leader
+                        // is waiting for whoever holds it, so compute.
+                        Turn::Wait(_) if lease.is_ours() => break,
+                        Turn::Wait(waiting) => {
+                            tally.record(Event::FlightWait);
+                            match $self.shared::<T>(waiting.$wait() $($aw)*) {
+                                Shared::Value(value) => {
+                                    $span.record("outcome", "waited");
+                                    return Ok(value);
+                                }
+                                Shared::RunUncached => return $f() $($aw)*,
+                                Shared::TryAgain => {}
+                            }
+                        }
+                    }
+                }
+            }
+            if let (Lease::Held(mut left), Some(lease)) = (lease, lease_time) {
+                // Another caller, maybe in another process, holds the
+                // lease: wait for its value, or for the lease to end.
+                tally.record(Event::LeaseWait);
+                let mut wait = LeaseWait::new(lease);
+                while let Some(pause) = wait.next_pause(left) {
+                    $pause(pause) $($aw)*;
+                    let got = $self.store.$get_or_lease(&req, lease) $($aw)*;
+                    match $self.after_pause::<T>(&tally, got) {
+                        Waited::Value(value, framed) => {
+                            $span.record("outcome", "waited");
+                            land(lead, Some(framed));
+                            return Ok(value);
+                        }
+                        Waited::Held(still) => left = still,
+                        Waited::Compute => break,
+                    }
+                }
+            }
+        }
+        let started = Instant::now();
+        let value = match &lead {
+            Some(lead) => lead.$run($f) $($aw)*?,
+            None => $f() $($aw)*?,
+        };
+        let took = started.elapsed();
+        if encodes_result(mode, lead.is_some()) {
+            let (req, encode_error) =
+                $self.encoded(&tally, &pair, member, &value, lease_time.is_some(), took);
+            let mut put_error = None;
+            if let (Some(req), true) = (&req, puts_result(mode, unanswered)) {
+                let clock = StoreClock::start();
+                let outcome = $self.store.$put(req) $($aw)*;
+                tally.store_time(StoreOp::Put, clock);
+                put_error = $self.record_put(&tally, outcome).err();
+            }
+            land(lead, req.map(|r| r.value));
+            if let Some(e) = encode_error.or(put_error) {
+                lifted($lift(e))?;
+            }
+        }
+        $span.record("outcome", "miss");
+        Ok(value)
+    }};
+}
+
 impl<S: Store, Z: Serializer> FuncCache<S, Z> {
     /// Calls `f` through the cache: returns the cached result of `func` for
     /// `args` if there is one, else runs `f` and caches what it returns.
@@ -182,126 +315,11 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         F: FnOnce() -> Result<T, E>,
         L: Fn(Error) -> Option<E>,
     {
-        let lease_time = lease.or(self.lease);
-        let tally = self.tally(func);
-        let mode = Mode::current();
-        let member = match self.usable_key(key, mode) {
-            Ok(Some(member)) => member,
-            Ok(None) => return f(),
-            Err(e) => match lift(e) {
-                Some(e) => return Err(e),
-                None => return f(),
-            },
-        };
-        let pair = self.pair(func);
-        let mut lead = None;
-        // The read failed as an unreachable or slow store does (a lost
-        // connection, a timeout, an open breaker): the write is not tried
-        // either, so a call that fails open costs at most one deadline
-        // besides the function, not two.
-        let mut unanswered = false;
-        if mode.reads() {
-            let req = self.get_request(&pair, member);
-            // Refresh ahead only where the function may run and its result
-            // be written.
-            let refresh = mode.executes() && mode.writes();
-            let clock = StoreClock::start();
-            let traced = span.clock();
-            let read = match lease_time.filter(|_| mode.writes()) {
-                None => self.plain_read(&tally, self.store.get(&req), refresh),
-                Some(lease) => {
-                    self.leased_read(&tally, self.store.get_or_lease(&req, lease), refresh)
-                }
-            };
-            tally.store_time(StoreOp::Get, clock);
-            span.store_time(traced);
-            let lease = match read {
-                Ok(Read::Hit(value)) => {
-                    span.record("outcome", "hit");
-                    return Ok(value);
-                }
-                Ok(Read::Miss(lease)) => lease,
-                Ok(Read::Unanswered) => {
-                    unanswered = true;
-                    Lease::NotTaken
-                }
-                Err(e) => {
-                    unanswered = e.is_transient();
-                    lifted(lift(e))?;
-                    Lease::NotTaken
-                }
-            };
-            if !mode.executes() {
-                lifted(lift(Error::CacheMiss))?;
-            }
-            if let Some(flights) = &self.flights {
-                loop {
-                    match flights.join(member) {
-                        Turn::Lead(l) => {
-                            lead = Some(l);
-                            break;
-                        }
-                        Turn::Recursive => return f(),
-                        // This caller holds the lease; the flight's leader
-                        // is waiting for whoever holds it, so compute.
-                        Turn::Wait(_) if lease == Lease::Granted => break,
-                        Turn::Wait(waiting) => {
-                            tally.record(Event::FlightWait);
-                            match self.shared::<T>(waiting.wait()) {
-                                Shared::Value(value) => {
-                                    span.record("outcome", "waited");
-                                    return Ok(value);
-                                }
-                                Shared::RunUncached => return f(),
-                                Shared::TryAgain => {}
-                            }
-                        }
-                    }
-                }
-            }
-            if let (Lease::Held(mut left), Some(lease)) = (lease, lease_time) {
-                // Another caller, maybe in another process, holds the
-                // lease: wait for its value, or for the lease to end.
-                tally.record(Event::LeaseWait);
-                let mut wait = LeaseWait::new(lease);
-                while let Some(pause) = wait.next_pause(left) {
-                    std::thread::sleep(pause);
-                    let got = self.store.get_or_lease(&req, lease);
-                    match self.after_pause::<T>(&tally, got) {
-                        Waited::Value(value, framed) => {
-                            span.record("outcome", "waited");
-                            land(lead, Some(framed));
-                            return Ok(value);
-                        }
-                        Waited::Held(still) => left = still,
-                        Waited::Compute => break,
-                    }
-                }
-            }
-        }
-        let started = Instant::now();
-        let value = match &lead {
-            Some(lead) => lead.run(f)?,
-            None => f()?,
-        };
-        let took = started.elapsed();
-        if mode.writes() || lead.is_some() {
-            let (req, encode_error) =
-                self.encoded(&tally, &pair, member, &value, lease_time.is_some(), took);
-            let mut put_error = None;
-            if let (Some(req), true) = (&req, mode.writes() && !unanswered) {
-                let clock = StoreClock::start();
-                let outcome = self.store.put(req);
-                tally.store_time(StoreOp::Put, clock);
-                put_error = self.record_put(&tally, outcome).err();
-            }
-            land(lead, req.map(|r| r.value));
-            if let Some(e) = encode_error.or(put_error) {
-                lifted(lift(e))?;
-            }
-        }
-        span.record("outcome", "miss");
-        Ok(value)
+        call_path!(
+            [] self, span, func, key, lease, f, lift,
+            get: get, get_or_lease: get_or_lease, put: put,
+            wait: wait, run: run, pause: std::thread::sleep,
+        )
     }
 
     /// [`try_call_keyed`](FuncCache::try_call_keyed) for async functions.
@@ -390,128 +408,11 @@ impl<S: Store, Z: Serializer> FuncCache<S, Z> {
         Fut: Future<Output = Result<T, E>>,
         L: Fn(Error) -> Option<E>,
     {
-        let lease_time = lease.or(self.lease);
-        let tally = self.tally(func);
-        let mode = Mode::current();
-        let member = match self.usable_key(key, mode) {
-            Ok(Some(member)) => member,
-            Ok(None) => return f().await,
-            Err(e) => match lift(e) {
-                Some(e) => return Err(e),
-                None => return f().await,
-            },
-        };
-        let pair = self.pair(func);
-        let mut lead = None;
-        // The read failed as an unreachable or slow store does (a lost
-        // connection, a timeout, an open breaker): the write is not tried
-        // either, so a call that fails open costs at most one deadline
-        // besides the function, not two.
-        let mut unanswered = false;
-        if mode.reads() {
-            let req = self.get_request(&pair, member);
-            // Refresh ahead only where the function may run and its result
-            // be written.
-            let refresh = mode.executes() && mode.writes();
-            let clock = StoreClock::start();
-            let traced = span.clock();
-            let read = match lease_time.filter(|_| mode.writes()) {
-                None => self.plain_read(&tally, self.store.get_async(&req).await, refresh),
-                Some(lease) => self.leased_read(
-                    &tally,
-                    self.store.get_or_lease_async(&req, lease).await,
-                    refresh,
-                ),
-            };
-            tally.store_time(StoreOp::Get, clock);
-            span.store_time(traced);
-            let lease = match read {
-                Ok(Read::Hit(value)) => {
-                    span.record("outcome", "hit");
-                    return Ok(value);
-                }
-                Ok(Read::Miss(lease)) => lease,
-                Ok(Read::Unanswered) => {
-                    unanswered = true;
-                    Lease::NotTaken
-                }
-                Err(e) => {
-                    unanswered = e.is_transient();
-                    lifted(lift(e))?;
-                    Lease::NotTaken
-                }
-            };
-            if !mode.executes() {
-                lifted(lift(Error::CacheMiss))?;
-            }
-            if let Some(flights) = &self.flights {
-                loop {
-                    match flights.join(member) {
-                        Turn::Lead(l) => {
-                            lead = Some(l);
-                            break;
-                        }
-                        Turn::Recursive => return f().await,
-                        // This caller holds the lease; the flight's leader
-                        // is waiting for whoever holds it, so compute.
-                        Turn::Wait(_) if lease == Lease::Granted => break,
-                        Turn::Wait(waiting) => {
-                            tally.record(Event::FlightWait);
-                            match self.shared::<T>(waiting.wait_async().await) {
-                                Shared::Value(value) => {
-                                    span.record("outcome", "waited");
-                                    return Ok(value);
-                                }
-                                Shared::RunUncached => return f().await,
-                                Shared::TryAgain => {}
-                            }
-                        }
-                    }
-                }
-            }
-            if let (Lease::Held(mut left), Some(lease)) = (lease, lease_time) {
-                // Another caller, maybe in another process, holds the
-                // lease: wait for its value, or for the lease to end.
-                tally.record(Event::LeaseWait);
-                let mut wait = LeaseWait::new(lease);
-                while let Some(pause) = wait.next_pause(left) {
-                    futures_timer::Delay::new(pause).await;
-                    let got = self.store.get_or_lease_async(&req, lease).await;
-                    match self.after_pause::<T>(&tally, got) {
-                        Waited::Value(value, framed) => {
-                            span.record("outcome", "waited");
-                            land(lead, Some(framed));
-                            return Ok(value);
-                        }
-                        Waited::Held(still) => left = still,
-                        Waited::Compute => break,
-                    }
-                }
-            }
-        }
-        let started = Instant::now();
-        let value = match &lead {
-            Some(lead) => lead.run_async(f()).await?,
-            None => f().await?,
-        };
-        let took = started.elapsed();
-        if mode.writes() || lead.is_some() {
-            let (req, encode_error) =
-                self.encoded(&tally, &pair, member, &value, lease_time.is_some(), took);
-            let mut put_error = None;
-            if let (Some(req), true) = (&req, mode.writes() && !unanswered) {
-                let clock = StoreClock::start();
-                let outcome = self.store.put_async(req).await;
-                tally.store_time(StoreOp::Put, clock);
-                put_error = self.record_put(&tally, outcome).err();
-            }
-            land(lead, req.map(|r| r.value));
-            if let Some(e) = encode_error.or(put_error) {
-                lifted(lift(e))?;
-            }
-        }
-        span.record("outcome", "miss");
-        Ok(value)
+        call_path!(
+            [.await] self, span, func, key, lease, f, lift,
+            get: get_async, get_or_lease: get_or_lease_async, put: put_async,
+            wait: wait_async, run: run_async, pause: futures_timer::Delay::new,
+        )
     }
 
     /// A plain read: a value, or a miss without a lease.
@@ -900,6 +801,14 @@ enum Lease {
     Held(Duration),
 }
 
+impl Lease {
+    /// This caller holds the lease: it computes even while a flight in
+    /// this process waits (that flight's leader waits for the lease).
+    fn is_ours(self) -> bool {
+        self == Lease::Granted
+    }
+}
+
 /// A lease waiter's next step after reading again.
 enum Waited<T> {
     /// The holder's value (decoded, and as stored).
@@ -924,4 +833,31 @@ fn lifted<E>(lifted: Option<E>) -> Result<(), E> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+// The call path's decisions, as plain functions rather than inside
+// `call_path!`: tools that read syntax (cargo-mutants) see a macro's body
+// as tokens, so a choice made there would escape mutation testing.
+
+/// Refresh ahead only where the function may run and its result be written.
+fn refreshes_ahead(mode: Mode) -> bool {
+    mode.executes() && mode.writes()
+}
+
+/// A miss in a mode that may not run the function is an error
+/// ([`Error::CacheMiss`]), not a computation.
+fn miss_is_an_error(mode: Mode) -> bool {
+    !mode.executes()
+}
+
+/// The result is encoded to be written, or to be handed to the callers
+/// waiting on this caller's flight (whatever the mode).
+fn encodes_result(mode: Mode, leads_a_flight: bool) -> bool {
+    mode.writes() || leads_a_flight
+}
+
+/// The result is written where the mode writes and the read was answered:
+/// after a store that did not answer, a write would cost a second deadline.
+fn puts_result(mode: Mode, read_unanswered: bool) -> bool {
+    mode.writes() && !read_unanswered
 }

@@ -138,11 +138,12 @@ impl Lead<'_> {
         f()
     }
 
-    /// Wraps the computation's future so it is marked while polled.
-    pub(crate) fn run_async<F: Future>(&self, future: F) -> Marked<F> {
+    /// Starts the computation and wraps its future so it is marked while
+    /// polled.
+    pub(crate) fn run_async<F: Future>(&self, f: impl FnOnce() -> F) -> Marked<F> {
         Marked {
             id: self.flight.id,
-            future,
+            future: f(),
         }
     }
 

@@ -120,6 +120,44 @@ fn a_result_that_does_not_encode_is_returned_or_its_error_propagated() {
 }
 
 #[test]
+fn a_result_that_is_not_written_is_returned_even_if_it_does_not_encode() {
+    // Bypass and read-only calls never write, so an encoding error is no
+    // error of theirs, even in a cache that propagates errors: whether or
+    // not a read-only caller leads a flight (which would share the result).
+    let strict = cache(OnStoreError::Propagate);
+    for mode in [Mode::Bypass, Mode::ReadOnly] {
+        let got = mode.scope(|| strict.call(&F, &1u32, || Unencodable(5)));
+        assert_eq!(got.unwrap(), Unencodable(5), "{mode:?}");
+    }
+    let without_flights = FuncCache::builder("unstored-no-flights")
+        .policy(LruPolicy)
+        .store(MemoryStore::new())
+        .serializer(Bincode::<LIMIT>)
+        .on_store_error(OnStoreError::Propagate)
+        .single_flight(false)
+        .build()
+        .unwrap();
+    let got = Mode::ReadOnly.scope(|| without_flights.call(&F, &1u32, || Unencodable(5)));
+    assert_eq!(got.unwrap(), Unencodable(5));
+    // A normal call would write it: the error reaches the caller.
+    assert!(strict.call(&F, &1u32, || Unencodable(5)).is_err());
+}
+
+#[test]
+fn a_call_that_never_writes_does_not_encode_its_result() {
+    // Nothing is encoded where nothing is written or shared, so a result
+    // over the limit is not counted as one that was too large to store.
+    let over = vec![7u8; at_limit() + 1];
+    let c = cache(OnStoreError::FailOpen);
+    let got = Mode::Bypass.scope(|| c.call(&F, &2u32, || over.clone()));
+    assert_eq!(got.unwrap(), over);
+    assert_eq!(c.stats().too_large, 0);
+    // Written, it is counted.
+    assert_eq!(c.call(&F, &2u32, || over.clone()).unwrap(), over);
+    assert_eq!(c.stats().too_large, 1);
+}
+
+#[test]
 fn an_argument_that_does_not_encode_is_run_uncached_in_bypass_mode() {
     // Bypass mode never keys a call, so even a cache that propagates its
     // errors runs the function.

@@ -149,6 +149,10 @@ macro_rules! call_path {
                 put_error = $self.record_put(&tally, outcome).err();
             }
             land(lead, req.map(|r| r.value));
+            // A result that does not encode matters to the caller only
+            // where it was to be written: a flight's waiters just run the
+            // function themselves.
+            let encode_error = encode_error.filter(|_| mode.writes());
             if let Some(e) = encode_error.or(put_error) {
                 lifted($lift(e))?;
             }

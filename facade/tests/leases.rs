@@ -13,7 +13,7 @@ use redis_func_cache::EvictionPolicy;
 use redis_func_cache::store::{GetRequest, Leased, Store};
 use redis_func_cache::{
     AnyStore, FuncCache, FuncId, LruClusterMultiplePolicy, LruClusterPolicy, LruMultiplePolicy,
-    LruPolicy, MemoryStore, RedisClusterStore, RedisStore,
+    LruPolicy, MemoryStore, Mode, RedisClusterStore, RedisStore,
 };
 use redis_func_cache_redis::test_server::{ClusterServers, Server, connected_fred};
 
@@ -293,4 +293,38 @@ fn the_macro_option_lease_ms_gives_one_function_a_lease() {
         MACRO_STORE.get_or_lease(&req, Duration::from_secs(1)),
         Ok(Leased::Hit(_))
     ));
+}
+
+#[test]
+fn the_lease_holder_computes_beside_a_read_only_flight_and_writes() {
+    // A read-only caller takes no lease and writes nothing, but leads its
+    // process's flight. A normal caller arriving meanwhile is granted the
+    // lease: other processes now wait for *its* put, so it must compute
+    // and write rather than wait on a flight that will never write.
+    let cache = Arc::new(
+        FuncCache::builder("holder-beside-read-only")
+            .store(AnyStore::new(MemoryStore::new()))
+            .lease(LEASE)
+            .build()
+            .unwrap(),
+    );
+    let read_only = {
+        let cache = cache.clone();
+        thread::spawn(move || {
+            Mode::ReadOnly.scope(|| {
+                cache.call(&F, &3u32, || {
+                    thread::sleep(Duration::from_millis(400));
+                    1u32
+                })
+            })
+        })
+    };
+    // Well inside the read-only caller's computation.
+    thread::sleep(Duration::from_millis(100));
+    let holder = cache.call(&F, &3u32, || 2u32).unwrap();
+    assert_eq!(holder, 2, "the lease holder ran the function itself");
+    assert_eq!(read_only.join().expect("no panic").unwrap(), 1);
+    // Its value was written and its lease released: the next call hits.
+    assert_eq!(cache.call(&F, &3u32, || 9u32).unwrap(), 2);
+    assert_eq!(cache.stats().lease_waits, 0);
 }

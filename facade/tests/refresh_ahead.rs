@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use redis_func_cache::{AnyStore, FuncCache, FuncId, MemoryStore, RedisStore, RefreshAhead};
+use redis_func_cache::{AnyStore, FuncCache, FuncId, MemoryStore, Mode, RedisStore, RefreshAhead};
 use redis_func_cache_redis::test_server::Server;
 
 static F: FuncId = FuncId::new("refresh_ahead", "f", 1);
@@ -83,4 +83,37 @@ fn refresh_ahead_needs_a_per_entry_ttl_and_a_positive_beta() {
         .build()
         .unwrap_err();
     assert!(bad_beta.to_string().contains("beta"), "{bad_beta}");
+}
+
+#[test]
+fn a_due_hit_is_a_plain_hit_where_a_fresh_result_could_not_be_stored() {
+    // Refreshing early is worth its computation only where the function
+    // may run and its result be written. In a read-only call a due hit is
+    // returned as it is, and in a no-exec call it is a hit, not a miss.
+    let cache = FuncCache::builder("refresh-modes")
+        .store(MemoryStore::new())
+        .entry_ttl(Duration::from_secs(2))
+        // Always due once the computation took 100 ms (see above).
+        .refresh_ahead(RefreshAhead::new(1.0).with_random(|| 1.0 - 1e-16))
+        .build()
+        .unwrap();
+    let runs = AtomicUsize::new(0);
+    let call = || {
+        cache.call(&F, &1u32, || {
+            std::thread::sleep(Duration::from_millis(100));
+            runs.fetch_add(1, Ordering::SeqCst) as u32
+        })
+    };
+    assert_eq!(call().unwrap(), 0, "computed");
+    assert_eq!(
+        Mode::ReadOnly.scope(call).unwrap(),
+        0,
+        "read-only: the stored value"
+    );
+    assert_eq!(Mode::NoExec.scope(call).unwrap(), 0, "no-exec: a hit");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(cache.stats().refreshes, 0);
+    // A normal call refreshes it.
+    assert_eq!(call().unwrap(), 1);
+    assert_eq!(cache.stats().refreshes, 1);
 }

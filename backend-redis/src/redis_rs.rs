@@ -33,8 +33,11 @@ enum Form {
 }
 
 /// The command of `form` for `script`, up to its keys: `FUNCTION LOAD`
-/// whole, the others with the function's name, the hash or the text.
-fn head(script: &ScriptText, form: Form) -> Cmd {
+/// whole, the others with the function's name, the hash or the text, and
+/// room for `rest` more arguments of `rest_bytes` bytes, so the keys and
+/// arguments that follow are written without growing the buffers (a hit's
+/// command otherwise grew them about six times).
+fn head(script: &ScriptText, form: Form, (rest, rest_bytes): (usize, usize)) -> Cmd {
     let (name, head) = match form {
         Form::Fcall => ("FCALL", &script.function),
         Form::Evalsha => ("EVALSHA", &script.sha),
@@ -45,18 +48,37 @@ fn head(script: &ScriptText, form: Form) -> Cmd {
             return cmd;
         }
     };
-    let mut cmd = redis::cmd(name);
-    cmd.arg(head);
+    let mut cmd = Cmd::with_capacity(2 + rest, name.len() + head.len() + rest_bytes);
+    cmd.arg(name).arg(head);
     cmd
 }
 
+/// The longest decimal form of an integer argument.
+const INT_BYTES: usize = 20;
+
 impl ScriptCall<'_> {
     fn command(&self, form: Form) -> Cmd {
-        let mut cmd = head(self.script, form);
+        let mut cmd = head(self.script, form, self.keys_and_args_size());
         if !matches!(form, Form::Load) {
             self.keys_and_args(&mut cmd);
         }
         cmd
+    }
+
+    /// How many arguments [`ScriptCall::keys_and_args`] writes, and at
+    /// most how many bytes.
+    fn keys_and_args_size(&self) -> (usize, usize) {
+        let keys = self.keys().map(str::len);
+        let args = self.args.iter().map(|arg| match *arg {
+            Arg::Bytes(b) => b.len(),
+            Arg::Text(t) => t.len(),
+            Arg::Int(_) => INT_BYTES,
+        });
+        let (count, bytes) = keys
+            .chain(args)
+            .fold((0, 0), |(count, bytes), len| (count + 1, bytes + len));
+        // The key count comes first: one digit.
+        (count + 1, bytes + 1)
     }
 
     fn keys_and_args(&self, cmd: &mut Cmd) {
@@ -76,11 +98,13 @@ impl ScriptCall<'_> {
     /// The call with its keys and arguments copied, for a task that
     /// outlives it; each form's command is made when it is sent.
     fn owned(&self, route: &Arc<FunctionRoute>) -> OwnedCall {
-        let mut keys_and_args = Cmd::new();
+        let size = self.keys_and_args_size();
+        let mut keys_and_args = Cmd::with_capacity(size.0, size.1);
         self.keys_and_args(&mut keys_and_args);
         OwnedCall {
             script: self.script,
             keys_and_args,
+            size,
             route: Arc::clone(route),
         }
     }
@@ -127,12 +151,14 @@ struct OwnedCall {
     /// The key count, the keys and the arguments, as every form but
     /// `FUNCTION LOAD` ends.
     keys_and_args: Cmd,
+    /// The arguments in `keys_and_args`, and at most how many bytes.
+    size: (usize, usize),
     route: Arc<FunctionRoute>,
 }
 
 impl OwnedCall {
     fn command(&self, form: Form) -> Cmd {
-        let mut cmd = head(self.script, form);
+        let mut cmd = head(self.script, form, self.size);
         if !matches!(form, Form::Load) {
             for arg in self.keys_and_args.args_iter() {
                 if let redis::Arg::Simple(bytes) = arg {
@@ -939,5 +965,45 @@ impl<T: Topology> Store for RedisStore<T> {
             removed += self.purge_async(&pair).await?;
         }
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The room a call's command is made with holds every argument it
+    /// writes: the sizes count each one and never fewer bytes.
+    #[test]
+    fn a_command_is_made_with_room_for_its_keys_and_arguments() {
+        let pair = KeyPair::from_names("p:{t}:0".to_owned(), "p:{t}:1".to_owned());
+        let member = [7u8; 16];
+        let mut call = len_call(&pair);
+        call.lease_key = Some(pair.leases());
+        call.args = vec![
+            Arg::Bytes(&member),
+            Arg::Text("'1'"),
+            Arg::Int(u64::MAX),
+            Arg::Int(0),
+        ];
+        let (count, bytes) = call.keys_and_args_size();
+        let mut written = Cmd::new();
+        call.keys_and_args(&mut written);
+        assert_eq!(count, written.args_iter().count());
+        let written_bytes: usize = written
+            .args_iter()
+            .map(|arg| match arg {
+                redis::Arg::Simple(b) => b.len(),
+                _ => 0,
+            })
+            .sum();
+        assert!(bytes >= written_bytes, "{bytes} < {written_bytes}");
+        for form in [Form::Fcall, Form::Evalsha, Form::Eval] {
+            let command = call.command(form);
+            assert_eq!(command.args_iter().count(), 2 + count);
+            let owned = call.owned(&Arc::new(FunctionRoute::new(true)));
+            let args = |c: &Cmd| c.args_iter().map(|a| format!("{a:?}")).collect::<Vec<_>>();
+            assert_eq!(args(&owned.command(form)), args(&command));
+        }
     }
 }

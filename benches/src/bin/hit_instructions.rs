@@ -1,53 +1,119 @@
-//! `hit_instructions`: a fixed number of LRU hits on the memory store, for
-//! counting instructions per hit with `valgrind --tool=callgrind` (exact on
-//! a noisy machine, unlike timings). Run it with N and with 0 hits and
-//! divide the difference by N; BENCHMARKS.md shows the method and numbers.
+//! `hit_instructions`: a fixed number of LRU hits, for counting
+//! instructions per hit with `valgrind --tool=callgrind` (exact on a noisy
+//! machine, unlike timings). Run it with N and with 0 hits and divide the
+//! difference by N; BENCHMARKS.md shows the method and numbers.
+//!
+//! On the memory store by default; with a Redis URL, on the Redis store
+//! (redis-rs), sync or, with `async`, from a tokio runtime: then the count
+//! is the client's side of a hit, since the server runs in its own process.
 //!
 //! ```text
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/hit_instructions 100000
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/hit_instructions 0
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/hit_instructions 20000 redis://127.0.0.1:6379/ async
 //! ```
 
 use std::process::ExitCode;
 
-use redis_func_cache::{FuncCache, FuncId, LruPolicy, MemoryStore};
+use redis_func_cache::store::Store;
+use redis_func_cache::{FuncCache, FuncId, LruPolicy, MemoryStore, RedisStore};
 
 static F: FuncId = FuncId::new("hit_instructions", "f", 1);
 
+/// Distinct keys, all cached: the hits cycle through them.
+const KEYS: u64 = 1000;
+
+/// How the hits are made.
+enum Caller {
+    Sync,
+    Async(tokio::runtime::Runtime),
+}
+
 fn main() -> ExitCode {
-    let hits: u64 = match std::env::args().nth(1).map(|a| a.parse()) {
-        Some(Ok(n)) => n,
-        _ => {
-            eprintln!("usage: hit_instructions <hits>");
-            return ExitCode::FAILURE;
-        }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = || {
+        eprintln!("usage: hit_instructions <hits> [<redis-url> [sync|async]]");
+        ExitCode::FAILURE
     };
-    let cache = match FuncCache::builder("instructions")
-        .policy(LruPolicy)
-        .maxsize(1000)
-        .store(MemoryStore::new())
-        .build()
-    {
-        Ok(cache) => cache,
+    let Some(Ok(hits)) = args.first().map(|a| a.parse::<u64>()) else {
+        return usage();
+    };
+    let caller = match args.get(2).map(String::as_str) {
+        None | Some("sync") => Caller::Sync,
+        Some("async") => match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => Caller::Async(runtime),
+            Err(e) => {
+                eprintln!("hit_instructions: a tokio runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Some(_) => return usage(),
+    };
+    let result = match args.get(1) {
+        None => run(MemoryStore::new(), hits, &caller),
+        Some(url) => match RedisStore::open(url.as_str()) {
+            Ok(store) => run(store, hits, &caller),
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    match result {
+        Ok(sum) => {
+            println!("{hits} hits (checksum {sum})");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("hit_instructions: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
-    // Fill: 1000 misses, in both runs.
-    for k in 0..1000u64 {
-        let _ = cache.call(&F, &k, || k);
     }
+}
+
+/// Fills a cache of `KEYS` entries on `store` (in both runs, N and 0),
+/// then makes `hits` hits; the checksum of the values read.
+fn run<S: Store>(store: S, hits: u64, caller: &Caller) -> Result<u64, String> {
+    let cache = FuncCache::builder("instructions")
+        .policy(LruPolicy)
+        .maxsize(KEYS)
+        .store(store)
+        .build()
+        .map_err(|e| e.to_string())?;
+    cache.purge().map_err(|e| e.to_string())?;
     let mut sum = 0u64;
-    for i in 0..hits {
-        let k = i % 1000;
-        sum = sum.wrapping_add(cache.call(&F, &k, || k).unwrap_or(0));
+    match caller {
+        Caller::Sync => {
+            for k in 0..KEYS {
+                cache.call(&F, &k, || k).map_err(|e| e.to_string())?;
+            }
+            for i in 0..hits {
+                let k = i % KEYS;
+                sum = sum.wrapping_add(cache.call(&F, &k, || k).map_err(|e| e.to_string())?);
+            }
+        }
+        Caller::Async(runtime) => runtime.block_on(async {
+            for k in 0..KEYS {
+                cache
+                    .call_async(&F, &k, || async move { k })
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            for i in 0..hits {
+                let k = i % KEYS;
+                let v = cache
+                    .call_async(&F, &k, || async move { k })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sum = sum.wrapping_add(v);
+            }
+            Ok::<(), String>(())
+        })?,
     }
     let stats = cache.stats();
     if stats.hits != hits {
-        eprintln!("hit_instructions: {} hits, expected {hits}", stats.hits);
-        return ExitCode::FAILURE;
+        return Err(format!("{} hits, expected {hits}", stats.hits));
     }
-    println!("{hits} hits (checksum {sum})");
-    ExitCode::SUCCESS
+    Ok(sum)
 }

@@ -5,7 +5,7 @@
 //! `--no-lease`, in-process single-flight alone runs it once per process.
 //!
 //! ```sh
-//! cargo run --release --example stampede --features redis -- \
+//! cargo run --example stampede --features redis -- \
 //!     --redis-url redis://127.0.0.1:6379/ --processes 4 --callers 25 --work-ms 200 --lease-ms 2000
 //! ```
 //!

@@ -121,6 +121,9 @@ impl Guard {
         }
     }
 
+    /// The deadline itself, for the redis-rs store's sync paths, whose
+    /// socket timeouts and waits keep it.
+    #[cfg(feature = "redis-rs")]
     pub(crate) fn deadline(&self) -> Duration {
         self.deadline
     }

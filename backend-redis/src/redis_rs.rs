@@ -53,6 +53,15 @@ fn head(script: &ScriptText, form: Form, (rest, rest_bytes): (usize, usize)) -> 
     cmd
 }
 
+/// The length of a plain argument (a cursor, which scripts never take, has
+/// none).
+fn simple_len(arg: &redis::Arg<&[u8]>) -> usize {
+    match arg {
+        redis::Arg::Simple(bytes) => bytes.len(),
+        _ => 0,
+    }
+}
+
 /// The longest decimal form of an integer argument.
 const INT_BYTES: usize = 20;
 
@@ -98,13 +107,12 @@ impl ScriptCall<'_> {
     /// The call with its keys and arguments copied, for a task that
     /// outlives it; each form's command is made when it is sent.
     fn owned(&self, route: &Arc<FunctionRoute>) -> OwnedCall {
-        let size = self.keys_and_args_size();
-        let mut keys_and_args = Cmd::with_capacity(size.0, size.1);
+        let (count, bytes) = self.keys_and_args_size();
+        let mut keys_and_args = Cmd::with_capacity(count, bytes);
         self.keys_and_args(&mut keys_and_args);
         OwnedCall {
             script: self.script,
             keys_and_args,
-            size,
             route: Arc::clone(route),
         }
     }
@@ -151,16 +159,16 @@ struct OwnedCall {
     /// The key count, the keys and the arguments, as every form but
     /// `FUNCTION LOAD` ends.
     keys_and_args: Cmd,
-    /// The arguments in `keys_and_args`, and at most how many bytes.
-    size: (usize, usize),
     route: Arc<FunctionRoute>,
 }
 
 impl OwnedCall {
     fn command(&self, form: Form) -> Cmd {
-        let mut cmd = head(self.script, form, self.size);
+        let args = self.keys_and_args.args_iter();
+        let bytes = args.clone().map(|arg| simple_len(&arg)).sum();
+        let mut cmd = head(self.script, form, (args.len(), bytes));
         if !matches!(form, Form::Load) {
-            for arg in self.keys_and_args.args_iter() {
+            for arg in args {
                 if let redis::Arg::Simple(bytes) = arg {
                     cmd.arg(bytes);
                 }
@@ -990,13 +998,7 @@ mod tests {
         let mut written = Cmd::new();
         call.keys_and_args(&mut written);
         assert_eq!(count, written.args_iter().count());
-        let written_bytes: usize = written
-            .args_iter()
-            .map(|arg| match arg {
-                redis::Arg::Simple(b) => b.len(),
-                _ => 0,
-            })
-            .sum();
+        let written_bytes: usize = written.args_iter().map(|arg| simple_len(&arg)).sum();
         assert!(bytes >= written_bytes, "{bytes} < {written_bytes}");
         for form in [Form::Fcall, Form::Evalsha, Form::Eval] {
             let command = call.command(form);

@@ -222,9 +222,9 @@ impl Guard {
     }
 }
 
-/// Whether an operation reached the server: anything but a transport
-/// failure or a timeout (an error reply, a cluster redirection or
-/// `TRYAGAIN` all come from a server that is there).
+/// Whether an operation reached a working server: anything but a transport
+/// failure, a reply that did not parse or a timeout (an error reply, a
+/// cluster redirection or `TRYAGAIN` all come from a server that is there).
 fn reached<R>(result: &Result<R, Error>) -> bool {
     let Err(Error::Backend { source, .. }) = result else {
         return true;
@@ -234,10 +234,18 @@ fn reached<R>(result: &Result<R, Error>) -> bool {
     }
     #[cfg(feature = "redis-rs")]
     if let Some(e) = source.downcast_ref::<redis::RedisError>() {
+        // A reply that did not parse: the peer is not a Redis server, or the
+        // stream broke (the store converts answers to types itself, so a
+        // wrong shape never comes as this kind). No connection to a cluster
+        // node: its node is out of reach.
         return !(e.is_io_error()
             || e.is_timeout()
             || e.is_connection_dropped()
-            || e.is_connection_refusal());
+            || e.is_connection_refusal()
+            || matches!(
+                e.kind(),
+                redis::ErrorKind::Parse | redis::ErrorKind::ClusterConnectionNotFound
+            ));
     }
     #[cfg(feature = "redis-rs")]
     if source.downcast_ref::<r2d2::Error>().is_some() {

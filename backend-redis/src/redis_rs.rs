@@ -333,6 +333,14 @@ impl<T: Topology> std::fmt::Debug for RedisStore<T> {
     }
 }
 
+/// A server's answer as the type a caller asked for. A wrong shape is an
+/// error of its own, not a `redis::RedisError`: redis-rs gives both a reply
+/// that did not parse and a value of another shape the kind `Parse`, and
+/// only the first is a broken connection (see `guard::reached`).
+fn answer_as<V: redis::FromRedisValue>(answer: redis::Value) -> Result<V, Error> {
+    redis::from_redis_value(answer).map_err(|e| Error::backend(BACKEND, e))
+}
+
 /// Maps a client error into the public error, marking the ones that may pass
 /// (a lost connection, a timeout, a cluster moving a slot).
 fn backend_error(e: redis::RedisError) -> Error {
@@ -340,7 +348,8 @@ fn backend_error(e: redis::RedisError) -> Error {
         || e.is_timeout()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
-        || e.is_cluster_error();
+        || e.is_cluster_error()
+        || e.kind() == redis::ErrorKind::ClusterConnectionNotFound;
     if transient {
         Error::transient_backend(BACKEND, e)
     } else {
@@ -494,10 +503,12 @@ impl<T: Topology> RedisStore<T> {
     /// Runs a script: on the caller's tokio runtime, or, for callers outside
     /// tokio, wholly on the store's own runtime (the connection's lazy
     /// connect and its reconnects spawn tasks, which need tokio).
-    async fn invoke<V>(&self, call: &ScriptCall<'_>) -> Result<V, Error>
-    where
-        V: redis::FromRedisValue + Send + 'static,
-    {
+    async fn invoke<V: redis::FromRedisValue>(&self, call: &ScriptCall<'_>) -> Result<V, Error> {
+        answer_as(self.invoke_for_value(call).await?)
+    }
+
+    /// [`RedisStore::invoke`], the answer as it came.
+    async fn invoke_for_value(&self, call: &ScriptCall<'_>) -> Result<redis::Value, Error> {
         if tokio::runtime::Handle::try_current().is_ok() {
             let started = std::time::Instant::now();
             let mut con = self.async_connection().await?;
@@ -539,10 +550,12 @@ impl<T: Topology> RedisStore<T> {
     /// cluster client answers a silent node's timeout by reconnecting and
     /// retrying, many deadlines long (SPEC §8: no hidden retries that
     /// multiply it).
-    fn invoke_sync<V>(&self, call: &ScriptCall<'_>) -> Result<V, Error>
-    where
-        V: redis::FromRedisValue + Send + 'static,
-    {
+    fn invoke_sync<V: redis::FromRedisValue>(&self, call: &ScriptCall<'_>) -> Result<V, Error> {
+        answer_as(self.invoke_sync_for_value(call)?)
+    }
+
+    /// [`RedisStore::invoke_sync`], the answer as it came.
+    fn invoke_sync_for_value(&self, call: &ScriptCall<'_>) -> Result<redis::Value, Error> {
         if !T::CLUSTER {
             let route = &self.shared.route;
             return self.on_pool(|con| call.invoke(con, route));
@@ -588,14 +601,13 @@ impl<T: Topology> RedisStore<T> {
 
     /// A plain command for a sync caller, as [`RedisStore::invoke_sync`]
     /// runs a script.
-    fn query_sync<V>(&self, cmd: Cmd) -> Result<V, Error>
-    where
-        V: redis::FromRedisValue + Send + 'static,
-    {
-        if !T::CLUSTER {
-            return self.on_pool(|con| cmd.query(con));
-        }
-        self.wait_on_io(move |mut con| async move { cmd.query_async(&mut con).await })
+    fn query_sync<V: redis::FromRedisValue>(&self, cmd: Cmd) -> Result<V, Error> {
+        let answer: redis::Value = if T::CLUSTER {
+            self.wait_on_io(move |mut con| async move { cmd.query_async(&mut con).await })?
+        } else {
+            self.on_pool(|con| cmd.query(con))?
+        };
+        answer_as(answer)
     }
 
     /// Runs `op` on the store's runtime with its connection and waits for

@@ -1,0 +1,213 @@
+//! Peers that are not a working Redis server, on a loopback port of the
+//! test's own: one that answers every request with bytes that are not RESP
+//! (an HTTP server on the wrong port), one that closes every connection it
+//! accepts, and one that accepts and never answers. On every client and
+//! face a call fails open (the function's result, no error), and after the
+//! breaker's three failures calls skip the store instead of paying for it.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use redis_func_cache_core::store::AnyStore;
+use redis_func_cache_core::{FuncCache, FuncId};
+use redis_func_cache_policies::LruClusterPolicy;
+use redis_func_cache_redis::{FredStore, RedisClusterStore, RedisStore};
+
+static F: FuncId = FuncId::new("tests::broken_peers", "f", 1);
+
+/// Calls per case: enough that most must be skipped once the breaker opens.
+const CALLS: u32 = 40;
+/// The longest a peer (and each of its connections) lives, whatever the test
+/// does.
+const PEER_LIFETIME: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, Copy)]
+enum Behaviour {
+    /// Answers whatever it reads with an HTTP error.
+    NotResp,
+    /// Reads once, then closes the connection.
+    Closes,
+    /// Reads and never answers.
+    Silent,
+}
+
+/// A peer on a free loopback port; stopped (its threads joined) on drop.
+struct Peer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Peer {
+    fn start(behaviour: Behaviour) -> Peer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("its address").port();
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let acceptor = std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut connections = Vec::new();
+            while !stopped.load(Ordering::Relaxed) && started.elapsed() < PEER_LIFETIME {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let stopped = stopped.clone();
+                        connections.push(std::thread::spawn(move || {
+                            serve(stream, behaviour, &stopped, started);
+                        }));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+            stopped.store(true, Ordering::Relaxed);
+            for connection in connections {
+                let _ = connection.join();
+            }
+        });
+        Peer {
+            port,
+            stop,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+/// One connection, until the peer stops or the connection closes.
+fn serve(
+    mut stream: std::net::TcpStream,
+    behaviour: Behaviour,
+    stop: &AtomicBool,
+    started: Instant,
+) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
+    let mut buf = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < PEER_LIFETIME {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => match behaviour {
+                Behaviour::NotResp => {
+                    if stream
+                        .write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Behaviour::Closes => return,
+                Behaviour::Silent => {}
+            },
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Client {
+    RedisRs,
+    Fred,
+    RedisRsCluster,
+    FredCluster,
+}
+
+fn calls_fail_open_and_open_the_breaker(client: Client) {
+    for behaviour in [Behaviour::NotResp, Behaviour::Closes, Behaviour::Silent] {
+        for async_calls in [false, true] {
+            let peer = Peer::start(behaviour);
+            let url = peer.url();
+            let store = match client {
+                Client::RedisRs => AnyStore::new(RedisStore::open(url.as_str()).unwrap()),
+                Client::Fred => AnyStore::new(FredStore::open(&url).unwrap()),
+                Client::RedisRsCluster => {
+                    AnyStore::new(RedisClusterStore::open_cluster([url.as_str()]).unwrap())
+                }
+                Client::FredCluster => AnyStore::new(
+                    FredStore::open(&url.replace("redis://", "redis-cluster://")).unwrap(),
+                ),
+            };
+            let cache = FuncCache::builder("broken-peers")
+                .policy(LruClusterPolicy)
+                .store(store)
+                .build()
+                .unwrap();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            for k in 0..CALLS {
+                let v: u32 = if async_calls {
+                    runtime
+                        .block_on(cache.call_async(&F, &k, async || k + 1))
+                        .unwrap()
+                } else {
+                    cache.call(&F, &k, || k + 1).unwrap()
+                };
+                assert_eq!(v, k + 1, "{client:?}, {behaviour:?}: the function's result");
+            }
+            let stats = cache.stats();
+            let case = format!("{client:?}, {behaviour:?}, async: {async_calls}: {stats:?}");
+            assert_eq!(
+                stats.misses + stats.hits,
+                0,
+                "{case}: no read reached a store"
+            );
+            // Three failures open the breaker; a probe (one per second at
+            // first) may add one more while the calls run.
+            assert!(
+                stats.backend_errors <= 6,
+                "{case}: the breaker did not open"
+            );
+            assert!(
+                stats.skipped >= u64::from(CALLS) - 6,
+                "{case}: calls did not skip the store"
+            );
+            drop(cache);
+            runtime.shutdown_background();
+        }
+    }
+}
+
+#[test]
+fn calls_to_a_peer_that_is_not_redis_fail_open_and_open_the_breaker_redis_rs() {
+    calls_fail_open_and_open_the_breaker(Client::RedisRs);
+}
+
+#[test]
+fn calls_to_a_peer_that_is_not_redis_fail_open_and_open_the_breaker_fred() {
+    calls_fail_open_and_open_the_breaker(Client::Fred);
+}
+
+#[test]
+fn calls_to_a_cluster_seed_that_is_not_redis_fail_open_and_open_the_breaker_redis_rs() {
+    calls_fail_open_and_open_the_breaker(Client::RedisRsCluster);
+}
+
+#[test]
+fn calls_to_a_cluster_seed_that_is_not_redis_fail_open_and_open_the_breaker_fred() {
+    calls_fail_open_and_open_the_breaker(Client::FredCluster);
+}

@@ -236,15 +236,19 @@ fn reached<R>(result: &Result<R, Error>) -> bool {
     if let Some(e) = source.downcast_ref::<redis::RedisError>() {
         // A reply that did not parse: the peer is not a Redis server, or the
         // stream broke (the store converts answers to types itself, so a
-        // wrong shape never comes as this kind). No connection to a cluster
-        // node: its node is out of reach.
+        // wrong shape never comes as this kind). A refused handshake (a
+        // wrong password, or any other error answer to `AUTH`) leaves no
+        // connection to call on, as the sync pool's check-out failure does.
+        // No connection to a cluster node: its node is out of reach.
         return !(e.is_io_error()
             || e.is_timeout()
             || e.is_connection_dropped()
             || e.is_connection_refusal()
             || matches!(
                 e.kind(),
-                redis::ErrorKind::Parse | redis::ErrorKind::ClusterConnectionNotFound
+                redis::ErrorKind::Parse
+                    | redis::ErrorKind::AuthenticationFailed
+                    | redis::ErrorKind::ClusterConnectionNotFound
             ));
     }
     #[cfg(feature = "redis-rs")]

@@ -12,7 +12,6 @@ use redis_func_cache_core::store::{
     StoredValue,
 };
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
-use tokio::sync::OnceCell;
 
 use crate::guard::Guard;
 use crate::scripts::{
@@ -303,11 +302,9 @@ struct Shared<T: Topology> {
     /// runtime: a call then never crosses to another thread and back, which
     /// cost a third of an async hit's throughput. A connection dies with its
     /// runtime, so each runtime gets its own (runtime ids are never reused);
-    /// the oldest is dropped beyond [`MAX_RUNTIME_CONNECTIONS`].
+    /// the oldest is dropped beyond [`MAX_RUNTIME_CONNECTIONS`]. Callers
+    /// outside tokio use the one of the store's own runtime [`Shared::io`].
     per_runtime: std::sync::RwLock<Vec<(tokio::runtime::Id, T::AsyncConnection)>>,
-    /// The async connection of callers outside tokio, on the store's own
-    /// runtime [`Shared::io`].
-    connection: OnceCell<T::AsyncConnection>,
     /// The runtime that drives the async connection of callers on other
     /// executors; made on first such use. It lives as long as the store.
     io: std::sync::OnceLock<tokio::runtime::Runtime>,
@@ -331,6 +328,15 @@ impl<T: Topology> std::fmt::Debug for RedisStore<T> {
             .field("seed", &self.shared.seed.addr())
             .finish_non_exhaustive()
     }
+}
+
+/// Whether a failed call's connection manager fails every call after it
+/// (see [`RedisStore::forget_connection_after`]).
+fn fails_every_later_call(e: &redis::RedisError) -> bool {
+    matches!(
+        e.kind(),
+        redis::ErrorKind::AuthenticationFailed | redis::ErrorKind::Parse
+    )
 }
 
 /// A server's answer as the type a caller asked for. A wrong shape is an
@@ -453,7 +459,6 @@ impl<T: Topology> RedisStore<T> {
                 pool,
                 client,
                 per_runtime: std::sync::RwLock::new(Vec::new()),
-                connection: OnceCell::new(),
                 io: std::sync::OnceLock::new(),
                 route: Arc::new(FunctionRoute::new(options.functions)),
             }),
@@ -468,7 +473,18 @@ impl<T: Topology> RedisStore<T> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return self.io_connection().await;
         };
-        let id = runtime.id();
+        self.connection_of(runtime.id(), async {
+            T::connect(&self.shared.client).await.map_err(backend_error)
+        })
+        .await
+    }
+
+    /// The connection of the runtime `id`, made with `connect` if it has none.
+    async fn connection_of(
+        &self,
+        id: tokio::runtime::Id,
+        connect: impl Future<Output = Result<T::AsyncConnection, Error>>,
+    ) -> Result<T::AsyncConnection, Error> {
         let found = |list: &[(tokio::runtime::Id, T::AsyncConnection)]| {
             list.iter().find(|(r, _)| *r == id).map(|(_, c)| c.clone())
         };
@@ -481,9 +497,7 @@ impl<T: Topology> RedisStore<T> {
         ) {
             return Ok(connection);
         }
-        let made = T::connect(&self.shared.client)
-            .await
-            .map_err(backend_error)?;
+        let made = connect.await?;
         let mut list = self
             .shared
             .per_runtime
@@ -513,16 +527,19 @@ impl<T: Topology> RedisStore<T> {
             let started = std::time::Instant::now();
             let mut con = self.async_connection().await?;
             let route = &self.shared.route;
-            return match call.invoke_async(&mut con, route).await {
+            let result = match call.invoke_async(&mut con, route).await {
                 // The connection was lost since the last call (a restart,
                 // `CLIENT KILL`): the manager connects again, and the call
                 // goes once more on the new connection (see `on_pool`).
-                Err(e) if !T::CLUSTER && self.may_resend(&e, started) => call
-                    .invoke_async(&mut con, route)
-                    .await
-                    .map_err(backend_error),
-                other => other.map_err(backend_error),
+                Err(e) if !T::CLUSTER && self.may_resend(&e, started) => {
+                    call.invoke_async(&mut con, route).await
+                }
+                other => other,
             };
+            if let Err(e) = &result {
+                self.forget_connection_after(tokio::runtime::Handle::current().id(), e);
+            }
+            return result.map_err(backend_error);
         }
         let owned = call.owned(&self.shared.route);
         self.on_io(move |mut con| async move { owned.invoke_async(&mut con).await })
@@ -537,11 +554,15 @@ impl<T: Topology> RedisStore<T> {
         Fut: Future<Output = RedisResult<V>> + Send + 'static,
     {
         let con = self.io_connection().await?;
-        self.io_runtime()?
+        let io = self.io_runtime()?;
+        let result = io
             .spawn(op(con))
             .await
-            .map_err(|e| Error::backend(BACKEND, e))?
-            .map_err(backend_error)
+            .map_err(|e| Error::backend(BACKEND, e))?;
+        if let Err(e) = &result {
+            self.forget_connection_after(io.handle().id(), e);
+        }
+        result.map_err(backend_error)
     }
 
     /// Runs a script for a sync caller. On one server: on a pooled
@@ -642,19 +663,35 @@ impl<T: Topology> RedisStore<T> {
 
     /// The connection on the store's own runtime, for callers outside tokio.
     async fn io_connection(&self) -> Result<T::AsyncConnection, Error> {
-        let connection = self
-            .shared
-            .connection
-            .get_or_try_init(|| async {
-                let io = self.io_runtime()?;
-                let client = self.shared.client.clone();
-                io.spawn(async move { T::connect(&client).await })
-                    .await
-                    .map_err(|e| Error::backend(BACKEND, e))?
-                    .map_err(backend_error)
-            })
-            .await?;
-        Ok(connection.clone())
+        let io = self.io_runtime()?;
+        self.connection_of(io.handle().id(), async {
+            let client = self.shared.client.clone();
+            io.spawn(async move { T::connect(&client).await })
+                .await
+                .map_err(|e| Error::backend(BACKEND, e))?
+                .map_err(backend_error)
+        })
+        .await
+    }
+
+    /// Drops the connection of the runtime `id` after a call on it failed
+    /// with `e`, if the connection would fail every call after it: redis-rs's
+    /// `ConnectionManager` connects again only after an I/O error, so one
+    /// whose handshake was refused (a wrong password, or any other error
+    /// answer to `AUTH`; a peer that does not speak RESP) kept failing after
+    /// the server was put right. The next call makes a new one;
+    /// the breaker counts these failures, so that is one connect per probe.
+    /// (A cluster connection is not dropped: it connects to each node anew
+    /// on its own, and one failing node must not cost the others theirs.)
+    fn forget_connection_after(&self, id: tokio::runtime::Id, e: &redis::RedisError) {
+        if T::CLUSTER || !fails_every_later_call(e) {
+            return;
+        }
+        self.shared
+            .per_runtime
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(r, _)| *r != id);
     }
 
     fn io_runtime(&self) -> Result<&tokio::runtime::Runtime, Error> {

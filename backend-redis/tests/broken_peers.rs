@@ -1,9 +1,12 @@
-//! Peers that are not a working Redis server, on a loopback port of the
-//! test's own: one that answers every request with bytes that are not RESP
-//! (an HTTP server on the wrong port), one that closes every connection it
-//! accepts, and one that accepts and never answers. On every client and
-//! face a call fails open (the function's result, no error), and after the
-//! breaker's three failures calls skip the store instead of paying for it.
+//! Peers that do not serve the store, on loopback ports of the test's own:
+//! one that answers every request with bytes that are not RESP (an HTTP
+//! server on the wrong port), one that closes every connection it accepts,
+//! one that accepts and never answers, and a Redis server that refuses the
+//! store's password. On every client and face a call fails open (the
+//! function's result, no error), and after the breaker's three failures
+//! calls skip the store instead of paying for it.
+
+mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -210,4 +213,100 @@ fn calls_to_a_cluster_seed_that_is_not_redis_fail_open_and_open_the_breaker_redi
 #[test]
 fn calls_to_a_cluster_seed_that_is_not_redis_fail_open_and_open_the_breaker_fred() {
     calls_fail_open_and_open_the_breaker(Client::FredCluster);
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Face {
+    Sync,
+    /// Async on a tokio runtime: the connection of that runtime.
+    Tokio,
+    /// Async on another executor: the connection of the store's runtime.
+    OtherExecutor,
+}
+
+/// A server that refuses the store's password (rotated on the server before
+/// the application's) is a failure like a server that is down, and once the user's password is put
+/// right the store caches again within a probe interval or so, on both
+/// clients and every face. (Before, redis-rs's async connection stayed
+/// refused for good, and its calls never opened the breaker.)
+#[test]
+fn a_refused_password_is_a_failure_until_it_is_put_right() {
+    let server = common::Server::start();
+    let mut admin = server.connection();
+    let port = server.port();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut case = 0;
+    for client in [Client::RedisRs, Client::Fred] {
+        for face in [Face::Sync, Face::Tokio, Face::OtherExecutor] {
+            case += 1;
+            let user = format!("user{case}");
+            let _: () = redis::cmd("ACL")
+                .arg(&["SETUSER", &user, "on", ">right", "~*", "&*", "+@all"])
+                .query(&mut admin)
+                .unwrap();
+            let url = format!("redis://{user}:wrong@127.0.0.1:{port}/");
+            let store = match client {
+                Client::RedisRs => AnyStore::new(RedisStore::open(url.as_str()).unwrap()),
+                Client::Fred => AnyStore::new(FredStore::open(&url).unwrap()),
+                Client::RedisRsCluster | Client::FredCluster => unreachable!("one server"),
+            };
+            let cache = FuncCache::builder(format!("refused-{case}"))
+                .store(store)
+                .build()
+                .unwrap();
+            let call = |k: u32| -> u32 {
+                match face {
+                    Face::Sync => cache.call(&F, &k, || k + 1),
+                    Face::Tokio => runtime.block_on(cache.call_async(&F, &k, async || k + 1)),
+                    Face::OtherExecutor => {
+                        futures::executor::block_on(cache.call_async(&F, &k, async || k + 1))
+                    }
+                }
+                .unwrap()
+            };
+            for k in 0..CALLS {
+                assert_eq!(
+                    call(k),
+                    k + 1,
+                    "{client:?}, {face:?}: the function's result"
+                );
+            }
+            let refused = cache.stats();
+            let what = format!("{client:?}, {face:?}: {refused:?}");
+            assert_eq!(
+                refused.hits + refused.misses,
+                0,
+                "{what}: no read reached a store"
+            );
+            assert!(
+                refused.backend_errors <= 6,
+                "{what}: the breaker did not open"
+            );
+            assert!(
+                refused.skipped >= u64::from(CALLS) - 6,
+                "{what}: calls did not skip the store"
+            );
+
+            // The password the store holds becomes the user's.
+            let _: () = redis::cmd("ACL")
+                .arg(&["SETUSER", &user, ">wrong"])
+                .query(&mut admin)
+                .unwrap();
+            let put_right = Instant::now();
+            while cache.stats().hits == 0 && put_right.elapsed() < Duration::from_secs(10) {
+                assert_eq!(call(7), 8);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert!(
+                cache.stats().hits > 0,
+                "{client:?}, {face:?}: no hit within {:?} of the password put right",
+                put_right.elapsed()
+            );
+        }
+    }
+    runtime.shutdown_background();
 }

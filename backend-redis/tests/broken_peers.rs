@@ -2,7 +2,8 @@
 //! one that answers every request with bytes that are not RESP (an HTTP
 //! server on the wrong port), one that closes every connection it accepts,
 //! one that accepts and never answers, and a Redis server that refuses the
-//! store's password. On every client and face a call fails open (the
+//! store's password or, at its client limit, its connections. On every
+//! client and face a call fails open (the
 //! function's result, no error), and after the breaker's three failures
 //! calls skip the store instead of paying for it.
 
@@ -225,30 +226,73 @@ enum Face {
 }
 
 /// A server that refuses the store's password (rotated on the server before
-/// the application's) is a failure like a server that is down, and once the user's password is put
-/// right the store caches again within a probe interval or so, on both
-/// clients and every face. (Before, redis-rs's async connection stayed
-/// refused for good, and its calls never opened the breaker.)
+/// the application's) is a failure like a server that is down, and once the
+/// user's password is put right the store caches again within a probe
+/// interval or so, on both clients and every face. (Before, redis-rs's async
+/// connection stayed refused for good, and its calls never opened the
+/// breaker.)
 #[test]
 fn a_refused_password_is_a_failure_until_it_is_put_right() {
+    refused_until_put_right(
+        |admin, port, case| {
+            let user = format!("user-{case}");
+            let _: () = redis::cmd("ACL")
+                .arg(&["SETUSER", &user, "on", ">right", "~*", "&*", "+@all"])
+                .query(admin)
+                .unwrap();
+            format!("redis://{user}:wrong@127.0.0.1:{port}/")
+        },
+        |admin, case| {
+            // The password the store holds becomes the user's.
+            let _: () = redis::cmd("ACL")
+                .arg(&["SETUSER", &format!("user-{case}"), ">wrong"])
+                .query(admin)
+                .unwrap();
+        },
+    );
+}
+
+/// A server at its `maxclients` answers a new connection with an error and
+/// closes it: a failure, until connections are let in again.
+#[test]
+fn a_server_at_its_client_limit_is_a_failure_until_it_lets_connections_in() {
+    refused_until_put_right(
+        |admin, port, _| {
+            // The admin connection is the one client let in.
+            let _: () = redis::cmd("CONFIG")
+                .arg(&["SET", "maxclients", "1"])
+                .query(admin)
+                .unwrap();
+            format!("redis://127.0.0.1:{port}/")
+        },
+        |admin, _| {
+            let _: () = redis::cmd("CONFIG")
+                .arg(&["SET", "maxclients", "1000"])
+                .query(admin)
+                .unwrap();
+        },
+    );
+}
+
+/// On both clients and every face, a store on a server that `refuse` set up
+/// to refuse it (answering the store's URL): calls fail open and the breaker
+/// opens; after `put_right`, a hit comes within 10 s (a probe interval, 1 s
+/// at first, is what it should take).
+fn refused_until_put_right(
+    refuse: impl Fn(&mut redis::Connection, u16, &str) -> String,
+    put_right: impl Fn(&mut redis::Connection, &str),
+) {
     let server = common::Server::start();
     let mut admin = server.connection();
-    let port = server.port();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let mut case = 0;
     for client in [Client::RedisRs, Client::Fred] {
         for face in [Face::Sync, Face::Tokio, Face::OtherExecutor] {
-            case += 1;
-            let user = format!("user{case}");
-            let _: () = redis::cmd("ACL")
-                .arg(&["SETUSER", &user, "on", ">right", "~*", "&*", "+@all"])
-                .query(&mut admin)
-                .unwrap();
-            let url = format!("redis://{user}:wrong@127.0.0.1:{port}/");
+            let case = format!("{client:?}-{face:?}");
+            let url = refuse(&mut admin, server.port(), &case);
             let store = match client {
                 Client::RedisRs => AnyStore::new(RedisStore::open(url.as_str()).unwrap()),
                 Client::Fred => AnyStore::new(FredStore::open(&url).unwrap()),
@@ -269,14 +313,10 @@ fn a_refused_password_is_a_failure_until_it_is_put_right() {
                 .unwrap()
             };
             for k in 0..CALLS {
-                assert_eq!(
-                    call(k),
-                    k + 1,
-                    "{client:?}, {face:?}: the function's result"
-                );
+                assert_eq!(call(k), k + 1, "{case}: the function's result");
             }
             let refused = cache.stats();
-            let what = format!("{client:?}, {face:?}: {refused:?}");
+            let what = format!("{case}: {refused:?}");
             assert_eq!(
                 refused.hits + refused.misses,
                 0,
@@ -291,20 +331,16 @@ fn a_refused_password_is_a_failure_until_it_is_put_right() {
                 "{what}: calls did not skip the store"
             );
 
-            // The password the store holds becomes the user's.
-            let _: () = redis::cmd("ACL")
-                .arg(&["SETUSER", &user, ">wrong"])
-                .query(&mut admin)
-                .unwrap();
-            let put_right = Instant::now();
-            while cache.stats().hits == 0 && put_right.elapsed() < Duration::from_secs(10) {
+            put_right(&mut admin, &case);
+            let put_right_at = Instant::now();
+            while cache.stats().hits == 0 && put_right_at.elapsed() < Duration::from_secs(10) {
                 assert_eq!(call(7), 8);
                 std::thread::sleep(Duration::from_millis(10));
             }
             assert!(
                 cache.stats().hits > 0,
-                "{client:?}, {face:?}: no hit within {:?} of the password put right",
-                put_right.elapsed()
+                "{case}: no hit within {:?} of the server put right",
+                put_right_at.elapsed()
             );
         }
     }

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use redis_func_cache::{
-    FredStore, FuncCache, FuncId, MemoryStore, Policy, RedisClusterStore, RedisStore, Store,
-    by_name,
+    FredStore, FuncCache, FuncId, MemoryStore, Policy, RedisClusterStore, RedisOptions, RedisStore,
+    Store, by_name,
 };
 use serde::Serialize;
 
@@ -218,6 +218,18 @@ pub struct RedisTarget<'a> {
     pub cluster: bool,
 }
 
+/// How long a replay's store operation may take. A replay counts every
+/// call, and one that failed open spoils the counts, so it waits out a busy
+/// machine (the stores' default deadline, 250 ms, is for serving
+/// applications: a call that late should run its function instead). A
+/// server that is down still fails the replay, within this.
+pub const REPLAY_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The store options of a replay: [`REPLAY_DEADLINE`], the rest default.
+fn replay_options() -> RedisOptions {
+    RedisOptions::default().deadline(REPLAY_DEADLINE)
+}
+
 /// Replays on the Redis `target`. With `fleet`, nothing is purged and the
 /// report carries the fleet's totals (`--fleet-stats`).
 pub fn run_on_redis(
@@ -242,13 +254,16 @@ pub fn run_on_redis(
             keys,
             policy,
             capacity,
-            RedisStore::open(first.as_str()).map_err(e)?,
+            RedisStore::with_options(first.as_str(), replay_options()).map_err(e)?,
             "redis",
             fleet,
         ),
         (Client::RedisRs, true) => {
-            let store =
-                RedisClusterStore::open_cluster(urls.iter().map(String::as_str)).map_err(e)?;
+            let store = RedisClusterStore::open_cluster_with_options(
+                urls.iter().map(String::as_str),
+                replay_options(),
+            )
+            .map_err(e)?;
             run(trace, keys, policy, capacity, store, "redis", fleet)
         }
         (Client::Fred, false) => run(
@@ -270,7 +285,7 @@ pub fn run_on_redis(
 /// A fred store that has connected: a replay counts every call, so its
 /// first calls must not fail open while the client is still connecting.
 fn connected_fred(url: &str) -> Result<FredStore, String> {
-    let store = FredStore::open(url).map_err(|e| e.to_string())?;
+    let store = FredStore::with_options(url, replay_options()).map_err(|e| e.to_string())?;
     store
         .wait_connected(Duration::from_secs(10))
         .map_err(|e| format!("{url}: {e}"))?;

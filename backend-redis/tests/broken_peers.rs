@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use redis_func_cache_core::store::AnyStore;
-use redis_func_cache_core::{FuncCache, FuncId};
+use redis_func_cache_core::{FuncCache, FuncId, StatsSnapshot};
 use redis_func_cache_policies::LruClusterPolicy;
 use redis_func_cache_redis::{FredStore, RedisClusterStore, RedisStore};
 
@@ -130,6 +130,25 @@ fn serve(
     }
 }
 
+/// What [`CALLS`] calls to a store that never served one leave: no read
+/// reached it, and the breaker opened after its three failures (a probe, one
+/// per second at first, may add one more while the calls run).
+fn assert_failed_open(stats: &StatsSnapshot, case: &str) {
+    assert_eq!(
+        stats.hits + stats.misses,
+        0,
+        "{case}: no read reached a store: {stats:?}"
+    );
+    assert!(
+        stats.backend_errors <= 6,
+        "{case}: the breaker did not open: {stats:?}"
+    );
+    assert!(
+        stats.skipped >= u64::from(CALLS) - 6,
+        "{case}: calls did not skip the store: {stats:?}"
+    );
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Client {
     RedisRs,
@@ -173,22 +192,9 @@ fn calls_fail_open_and_open_the_breaker(client: Client) {
                 };
                 assert_eq!(v, k + 1, "{client:?}, {behaviour:?}: the function's result");
             }
-            let stats = cache.stats();
-            let case = format!("{client:?}, {behaviour:?}, async: {async_calls}: {stats:?}");
-            assert_eq!(
-                stats.misses + stats.hits,
-                0,
-                "{case}: no read reached a store"
-            );
-            // Three failures open the breaker; a probe (one per second at
-            // first) may add one more while the calls run.
-            assert!(
-                stats.backend_errors <= 6,
-                "{case}: the breaker did not open"
-            );
-            assert!(
-                stats.skipped >= u64::from(CALLS) - 6,
-                "{case}: calls did not skip the store"
+            assert_failed_open(
+                &cache.stats(),
+                &format!("{client:?}, {behaviour:?}, async: {async_calls}"),
             );
             drop(cache);
             runtime.shutdown_background();
@@ -315,21 +321,7 @@ fn refused_until_put_right(
             for k in 0..CALLS {
                 assert_eq!(call(k), k + 1, "{case}: the function's result");
             }
-            let refused = cache.stats();
-            let what = format!("{case}: {refused:?}");
-            assert_eq!(
-                refused.hits + refused.misses,
-                0,
-                "{what}: no read reached a store"
-            );
-            assert!(
-                refused.backend_errors <= 6,
-                "{what}: the breaker did not open"
-            );
-            assert!(
-                refused.skipped >= u64::from(CALLS) - 6,
-                "{what}: calls did not skip the store"
-            );
+            assert_failed_open(&cache.stats(), &case);
 
             put_right(&mut admin, &case);
             let put_right_at = Instant::now();

@@ -223,8 +223,9 @@ impl Guard {
 }
 
 /// Whether an operation reached a working server: anything but a transport
-/// failure, a reply that did not parse or a timeout (an error reply, a
-/// cluster redirection or `TRYAGAIN` all come from a server that is there).
+/// failure, a reply that did not parse, a refused handshake or a timeout (an
+/// error reply, a cluster redirection or `TRYAGAIN` all come from a server
+/// that is there).
 fn reached<R>(result: &Result<R, Error>) -> bool {
     let Err(Error::Backend { source, .. }) = result else {
         return true;

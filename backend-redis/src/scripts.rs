@@ -9,9 +9,9 @@
 //! flush came in between).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis_func_cache_core::policy::{IndexKind, PolicyRules, ScoreRule, Victim, queue_scores};
 use redis_func_cache_core::store::{
@@ -181,23 +181,62 @@ impl ScriptText {
 /// (`EVALSHA`), shared by every call of the store. Functions first (unless
 /// [`RedisOptions::functions`](crate::RedisOptions::functions) is off); a
 /// server that does not know them (Redis 6.2) or a user whose ACL refuses
-/// them turns the store to scripts for good, on the first refusal.
-#[derive(Debug, Default)]
+/// them turns the store to scripts for good, on the first refusal; a
+/// read-only replica, for [`REPLICA_SCRIPTS_FOR`].
+#[derive(Debug)]
 pub(crate) struct FunctionRoute {
     scripts_only: AtomicBool,
+    /// Milliseconds after `created` until which calls go as scripts,
+    /// because a read-only replica refused a function (0: none did). A
+    /// replica refuses every function that may write, whatever the call
+    /// would do, but runs a script and refuses only its writes, so a hit is
+    /// served; it may be promoted again, so functions are tried again later.
+    replica_until_ms: AtomicU64,
+    created: Instant,
 }
+
+/// How long a store sends its calls as scripts after a read-only replica
+/// refused a function (`READONLY`): a store pointed at a replica, or at a
+/// primary that a failover demoted, then pays one refused `FCALL` per
+/// period instead of one per call.
+pub(crate) const REPLICA_SCRIPTS_FOR: Duration = Duration::from_secs(10);
 
 impl FunctionRoute {
     /// Functions first if `functions`, else scripts only.
     pub(crate) fn new(functions: bool) -> Self {
         FunctionRoute {
             scripts_only: AtomicBool::new(!functions),
+            replica_until_ms: AtomicU64::new(0),
+            created: Instant::now(),
         }
     }
 
     /// Whether the next call goes as `FCALL`.
     pub(crate) fn functions(&self) -> bool {
-        !self.scripts_only.load(Ordering::Relaxed)
+        self.functions_at(Instant::now)
+    }
+
+    /// [`functions`](Self::functions), with the clock read only when a
+    /// replica refused a function (`now` is called at most once).
+    fn functions_at(&self, now: impl FnOnce() -> Instant) -> bool {
+        if self.scripts_only.load(Ordering::Relaxed) {
+            return false;
+        }
+        let until = self.replica_until_ms.load(Ordering::Relaxed);
+        until == 0 || self.millis(now()) >= until
+    }
+
+    /// Milliseconds from `created` to `at`, at least 1 (0 means unset).
+    fn millis(&self, at: Instant) -> u64 {
+        let ms = at.saturating_duration_since(self.created).as_millis();
+        u64::try_from(ms).unwrap_or(u64::MAX).max(1)
+    }
+
+    /// A read-only replica refused a function at `at`: scripts until
+    /// [`REPLICA_SCRIPTS_FOR`] later.
+    fn refused_by_replica(&self, at: Instant) {
+        self.replica_until_ms
+            .store(self.millis(at + REPLICA_SCRIPTS_FOR), Ordering::Relaxed);
     }
 
     /// What to do after `FCALL` (or `FUNCTION LOAD`) failed with `message`
@@ -225,6 +264,10 @@ impl FunctionRoute {
         if lower.starts_with("oom") {
             return Some(Refusal::OutOfMemory);
         }
+        if lower.starts_with("readonly") {
+            self.refused_by_replica(Instant::now());
+            return Some(Refusal::ReadOnlyReplica);
+        }
         None
     }
 }
@@ -236,7 +279,11 @@ impl FunctionRoute {
     /// ACL, a server without functions, one that cannot compile it) would
     /// be refused again, and every call would pay for the attempt.
     pub(crate) fn after_load_refused(&self, message: &str) {
-        if !message.to_ascii_lowercase().starts_with("oom") {
+        let lower = message.to_ascii_lowercase();
+        if lower.starts_with("readonly") {
+            // A replica without the function: its primary may load it.
+            self.refused_by_replica(Instant::now());
+        } else if !lower.starts_with("oom") {
             self.scripts_only.store(true, Ordering::Relaxed);
         }
     }
@@ -254,6 +301,10 @@ pub(crate) enum Refusal {
     /// Out of memory: a function without flags is refused whole, a script
     /// runs and serves a hit (its writes are refused one by one).
     OutOfMemory,
+    /// A read-only replica refuses a function that may write; a script
+    /// runs and serves a hit, as out of memory. Calls go as scripts for
+    /// [`REPLICA_SCRIPTS_FOR`].
+    ReadOnlyReplica,
 }
 
 /// One argument of a script call.
@@ -623,9 +674,14 @@ mod tests {
                 true,
             ),
             ("BUSY Redis is busy running a script.", None, true),
+            (
+                "READONLY You can't write against a read only replica.",
+                Some(Refusal::ReadOnlyReplica),
+                false,
+            ),
         ];
         for (message, refusal, functions_after) in cases {
-            let route = FunctionRoute::default();
+            let route = FunctionRoute::new(true);
             assert!(route.functions());
             assert_eq!(route.after_refusal(message), refusal, "{message}");
             assert_eq!(route.functions(), functions_after, "{message}");
@@ -659,6 +715,29 @@ mod tests {
             assert_eq!(route.functions(), functions_after, "{message}");
         }
         assert!(!FunctionRoute::new(false).functions());
+    }
+
+    /// After a read-only replica's refusal, calls go as scripts for
+    /// `REPLICA_SCRIPTS_FOR`, then as functions again; a refusal later
+    /// starts the period again.
+    #[test]
+    fn scripts_for_a_while_after_a_replica_refused() {
+        let route = FunctionRoute::new(true);
+        let t0 = route.created + Duration::from_secs(3);
+        route.refused_by_replica(t0);
+        let after = |d: Duration| route.functions_at(|| t0 + d);
+        assert!(!after(Duration::ZERO));
+        assert!(!after(REPLICA_SCRIPTS_FOR - Duration::from_millis(1)));
+        assert!(after(REPLICA_SCRIPTS_FOR));
+        assert!(after(REPLICA_SCRIPTS_FOR * 5));
+        let t1 = t0 + REPLICA_SCRIPTS_FOR * 5;
+        route.refused_by_replica(t1);
+        assert!(!route.functions_at(|| t1 + Duration::from_secs(1)));
+        assert!(route.functions_at(|| t1 + REPLICA_SCRIPTS_FOR));
+        // Scripts for good stay so.
+        let only = FunctionRoute::new(false);
+        only.refused_by_replica(only.created);
+        assert!(!only.functions_at(|| only.created + REPLICA_SCRIPTS_FOR * 2));
     }
 
     /// A script's function is named after its SHA1 and registers the text

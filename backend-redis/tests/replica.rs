@@ -1,0 +1,293 @@
+//! A store whose server is a read-only replica: a primary that a failover
+//! demoted (the store keeps its connections to it), or a store pointed at
+//! a replica. A replica refuses every function that may write (`READONLY`),
+//! whatever the call would do, but runs a script and refuses only the
+//! writes in it; so hits are served from the replica's copy, a miss returns
+//! the function's result (its put is refused, one backend error), and the
+//! store pays one refused `FCALL` per period, not one per call. On both
+//! clients, sync and async, for every policy.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use redis_func_cache_core::store::AnyStore;
+use redis_func_cache_core::{EvictionPolicy, FuncCache, FuncId, StatsSnapshot};
+use redis_func_cache_policies::{
+    FifoPolicy, LfuPolicy, LruPolicy, MruPolicy, RrPolicy, S3FifoPolicy, SievePolicy, TLruPolicy,
+};
+use redis_func_cache_redis::RedisStore;
+
+static F: FuncId = FuncId::new("tests::replica", "f", 1);
+
+/// Entries each cache holds before the failover.
+const ENTRIES: u32 = 10;
+/// How long a replica may take to sync or to report a role.
+const SYNC_LIMIT: Duration = Duration::from_secs(20);
+
+fn stores(url: &str) -> Vec<(&'static str, AnyStore)> {
+    vec![
+        ("redis-rs", AnyStore::new(RedisStore::open(url).unwrap())),
+        ("fred", AnyStore::new(common::connected_fred(url))),
+    ]
+}
+
+fn cache(name: &str, policy: &str, store: &AnyStore) -> FuncCache<AnyStore> {
+    fn build(name: String, policy: impl EvictionPolicy, store: &AnyStore) -> FuncCache<AnyStore> {
+        FuncCache::builder(name)
+            .policy(policy)
+            .maxsize(100)
+            .store(store.clone())
+            .build()
+            .unwrap()
+    }
+    let name = format!("{name}-{policy}");
+    match policy {
+        "lru" => build(name, LruPolicy, store),
+        "mru" => build(name, MruPolicy, store),
+        "fifo" => build(name, FifoPolicy, store),
+        "lfu" => build(name, LfuPolicy, store),
+        "rr" => build(name, RrPolicy, store),
+        "tlru" => build(name, TLruPolicy, store),
+        "s3fifo" => build(name, S3FifoPolicy, store),
+        "sieve" => build(name, SievePolicy, store),
+        // A cache that takes leases (SPEC §9): a replica refuses the lease
+        // too, and the miss is a plain one.
+        "lru-leased" => FuncCache::builder(name)
+            .policy(LruPolicy)
+            .maxsize(100)
+            .lease(Duration::from_secs(5))
+            .store(store.clone())
+            .build()
+            .unwrap(),
+        other => panic!("no policy {other}"),
+    }
+}
+
+const POLICIES: [&str; 9] = [
+    "lru",
+    "mru",
+    "fifo",
+    "lfu",
+    "rr",
+    "tlru",
+    "s3fifo",
+    "sieve",
+    "lru-leased",
+];
+
+/// Replication through memory only, at once: a primary sends its snapshot
+/// over the socket without waiting for more replicas (by default it waits
+/// 5 s), and a replica loads it from there instead of writing `dump.rdb`
+/// in the test's directory.
+fn replicate_in_memory(con: &mut redis::Connection) {
+    common::config_set(
+        con,
+        &[
+            ("repl-diskless-sync", "yes"),
+            ("repl-diskless-sync-delay", "0"),
+            ("repl-diskless-load", "swapdb"),
+        ],
+    );
+}
+
+/// `REPLICAOF` host port, or `NO ONE` for `None`.
+fn replica_of(con: &mut redis::Connection, primary: Option<u16>) {
+    let cmd = match primary {
+        Some(port) => redis::cmd("REPLICAOF")
+            .arg("127.0.0.1")
+            .arg(port)
+            .to_owned(),
+        None => redis::cmd("REPLICAOF").arg("NO").arg("ONE").to_owned(),
+    };
+    let _: () = cmd.query(con).unwrap();
+}
+
+/// Waits until the replica on `con` has synced with its primary.
+fn wait_synced(con: &mut redis::Connection) {
+    let start = Instant::now();
+    loop {
+        let info: String = redis::cmd("INFO").arg("replication").query(con).unwrap();
+        if info.contains("master_link_status:up") {
+            return;
+        }
+        assert!(start.elapsed() < SYNC_LIMIT, "not synced: {info}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A number field of `INFO replication`.
+fn replication_field(con: &mut redis::Connection, name: &str) -> i64 {
+    let info: String = redis::cmd("INFO").arg("replication").query(con).unwrap();
+    let prefix = format!("{name}:");
+    info.lines()
+        .find_map(|line| line.strip_prefix(&prefix)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+}
+
+/// Waits until the replica on `replica` has processed every write the
+/// primary on `primary` took so far. (`WAIT` waits only for the writes of
+/// its own connection, and the stores wrote on theirs.)
+fn wait_replicated(primary: &mut redis::Connection, replica: &mut redis::Connection) {
+    let offset = replication_field(primary, "master_repl_offset");
+    let start = Instant::now();
+    while replication_field(replica, "slave_repl_offset") < offset {
+        assert!(
+            start.elapsed() < SYNC_LIMIT,
+            "the replica lags behind {offset}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn diff(after: StatsSnapshot, before: StatsSnapshot) -> (u64, u64, u64, u64) {
+    (
+        after.hits - before.hits,
+        after.misses - before.misses,
+        after.writes - before.writes,
+        after.backend_errors - before.backend_errors,
+    )
+}
+
+#[test]
+fn a_demoted_primary_serves_hits_and_the_new_primary_caches() {
+    let a = common::Server::start();
+    let b = common::Server::start();
+    let (mut con_a, mut con_b) = (a.connection(), b.connection());
+    replicate_in_memory(&mut con_a);
+    replicate_in_memory(&mut con_b);
+    replica_of(&mut con_b, Some(a.port()));
+    wait_synced(&mut con_b);
+    let runtime = common::runtime();
+
+    // Every cache fills on A, the primary.
+    let on_a: Vec<(&str, AnyStore)> = stores(&a.url);
+    let mut caches = Vec::new();
+    for (client, store) in &on_a {
+        for policy in POLICIES {
+            let cache = cache(client, policy, store);
+            for k in 0..ENTRIES {
+                let _: u32 = cache.call(&F, &k, || k * 3).unwrap();
+            }
+            assert_eq!(
+                cache.stats().writes,
+                u64::from(ENTRIES),
+                "{client} {policy}"
+            );
+            caches.push((*client, policy, cache));
+        }
+    }
+    wait_replicated(&mut con_a, &mut con_b);
+
+    // The failover: B is promoted, A becomes its replica, and the stores
+    // keep their connections to A.
+    replica_of(&mut con_b, None);
+    replica_of(&mut con_a, Some(b.port()));
+    wait_synced(&mut con_a);
+    let fcalls_before = common::command_stats(&mut con_a, "fcall");
+    let demoted = Instant::now();
+
+    for (client, policy, cache) in &caches {
+        let before = cache.stats();
+        for k in 0..ENTRIES {
+            let v: u32 = cache
+                .call(&F, &k, || {
+                    unreachable!("{client} {policy}: a sync miss on the replica")
+                })
+                .unwrap();
+            assert_eq!(v, k * 3, "{client} {policy}");
+            let v: u32 = runtime
+                .block_on(cache.call_async(&F, &k, async || {
+                    unreachable!("{client} {policy}: an async miss on the replica")
+                }))
+                .unwrap();
+            assert_eq!(v, k * 3, "{client} {policy}");
+        }
+        assert_eq!(
+            diff(cache.stats(), before),
+            (2 * u64::from(ENTRIES), 0, 0, 0),
+            "{client} {policy}: (hits, misses, writes, backend errors) on the replica"
+        );
+        // A miss returns the function's result; only its put is refused.
+        let before = cache.stats();
+        let v: u32 = cache.call(&F, &1000u32, || 7).unwrap();
+        assert_eq!(v, 7);
+        let v: u32 = runtime
+            .block_on(cache.call_async(&F, &1001u32, async || 8))
+            .unwrap();
+        assert_eq!(v, 8);
+        assert_eq!(
+            diff(cache.stats(), before),
+            (0, 2, 0, 2),
+            "{client} {policy}: two misses, their puts refused"
+        );
+    }
+    // Each store's first call was refused as a function; the rest went as
+    // scripts (one more refusal per store per period, on a slow machine).
+    let periods = 1 + demoted.elapsed().as_secs() / 10;
+    let refused =
+        common::command_stats(&mut con_a, "fcall").rejected_calls - fcalls_before.rejected_calls;
+    assert!(
+        (1..=2 * periods).contains(&refused),
+        "{refused} refused FCALLs in {periods} periods of two stores"
+    );
+
+    // Stores on B, the new primary, find the entries and cache again.
+    for (client, store) in stores(&b.url) {
+        for policy in POLICIES {
+            let cache = cache(client, policy, &store);
+            for k in 0..ENTRIES {
+                let v: u32 = cache
+                    .call(&F, &k, || unreachable!("{client} {policy}: a miss on B"))
+                    .unwrap();
+                assert_eq!(v, k * 3, "{client} {policy}");
+            }
+            let _: u32 = cache.call(&F, &2000u32, || 9).unwrap();
+            let v: u32 = cache.call(&F, &2000u32, || unreachable!()).unwrap();
+            assert_eq!(v, 9);
+            let stats = cache.stats();
+            assert_eq!(
+                (stats.hits, stats.misses, stats.writes, stats.backend_errors),
+                (u64::from(ENTRIES) + 1, 1, 1, 0),
+                "{client} {policy} on the new primary"
+            );
+        }
+    }
+}
+
+/// A store opened on a replica that never had the functions: the load is
+/// refused there too (`READONLY`), and hits are served all the same.
+#[test]
+fn a_store_on_a_fresh_replica_serves_hits() {
+    let primary = common::Server::start();
+    let replica = common::Server::start();
+    let mut con_r = replica.connection();
+    let mut con_p = primary.connection();
+    replicate_in_memory(&mut con_r);
+    replicate_in_memory(&mut con_p);
+    replica_of(&mut con_r, Some(primary.port()));
+    wait_synced(&mut con_r);
+    // The primary's functions are flushed after the entries are written,
+    // and the flush reaches the replica.
+    for (client, store) in stores(&primary.url) {
+        let writer = cache(client, "lru", &store);
+        for k in 0..ENTRIES {
+            let _: u32 = writer.call(&F, &k, || k + 1).unwrap();
+        }
+    }
+    let _: () = redis::cmd("FUNCTION")
+        .arg("FLUSH")
+        .query(&mut con_p)
+        .unwrap();
+    wait_replicated(&mut con_p, &mut con_r);
+    for (client, store) in stores(&replica.url) {
+        let reader = cache(client, "lru", &store);
+        for k in 0..ENTRIES {
+            let v: u32 = reader
+                .call(&F, &k, || unreachable!("{client}: a miss on the replica"))
+                .unwrap();
+            assert_eq!(v, k + 1, "{client}");
+        }
+        assert_eq!(reader.stats().backend_errors, 0, "{client}");
+    }
+}

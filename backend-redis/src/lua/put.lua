@@ -20,7 +20,12 @@
 -- the reads it saves.)
 local index, values = KEYS[1], KEYS[2]
 local member, value, kind = ARGV[1], ARGV[2], ARGV[3]
-if KEYS[3] then
+-- Only a lease that exists is removed: ZREM is a write, and once a script
+-- has written, Redis lets its later writes past a server out of memory
+-- under 'noeviction' (it cannot stop a script halfway), so a ZREM of
+-- nothing would let this put grow a full server. (Out of memory, the get
+-- script could not grant the lease either.)
+if KEYS[3] and type(redis.pcall('ZSCORE', KEYS[3], member)) == 'string' then
   redis.pcall('ZREM', KEYS[3], member)
 end
 local maxsize = tonumber(ARGV[7])

@@ -181,32 +181,34 @@ impl ScriptText {
 /// (`EVALSHA`), shared by every call of the store. Functions first (unless
 /// [`RedisOptions::functions`](crate::RedisOptions::functions) is off); a
 /// server that does not know them (Redis 6.2) or a user whose ACL refuses
-/// them turns the store to scripts for good, on the first refusal; a
-/// read-only replica, for [`REPLICA_SCRIPTS_FOR`].
+/// them turns the store to scripts for good, on the first refusal; a server
+/// that refuses writes, for [`WRITES_REFUSED_SCRIPTS_FOR`].
 #[derive(Debug)]
 pub(crate) struct FunctionRoute {
     scripts_only: AtomicBool,
     /// Milliseconds after `created` until which calls go as scripts,
-    /// because a read-only replica refused a function (0: none did). A
-    /// replica refuses every function that may write, whatever the call
-    /// would do, but runs a script and refuses only its writes, so a hit is
-    /// served; it may be promoted again, so functions are tried again later.
-    replica_until_ms: AtomicU64,
+    /// because a server that refuses writes refused a function (0: none
+    /// did; see [`Refusal::WritesRefused`]). Such a server refuses every
+    /// function that may write, whatever the call would do, but runs a
+    /// script and refuses only its writes, so a hit is served; it may take
+    /// writes again, so functions are tried again later.
+    scripts_until_ms: AtomicU64,
     created: Instant,
 }
 
-/// How long a store sends its calls as scripts after a read-only replica
-/// refused a function (`READONLY`): a store pointed at a replica, or at a
-/// primary that a failover demoted, then pays one refused `FCALL` per
-/// period instead of one per call.
-pub(crate) const REPLICA_SCRIPTS_FOR: Duration = Duration::from_secs(10);
+/// How long a store sends its calls as scripts after a server that refuses
+/// writes refused a function (see [`Refusal::WritesRefused`]): a store
+/// pointed at a replica, at a primary that a failover demoted, or at one
+/// out of memory, then pays one refused `FCALL` per period instead of one
+/// per call.
+pub(crate) const WRITES_REFUSED_SCRIPTS_FOR: Duration = Duration::from_secs(10);
 
 impl FunctionRoute {
     /// Functions first if `functions`, else scripts only.
     pub(crate) fn new(functions: bool) -> Self {
         FunctionRoute {
             scripts_only: AtomicBool::new(!functions),
-            replica_until_ms: AtomicU64::new(0),
+            scripts_until_ms: AtomicU64::new(0),
             created: Instant::now(),
         }
     }
@@ -217,12 +219,12 @@ impl FunctionRoute {
     }
 
     /// [`functions`](Self::functions), with the clock read only when a
-    /// replica refused a function (`now` is called at most once).
+    /// server refused writes (`now` is called at most once).
     fn functions_at(&self, now: impl FnOnce() -> Instant) -> bool {
         if self.scripts_only.load(Ordering::Relaxed) {
             return false;
         }
-        let until = self.replica_until_ms.load(Ordering::Relaxed);
+        let until = self.scripts_until_ms.load(Ordering::Relaxed);
         until == 0 || self.millis(now()) >= until
     }
 
@@ -232,11 +234,13 @@ impl FunctionRoute {
         u64::try_from(ms).unwrap_or(u64::MAX).max(1)
     }
 
-    /// A read-only replica refused a function at `at`: scripts until
-    /// [`REPLICA_SCRIPTS_FOR`] later.
-    fn refused_by_replica(&self, at: Instant) {
-        self.replica_until_ms
-            .store(self.millis(at + REPLICA_SCRIPTS_FOR), Ordering::Relaxed);
+    /// A server that refuses writes refused a function at `at`: scripts
+    /// until [`WRITES_REFUSED_SCRIPTS_FOR`] later.
+    fn writes_refused(&self, at: Instant) {
+        self.scripts_until_ms.store(
+            self.millis(at + WRITES_REFUSED_SCRIPTS_FOR),
+            Ordering::Relaxed,
+        );
     }
 
     /// What to do after `FCALL` (or `FUNCTION LOAD`) failed with `message`
@@ -261,29 +265,34 @@ impl FunctionRoute {
             self.scripts_only.store(true, Ordering::Relaxed);
             return Some(Refusal::Unsupported);
         }
-        if lower.starts_with("oom") {
-            return Some(Refusal::OutOfMemory);
-        }
-        if lower.starts_with("readonly") {
-            self.refused_by_replica(Instant::now());
-            return Some(Refusal::ReadOnlyReplica);
+        if refuses_writes(&lower) {
+            self.writes_refused(Instant::now());
+            return Some(Refusal::WritesRefused);
         }
         None
     }
 }
 
+/// Whether a server's error (lower case) says it takes no writes now: out
+/// of memory under `noeviction`, a read-only replica, or a primary short of
+/// `min-replicas-to-write`.
+fn refuses_writes(lower: &str) -> bool {
+    ["oom", "readonly", "noreplicas"]
+        .iter()
+        .any(|code| lower.starts_with(code))
+}
+
 impl FunctionRoute {
     /// After the server refused `FUNCTION LOAD` with `message` (a server's
-    /// answer, not a lost connection): scripts for good unless it was out
-    /// of memory, which passes. A load refused for any other reason (an
-    /// ACL, a server without functions, one that cannot compile it) would
-    /// be refused again, and every call would pay for the attempt.
+    /// answer, not a lost connection): scripts for a while if the server
+    /// refuses writes now (a replica whose primary may load the function, a
+    /// server out of memory), else for good. A load refused for any other
+    /// reason (an ACL, a server without functions, one that cannot compile
+    /// it) would be refused again, and every call would pay for the attempt.
     pub(crate) fn after_load_refused(&self, message: &str) {
-        let lower = message.to_ascii_lowercase();
-        if lower.starts_with("readonly") {
-            // A replica without the function: its primary may load it.
-            self.refused_by_replica(Instant::now());
-        } else if !lower.starts_with("oom") {
+        if refuses_writes(&message.to_ascii_lowercase()) {
+            self.writes_refused(Instant::now());
+        } else {
             self.scripts_only.store(true, Ordering::Relaxed);
         }
     }
@@ -298,13 +307,12 @@ pub(crate) enum Refusal {
     NotLoaded,
     /// The server or the user's ACL has no functions: scripts from now on.
     Unsupported,
-    /// Out of memory: a function without flags is refused whole, a script
-    /// runs and serves a hit (its writes are refused one by one).
-    OutOfMemory,
-    /// A read-only replica refuses a function that may write; a script
-    /// runs and serves a hit, as out of memory. Calls go as scripts for
-    /// [`REPLICA_SCRIPTS_FOR`].
-    ReadOnlyReplica,
+    /// The server takes no writes now (out of memory under `noeviction`,
+    /// a read-only replica, too few replicas for `min-replicas-to-write`):
+    /// it refuses a function without flags whole, but runs a script and
+    /// refuses its writes one by one, so a hit is served. Calls go as
+    /// scripts for [`WRITES_REFUSED_SCRIPTS_FOR`].
+    WritesRefused,
 }
 
 /// One argument of a script call.
@@ -653,8 +661,8 @@ mod tests {
             ),
             (
                 "OOM command not allowed when used memory > 'maxmemory'.",
-                Some(Refusal::OutOfMemory),
-                true,
+                Some(Refusal::WritesRefused),
+                false,
             ),
             // The call's own answers: a script would meet them too.
             (
@@ -676,7 +684,12 @@ mod tests {
             ("BUSY Redis is busy running a script.", None, true),
             (
                 "READONLY You can't write against a read only replica.",
-                Some(Refusal::ReadOnlyReplica),
+                Some(Refusal::WritesRefused),
+                false,
+            ),
+            (
+                "NOREPLICAS Not enough good replicas to write.",
+                Some(Refusal::WritesRefused),
                 false,
             ),
         ];
@@ -688,56 +701,62 @@ mod tests {
         }
     }
 
-    /// A refused load turns the store to scripts, unless memory was short.
+    /// A refused load turns the store to scripts: for a while if the
+    /// server refuses writes now, else for good.
     #[test]
     fn refused_loads() {
-        for (message, functions_after) in [
+        for (message, for_good) in [
             (
                 "OOM command not allowed when used memory > 'maxmemory'.",
-                true,
-            ),
-            ("ERR Error compiling function: user_function:1: ...", false),
-            (
-                "NOPERM this user has no permissions to run the 'function|load' command",
-                false,
-            ),
-            (
-                "ERR unknown command 'FUNCTION', with args beginning with: 'LOAD' ",
                 false,
             ),
             (
                 "READONLY You can't write against a read only replica.",
                 false,
             ),
+            ("NOREPLICAS Not enough good replicas to write.", false),
+            ("ERR Error compiling function: user_function:1: ...", true),
+            (
+                "NOPERM this user has no permissions to run the 'function|load' command",
+                true,
+            ),
+            (
+                "ERR unknown command 'FUNCTION', with args beginning with: 'LOAD' ",
+                true,
+            ),
         ] {
             let route = FunctionRoute::new(true);
             route.after_load_refused(message);
-            assert_eq!(route.functions(), functions_after, "{message}");
+            assert!(!route.functions(), "{message}");
+            let later = route.created + WRITES_REFUSED_SCRIPTS_FOR * 2;
+            assert_eq!(route.functions_at(|| later), !for_good, "{message}");
         }
         assert!(!FunctionRoute::new(false).functions());
     }
 
-    /// After a read-only replica's refusal, calls go as scripts for
-    /// `REPLICA_SCRIPTS_FOR`, then as functions again; a refusal later
-    /// starts the period again.
+    /// After a refusal of writes, calls go as scripts for
+    /// `WRITES_REFUSED_SCRIPTS_FOR`, then as functions again; a refusal
+    /// later starts the period again.
     #[test]
-    fn scripts_for_a_while_after_a_replica_refused() {
+    fn scripts_for_a_while_after_writes_were_refused() {
         let route = FunctionRoute::new(true);
         let t0 = route.created + Duration::from_secs(3);
-        route.refused_by_replica(t0);
+        route.writes_refused(t0);
         let after = |d: Duration| route.functions_at(|| t0 + d);
         assert!(!after(Duration::ZERO));
-        assert!(!after(REPLICA_SCRIPTS_FOR - Duration::from_millis(1)));
-        assert!(after(REPLICA_SCRIPTS_FOR));
-        assert!(after(REPLICA_SCRIPTS_FOR * 5));
-        let t1 = t0 + REPLICA_SCRIPTS_FOR * 5;
-        route.refused_by_replica(t1);
+        assert!(!after(
+            WRITES_REFUSED_SCRIPTS_FOR - Duration::from_millis(1)
+        ));
+        assert!(after(WRITES_REFUSED_SCRIPTS_FOR));
+        assert!(after(WRITES_REFUSED_SCRIPTS_FOR * 5));
+        let t1 = t0 + WRITES_REFUSED_SCRIPTS_FOR * 5;
+        route.writes_refused(t1);
         assert!(!route.functions_at(|| t1 + Duration::from_secs(1)));
-        assert!(route.functions_at(|| t1 + REPLICA_SCRIPTS_FOR));
+        assert!(route.functions_at(|| t1 + WRITES_REFUSED_SCRIPTS_FOR));
         // Scripts for good stay so.
         let only = FunctionRoute::new(false);
-        only.refused_by_replica(only.created);
-        assert!(!only.functions_at(|| only.created + REPLICA_SCRIPTS_FOR * 2));
+        only.writes_refused(only.created);
+        assert!(!only.functions_at(|| only.created + WRITES_REFUSED_SCRIPTS_FOR * 2));
     }
 
     /// A script's function is named after its SHA1 and registers the text

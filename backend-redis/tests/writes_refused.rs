@@ -1,11 +1,13 @@
-//! A store whose server is a read-only replica: a primary that a failover
-//! demoted (the store keeps its connections to it), or a store pointed at
-//! a replica. A replica refuses every function that may write (`READONLY`),
-//! whatever the call would do, but runs a script and refuses only the
-//! writes in it; so hits are served from the replica's copy, a miss returns
-//! the function's result (its put is refused, one backend error), and the
-//! store pays one refused `FCALL` per period, not one per call. On both
-//! clients, sync and async, for every policy.
+//! A server that takes no writes but still reads: one out of memory under
+//! `noeviction`, a read-only replica (a primary that a failover demoted,
+//! the store keeping its connections to it, or a store pointed at a
+//! replica) and a primary short of `min-replicas-to-write`. Such a server
+//! refuses every function that may write (`OOM`, `READONLY`,
+//! `NOREPLICAS`), whatever the call would do, but runs a
+//! script and refuses only the writes in it; so hits are served, a miss
+//! returns the function's result (its put is refused, one backend error),
+//! and the store pays one refused `FCALL` per period, not one per call. On
+//! both clients, sync and async, for every policy.
 
 mod common;
 
@@ -149,56 +151,49 @@ fn diff(after: StatsSnapshot, before: StatsSnapshot) -> (u64, u64, u64, u64) {
     )
 }
 
-#[test]
-fn a_demoted_primary_serves_hits_and_the_new_primary_caches() {
-    let a = common::Server::start();
-    let b = common::Server::start();
-    let (mut con_a, mut con_b) = (a.connection(), b.connection());
-    replicate_in_memory(&mut con_a);
-    replicate_in_memory(&mut con_b);
-    replica_of(&mut con_b, Some(a.port()));
-    wait_synced(&mut con_b);
-    let runtime = common::runtime();
-
-    // Every cache fills on A, the primary.
-    let on_a: Vec<(&str, AnyStore)> = stores(&a.url);
+/// A cache of every policy on each store, filled with `k * 3` for
+/// `k < ENTRIES`.
+fn filled_caches(
+    stores: &[(&'static str, AnyStore)],
+) -> Vec<(&'static str, &'static str, FuncCache<AnyStore>)> {
     let mut caches = Vec::new();
-    for (client, store) in &on_a {
+    for (client, store) in stores {
         for policy in POLICIES {
             let cache = cache(client, policy, store);
             for k in 0..ENTRIES {
                 let _: u32 = cache.call(&F, &k, || k * 3).unwrap();
             }
-            assert_eq!(
-                cache.stats().writes,
-                u64::from(ENTRIES),
-                "{client} {policy}"
-            );
+            let writes = cache.stats().writes;
+            assert_eq!(writes, u64::from(ENTRIES), "{client} {policy}");
             caches.push((*client, policy, cache));
         }
     }
-    wait_replicated(&mut con_a, &mut con_b);
+    caches
+}
 
-    // The failover: B is promoted, A becomes its replica, and the stores
-    // keep their connections to A.
-    replica_of(&mut con_b, None);
-    replica_of(&mut con_a, Some(b.port()));
-    wait_synced(&mut con_a);
-    let fcalls_before = common::command_stats(&mut con_a, "fcall");
-    let demoted = Instant::now();
-
-    for (client, policy, cache) in &caches {
+/// Every cache, filled with `k * 3` for `k < ENTRIES` and now on a server
+/// that refuses writes (`con`), serves its hits, sync and async; a miss
+/// costs one backend error (the refused put); and each store's calls were
+/// refused as functions once per period at most.
+fn hits_served_writes_refused(
+    caches: &[(&str, &str, FuncCache<AnyStore>)],
+    con: &mut redis::Connection,
+    runtime: &tokio::runtime::Runtime,
+) {
+    let fcalls_before = common::command_stats(con, "fcall");
+    let refused_from = Instant::now();
+    for (client, policy, cache) in caches {
         let before = cache.stats();
         for k in 0..ENTRIES {
             let v: u32 = cache
                 .call(&F, &k, || {
-                    unreachable!("{client} {policy}: a sync miss on the replica")
+                    unreachable!("{client} {policy}: a sync miss, writes refused")
                 })
                 .unwrap();
             assert_eq!(v, k * 3, "{client} {policy}");
             let v: u32 = runtime
                 .block_on(cache.call_async(&F, &k, async || {
-                    unreachable!("{client} {policy}: an async miss on the replica")
+                    unreachable!("{client} {policy}: an async miss, writes refused")
                 }))
                 .unwrap();
             assert_eq!(v, k * 3, "{client} {policy}");
@@ -206,7 +201,7 @@ fn a_demoted_primary_serves_hits_and_the_new_primary_caches() {
         assert_eq!(
             diff(cache.stats(), before),
             (2 * u64::from(ENTRIES), 0, 0, 0),
-            "{client} {policy}: (hits, misses, writes, backend errors) on the replica"
+            "{client} {policy}: (hits, misses, writes, backend errors), writes refused"
         );
         // A miss returns the function's result; only its put is refused.
         let before = cache.stats();
@@ -224,13 +219,36 @@ fn a_demoted_primary_serves_hits_and_the_new_primary_caches() {
     }
     // Each store's first call was refused as a function; the rest went as
     // scripts (one more refusal per store per period, on a slow machine).
-    let periods = 1 + demoted.elapsed().as_secs() / 10;
-    let refused =
-        common::command_stats(&mut con_a, "fcall").rejected_calls - fcalls_before.rejected_calls;
+    let periods = 1 + refused_from.elapsed().as_secs() / 10;
+    let refused = common::command_stats(con, "fcall").rejected_calls - fcalls_before.rejected_calls;
     assert!(
         (1..=2 * periods).contains(&refused),
         "{refused} refused FCALLs in {periods} periods of two stores"
     );
+}
+
+#[test]
+fn a_demoted_primary_serves_hits_and_the_new_primary_caches() {
+    let a = common::Server::start();
+    let b = common::Server::start();
+    let (mut con_a, mut con_b) = (a.connection(), b.connection());
+    replicate_in_memory(&mut con_a);
+    replicate_in_memory(&mut con_b);
+    replica_of(&mut con_b, Some(a.port()));
+    wait_synced(&mut con_b);
+    let runtime = common::runtime();
+
+    // Every cache fills on A, the primary.
+    let caches = filled_caches(&stores(&a.url));
+    wait_replicated(&mut con_a, &mut con_b);
+
+    // The failover: B is promoted, A becomes its replica, and the stores
+    // keep their connections to A.
+    replica_of(&mut con_b, None);
+    replica_of(&mut con_a, Some(b.port()));
+    wait_synced(&mut con_a);
+
+    hits_served_writes_refused(&caches, &mut con_a, &runtime);
 
     // Stores on B, the new primary, find the entries and cache again.
     for (client, store) in stores(&b.url) {
@@ -290,4 +308,45 @@ fn a_store_on_a_fresh_replica_serves_hits() {
         }
         assert_eq!(reader.stats().backend_errors, 0, "{client}");
     }
+}
+
+/// A primary short of the replicas `min-replicas-to-write` asks for
+/// refuses writes (`NOREPLICAS`) and still serves hits; once it has them
+/// again, misses are stored again.
+#[test]
+fn a_primary_short_of_replicas_serves_hits() {
+    let server = common::Server::start();
+    let mut con = server.connection();
+    let runtime = common::runtime();
+    let caches = filled_caches(&stores(&server.url));
+    common::config_set(&mut con, &[("min-replicas-to-write", "1")]);
+    hits_served_writes_refused(&caches, &mut con, &runtime);
+    common::config_set(&mut con, &[("min-replicas-to-write", "0")]);
+    for (client, policy, cache) in &caches {
+        let before = cache.stats();
+        let _: u32 = cache.call(&F, &3000u32, || 5).unwrap();
+        let v: u32 = cache.call(&F, &3000u32, || unreachable!()).unwrap();
+        assert_eq!(v, 5);
+        assert_eq!(
+            diff(cache.stats(), before),
+            (1, 1, 1, 0),
+            "{client} {policy}: writes taken again"
+        );
+    }
+}
+
+/// A server out of memory under `noeviction` refuses writes (`OOM`) and
+/// still serves hits: only the hit rule's updates and the puts are lost.
+#[test]
+fn a_server_out_of_memory_serves_hits() {
+    let server = common::Server::start();
+    let mut con = server.connection();
+    let runtime = common::runtime();
+    let caches = filled_caches(&stores(&server.url));
+    common::config_set(
+        &mut con,
+        &[("maxmemory-policy", "noeviction"), ("maxmemory", "1")],
+    );
+    hits_served_writes_refused(&caches, &mut con, &runtime);
+    common::config_set(&mut con, &[("maxmemory", "0")]);
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use fred::clients::WithOptions;
 use fred::prelude::*;
+use fred::types::config::UnresponsiveConfig;
 use fred::types::{ClusterHash, CustomCommand, Key, Value};
 use futures::StreamExt;
 use redis_func_cache_core::store::{
@@ -382,6 +383,19 @@ fn reconnect_policy() -> ReconnectPolicy {
     policy
 }
 
+/// When fred closes a connection and connects again: a command waited
+/// twice the deadline for its reply (its caller failed open long ago),
+/// checked every half deadline. Without it fred reconnects only after the
+/// connection is closed or reset, so one that stopped answering (a firewall
+/// or NAT that lost its state, a moved virtual IP) timed out every call for
+/// good, though new connections would have worked.
+fn unresponsive(deadline: Duration) -> UnresponsiveConfig {
+    UnresponsiveConfig {
+        max_timeout: Some(deadline * 2),
+        interval: (deadline / 2).max(Duration::from_millis(5)),
+    }
+}
+
 /// A fred client for `config` with the store's options: every command
 /// bounded by the deadline, reconnecting in the background.
 pub(crate) fn build_client(
@@ -399,6 +413,7 @@ pub(crate) fn build_client(
             // then fails with "Too many redirections", which we retry.
             c.max_redirections = FRED_MAX_REDIRECTIONS;
             c.max_command_attempts = FRED_MAX_REDIRECTIONS + 6;
+            c.unresponsive = unresponsive(options.deadline);
         })
         .with_performance_config(|p| {
             p.default_command_timeout = options.deadline;

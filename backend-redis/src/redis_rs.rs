@@ -13,7 +13,7 @@ use redis_func_cache_core::store::{
 };
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 
-use crate::guard::Guard;
+use crate::guard::{self, Guard};
 use crate::scripts::{
     Arg, FunctionRoute, GetAnswer, Refusal, ScriptCall, ScriptText, entry_call, get_call,
     get_leased_call, hit_value, leased, len_call, looked_up, member, outcome, purge_call, put_call,
@@ -330,15 +330,6 @@ impl<T: Topology> std::fmt::Debug for RedisStore<T> {
     }
 }
 
-/// Whether a failed call's connection manager fails every call after it
-/// (see [`RedisStore::forget_connection_after`]).
-fn fails_every_later_call(e: &redis::RedisError) -> bool {
-    matches!(
-        e.kind(),
-        redis::ErrorKind::AuthenticationFailed | redis::ErrorKind::Parse
-    )
-}
-
 /// A server's answer as the type a caller asked for. A wrong shape is an
 /// error of its own, not a `redis::RedisError`: redis-rs gives both a reply
 /// that did not parse and a value of another shape the kind `Parse`, and
@@ -536,9 +527,6 @@ impl<T: Topology> RedisStore<T> {
                 }
                 other => other,
             };
-            if let Err(e) = &result {
-                self.forget_connection_after(tokio::runtime::Handle::current().id(), e);
-            }
             return result.map_err(backend_error);
         }
         let owned = call.owned(&self.shared.route);
@@ -555,14 +543,10 @@ impl<T: Topology> RedisStore<T> {
     {
         let con = self.io_connection().await?;
         let io = self.io_runtime()?;
-        let result = io
-            .spawn(op(con))
+        io.spawn(op(con))
             .await
-            .map_err(|e| Error::backend(BACKEND, e))?;
-        if let Err(e) = &result {
-            self.forget_connection_after(io.handle().id(), e);
-        }
-        result.map_err(backend_error)
+            .map_err(|e| Error::backend(BACKEND, e))?
+            .map_err(backend_error)
     }
 
     /// Runs a script for a sync caller. On one server: on a pooled
@@ -674,19 +658,41 @@ impl<T: Topology> RedisStore<T> {
         .await
     }
 
-    /// Drops the connection of the runtime `id` after a call on it failed
-    /// with `e`, if the connection would fail every call after it: redis-rs's
-    /// `ConnectionManager` connects again only after an I/O error, so one
-    /// whose handshake was refused (a wrong password, or any other error
-    /// answer to `AUTH`; a peer that does not speak RESP) kept failing after
-    /// the server was put right. The next call makes a new one;
-    /// the breaker counts these failures, so that is one connect per probe.
+    /// Runs an async operation through the guard (breaker and deadline);
+    /// after a failure the breaker counts, on one server, drops the
+    /// caller's connection, so the next call (a probe, once the breaker is
+    /// open) makes a new one. redis-rs's `ConnectionManager` connects again
+    /// only after an I/O error, so without this a connection that stopped
+    /// answering (a firewall or NAT that lost its state, a moved virtual IP:
+    /// neither closed nor reset) timed out every call for good, and one
+    /// whose handshake was refused (a wrong password; a peer that does not
+    /// speak RESP) failed every call after the server was put right. The
+    /// breaker lets few calls fail, so that is about one connect per probe.
     /// (A cluster connection is not dropped: it connects to each node anew
     /// on its own, and one failing node must not cost the others theirs.)
-    fn forget_connection_after(&self, id: tokio::runtime::Id, e: &redis::RedisError) {
-        if T::CLUSTER || !fails_every_later_call(e) {
-            return;
+    async fn run<R>(
+        &self,
+        key: Option<&str>,
+        op: impl Future<Output = Result<R, Error>>,
+    ) -> Result<R, Error> {
+        let result = self.shared.guard.run(key, op).await;
+        if !T::CLUSTER && !guard::reached(&result) {
+            self.forget_caller_connection();
         }
+        result
+    }
+
+    /// Drops the connection an async call from here uses (see
+    /// [`RedisStore::async_connection`]): its tokio runtime's, or outside
+    /// tokio the store runtime's.
+    fn forget_caller_connection(&self) {
+        let id = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime.id(),
+            Err(_) => match self.shared.io.get() {
+                Some(io) => io.handle().id(),
+                None => return,
+            },
+        };
         self.shared
             .per_runtime
             .write()
@@ -940,33 +946,27 @@ impl<T: Topology> Store for RedisStore<T> {
     }
 
     async fn get_async(&self, req: &GetRequest<'_>) -> Result<Lookup, Error> {
-        self.shared
-            .guard
-            .run(Some(req.pair.index()), async {
-                let answer: redis::Value = self.invoke(&get_call(req)?).await?;
-                looked_up(req.rules, get_answer(answer)?)
-            })
-            .await
+        self.run(Some(req.pair.index()), async {
+            let answer: redis::Value = self.invoke(&get_call(req)?).await?;
+            looked_up(req.rules, get_answer(answer)?)
+        })
+        .await
     }
 
     async fn peek_async(&self, req: &GetRequest<'_>) -> Result<Option<StoredValue>, Error> {
-        self.shared
-            .guard
-            .run(Some(req.pair.index()), async {
-                let value: Option<Vec<u8>> = self.invoke(&entry_call(req, false)).await?;
-                Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
-            })
-            .await
+        self.run(Some(req.pair.index()), async {
+            let value: Option<Vec<u8>> = self.invoke(&entry_call(req, false)).await?;
+            Ok(value.and_then(|v| hit_value(req.rules, Bytes::from(v))))
+        })
+        .await
     }
 
     async fn remove_async(&self, req: &GetRequest<'_>) -> Result<bool, Error> {
-        self.shared
-            .guard
-            .run(Some(req.pair.index()), async {
-                let removed: u64 = self.invoke(&entry_call(req, true)).await?;
-                Ok(removed > 0)
-            })
-            .await
+        self.run(Some(req.pair.index()), async {
+            let removed: u64 = self.invoke(&entry_call(req, true)).await?;
+            Ok(removed > 0)
+        })
+        .await
     }
 
     async fn get_or_lease_async(
@@ -974,41 +974,33 @@ impl<T: Topology> Store for RedisStore<T> {
         req: &GetRequest<'_>,
         lease: Duration,
     ) -> Result<Leased, Error> {
-        self.shared
-            .guard
-            .run(Some(req.pair.index()), async {
-                let answer: redis::Value = self.invoke(&get_leased_call(req, lease)?).await?;
-                leased(req.rules, get_answer(answer)?)
-            })
-            .await
+        self.run(Some(req.pair.index()), async {
+            let answer: redis::Value = self.invoke(&get_leased_call(req, lease)?).await?;
+            leased(req.rules, get_answer(answer)?)
+        })
+        .await
     }
 
     async fn put_async(&self, req: &PutRequest<'_>) -> Result<PutOutcome, Error> {
-        self.shared
-            .guard
-            .run(Some(req.pair.index()), async {
-                let evicted: Vec<Vec<u8>> = self.invoke(&put_call(req)?).await?;
-                outcome(evicted)
-            })
-            .await
+        self.run(Some(req.pair.index()), async {
+            let evicted: Vec<Vec<u8>> = self.invoke(&put_call(req)?).await?;
+            outcome(evicted)
+        })
+        .await
     }
 
     async fn len_async(&self, pair: &KeyPair) -> Result<u64, Error> {
-        self.shared
-            .guard
-            .run(Some(pair.index()), async {
-                self.invoke(&len_call(pair)).await
-            })
-            .await
+        self.run(Some(pair.index()), async {
+            self.invoke(&len_call(pair)).await
+        })
+        .await
     }
 
     async fn purge_async(&self, pair: &KeyPair) -> Result<u64, Error> {
-        self.shared
-            .guard
-            .run(Some(pair.index()), async {
-                self.invoke(&purge_call(pair)).await
-            })
-            .await
+        self.run(Some(pair.index()), async {
+            self.invoke(&purge_call(pair)).await
+        })
+        .await
     }
 
     async fn purge_prefix_async(&self, prefix: &str) -> Result<u64, Error> {

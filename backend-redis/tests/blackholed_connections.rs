@@ -1,0 +1,221 @@
+//! Connections that go silent for good while new ones work: a proxy in
+//! front of a real server stops forwarding on every connection it has
+//! (neither closed nor reset, as a firewall or NAT that lost their state,
+//! or a virtual IP moved to another host, leaves them), and forwards new
+//! connections as before. A store must not keep waiting on the dead
+//! connections: calls fail open at the deadline, and caching resumes on a
+//! new connection.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use redis_func_cache_core::store::AnyStore;
+use redis_func_cache_core::{FuncCache, FuncId};
+use redis_func_cache_redis::{FredStore, RedisStore};
+
+static F: FuncId = FuncId::new("tests::blackholed_connections", "f", 1);
+
+/// The longest the proxy (and each of its connections) lives.
+const PROXY_LIFETIME: Duration = Duration::from_secs(120);
+
+/// A TCP proxy on a free loopback port to `upstream`; stopped (its threads
+/// joined) on drop.
+struct Proxy {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    /// Connections accepted before this generation forward nothing.
+    generation: Arc<AtomicU64>,
+    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Proxy {
+    fn start(upstream: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("its address").port();
+        listener.set_nonblocking(true).expect("non-blocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let generation = Arc::new(AtomicU64::new(0));
+        let threads: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let acceptor = {
+            let (stop, generation, threads) = (stop.clone(), generation.clone(), threads.clone());
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                while !stop.load(Ordering::Relaxed) && started.elapsed() < PROXY_LIFETIME {
+                    let Ok((client, _)) = listener.accept() else {
+                        std::thread::sleep(Duration::from_millis(2));
+                        continue;
+                    };
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                        continue;
+                    };
+                    let born = generation.load(Ordering::Relaxed);
+                    for (from, to) in [
+                        (client.try_clone(), server.try_clone()),
+                        (server.try_clone(), client.try_clone()),
+                    ] {
+                        let (Ok(from), Ok(to)) = (from, to) else {
+                            continue;
+                        };
+                        let (stop, generation) = (stop.clone(), generation.clone());
+                        let forward = std::thread::spawn(move || {
+                            forward(from, to, born, &generation, &stop, started);
+                        });
+                        threads.lock().unwrap().push(forward);
+                    }
+                }
+                stop.store(true, Ordering::Relaxed);
+            })
+        };
+        Proxy {
+            port,
+            stop,
+            generation,
+            threads,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Every connection open now forwards nothing from here on.
+    fn blackhole_open_connections(&self) {
+        self.generation.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+        for thread in self.threads.lock().unwrap().drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Copies `from` to `to` while the connection's generation is current;
+/// after that, reads nothing and writes nothing until the proxy stops.
+fn forward(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    born: u64,
+    generation: &AtomicU64,
+    stop: &AtomicBool,
+    started: Instant,
+) {
+    let _ = from.set_read_timeout(Some(Duration::from_millis(20)));
+    let mut buf = [0u8; 16 * 1024];
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < PROXY_LIFETIME {
+        if generation.load(Ordering::Relaxed) != born {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if generation.load(Ordering::Relaxed) != born {
+                    continue; // swallowed
+                }
+                if to.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// How long caching may take to resume after the cut: fred finds the
+/// connection unresponsive after twice the deadline and a check interval,
+/// then the breaker's next probe (one second at first) goes on the new one.
+const RESUME_WITHIN: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy)]
+enum Face {
+    Sync,
+    /// Async on a tokio runtime: the connection of that runtime.
+    Tokio,
+    /// Async on another executor: the connection of the store's runtime.
+    OtherExecutor,
+}
+
+/// A store whose connections go silent: every call still returns the
+/// function's result, few reach the dead connection (the breaker opens),
+/// and a hit comes on a new connection within [`RESUME_WITHIN`].
+fn caching_resumes_after_the_cut(client: &str) {
+    let server = common::Server::start();
+    let runtime = common::runtime();
+    for face in [Face::Sync, Face::Tokio, Face::OtherExecutor] {
+        let case = format!("{client} {face:?}");
+        let proxy = Proxy::start(server.port());
+        let store = match client {
+            "redis-rs" => AnyStore::new(RedisStore::open(proxy.url().as_str()).unwrap()),
+            _ => AnyStore::new(FredStore::open(&proxy.url()).unwrap()),
+        };
+        let cache = FuncCache::builder(format!("blackholed-{client}-{face:?}"))
+            .store(store)
+            .build()
+            .unwrap();
+        let call = |k: u32| -> u32 {
+            match face {
+                Face::Sync => cache.call(&F, &k, || k + 1),
+                Face::Tokio => runtime.block_on(cache.call_async(&F, &k, async || k + 1)),
+                Face::OtherExecutor => {
+                    futures::executor::block_on(cache.call_async(&F, &k, async || k + 1))
+                }
+            }
+            .unwrap()
+        };
+        for k in 0..20 {
+            assert_eq!(call(k % 10), k % 10 + 1, "{case}");
+        }
+        assert_eq!(cache.stats().hits, 10, "{case}: hits through the proxy");
+
+        proxy.blackhole_open_connections();
+        let cut = Instant::now();
+        let before = cache.stats();
+        while cache.stats().hits == before.hits && cut.elapsed() < RESUME_WITHIN {
+            assert_eq!(call(3), 4, "{case}: the function's result");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let after = cache.stats();
+        assert!(
+            after.hits > before.hits,
+            "{case}: no hit within {RESUME_WITHIN:?} of the cut: {after:?}"
+        );
+        // Each failure costs a caller the deadline; the breaker keeps them
+        // few (three open it, then one probe per interval).
+        let failed = after.backend_errors - before.backend_errors;
+        assert!(
+            failed <= 8,
+            "{case}: {failed} calls waited on the dead connection: {after:?}"
+        );
+    }
+    runtime.shutdown_background();
+}
+
+#[test]
+fn caching_resumes_after_the_cut_redis_rs() {
+    caching_resumes_after_the_cut("redis-rs");
+}
+
+#[test]
+fn caching_resumes_after_the_cut_fred() {
+    caching_resumes_after_the_cut("fred");
+}

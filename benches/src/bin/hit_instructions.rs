@@ -4,19 +4,21 @@
 //! difference by N; BENCHMARKS.md shows the method and numbers.
 //!
 //! On the memory store by default; with a Redis URL, on the Redis store
-//! (redis-rs), sync or, with `async`, from a tokio runtime: then the count
-//! is the client's side of a hit, since the server runs in its own process.
+//! (redis-rs, or fred with `fred` last), sync or, with `async`, from a
+//! tokio runtime: then the count is the client's side of a hit, since the
+//! server runs in its own process.
 //!
 //! ```text
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/hit_instructions 100000
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/hit_instructions 0
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/hit_instructions 20000 redis://127.0.0.1:6379/ async
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/hit_instructions 20000 redis://127.0.0.1:6379/ async fred
 //! ```
 
 use std::process::ExitCode;
 
 use redis_func_cache::store::Store;
-use redis_func_cache::{FuncCache, FuncId, LruPolicy, MemoryStore, RedisStore};
+use redis_func_cache::{FredStore, FuncCache, FuncId, LruPolicy, MemoryStore, RedisStore};
 
 static F: FuncId = FuncId::new("hit_instructions", "f", 1);
 
@@ -32,7 +34,7 @@ enum Caller {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || {
-        eprintln!("usage: hit_instructions <hits> [<redis-url> [sync|async]]");
+        eprintln!("usage: hit_instructions <hits> [<redis-url> [sync|async] [redis-rs|fred]]");
         ExitCode::FAILURE
     };
     let Some(Ok(hits)) = args.first().map(|a| a.parse::<u64>()) else {
@@ -53,12 +55,17 @@ fn main() -> ExitCode {
         },
         Some(_) => return usage(),
     };
-    let result = match args.get(1) {
-        None => run(MemoryStore::new(), hits, &caller),
-        Some(url) => match RedisStore::open(url.as_str()) {
+    let result = match (args.get(1), args.get(3).map(String::as_str)) {
+        (None, _) => run(MemoryStore::new(), hits, &caller),
+        (Some(url), None | Some("redis-rs")) => match RedisStore::open(url.as_str()) {
             Ok(store) => run(store, hits, &caller),
             Err(e) => Err(e.to_string()),
         },
+        (Some(url), Some("fred")) => match FredStore::open(url) {
+            Ok(store) => run(store, hits, &caller),
+            Err(e) => Err(e.to_string()),
+        },
+        (Some(_), Some(_)) => return usage(),
     };
     match result {
         Ok(sum) => {

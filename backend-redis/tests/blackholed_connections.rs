@@ -12,6 +12,8 @@
 
 mod common;
 
+use common::Face;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -136,11 +138,7 @@ fn forward(
                     return;
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if common::read_timed_out(&e) => {}
             Err(_) => return,
         }
     }
@@ -150,15 +148,6 @@ fn forward(
 /// connection unresponsive after twice the deadline and a check interval,
 /// then the breaker's next probe (one second at first) goes on the new one.
 const RESUME_WITHIN: Duration = Duration::from_secs(10);
-
-#[derive(Debug, Clone, Copy)]
-enum Face {
-    Sync,
-    /// Async on a tokio runtime: the connection of that runtime.
-    Tokio,
-    /// Async on another executor: the connection of the store's runtime.
-    OtherExecutor,
-}
 
 /// A store on the one URL of `urls`, or for fred on the cluster whose
 /// nodes they are.
@@ -186,7 +175,7 @@ fn store(client: &str, urls: &[String]) -> AnyStore {
 fn caching_resumes_after_the_cut(client: &str, urls: &[String], cut: impl Fn()) {
     let runtime = common::runtime();
     let cluster = urls.len() > 1;
-    for face in [Face::Sync, Face::Tokio, Face::OtherExecutor] {
+    for face in Face::ALL {
         let case = format!("{client} {face:?}{}", if cluster { " cluster" } else { "" });
         // A new store each time: the last one's connections are dead.
         let builder = FuncCache::builder(format!("blackholed-{client}-{face:?}"));
@@ -196,16 +185,7 @@ fn caching_resumes_after_the_cut(client: &str, urls: &[String], cut: impl Fn()) 
             builder.policy(LruPolicy)
         };
         let cache = builder.store(store(client, urls)).build().unwrap();
-        let call = |k: u32| -> u32 {
-            match face {
-                Face::Sync => cache.call(&F, &k, || k + 1),
-                Face::Tokio => runtime.block_on(cache.call_async(&F, &k, async || k + 1)),
-                Face::OtherExecutor => {
-                    futures::executor::block_on(cache.call_async(&F, &k, async || k + 1))
-                }
-            }
-            .unwrap()
-        };
+        let call = |k: u32| face.call_plus_one(&cache, &runtime, &F, k);
         for k in 0..20 {
             assert_eq!(call(k % 10), k % 10 + 1, "{case}");
         }

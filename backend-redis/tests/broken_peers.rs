@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::Face;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -120,11 +122,7 @@ fn serve(
                 Behaviour::Closes => return,
                 Behaviour::Silent => {}
             },
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if common::read_timed_out(&e) => {}
             Err(_) => return,
         }
     }
@@ -222,15 +220,6 @@ fn calls_to_a_cluster_seed_that_is_not_redis_fail_open_and_open_the_breaker_fred
     calls_fail_open_and_open_the_breaker(Client::FredCluster);
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Face {
-    Sync,
-    /// Async on a tokio runtime: the connection of that runtime.
-    Tokio,
-    /// Async on another executor: the connection of the store's runtime.
-    OtherExecutor,
-}
-
 /// A server that refuses the store's password (rotated on the server before
 /// the application's) is a failure like a server that is down, and once the
 /// user's password is put right the store caches again within a probe
@@ -296,7 +285,7 @@ fn refused_until_put_right(
         .build()
         .unwrap();
     for client in [Client::RedisRs, Client::Fred] {
-        for face in [Face::Sync, Face::Tokio, Face::OtherExecutor] {
+        for face in Face::ALL {
             let case = format!("{client:?}-{face:?}");
             let url = refuse(&mut admin, server.port(), &case);
             let store = match client {
@@ -308,16 +297,7 @@ fn refused_until_put_right(
                 .store(store)
                 .build()
                 .unwrap();
-            let call = |k: u32| -> u32 {
-                match face {
-                    Face::Sync => cache.call(&F, &k, || k + 1),
-                    Face::Tokio => runtime.block_on(cache.call_async(&F, &k, async || k + 1)),
-                    Face::OtherExecutor => {
-                        futures::executor::block_on(cache.call_async(&F, &k, async || k + 1))
-                    }
-                }
-                .unwrap()
-            };
+            let call = |k: u32| face.call_plus_one(&cache, &runtime, &F, k);
             for k in 0..CALLS {
                 assert_eq!(call(k), k + 1, "{case}: the function's result");
             }

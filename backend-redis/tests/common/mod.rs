@@ -72,3 +72,44 @@ pub fn command_stats(con: &mut redis::Connection, command: &str) -> CommandStats
         failed_calls: field("failed_calls"),
     }
 }
+
+/// How a test calls a cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    Sync,
+    /// Async on a tokio runtime: the connection of that runtime.
+    Tokio,
+    /// Async on another executor: the connection of the store's runtime.
+    OtherExecutor,
+}
+
+impl Face {
+    pub const ALL: [Face; 3] = [Face::Sync, Face::Tokio, Face::OtherExecutor];
+
+    /// `cache`'s call of `func(k) = k + 1`, made this way (`runtime` for
+    /// [`Face::Tokio`]); panics on an error.
+    pub fn call_plus_one<S: redis_func_cache_core::Store>(
+        self,
+        cache: &redis_func_cache_core::FuncCache<S>,
+        runtime: &tokio::runtime::Runtime,
+        func: &redis_func_cache_core::FuncId,
+        k: u32,
+    ) -> u32 {
+        match self {
+            Face::Sync => cache.call(func, &k, || k + 1),
+            Face::Tokio => runtime.block_on(cache.call_async(func, &k, async || k + 1)),
+            Face::OtherExecutor => {
+                futures::executor::block_on(cache.call_async(func, &k, async || k + 1))
+            }
+        }
+        .unwrap()
+    }
+}
+
+/// Whether a read on a socket with a read timeout only ran out of time.
+pub fn read_timed_out(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}

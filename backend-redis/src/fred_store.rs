@@ -543,15 +543,21 @@ impl FredStore {
     ) -> Result<R, CacheError> {
         self.shared
             .guard
-            .run(key, async {
-                let (tx, rx) = std::sync::mpsc::sync_channel(1);
-                self.io()
-                    .spawn(self.timed(future, tx))
-                    .await
-                    .map_err(|e| CacheError::backend(BACKEND, e))?;
-                rx.try_recv()
-                    .map_err(|_| CacheError::backend(BACKEND, "the operation sent no result"))?
-            })
+            .run(
+                key,
+                async {
+                    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                    self.io()
+                        .spawn(self.timed(future, tx))
+                        .await
+                        .map_err(|e| CacheError::backend(BACKEND, e))?;
+                    rx.try_recv()
+                        .map_err(|_| CacheError::backend(BACKEND, "the operation sent no result"))?
+                },
+                // fred replaces a connection that stopped answering itself
+                // (see `unresponsive`).
+                |_| {},
+            )
             .await
     }
 

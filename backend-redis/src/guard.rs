@@ -171,12 +171,14 @@ impl Guard {
     }
 
     /// Runs an async operation on `key` (as for [`Guard::sync`]) within
-    /// the deadline. On tokio the whole operation is timed; elsewhere the
+    /// the deadline; `after_failure` sees the error of one the breaker
+    /// counts as failed (the store may replace its connection). On tokio the whole operation is timed; elsewhere the
     /// connection's own timeouts keep it.
     pub(crate) async fn run<R>(
         &self,
         key: Option<&str>,
         op: impl Future<Output = Result<R, Error>>,
+        after_failure: impl FnOnce(&Error),
     ) -> Result<R, Error> {
         let admitted = self.admit(key)?;
         // On the heap: the operation's state is large in debug builds, and
@@ -197,7 +199,13 @@ impl Guard {
             }
             None => op.await,
         };
-        admitted.report(reached(&result));
+        let reached = reached(&result);
+        admitted.report(reached);
+        if let Err(e) = &result
+            && !reached
+        {
+            after_failure(e);
+        }
         result
     }
 
@@ -226,7 +234,7 @@ impl Guard {
 /// failure, a reply that did not parse, a refused handshake or a timeout (an
 /// error reply, a cluster redirection or `TRYAGAIN` all come from a server
 /// that is there).
-pub(crate) fn reached<R>(result: &Result<R, Error>) -> bool {
+fn reached<R>(result: &Result<R, Error>) -> bool {
     let Err(Error::Backend { source, .. }) = result else {
         return true;
     };
@@ -375,7 +383,7 @@ mod tests {
         }
         std::thread::sleep(Duration::from_millis(30));
         // The probe's future is dropped before it ends (a caller's timeout).
-        let probe = guard.run(None, std::future::pending::<Result<(), Error>>());
+        let probe = guard.run(None, std::future::pending::<Result<(), Error>>(), |_| {});
         let waker = std::task::Waker::noop();
         let mut probe = Box::pin(probe);
         assert!(
@@ -413,7 +421,8 @@ mod tests {
         let guard = Guard::new(&RedisOptions::default(), false);
         let waker = std::task::Waker::noop();
         for _ in 0..10 {
-            let mut call = Box::pin(guard.run(None, std::future::pending::<Result<(), Error>>()));
+            let mut call =
+                Box::pin(guard.run(None, std::future::pending::<Result<(), Error>>(), |_| {}));
             let mut cx = std::task::Context::from_waker(waker);
             assert!(call.as_mut().poll(&mut cx).is_pending());
             drop(call);

@@ -13,7 +13,7 @@ use redis_func_cache_core::store::{
 };
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 
-use crate::guard::{self, Guard};
+use crate::guard::Guard;
 use crate::scripts::{
     Arg, FunctionRoute, GetAnswer, Refusal, ScriptCall, ScriptText, entry_call, get_call,
     get_leased_call, hit_value, leased, len_call, looked_up, member, outcome, purge_call, put_call,
@@ -666,23 +666,32 @@ impl<T: Topology> RedisStore<T> {
     /// answering (a firewall or NAT that lost its state, a moved virtual IP:
     /// neither closed nor reset) timed out every call for good, and one
     /// whose handshake was refused (a wrong password; a peer that does not
-    /// speak RESP) failed every call after the server was put right. The
-    /// breaker lets few calls fail, so that is about one connect per probe.
+    /// speak RESP) failed every call after the server was put right. It
+    /// also gives the first probe after an outage a new connection, not
+    /// one whose connect failed during it (keeping those cost a probe
+    /// interval: `faults.rs`, a paused server). The breaker keeps failures
+    /// few, so that is about one connect per probe. The price: on a link
+    /// whose round trip is a third of the deadline or more, a new
+    /// connection's handshake and first call outlast the deadline, so such
+    /// a store never caches; raise the deadline there (README.md).
     /// (A cluster connection is not dropped: a new one connects to every
     /// node, and while one node hung that held up the calls on the healthy
     /// ones past their deadline, tried and measured in `cluster_faults.rs`.
     /// So a cluster node's connection that went silent is kept until it
     /// closes; README.md says so.)
-    async fn run<R>(
-        &self,
-        key: Option<&str>,
-        op: impl Future<Output = Result<R, Error>>,
-    ) -> Result<R, Error> {
-        let result = self.shared.guard.run(key, op).await;
-        if !T::CLUSTER && !guard::reached(&result) {
-            self.forget_caller_connection();
-        }
-        result
+    fn run<'a, R: 'a>(
+        &'a self,
+        key: Option<&'a str>,
+        op: impl Future<Output = Result<R, Error>> + 'a,
+    ) -> impl Future<Output = Result<R, Error>> + 'a {
+        // (A callback rather than an async wrapper: one more layer of
+        // future cost every async hit about 0.5k client instructions,
+        // counted with hit_instructions.)
+        self.shared.guard.run(key, op, move |_| {
+            if !T::CLUSTER {
+                self.forget_caller_connection();
+            }
+        })
     }
 
     /// Drops the connection an async call from here uses (see

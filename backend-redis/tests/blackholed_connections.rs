@@ -38,6 +38,8 @@ struct Proxy {
     stop: Arc<AtomicBool>,
     /// Connections accepted before this generation forward nothing.
     generation: Arc<AtomicU64>,
+    /// Milliseconds each chunk waits before it is forwarded, each way.
+    delay_ms: Arc<AtomicU64>,
     threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
     acceptor: Option<JoinHandle<()>>,
 }
@@ -49,9 +51,15 @@ impl Proxy {
         listener.set_nonblocking(true).expect("non-blocking");
         let stop = Arc::new(AtomicBool::new(false));
         let generation = Arc::new(AtomicU64::new(0));
+        let delay_ms = Arc::new(AtomicU64::new(0));
         let threads: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let acceptor = {
-            let (stop, generation, threads) = (stop.clone(), generation.clone(), threads.clone());
+            let (stop, generation, threads, delay_ms) = (
+                stop.clone(),
+                generation.clone(),
+                threads.clone(),
+                delay_ms.clone(),
+            );
             std::thread::spawn(move || {
                 let started = Instant::now();
                 while !stop.load(Ordering::Relaxed) && started.elapsed() < PROXY_LIFETIME {
@@ -70,10 +78,14 @@ impl Proxy {
                         let (Ok(from), Ok(to)) = (from, to) else {
                             continue;
                         };
-                        let (stop, generation) = (stop.clone(), generation.clone());
-                        let forward = std::thread::spawn(move || {
-                            forward(from, to, born, &generation, &stop, started);
-                        });
+                        let link = Link {
+                            born,
+                            generation: generation.clone(),
+                            delay_ms: delay_ms.clone(),
+                            stop: stop.clone(),
+                            started,
+                        };
+                        let forward = std::thread::spawn(move || forward(from, to, &link));
                         threads.lock().unwrap().push(forward);
                     }
                 }
@@ -84,6 +96,7 @@ impl Proxy {
             port,
             stop,
             generation,
+            delay_ms,
             threads,
             acceptor: Some(acceptor),
         }
@@ -91,6 +104,13 @@ impl Proxy {
 
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Every chunk waits `delay` before it is forwarded, each way: a round
+    /// trip takes twice that longer.
+    fn delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.delay_ms.store(ms, Ordering::Relaxed);
     }
 
     /// Every connection open now forwards nothing from here on.
@@ -111,27 +131,36 @@ impl Drop for Proxy {
     }
 }
 
-/// Copies `from` to `to` while the connection's generation is current;
-/// after that, reads nothing and writes nothing until the proxy stops.
-fn forward(
-    mut from: TcpStream,
-    mut to: TcpStream,
+/// What one direction of a proxied connection follows.
+struct Link {
+    /// The proxy's generation when the connection was accepted.
     born: u64,
-    generation: &AtomicU64,
-    stop: &AtomicBool,
+    generation: Arc<AtomicU64>,
+    delay_ms: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
     started: Instant,
-) {
+}
+
+/// Copies `from` to `to`, each chunk after the proxy's delay, while the
+/// connection's generation is current; after that, reads nothing and
+/// writes nothing until the proxy stops.
+fn forward(mut from: TcpStream, mut to: TcpStream, link: &Link) {
     let _ = from.set_read_timeout(Some(Duration::from_millis(20)));
     let mut buf = [0u8; 16 * 1024];
-    while !stop.load(Ordering::Relaxed) && started.elapsed() < PROXY_LIFETIME {
-        if generation.load(Ordering::Relaxed) != born {
+    let cut = || link.generation.load(Ordering::Relaxed) != link.born;
+    while !link.stop.load(Ordering::Relaxed) && link.started.elapsed() < PROXY_LIFETIME {
+        if cut() {
             std::thread::sleep(Duration::from_millis(20));
             continue;
         }
         match from.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => {
-                if generation.load(Ordering::Relaxed) != born {
+                let delay = link.delay_ms.load(Ordering::Relaxed);
+                if delay > 0 {
+                    std::thread::sleep(Duration::from_millis(delay));
+                }
+                if cut() {
                     continue; // swallowed
                 }
                 if to.write_all(&buf[..n]).is_err() {
@@ -283,4 +312,42 @@ fn cluster_fred() {
 #[test]
 fn cluster_caching_resumes_after_the_cut_fred() {
     cluster_fred();
+}
+
+/// A slow link (a round trip of 160 ms against the default deadline of
+/// 250 ms): a call on an open connection takes one round trip and hits,
+/// while a new connection's connect and handshake outlast the first call.
+/// fred connects apart from the calls and keeps caching. redis-rs is left
+/// out: its stores replace a connection after each failure (so that one
+/// gone silent does not stay), and make a new one inside the call that
+/// needs it, so on such a link they fail open on every call; the deadline
+/// must be raised there (README.md).
+#[test]
+fn a_slow_link_keeps_caching() {
+    let server = common::Server::start();
+    let proxy = Proxy::start(server.port());
+    proxy.delay(Duration::from_millis(80));
+    let runtime = common::runtime();
+    for (client, face) in Face::ALL.map(|face| ("fred", face)) {
+        let case = format!("{client} {face:?}");
+        let cache = FuncCache::builder(format!("slow-{client}-{face:?}"))
+            .store(store(client, &[proxy.url()]))
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let mut calls = 0;
+        while started.elapsed() < Duration::from_secs(4) {
+            assert_eq!(face.call_plus_one(&cache, &runtime, &F, 1), 2, "{case}");
+            calls += 1;
+            // Paced, so calls skipped while the breaker is open are few.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let stats = cache.stats();
+        assert!(
+            stats.hits * 2 >= calls,
+            "{case}: {} hits in {calls} calls: {stats:?}",
+            stats.hits
+        );
+    }
+    runtime.shutdown_background();
 }

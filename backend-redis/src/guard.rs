@@ -171,9 +171,10 @@ impl Guard {
     }
 
     /// Runs an async operation on `key` (as for [`Guard::sync`]) within
-    /// the deadline; `after_failure` sees the error of one the breaker
-    /// counts as failed (the store may replace its connection). On tokio the whole operation is timed; elsewhere the
-    /// connection's own timeouts keep it.
+    /// the deadline. On tokio the whole operation is timed; elsewhere the
+    /// connection's own timeouts keep it. `after_failure` sees the error of
+    /// an operation the breaker counts as failed (the store may replace
+    /// its connection).
     pub(crate) async fn run<R>(
         &self,
         key: Option<&str>,

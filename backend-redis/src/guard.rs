@@ -235,7 +235,7 @@ impl Guard {
 /// failure, a reply that did not parse, a refused handshake or a timeout (an
 /// error reply, a cluster redirection or `TRYAGAIN` all come from a server
 /// that is there).
-fn reached<R>(result: &Result<R, Error>) -> bool {
+pub(crate) fn reached<R>(result: &Result<R, Error>) -> bool {
     let Err(Error::Backend { source, .. }) = result else {
         return true;
     };

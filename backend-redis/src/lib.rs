@@ -31,6 +31,8 @@ mod fred_store;
 mod guard;
 #[cfg(feature = "redis-rs")]
 mod redis_rs;
+#[cfg(feature = "redis-rs")]
+mod renewal;
 mod scripts;
 #[cfg(feature = "test-server")]
 pub mod test_server;

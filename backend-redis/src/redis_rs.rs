@@ -13,7 +13,8 @@ use redis_func_cache_core::store::{
 };
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 
-use crate::guard::Guard;
+use crate::guard::{self, Guard};
+use crate::renewal::Renewals;
 use crate::scripts::{
     Arg, FunctionRoute, GetAnswer, Refusal, ScriptCall, ScriptText, entry_call, get_call,
     get_leased_call, hit_value, leased, len_call, looked_up, member, outcome, purge_call, put_call,
@@ -266,6 +267,16 @@ fn is_noscript(e: &redis::RedisError) -> bool {
 /// live runtimes than this reconnects now and then, nothing worse.
 const MAX_RUNTIME_CONNECTIONS: usize = 16;
 
+/// How many deadlines an attempt to renew a cluster connection may take: a
+/// connect to each node and a `PING` on each, both bounded by the deadline.
+const RENEWAL_DEADLINES: u32 = 4;
+
+/// The least time between two attempts to renew a cluster connection. Each
+/// connects to every node; while a node hangs they all fail, and the
+/// breaker's probes (a second apart at first) bring failures that would
+/// start them.
+const RENEWAL_SPACING: Duration = Duration::from_secs(1);
+
 /// A store on a Redis Cluster: the same scripts, routed by their first key.
 /// Build it with [`RedisStore::open_cluster`]; caches on it must use a
 /// cluster layout (`LruClusterPolicy`, `LruClusterMultiplePolicy`, ...), which
@@ -310,6 +321,20 @@ struct Shared<T: Topology> {
     io: std::sync::OnceLock<tokio::runtime::Runtime>,
     /// Functions or scripts, for every call of the store.
     route: Arc<FunctionRoute>,
+    /// New cluster connections made in the background after failures (see
+    /// [`RedisStore::renew_caller_connection`]).
+    renewals: Arc<Renewals>,
+}
+
+impl<T: Topology> Shared<T> {
+    /// Puts `con` in the place of the runtime `id`'s connection, if it
+    /// still has one.
+    fn replace_connection(&self, id: tokio::runtime::Id, con: T::AsyncConnection) {
+        let mut list = self.per_runtime.write().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, old)) = list.iter_mut().find(|(r, _)| *r == id) {
+            *old = con;
+        }
+    }
 }
 
 impl<T: Topology> Drop for Shared<T> {
@@ -452,6 +477,7 @@ impl<T: Topology> RedisStore<T> {
                 per_runtime: std::sync::RwLock::new(Vec::new()),
                 io: std::sync::OnceLock::new(),
                 route: Arc::new(FunctionRoute::new(options.functions)),
+                renewals: Arc::default(),
             }),
         }
     }
@@ -627,14 +653,15 @@ impl<T: Topology> RedisStore<T> {
     {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let store = self.clone();
-        self.io_runtime()?.spawn(async move {
+        let io = self.io_runtime()?;
+        io.spawn(async move {
             let result = match store.io_connection().await {
                 Ok(con) => op(con).await.map_err(backend_error),
                 Err(e) => Err(e),
             };
             let _ = tx.send(result);
         });
-        match rx.recv_timeout(self.shared.guard.deadline()) {
+        let result = match rx.recv_timeout(self.shared.guard.deadline()) {
             Ok(result) => result,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 Err(self.shared.guard.past_deadline())
@@ -642,7 +669,12 @@ impl<T: Topology> RedisStore<T> {
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                 Err(Error::backend(BACKEND, "the store's I/O runtime stopped"))
             }
+        };
+        // As `run` does for async calls (this is the cluster's sync path).
+        if !guard::reached(&result) {
+            self.renew_connection_of(io.handle());
         }
+        result
     }
 
     /// The connection on the store's own runtime, for callers outside tokio.
@@ -674,11 +706,8 @@ impl<T: Topology> RedisStore<T> {
     /// whose round trip is a third of the deadline or more, a new
     /// connection's handshake and first call outlast the deadline, so such
     /// a store never caches; raise the deadline there (README.md).
-    /// (A cluster connection is not dropped: a new one connects to every
-    /// node, and while one node hung that held up the calls on the healthy
-    /// ones past their deadline, tried and measured in `cluster_faults.rs`.
-    /// So a cluster node's connection that went silent is kept until it
-    /// closes; README.md says so.)
+    /// In a cluster the connection is renewed instead (see
+    /// [`RedisStore::renew_caller_connection`]).
     fn run<'a, R: 'a>(
         &'a self,
         key: Option<&'a str>,
@@ -688,28 +717,77 @@ impl<T: Topology> RedisStore<T> {
         // future cost every async hit about 0.5k client instructions,
         // counted with hit_instructions.)
         self.shared.guard.run(key, op, move |_| {
-            if !T::CLUSTER {
+            if T::CLUSTER {
+                self.renew_caller_connection();
+            } else {
                 self.forget_caller_connection();
             }
         })
     }
 
-    /// Drops the connection an async call from here uses (see
-    /// [`RedisStore::async_connection`]): its tokio runtime's, or outside
-    /// tokio the store runtime's.
+    /// The runtime whose connection an async call from here uses (see
+    /// [`RedisStore::async_connection`]): the caller's tokio runtime, or
+    /// outside tokio the store's own, if it has been made.
+    fn caller_runtime(&self) -> Option<tokio::runtime::Handle> {
+        tokio::runtime::Handle::try_current()
+            .ok()
+            .or_else(|| self.shared.io.get().map(|io| io.handle().clone()))
+    }
+
+    /// Drops the connection an async call from here uses.
     fn forget_caller_connection(&self) {
-        let id = match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => runtime.id(),
-            Err(_) => match self.shared.io.get() {
-                Some(io) => io.handle().id(),
-                None => return,
-            },
+        let Some(runtime) = self.caller_runtime() else {
+            return;
         };
+        let id = runtime.id();
         self.shared
             .per_runtime
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(r, _)| *r != id);
+    }
+
+    /// After a failure on a cluster connection: makes a new one beside it
+    /// on the same runtime, and puts it in the old one's place once every
+    /// master has answered on it (`renewal.rs` says why). While a node
+    /// hangs, the new connection's `PING` to it fails and the old one
+    /// stays, so the calls on the healthy masters are not held up; once a
+    /// node's connection went silent while new ones work, the next calls
+    /// go on the new one. An attempt ends within
+    /// [`RENEWAL_DEADLINES`] deadlines, and starts at most once per
+    /// [`RENEWAL_SPACING`].
+    fn renew_caller_connection(&self) {
+        if let Some(runtime) = self.caller_runtime() {
+            self.renew_connection_of(&runtime);
+        }
+    }
+
+    /// [`RedisStore::renew_caller_connection`] for the connection of
+    /// `runtime`.
+    fn renew_connection_of(&self, runtime: &tokio::runtime::Handle) {
+        let id = runtime.id();
+        let client = self.shared.client.clone();
+        let shared = Arc::downgrade(&self.shared);
+        let attempt = async move {
+            let renewed = async {
+                let mut con = T::connect(&client).await?;
+                T::answers_everywhere(&mut con).await?;
+                Ok::<_, redis::RedisError>(con)
+            };
+            match renewed.await {
+                Ok(con) => {
+                    if let Some(shared) = shared.upgrade() {
+                        shared.replace_connection(id, con);
+                        tracing::debug!("cluster connection renewed");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cluster connection not renewed"),
+            }
+        };
+        let within = self.shared.guard.deadline() * RENEWAL_DEADLINES;
+        self.shared
+            .renewals
+            .start(runtime, within, RENEWAL_SPACING, attempt);
     }
 
     fn io_runtime(&self) -> Result<&tokio::runtime::Runtime, Error> {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManagerConfig;
 use redis::cluster::ClusterClient;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{ConnectionAddr, ConnectionInfo, RedisResult};
 
 /// A one-server client whose connections keep the store's deadline: the
@@ -164,6 +165,13 @@ pub trait Topology: private::Sealed + Send + Sync + 'static {
         client: &Self::Client,
     ) -> impl Future<Output = RedisResult<Self::AsyncConnection>> + Send;
 
+    /// Whether every node that holds keys answers a `PING` on `con`: a
+    /// connection made to replace one that stopped answering is taken only
+    /// then (see `renewal.rs`).
+    fn answers_everywhere(
+        con: &mut Self::AsyncConnection,
+    ) -> impl Future<Output = RedisResult<()>> + Send;
+
     /// Bounds the reply to a command on a pooled connection to `left`, the
     /// rest of the call's deadline.
     fn reply_within(con: &mut Self::SyncConnection, left: Duration) -> RedisResult<()>;
@@ -199,6 +207,10 @@ impl Topology for Standalone {
         redis::aio::ConnectionManager::new_lazy_with_config(client.client.clone(), config)
     }
 
+    async fn answers_everywhere(con: &mut redis::aio::ConnectionManager) -> RedisResult<()> {
+        redis::cmd("PING").query_async(con).await
+    }
+
     fn reply_within(con: &mut TimedConnection, left: Duration) -> RedisResult<()> {
         con.reply_within(left)
     }
@@ -229,6 +241,31 @@ impl Topology for Cluster {
         client: &ClusterClient,
     ) -> RedisResult<redis::cluster_async::ClusterConnection> {
         client.get_async_connection().await
+    }
+
+    /// Every master that owns slots, by its address, one after another
+    /// (a replica is not asked: the store sends it nothing). By address,
+    /// since redis-rs sends a command routed by slot or to all masters to
+    /// some other node when it has no connection to the right one: that
+    /// check would pass while a master hangs.
+    async fn answers_everywhere(
+        con: &mut redis::cluster_async::ClusterConnection,
+    ) -> RedisResult<()> {
+        let any = RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random);
+        let slots = con
+            .route_command(redis::cmd("CLUSTER").arg("SLOTS").clone(), any)
+            .await?;
+        let Some(masters) = slot_masters(&slots) else {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "CLUSTER SLOTS named a master without a usable address",
+            )));
+        };
+        for (host, port) in masters {
+            let at = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
+            con.route_command(redis::cmd("PING"), at).await?;
+        }
+        Ok(())
     }
 
     /// Sync cluster calls do not run on pooled connections (see
@@ -288,6 +325,42 @@ pub(crate) fn masters(nodes: &str) -> Vec<(String, u16)> {
             Some((host.to_owned(), port.parse().ok()?))
         })
         .collect()
+}
+
+/// The address of every master in a `CLUSTER SLOTS` answer (each range's
+/// first node), once each; `None` if one has no usable address (an
+/// unknown endpoint is `?` or empty: redis-rs then puts in the address it
+/// asked, which this cannot know).
+fn slot_masters(slots: &redis::Value) -> Option<Vec<(String, u16)>> {
+    use redis::Value;
+    let Value::Array(ranges) = slots else {
+        return None;
+    };
+    let mut masters = Vec::new();
+    for range in ranges {
+        let Value::Array(fields) = range else {
+            return None;
+        };
+        let Some(Value::Array(node)) = fields.get(2) else {
+            return None;
+        };
+        let host = match node.first()? {
+            Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok()?,
+            Value::SimpleString(text) => text.clone(),
+            _ => return None,
+        };
+        let Value::Int(port) = node.get(1)? else {
+            return None;
+        };
+        if host.is_empty() || host == "?" {
+            return None;
+        }
+        let master = (host, u16::try_from(*port).ok()?);
+        if !masters.contains(&master) {
+            masters.push(master);
+        }
+    }
+    Some(masters)
 }
 
 #[cfg(test)]
@@ -364,5 +437,48 @@ aaaa 127.0.0.1:30006@40006 master - 0 0 6 connected
                 ("127.0.0.1".into(), 30003)
             ]
         );
+    }
+
+    #[test]
+    fn slot_masters_are_read_from_cluster_slots() {
+        use redis::Value;
+        let node = |host: &str, port: i64, id: &str| {
+            Value::Array(vec![
+                Value::BulkString(host.into()),
+                Value::Int(port),
+                Value::BulkString(id.into()),
+            ])
+        };
+        let range = |start: i64, end: i64, nodes: Vec<Value>| {
+            let mut fields = vec![Value::Int(start), Value::Int(end)];
+            fields.extend(nodes);
+            Value::Array(fields)
+        };
+        let slots = Value::Array(vec![
+            range(
+                0,
+                5460,
+                vec![node("127.0.0.1", 30001, "a"), node("127.0.0.1", 30004, "d")],
+            ),
+            range(5461, 5470, vec![node("127.0.0.1", 30002, "b")]),
+            range(5471, 10922, vec![node("127.0.0.1", 30002, "b")]),
+            range(10923, 16383, vec![node("10.0.0.3", 30003, "c")]),
+        ]);
+        assert_eq!(
+            super::slot_masters(&slots),
+            Some(vec![
+                ("127.0.0.1".into(), 30001),
+                ("127.0.0.1".into(), 30002),
+                ("10.0.0.3".into(), 30003)
+            ])
+        );
+        for unknown in ["", "?"] {
+            let slots = Value::Array(vec![
+                range(0, 5460, vec![node("127.0.0.1", 30001, "a")]),
+                range(5461, 16383, vec![node(unknown, 30002, "b")]),
+            ]);
+            assert_eq!(super::slot_masters(&slots), None, "{unknown:?}");
+        }
+        assert_eq!(super::slot_masters(&Value::Nil), None);
     }
 }

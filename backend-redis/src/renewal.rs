@@ -1,0 +1,145 @@
+//! Replacing a cluster connection in the background, one attempt at a time.
+//!
+//! redis-rs's cluster client keeps a node's connection after timeouts, so
+//! one that went silent (a firewall or NAT that lost its state, a moved
+//! virtual IP: neither closed nor reset) would time out every call on that
+//! node for good. Dropping the cluster connection is no cure: a new one
+//! connects to every node, and while one node hung that held up the calls
+//! on the healthy ones (`cluster_faults.rs`). So a new connection is made
+//! beside the old one, and the store takes it only once every master has
+//! answered on it; until then calls keep going on the old one.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Whether an attempt is under way; shared by the store's attempts.
+#[derive(Debug, Default)]
+pub(crate) struct Renewals {
+    running: AtomicBool,
+}
+
+/// Clears [`Renewals::running`] when the attempt's task ends, however it
+/// ends (done, timed out, panicked, or dropped with its runtime).
+struct Running(Arc<Renewals>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::Release);
+    }
+}
+
+impl Renewals {
+    /// Spawns `attempt` on `runtime`, given at most `within`, unless an
+    /// attempt is under way. The next one may start `spacing` after this one
+    /// started, at the earliest: failures come at the call rate before the
+    /// breaker opens, and each attempt connects to every node. A runtime
+    /// without timers gets no attempt (tokio panics instead of making a
+    /// timer there).
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        runtime: &tokio::runtime::Handle,
+        within: Duration,
+        spacing: Duration,
+        attempt: impl Future<Output = ()> + Send + 'static,
+    ) {
+        if self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let running = Running(Arc::clone(self));
+        let _context = runtime.enter();
+        let timed = std::panic::catch_unwind(AssertUnwindSafe(move || {
+            (
+                tokio::time::timeout(within, attempt),
+                tokio::time::sleep(spacing),
+            )
+        }));
+        let Ok((attempt, spaced)) = timed else {
+            return;
+        };
+        runtime.spawn(async move {
+            let _running = running;
+            if attempt.await.is_err() {
+                tracing::debug!(?within, "no new connection that answers everywhere in time");
+            }
+            spaced.await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn one_attempt_at_a_time_spaced() {
+        let runtime = runtime();
+        let renewals = Arc::new(Renewals::default());
+        let started = Arc::new(AtomicUsize::new(0));
+        let attempt = |started: &Arc<AtomicUsize>| {
+            let started = Arc::clone(started);
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+            }
+        };
+        let spacing = Duration::from_secs(1);
+        let within = Duration::from_millis(100);
+        runtime.block_on(async {
+            let handle = tokio::runtime::Handle::current();
+            renewals.start(&handle, within, spacing, attempt(&started));
+            renewals.start(&handle, within, spacing, attempt(&started));
+            tokio::time::sleep(spacing / 2).await;
+            assert_eq!(started.load(Ordering::SeqCst), 1, "one at a time");
+            renewals.start(&handle, within, spacing, attempt(&started));
+            tokio::time::sleep(spacing / 2 + Duration::from_millis(1)).await;
+            assert_eq!(started.load(Ordering::SeqCst), 1, "spaced");
+            renewals.start(&handle, within, spacing, attempt(&started));
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            assert_eq!(started.load(Ordering::SeqCst), 2, "after the spacing");
+        });
+    }
+
+    #[test]
+    fn an_attempt_that_hangs_ends_within_its_time() {
+        let runtime = runtime();
+        let renewals = Arc::new(Renewals::default());
+        runtime.block_on(async {
+            let handle = tokio::runtime::Handle::current();
+            let within = Duration::from_millis(100);
+            renewals.start(&handle, within, within, std::future::pending());
+            tokio::time::sleep(within * 2).await;
+            assert!(!renewals.running.load(Ordering::Acquire));
+        });
+    }
+
+    /// (tokio's panic message is printed, then caught.)
+    #[test]
+    fn a_runtime_without_timers_gets_no_attempt() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let renewals = Arc::new(Renewals::default());
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        renewals.start(
+            runtime.handle(),
+            Duration::from_millis(1),
+            Duration::from_millis(1),
+            async move { flag.store(true, Ordering::SeqCst) },
+        );
+        runtime.block_on(tokio::task::yield_now());
+        assert!(!ran.load(Ordering::SeqCst));
+        assert!(!renewals.running.load(Ordering::Acquire), "free again");
+    }
+}

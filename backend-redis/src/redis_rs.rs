@@ -321,7 +321,7 @@ struct Shared<T: Topology> {
     io: std::sync::OnceLock<tokio::runtime::Runtime>,
     /// Functions or scripts, for every call of the store.
     route: Arc<FunctionRoute>,
-    /// New cluster connections made in the background after failures (see
+    /// New connections made in the background after failures (see
     /// [`RedisStore::renew_caller_connection`]).
     renewals: Arc<Renewals>,
 }
@@ -377,6 +377,20 @@ fn backend_error(e: redis::RedisError) -> Error {
     } else {
         Error::backend(BACKEND, e)
     }
+}
+
+/// Whether `e` is a call that got no answer in time: the deadline's own
+/// error, or the client's timeout.
+fn timed_out(e: &Error) -> bool {
+    let Error::Backend { source, .. } = e else {
+        return false;
+    };
+    if let Some(e) = source.downcast_ref::<std::io::Error>() {
+        return e.kind() == std::io::ErrorKind::TimedOut;
+    }
+    source
+        .downcast_ref::<redis::RedisError>()
+        .is_some_and(redis::RedisError::is_timeout)
 }
 
 fn pool_error(e: r2d2::Error) -> Error {
@@ -690,24 +704,24 @@ impl<T: Topology> RedisStore<T> {
         .await
     }
 
-    /// Runs an async operation through the guard (breaker and deadline);
-    /// after a failure the breaker counts, on one server, drops the
-    /// caller's connection, so the next call (a probe, once the breaker is
-    /// open) makes a new one. redis-rs's `ConnectionManager` connects again
-    /// only after an I/O error, so without this a connection that stopped
-    /// answering (a firewall or NAT that lost its state, a moved virtual IP:
-    /// neither closed nor reset) timed out every call for good, and one
-    /// whose handshake was refused (a wrong password; a peer that does not
-    /// speak RESP) failed every call after the server was put right. It
-    /// also gives the first probe after an outage a new connection, not
-    /// one whose connect failed during it (keeping those cost a probe
-    /// interval: `faults.rs`, a paused server). The breaker keeps failures
-    /// few, so that is about one connect per probe. The price: on a link
-    /// whose round trip is a third of the deadline or more, a new
-    /// connection's handshake and first call outlast the deadline, so such
-    /// a store never caches; raise the deadline there (README.md).
-    /// In a cluster the connection is renewed instead (see
-    /// [`RedisStore::renew_caller_connection`]).
+    /// Runs an async operation through the guard (breaker and deadline).
+    /// After a failure the breaker counts, the caller's connection is
+    /// replaced, since redis-rs's `ConnectionManager` connects again only
+    /// after an I/O error and its cluster client keeps a node's connection
+    /// after timeouts:
+    /// - A call that got no answer in time (and any failure in a cluster)
+    ///   starts a new connection in the background, taken only once it
+    ///   answers everywhere ([`RedisStore::renew_caller_connection`]). So a
+    ///   connection that stopped answering (a firewall or NAT that lost its
+    ///   state, a moved virtual IP: neither closed nor reset) is left within
+    ///   a probe; a paused server's connection is kept, and answers the
+    ///   first probe after the pause; and on a link whose round trip is a
+    ///   large part of the deadline the calls stay on a connection that is
+    ///   already made (dropping it after a late reply put every call behind
+    ///   a connect and handshake it could not finish in time).
+    /// - Any other failure on one server (a lost or refused connection, a
+    ///   refused handshake such as a wrong password, a peer that does not
+    ///   speak RESP) drops the connection, so the next call makes a new one.
     fn run<'a, R: 'a>(
         &'a self,
         key: Option<&'a str>,
@@ -716,8 +730,8 @@ impl<T: Topology> RedisStore<T> {
         // (A callback rather than an async wrapper: one more layer of
         // future cost every async hit about 0.5k client instructions,
         // counted with hit_instructions.)
-        self.shared.guard.run(key, op, move |_| {
-            if T::CLUSTER {
+        self.shared.guard.run(key, op, move |e| {
+            if T::CLUSTER || timed_out(e) {
                 self.renew_caller_connection();
             } else {
                 self.forget_caller_connection();
@@ -747,13 +761,13 @@ impl<T: Topology> RedisStore<T> {
             .retain(|(r, _)| *r != id);
     }
 
-    /// After a failure on a cluster connection: makes a new one beside it
-    /// on the same runtime, and puts it in the old one's place once every
-    /// master has answered on it (`renewal.rs` says why). While a node
-    /// hangs, the new connection's `PING` to it fails and the old one
-    /// stays, so the calls on the healthy masters are not held up; once a
-    /// node's connection went silent while new ones work, the next calls
-    /// go on the new one. An attempt ends within
+    /// Makes a new connection beside the caller's on the same runtime, and
+    /// puts it in the old one's place once the server, or every master of
+    /// a cluster, has answered a `PING` on it (`renewal.rs` says why).
+    /// While a server or a node hangs, that `PING` fails and the old
+    /// connection stays (in a cluster, the calls on the healthy masters are
+    /// not held up); once a connection went silent while new ones work, the
+    /// next calls go on the new one. An attempt ends within
     /// [`RENEWAL_DEADLINES`] deadlines, and starts at most once per
     /// [`RENEWAL_SPACING`].
     fn renew_caller_connection(&self) {

@@ -1,13 +1,17 @@
-//! Replacing a cluster connection in the background, one attempt at a time.
+//! Replacing a connection in the background, one attempt at a time.
 //!
-//! redis-rs's cluster client keeps a node's connection after timeouts, so
-//! one that went silent (a firewall or NAT that lost its state, a moved
-//! virtual IP: neither closed nor reset) would time out every call on that
-//! node for good. Dropping the cluster connection is no cure: a new one
-//! connects to every node, and while one node hung that held up the calls
-//! on the healthy ones (`cluster_faults.rs`). So a new connection is made
-//! beside the old one, and the store takes it only once every master has
-//! answered on it; until then calls keep going on the old one.
+//! redis-rs keeps a connection that stopped answering: its
+//! `ConnectionManager` connects again only after an I/O error, and its
+//! cluster client keeps a node's connection after timeouts. So one that
+//! went silent (a firewall or NAT that lost its state, a moved virtual IP:
+//! neither closed nor reset) would time out every call for good. Dropping
+//! it is no cure: in a cluster a new connection connects to every node, and
+//! while one node hung that held up the calls on the healthy ones
+//! (`cluster_faults.rs`); on one server the next call then waits for a
+//! connect and a handshake, which on a slow link outlast the deadline. So a
+//! new connection is made beside the old one, and the store takes it only
+//! once it has answered (on every master); until then calls keep going on
+//! the old one.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

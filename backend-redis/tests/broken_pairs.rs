@@ -7,16 +7,8 @@ mod common;
 use redis_func_cache_core::store::AnyStore;
 use redis_func_cache_core::{FuncCache, FuncId, OnStoreError};
 use redis_func_cache_policies::LruPolicy;
-use redis_func_cache_redis::RedisStore;
 
 static F: FuncId = FuncId::new("broken", "f", 1);
-
-fn stores(url: &str) -> Vec<(&'static str, AnyStore)> {
-    vec![
-        ("redis-rs", AnyStore::new(RedisStore::open(url).unwrap())),
-        ("fred", AnyStore::new(common::connected_fred(url))),
-    ]
-}
 
 fn strict(store: &AnyStore, name: &str) -> FuncCache<AnyStore> {
     FuncCache::builder(name)
@@ -32,7 +24,7 @@ fn strict(store: &AnyStore, name: &str) -> FuncCache<AnyStore> {
 fn wrong_typed_halves_are_a_miss_then_replaced() {
     let server = common::Server::start();
     let mut con = server.connection();
-    for (client, store) in stores(&server.url) {
+    for (client, store) in common::stores_of_both_clients(&server.url) {
         for half in [0, 1] {
             let cache = strict(&store, &format!("wrongtype-{client}-{half}"));
             let _: u32 = cache.call(&F, &1u32, || 10).unwrap();
@@ -61,7 +53,7 @@ fn wrong_typed_halves_are_a_miss_then_replaced() {
 fn a_foreign_member_never_fails_a_put_that_succeeded() {
     let server = common::Server::start();
     let mut con = server.connection();
-    for (client, store) in stores(&server.url) {
+    for (client, store) in common::stores_of_both_clients(&server.url) {
         let cache = strict(&store, &format!("foreign-{client}"));
         let _: u32 = cache.call(&F, &1u32, || 10).unwrap();
         let pair = cache.key_pair(&F);

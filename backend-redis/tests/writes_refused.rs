@@ -18,7 +18,6 @@ use redis_func_cache_core::{EvictionPolicy, FuncCache, FuncId, StatsSnapshot};
 use redis_func_cache_policies::{
     FifoPolicy, LfuPolicy, LruPolicy, MruPolicy, RrPolicy, S3FifoPolicy, SievePolicy, TLruPolicy,
 };
-use redis_func_cache_redis::RedisStore;
 
 static F: FuncId = FuncId::new("tests::replica", "f", 1);
 
@@ -26,13 +25,6 @@ static F: FuncId = FuncId::new("tests::replica", "f", 1);
 const ENTRIES: u32 = 10;
 /// How long a replica may take to sync or to report a role.
 const SYNC_LIMIT: Duration = Duration::from_secs(20);
-
-fn stores(url: &str) -> Vec<(&'static str, AnyStore)> {
-    vec![
-        ("redis-rs", AnyStore::new(RedisStore::open(url).unwrap())),
-        ("fred", AnyStore::new(common::connected_fred(url))),
-    ]
-}
 
 fn cache(name: &str, policy: &str, store: &AnyStore) -> FuncCache<AnyStore> {
     fn build(name: String, policy: impl EvictionPolicy, store: &AnyStore) -> FuncCache<AnyStore> {
@@ -239,7 +231,7 @@ fn a_demoted_primary_serves_hits_and_the_new_primary_caches() {
     let runtime = common::runtime();
 
     // Every cache fills on A, the primary.
-    let caches = filled_caches(&stores(&a.url));
+    let caches = filled_caches(&common::stores_of_both_clients(&a.url));
     wait_replicated(&mut con_a, &mut con_b);
 
     // The failover: B is promoted, A becomes its replica, and the stores
@@ -251,7 +243,7 @@ fn a_demoted_primary_serves_hits_and_the_new_primary_caches() {
     hits_served_writes_refused(&caches, &mut con_a, &runtime);
 
     // Stores on B, the new primary, find the entries and cache again.
-    for (client, store) in stores(&b.url) {
+    for (client, store) in common::stores_of_both_clients(&b.url) {
         for policy in POLICIES {
             let cache = cache(client, policy, &store);
             for k in 0..ENTRIES {
@@ -287,7 +279,7 @@ fn a_store_on_a_fresh_replica_serves_hits() {
     wait_synced(&mut con_r);
     // The primary's functions are flushed after the entries are written,
     // and the flush reaches the replica.
-    for (client, store) in stores(&primary.url) {
+    for (client, store) in common::stores_of_both_clients(&primary.url) {
         let writer = cache(client, "lru", &store);
         for k in 0..ENTRIES {
             let _: u32 = writer.call(&F, &k, || k + 1).unwrap();
@@ -298,7 +290,7 @@ fn a_store_on_a_fresh_replica_serves_hits() {
         .query(&mut con_p)
         .unwrap();
     wait_replicated(&mut con_p, &mut con_r);
-    for (client, store) in stores(&replica.url) {
+    for (client, store) in common::stores_of_both_clients(&replica.url) {
         let reader = cache(client, "lru", &store);
         for k in 0..ENTRIES {
             let v: u32 = reader
@@ -318,7 +310,7 @@ fn a_primary_short_of_replicas_serves_hits() {
     let server = common::Server::start();
     let mut con = server.connection();
     let runtime = common::runtime();
-    let caches = filled_caches(&stores(&server.url));
+    let caches = filled_caches(&common::stores_of_both_clients(&server.url));
     common::config_set(&mut con, &[("min-replicas-to-write", "1")]);
     hits_served_writes_refused(&caches, &mut con, &runtime);
     common::config_set(&mut con, &[("min-replicas-to-write", "0")]);
@@ -342,7 +334,7 @@ fn a_server_out_of_memory_serves_hits() {
     let server = common::Server::start();
     let mut con = server.connection();
     let runtime = common::runtime();
-    let caches = filled_caches(&stores(&server.url));
+    let caches = filled_caches(&common::stores_of_both_clients(&server.url));
     common::config_set(
         &mut con,
         &[("maxmemory-policy", "noeviction"), ("maxmemory", "1")],

@@ -6,6 +6,9 @@ pub mod differential;
 
 pub use redis_func_cache_redis::test_server::{ClusterServers, Monitor, Server, connected_fred};
 
+use redis_func_cache_core::store::AnyStore;
+use redis_func_cache_redis::RedisStore;
+
 /// The conformance harness for a store on a real server: time passes by
 /// sleeping, and TTLs are checked in units of 100 ms.
 pub struct RealTime<S>(pub S);
@@ -21,6 +24,15 @@ impl<S: redis_func_cache_core::Store> redis_func_cache_core::conformance::Harnes
     fn tick(&self) -> std::time::Duration {
         std::time::Duration::from_millis(100)
     }
+}
+
+/// A store on the server at `url` for each client, named: redis-rs's, and
+/// fred's connected at once.
+pub fn stores_of_both_clients(url: &str) -> Vec<(&'static str, AnyStore)> {
+    vec![
+        ("redis-rs", AnyStore::new(RedisStore::open(url).unwrap())),
+        ("fred", AnyStore::new(connected_fred(url))),
+    ]
 }
 
 /// A two-worker tokio runtime for the async faces of the tests.

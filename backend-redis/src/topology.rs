@@ -9,9 +9,9 @@ use redis::cluster::ClusterClient;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{ConnectionAddr, ConnectionInfo, RedisResult};
 
-/// A one-server client whose connections keep the store's deadline: the
-/// connect, each read and each write time out after it, so a paused or
-/// partitioned server fails a sync call instead of blocking it.
+/// A one-server client whose connections keep the store's deadline: each
+/// read and each write time out after it, so a paused or partitioned
+/// server fails a sync call instead of blocking it.
 #[derive(Debug, Clone)]
 pub struct TimedClient {
     client: redis::Client,
@@ -23,18 +23,26 @@ impl TimedClient {
         TimedClient { client, deadline }
     }
 
-    /// A plain connection with the deadline on connect, read and write.
+    /// A plain connection with the deadline on read and write, and
+    /// [`CONNECT_DEADLINES`] deadlines for the connect and the handshake:
+    /// the pool connects on threads of its own while a caller waits at
+    /// most the deadline, so a longer connect holds up no call, and on a
+    /// link whose round trip is a large part of the deadline a connect and
+    /// handshake (two round trips or more) could never finish within one.
     /// (redis-rs reads the handshake's replies with a socket timeout of
     /// what is left of the connect timeout.)
     pub(crate) fn connection(&self) -> RedisResult<redis::Connection> {
         let con = self
             .client
-            .get_connection_with_timeout(socket_timeout(self.deadline))?;
+            .get_connection_with_timeout(self.deadline * CONNECT_DEADLINES)?;
         con.set_read_timeout(Some(socket_timeout(self.deadline)))?;
         con.set_write_timeout(Some(socket_timeout(self.deadline)))?;
         Ok(con)
     }
 }
+
+/// How many deadlines a pooled connection's connect and handshake may take.
+const CONNECT_DEADLINES: u32 = 4;
 
 /// The socket timeout that ends a blocking read or write within `left`.
 /// Linux's timer wheel rounds a timeout up to its level's granularity, an
@@ -52,14 +60,21 @@ fn socket_timeout(left: Duration) -> Duration {
 /// zero timeout means none to a socket.
 const TIMEOUT_SLACK: Duration = Duration::from_millis(1);
 
-/// A pooled connection that remembers a transport failure or a timeout.
-/// Such a connection is never used again: after a timed-out read its reply
-/// may still arrive and would answer the next command (a wrong value), and
-/// after a lost server it would fail the next call (the breaker's probe
-/// among them) instead of connecting afresh.
+/// A pooled connection that remembers a transport failure. Such a
+/// connection is never used again: after a lost server it would fail the
+/// next call (the breaker's probe among them) instead of connecting afresh,
+/// and after a send that failed part way the next command would follow a
+/// partial one. A reply that did not come in time is different: redis-rs
+/// skips it when it comes, before the next command's reply, so the
+/// connection is kept (on a link whose round trip is a large part of the
+/// deadline, dropping it put the next calls behind a new connect). Two such
+/// in a row, and it is taken for silent (a firewall or NAT that lost its
+/// state, neither closed nor reset) and never used again.
 pub struct TimedConnection {
     inner: redis::Connection,
     failed: bool,
+    /// The last command's reply did not come in time.
+    late: bool,
     /// What is left of the deadline the socket's timeouts are set for.
     timeout: Duration,
 }
@@ -90,12 +105,37 @@ impl TimedConnection {
         }
         result
     }
+
+    /// Notes the reply to a command that was sent whole: one that did not
+    /// come in time makes the connection late (the second in a row,
+    /// failed); other transport failures as [`TimedConnection::note`].
+    fn note_reply(&mut self, reply: RedisResult<redis::Value>) -> RedisResult<redis::Value> {
+        match &reply {
+            Ok(_) => self.late = false,
+            Err(e) if e.is_timeout() => {
+                self.failed |= self.late;
+                self.late = true;
+            }
+            Err(_) => return self.note(reply),
+        }
+        reply
+    }
 }
 
 impl redis::ConnectionLike for TimedConnection {
+    /// Sent and read apart, so that a reply that came late is told from a
+    /// send that failed part way (both are timeouts to redis-rs).
     fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<redis::Value> {
-        let result = self.inner.req_packed_command(cmd);
-        self.note(result)
+        let sent = self.inner.send_packed_command(cmd);
+        self.note(sent)?;
+        loop {
+            let reply = match self.inner.recv_response() {
+                // Out-of-band data (RESP3), not a reply.
+                Ok(redis::Value::Push { .. }) => continue,
+                reply => reply,
+            };
+            return self.note_reply(reply);
+        }
     }
 
     fn req_packed_commands(
@@ -129,6 +169,7 @@ impl r2d2::ManageConnection for TimedClient {
         Ok(TimedConnection {
             inner: self.connection()?,
             failed: false,
+            late: false,
             timeout: self.deadline,
         })
     }
@@ -415,6 +456,45 @@ mod tests {
         Standalone::reply_within(&mut con, Duration::from_millis(100)).unwrap();
         Standalone::reply_within(&mut con, Duration::from_millis(1999)).unwrap();
         slow(&mut con).expect("the whole deadline is left again");
+    }
+
+    /// A reply that came late is skipped, and the next command gets its
+    /// own: the connection is kept. A second late reply in a row, and the
+    /// connection is taken for silent and dropped by the pool.
+    #[cfg(feature = "test-server")]
+    #[test]
+    fn a_late_reply_answers_no_other_command() {
+        use super::{Standalone, TimedClient, Topology};
+        use redis::ConnectionLike;
+        use std::time::Duration;
+        let server = crate::test_server::OwnedServer::start();
+        let client = TimedClient::new(
+            redis::Client::open(server.url.as_str()).unwrap(),
+            Duration::from_millis(100),
+        );
+        let mut con = r2d2::ManageConnection::connect(&client).unwrap();
+        let echo = |con: &mut super::TimedConnection, text: &str| {
+            redis::cmd("ECHO").arg(text).query::<String>(con)
+        };
+        let slow = |con: &mut super::TimedConnection| {
+            redis::cmd("DEBUG").arg("SLEEP").arg(0.2).query::<()>(con)
+        };
+        Standalone::reply_within(&mut con, Duration::from_millis(100)).unwrap();
+        for round in 0..3 {
+            let late = slow(&mut con).expect_err("the reply takes 0.2 s");
+            assert!(late.is_timeout(), "{late:?}");
+            assert!(con.is_open(), "round {round}: kept after one late reply");
+            std::thread::sleep(Duration::from_millis(150));
+            let text = format!("round {round}");
+            assert_eq!(echo(&mut con, &text).unwrap(), text, "its own reply");
+        }
+        slow(&mut con).expect_err("late");
+        slow(&mut con).expect_err("late again");
+        assert!(
+            !con.is_open(),
+            "two late replies in a row: taken for silent"
+        );
+        assert!(r2d2::ManageConnection::has_broken(&client, &mut con));
     }
 
     #[test]

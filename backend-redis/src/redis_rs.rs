@@ -267,9 +267,10 @@ fn is_noscript(e: &redis::RedisError) -> bool {
 /// live runtimes than this reconnects now and then, nothing worse.
 const MAX_RUNTIME_CONNECTIONS: usize = 16;
 
-/// How many deadlines an attempt to renew a cluster connection may take: a
-/// connect to each node and a `PING` on each, both bounded by the deadline.
-const RENEWAL_DEADLINES: u32 = 4;
+/// How many deadlines an attempt to renew a connection may take: a connect
+/// to each node and a `PING` on each, in turn, with room for a link whose
+/// round trip is a large part of the deadline.
+const RENEWAL_DEADLINES: u32 = 8;
 
 /// The least time between two attempts to renew a cluster connection. Each
 /// connects to every node; while a node hangs they all fail, and the
@@ -327,14 +328,47 @@ struct Shared<T: Topology> {
 }
 
 impl<T: Topology> Shared<T> {
-    /// Puts `con` in the place of the runtime `id`'s connection, if it
-    /// still has one.
+    /// The connection of the runtime `id`, if it has one.
+    fn connection_of(&self, id: tokio::runtime::Id) -> Option<T::AsyncConnection> {
+        let list = self.per_runtime.read().unwrap_or_else(|p| p.into_inner());
+        list.iter().find(|(r, _)| *r == id).map(|(_, c)| c.clone())
+    }
+
+    /// The connection of the runtime `id`: the one it has (another task of
+    /// the runtime may have connected meanwhile), or else `made`.
+    fn keep_first_connection(
+        &self,
+        id: tokio::runtime::Id,
+        made: T::AsyncConnection,
+    ) -> T::AsyncConnection {
+        let mut list = self.per_runtime.write().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, kept)) = list.iter().find(|(r, _)| *r == id) {
+            return kept.clone();
+        }
+        add_connection(&mut list, id, made.clone());
+        made
+    }
+
+    /// Puts `con` in the place of the runtime `id`'s connection, or gives
+    /// the runtime its first (a cluster connection is made inside the first
+    /// call, and one that could not finish within its deadline, on a slow
+    /// link, is only ever made by a renewal).
     fn replace_connection(&self, id: tokio::runtime::Id, con: T::AsyncConnection) {
         let mut list = self.per_runtime.write().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, old)) = list.iter_mut().find(|(r, _)| *r == id) {
-            *old = con;
+        match list.iter_mut().find(|(r, _)| *r == id) {
+            Some((_, old)) => *old = con,
+            None => add_connection(&mut list, id, con),
         }
     }
+}
+
+/// Gives the runtime `id` its connection, dropping the oldest runtime's
+/// beyond [`MAX_RUNTIME_CONNECTIONS`].
+fn add_connection<C>(list: &mut Vec<(tokio::runtime::Id, C)>, id: tokio::runtime::Id, con: C) {
+    if list.len() >= MAX_RUNTIME_CONNECTIONS {
+        list.remove(0);
+    }
+    list.push((id, con));
 }
 
 impl<T: Topology> Drop for Shared<T> {
@@ -458,9 +492,13 @@ impl RedisStore<Cluster> {
             .cloned()
             .ok_or_else(|| Error::config("a cluster store needs at least one node URL"))?;
         // The client's overall response timeout covers each request with its
-        // retries and redirections, so the deadline is not multiplied.
+        // retries and redirections, so the deadline is not multiplied. A
+        // connect to a node and its handshake, made in the background (a
+        // renewal, a reconnect) or inside a call that keeps its own deadline,
+        // get more: on a link whose round trip is a large part of the
+        // deadline they could never finish within one.
         let client = ClusterClientBuilder::new(infos)
-            .connection_timeout(options.deadline)
+            .connection_timeout(options.deadline * topology::CONNECT_DEADLINES)
             .response_timeout(options.deadline)
             .build()
             .map_err(backend_error)?;
@@ -504,45 +542,30 @@ impl<T: Topology> RedisStore<T> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return self.io_connection().await;
         };
-        self.connection_of(runtime.id(), async {
-            T::connect(&self.shared.client).await.map_err(backend_error)
-        })
-        .await
+        self.connection_of(&runtime).await
     }
 
-    /// The connection of the runtime `id`, made with `connect` if it has none.
+    /// The connection of `runtime`, made on it if it has none. Made in a
+    /// task of its own, kept when the call that asked for it gives up at
+    /// its deadline: a cluster connection connects to every node inside
+    /// this, and on a link whose round trip is a large part of the deadline
+    /// that outlasts one, so no call would ever find it made.
     async fn connection_of(
         &self,
-        id: tokio::runtime::Id,
-        connect: impl Future<Output = Result<T::AsyncConnection, Error>>,
+        runtime: &tokio::runtime::Handle,
     ) -> Result<T::AsyncConnection, Error> {
-        let found = |list: &[(tokio::runtime::Id, T::AsyncConnection)]| {
-            list.iter().find(|(r, _)| *r == id).map(|(_, c)| c.clone())
-        };
-        if let Some(connection) = found(
-            &self
-                .shared
-                .per_runtime
-                .read()
-                .unwrap_or_else(|p| p.into_inner()),
-        ) {
+        let id = runtime.id();
+        if let Some(connection) = self.shared.connection_of(id) {
             return Ok(connection);
         }
-        let made = connect.await?;
-        let mut list = self
-            .shared
-            .per_runtime
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        // Another task of this runtime may have connected meanwhile.
-        if let Some(connection) = found(&list) {
-            return Ok(connection);
-        }
-        if list.len() >= MAX_RUNTIME_CONNECTIONS {
-            list.remove(0);
-        }
-        list.push((id, made.clone()));
-        Ok(made)
+        let shared = Arc::clone(&self.shared);
+        runtime
+            .spawn(async move {
+                let made = T::connect(&shared.client).await.map_err(backend_error)?;
+                Ok(shared.keep_first_connection(id, made))
+            })
+            .await
+            .map_err(|e| Error::backend(BACKEND, e))?
     }
 
     /// Runs a script: on the caller's tokio runtime, or, for callers outside
@@ -693,15 +716,7 @@ impl<T: Topology> RedisStore<T> {
 
     /// The connection on the store's own runtime, for callers outside tokio.
     async fn io_connection(&self) -> Result<T::AsyncConnection, Error> {
-        let io = self.io_runtime()?;
-        self.connection_of(io.handle().id(), async {
-            let client = self.shared.client.clone();
-            io.spawn(async move { T::connect(&client).await })
-                .await
-                .map_err(|e| Error::backend(BACKEND, e))?
-                .map_err(backend_error)
-        })
-        .await
+        self.connection_of(self.io_runtime()?.handle()).await
     }
 
     /// Runs an async operation through the guard (breaker and deadline).
@@ -792,10 +807,10 @@ impl<T: Topology> RedisStore<T> {
                 Ok(con) => {
                     if let Some(shared) = shared.upgrade() {
                         shared.replace_connection(id, con);
-                        tracing::debug!("cluster connection renewed");
+                        tracing::debug!("connection renewed");
                     }
                 }
-                Err(e) => tracing::debug!(error = %e, "cluster connection not renewed"),
+                Err(e) => tracing::debug!(error = %e, "connection not renewed"),
             }
         };
         let within = self.shared.guard.deadline() * RENEWAL_DEADLINES;

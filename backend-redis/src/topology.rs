@@ -41,8 +41,9 @@ impl TimedClient {
     }
 }
 
-/// How many deadlines a pooled connection's connect and handshake may take.
-const CONNECT_DEADLINES: u32 = 4;
+/// How many deadlines a connect and its handshake may take where no caller
+/// waits for them: a pooled connection's, and a cluster node's.
+pub(crate) const CONNECT_DEADLINES: u32 = 4;
 
 /// The socket timeout that ends a blocking read or write within `left`.
 /// Linux's timer wheel rounds a timeout up to its level's granularity, an

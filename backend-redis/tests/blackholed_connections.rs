@@ -197,6 +197,18 @@ fn store(client: &str, urls: &[String]) -> AnyStore {
     }
 }
 
+/// An LRU cache named `name` on [`store`]`(client, urls)`, in the cluster
+/// layout on a cluster.
+fn lru_cache(name: &str, client: &str, urls: &[String]) -> FuncCache<AnyStore> {
+    let builder = FuncCache::builder(name);
+    let builder = if urls.len() > 1 {
+        builder.policy(LruClusterPolicy)
+    } else {
+        builder.policy(LruPolicy)
+    };
+    builder.store(store(client, urls)).build().unwrap()
+}
+
 /// For each face, a store on `urls` (the proxies' URLs) whose connections
 /// `cut` silences: every call still returns the function's result, few
 /// reach a dead connection (the breaker opens), and a hit comes on a new
@@ -207,13 +219,7 @@ fn caching_resumes_after_the_cut(client: &str, urls: &[String], cut: impl Fn()) 
     for face in Face::ALL {
         let case = format!("{client} {face:?}{}", if cluster { " cluster" } else { "" });
         // A new store each time: the last one's connections are dead.
-        let builder = FuncCache::builder(format!("blackholed-{client}-{face:?}"));
-        let builder = if cluster {
-            builder.policy(LruClusterPolicy)
-        } else {
-            builder.policy(LruPolicy)
-        };
-        let cache = builder.store(store(client, urls)).build().unwrap();
+        let cache = lru_cache(&format!("blackholed-{client}-{face:?}"), client, urls);
         let call = |k: u32| face.call_plus_one(&cache, &runtime, &F, k);
         for k in 0..20 {
             assert_eq!(call(k % 10), k % 10 + 1, "{case}");
@@ -378,13 +384,7 @@ fn keeps_caching_on_a_slow_link(urls: &[String]) {
     let mut few_hits = Vec::new();
     for (client, face) in faces.into_iter().flatten() {
         let case = format!("{client} {face:?}{}", if cluster { " cluster" } else { "" });
-        let builder = FuncCache::builder(format!("slow-{client}-{face:?}"));
-        let builder = if cluster {
-            builder.policy(LruClusterPolicy)
-        } else {
-            builder.policy(LruPolicy)
-        };
-        let cache = builder.store(store(client, urls)).build().unwrap();
+        let cache = lru_cache(&format!("slow-{client}-{face:?}"), client, urls);
         // Paced, so calls skipped while the breaker is open are few.
         let call = || {
             assert_eq!(face.call_plus_one(&cache, &runtime, &F, 1), 2, "{case}");

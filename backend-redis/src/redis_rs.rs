@@ -272,10 +272,10 @@ const MAX_RUNTIME_CONNECTIONS: usize = 16;
 /// round trip is a large part of the deadline.
 const RENEWAL_DEADLINES: u32 = 8;
 
-/// The least time between two attempts to renew a cluster connection. Each
-/// connects to every node; while a node hangs they all fail, and the
-/// breaker's probes (a second apart at first) bring failures that would
-/// start them.
+/// The least time between two attempts to renew a connection. In a cluster
+/// each connects to every node; while a server or a node hangs they all
+/// fail, and the breaker's probes (a second apart at first) bring failures
+/// that would start them.
 const RENEWAL_SPACING: Duration = Duration::from_secs(1);
 
 /// A store on a Redis Cluster: the same scripts, routed by their first key.
@@ -350,9 +350,8 @@ impl<T: Topology> Shared<T> {
     }
 
     /// Puts `con` in the place of the runtime `id`'s connection, or gives
-    /// the runtime its first (a cluster connection is made inside the first
-    /// call, and one that could not finish within its deadline, on a slow
-    /// link, is only ever made by a renewal).
+    /// the runtime its first (when the first connect failed, a renewal may
+    /// be the one that succeeds).
     fn replace_connection(&self, id: tokio::runtime::Id, con: T::AsyncConnection) {
         let mut list = self.per_runtime.write().unwrap_or_else(|p| p.into_inner());
         match list.iter_mut().find(|(r, _)| *r == id) {

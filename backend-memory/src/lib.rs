@@ -1,12 +1,12 @@
 //! The in-process store of `redis-func-cache`.
 //!
 //! It keeps the same key pairs, by the same names, as the Redis store, and
-//! carries out every [`PolicyRules`] exactly; the other stores are tested
-//! against it. A hit costs one hash lookup under a shared lock and
-//! allocates nothing: the value is shared, not copied, and its re-ordering
-//! waits in a per-thread buffer for the next put (O(1) for LRU, MRU and
-//! FIFO; O(log n) for LFU and TLRU), so threads hitting one cache do not
-//! take turns.
+//! carries out every [`PolicyRules`](redis_func_cache_core::PolicyRules)
+//! exactly; the other stores are tested against it. A hit costs one hash
+//! lookup under a shared lock and allocates nothing: the value is shared,
+//! not copied, and its re-ordering waits in a per-thread buffer for the
+//! next put (O(1) for LRU, MRU and FIFO; O(log n) for LFU and TLRU), so
+//! threads hitting one cache do not take turns.
 //!
 //! ```
 //! use redis_func_cache::{FuncCache, FuncId};

@@ -1,6 +1,8 @@
 //! The index of an S3-FIFO or SIEVE pair (SPEC §3.2), with the scores and
-//! flags of [`queue_scores`], so the pair holds exactly what the Redis
-//! scripts keep in their sorted set and at the end of each value.
+//! flags of
+//! [`queue_scores`](redis_func_cache_core::policy::queue_scores), so the
+//! pair holds exactly what the Redis scripts keep in their sorted set and
+//! at the end of each value.
 //!
 //! Every score in one index is distinct (a queue's places, a ghost's place
 //! and a SIEVE sequence are each given once), so a map from score to member

@@ -3,11 +3,11 @@
 //!
 //! The same scripts as the redis-rs store, sent as `FCALL` (and, where
 //! functions are refused, `EVALSHA` and `EVAL` on `NOSCRIPT`: see
-//! [`FunctionRoute`](crate::scripts::FunctionRoute)); in a cluster, to the
-//! master of the first key's slot through a client per master
-//! (`fred_nodes`), so that a dead master costs only its own slots. fred is
-//! async only: the client lives on a runtime of the store's own, which also
-//! serves the sync calls, so the store works from any runtime or thread.
+//! [`FunctionRoute`]); in a cluster, to the master of the first key's slot
+//! through a client per master (`fred_nodes`), so that a dead master costs
+//! only its own slots. fred is async only: the client lives on a runtime of
+//! the store's own, which also serves the sync calls, so the store works
+//! from any runtime or thread.
 
 use std::future::Future;
 use std::pin::Pin;

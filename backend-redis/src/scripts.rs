@@ -569,8 +569,7 @@ pub(crate) fn member(bytes: &[u8]) -> Result<InvocationHash, Error> {
 }
 
 /// What a get script's answer holds for the caller: S3-FIFO's and SIEVE's
-/// values end with their counter or bit (see
-/// [`queue_scores`](redis_func_cache_core::policy::queue_scores)), which the
+/// values end with their counter or bit (see [`queue_scores`]), which the
 /// script leaves on so it need not copy the value; it is dropped here.
 pub(crate) fn hit_value(rules: &PolicyRules, value: Bytes) -> Option<StoredValue> {
     if !rules.index.is_queue() {
@@ -586,9 +585,8 @@ pub(crate) fn hit_value(rules: &PolicyRules, value: Bytes) -> Option<StoredValue
 pub(crate) type IndexEntries = Vec<(InvocationHash, Option<u64>)>;
 
 /// A sorted-set index read back as (member, score) pairs, in the form the
-/// memory store reports it: SIEVE's hand member (see
-/// [`queue_scores`](redis_func_cache_core::policy::queue_scores)) becomes the
-/// hand, every other member an invocation hash.
+/// memory store reports it: SIEVE's hand member (see [`queue_scores`])
+/// becomes the hand, every other member an invocation hash.
 pub(crate) fn sorted_index(
     pairs: Vec<(Vec<u8>, f64)>,
 ) -> Result<(IndexEntries, Option<u64>), Error> {

@@ -17,7 +17,10 @@
 //! A leader that calls its own function with the same arguments would wait
 //! for itself. Each leader marks its computation on the thread that runs it
 //! (for a future: on whichever thread polls it) and a call that finds its
-//! own flight runs uncached instead.
+//! own flight runs uncached instead. The mark does not follow work handed
+//! to another thread or task: a computation that waits for one that makes
+//! the same call, or two computations that wait for each other's, wait for
+//! good, as on any lock (README.md says so).
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -362,6 +362,15 @@ impl OwnedServer {
         }
     }
 
+    /// Kills the server (`SIGKILL`) without letting a paused process run
+    /// first: the kernel resets the connections whose requests it had not
+    /// read, where [`OwnedServer::kill`] closes them.
+    pub fn crash(&mut self) {
+        self.signal("-KILL");
+        self.paused = false;
+        self.kill();
+    }
+
     /// Starts it again on the same port, empty.
     ///
     /// # Panics

@@ -498,6 +498,59 @@ mod tests {
         assert!(r2d2::ManageConnection::has_broken(&client, &mut con));
     }
 
+    /// A connection the server closed or reset fails its next command and
+    /// is never used again (so the pool connects afresh); a healthy one is
+    /// kept. (redis-rs closes a connection on an end of stream itself, but
+    /// keeps one that was reset, as after a late reply.)
+    #[cfg(feature = "test-server")]
+    #[test]
+    fn a_connection_the_server_closed_or_reset_is_dropped() {
+        use super::{TimedClient, TimedConnection};
+        use redis::ConnectionLike;
+        use std::time::Duration;
+        let mut server = crate::test_server::OwnedServer::start();
+        let client = TimedClient::new(
+            redis::Client::open(server.url.as_str()).unwrap(),
+            Duration::from_secs(2),
+        );
+        let echo = |con: &mut TimedConnection| redis::cmd("ECHO").arg("e").query::<String>(con);
+        let mut con = r2d2::ManageConnection::connect(&client).unwrap();
+        assert_eq!(echo(&mut con).unwrap(), "e");
+        assert!(!r2d2::ManageConnection::has_broken(&client, &mut con));
+
+        // Closed: the server ends the connection between two commands.
+        let killed: u64 = redis::cmd("CLIENT")
+            .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"])
+            .query(&mut server.connection())
+            .unwrap();
+        assert_eq!(killed, 1);
+        let lost = echo(&mut con).expect_err("the server closed the connection");
+        assert!(!lost.is_timeout(), "{lost:?}");
+        assert!(
+            r2d2::ManageConnection::has_broken(&client, &mut con),
+            "{lost:?}"
+        );
+
+        // Reset: the server dies holding a request it has not read.
+        let mut con = r2d2::ManageConnection::connect(&client).unwrap();
+        assert_eq!(echo(&mut con).unwrap(), "e");
+        server.pause();
+        let waiting = std::thread::spawn(move || {
+            let reply = echo(&mut con);
+            (con, reply)
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        server.crash();
+        let (mut con, reply) = waiting.join().unwrap();
+        let reset = reply.expect_err("the server died");
+        assert!(!reset.is_timeout(), "{reset:?}");
+        assert!(
+            r2d2::ManageConnection::has_broken(&client, &mut con),
+            "{reset:?}"
+        );
+        assert!(!con.is_open());
+    }
+
     #[test]
     fn masters_are_read_from_cluster_nodes() {
         let nodes = "\
@@ -505,6 +558,7 @@ mod tests {
 67ed 127.0.0.1:30002@40002 master - 0 1426238316232 2 connected 5461-10922
 292f 127.0.0.1:30003@40003 master - 0 1426238318243 3 connected 10923-16383
 6ec2 127.0.0.1:30005@40005 master,fail - 0 1426238316232 5 connected
+6ec3 127.0.0.1:30007@40007 master,fail - 0 1426238316232 7 connected 100-200
 e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460
 aaaa 127.0.0.1:30006@40006 master - 0 0 6 connected
 ";
@@ -543,14 +597,24 @@ aaaa 127.0.0.1:30006@40006 master - 0 0 6 connected
             ),
             range(5461, 5470, vec![node("127.0.0.1", 30002, "b")]),
             range(5471, 10922, vec![node("127.0.0.1", 30002, "b")]),
-            range(10923, 16383, vec![node("10.0.0.3", 30003, "c")]),
+            range(10923, 16000, vec![node("10.0.0.3", 30003, "c")]),
+            // (RESP3 clients may read the host as a simple string.)
+            range(
+                16001,
+                16383,
+                vec![Value::Array(vec![
+                    Value::SimpleString("10.0.0.4".into()),
+                    Value::Int(30008),
+                ])],
+            ),
         ]);
         assert_eq!(
             super::slot_masters(&slots),
             Some(vec![
                 ("127.0.0.1".into(), 30001),
                 ("127.0.0.1".into(), 30002),
-                ("10.0.0.3".into(), 30003)
+                ("10.0.0.3".into(), 30003),
+                ("10.0.0.4".into(), 30008)
             ])
         );
         for unknown in ["", "?"] {

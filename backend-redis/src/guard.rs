@@ -321,6 +321,100 @@ mod tests {
             "an empty tag hashes the whole key"
         );
         assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
+        assert_eq!(
+            key_slot(b"foo{}{bar}"),
+            crc16_xmodem(b"foo{}{bar}") % 16384,
+            "the whole key, not the empty tag"
+        );
+    }
+
+    /// Only a failure to reach a working server counts against the
+    /// breaker (and may replace a connection): an error the server
+    /// answered with does not.
+    #[test]
+    fn only_failures_to_reach_the_server_count_as_unreached() {
+        use std::io::ErrorKind as Io;
+        let transient =
+            |e: std::io::Error| -> Result<(), Error> { Err(Error::transient_backend(BACKEND, e)) };
+        assert!(reached(&Ok(())));
+        assert!(reached::<()>(&Err(Error::CacheMiss)));
+        assert!(!reached(&transient(Io::TimedOut.into())));
+        #[cfg(feature = "redis-rs")]
+        {
+            use redis::{ErrorKind as K, RedisError, ServerErrorKind};
+            let redis_rs = |e: RedisError| -> Result<(), Error> { Err(Error::backend(BACKEND, e)) };
+            for io in [
+                Io::Other,
+                Io::TimedOut,
+                Io::ConnectionReset,
+                Io::ConnectionRefused,
+            ] {
+                let e = RedisError::from(std::io::Error::from(io));
+                assert!(!reached(&redis_rs(e)), "{io:?}");
+            }
+            for kind in [
+                K::Parse,
+                K::AuthenticationFailed,
+                K::ClusterConnectionNotFound,
+            ] {
+                assert!(!reached(&redis_rs((kind, "x").into())), "{kind:?}");
+            }
+            for kind in [
+                K::Server(ServerErrorKind::ResponseError),
+                K::Server(ServerErrorKind::ReadOnly),
+                K::Server(ServerErrorKind::Moved),
+                K::Extension,
+            ] {
+                assert!(reached(&redis_rs((kind, "x").into())), "{kind:?}");
+            }
+        }
+        #[cfg(feature = "fred")]
+        {
+            use fred::error::{Error as FredError, ErrorKind as K};
+            for kind in [K::IO, K::Timeout, K::Canceled] {
+                let e = Error::backend(BACKEND, FredError::new(kind.clone(), "x"));
+                assert!(!reached::<()>(&Err(e)), "{kind:?}");
+            }
+            for kind in [K::Unknown, K::Auth, K::Routing] {
+                let e = Error::backend(BACKEND, FredError::new(kind.clone(), "x"));
+                assert!(reached::<()>(&Err(e)), "{kind:?}");
+            }
+        }
+    }
+
+    /// An async call on tokio ends at the deadline however long the
+    /// operation would take; `after_failure` hears of a call the breaker
+    /// counts as failed, and of no other.
+    #[test]
+    fn an_async_call_ends_at_the_deadline_and_reports_its_failure() {
+        let deadline = Duration::from_millis(50);
+        let guard = Guard::new(&RedisOptions::default().deadline(deadline), false);
+        #[cfg(feature = "redis-rs")]
+        assert_eq!(guard.deadline(), deadline);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let heard = std::sync::Mutex::new(Vec::new());
+        let hear = |e: &Error| heard.lock().unwrap().push(e.to_string());
+        let start = std::time::Instant::now();
+        let late = runtime.block_on(async {
+            let call = guard.run(None, std::future::pending::<Result<(), Error>>(), hear);
+            tokio::time::timeout(Duration::from_secs(5), call).await
+        });
+        let late = late.expect("ended by the store's deadline, not the test's");
+        assert!(late.is_err());
+        assert!(
+            start.elapsed() >= deadline - TIMER_LEAD,
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(heard.lock().unwrap().len(), 1, "the timeout is heard");
+
+        let answered =
+            runtime.block_on(guard.run(None, async { Err::<(), _>(Error::CacheMiss) }, hear));
+        assert!(answered.is_err());
+        assert_eq!(heard.lock().unwrap().len(), 1, "an answer is not a failure");
     }
 
     #[test]

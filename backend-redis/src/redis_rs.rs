@@ -1167,4 +1167,52 @@ mod tests {
             assert_eq!(args(&owned.command(form)), args(&command));
         }
     }
+
+    /// A call that got no answer in time renews the connection beside the
+    /// old one; any other failure drops it (`forget`), so only time-outs
+    /// may count as such.
+    #[test]
+    fn only_calls_without_an_answer_in_time_count_as_timed_out() {
+        use std::io::{Error as IoError, ErrorKind as Io};
+        let io = |kind: Io| Error::transient_backend(BACKEND, IoError::from(kind));
+        let redis_rs = |kind: Io| backend_error(redis::RedisError::from(IoError::from(kind)));
+        assert!(timed_out(&io(Io::TimedOut)));
+        assert!(timed_out(&redis_rs(Io::TimedOut)));
+        assert!(timed_out(&redis_rs(Io::WouldBlock)), "a socket timeout");
+        for kind in [Io::ConnectionReset, Io::UnexpectedEof, Io::Other] {
+            assert!(!timed_out(&io(kind)), "{kind:?}");
+            assert!(!timed_out(&redis_rs(kind)), "{kind:?}");
+        }
+        let refused = backend_error((redis::ErrorKind::AuthenticationFailed, "no").into());
+        assert!(!timed_out(&refused));
+        assert!(!timed_out(&Error::CacheMiss));
+    }
+
+    /// Each runtime keeps its own connection, up to the limit; past it the
+    /// oldest runtime's is dropped.
+    #[test]
+    fn runtime_connections_are_bounded_dropping_the_oldest() {
+        let runtimes: Vec<_> = (0..=MAX_RUNTIME_CONNECTIONS)
+            .map(|_| {
+                tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let ids: Vec<_> = runtimes.iter().map(|r| r.handle().id()).collect();
+        let mut list = Vec::new();
+        for (n, id) in ids.iter().enumerate() {
+            add_connection(&mut list, *id, n);
+        }
+        assert_eq!(list.len(), MAX_RUNTIME_CONNECTIONS);
+        assert!(list.iter().all(|(id, _)| *id != ids[0]), "the oldest went");
+        assert_eq!(
+            list.last(),
+            Some(&(
+                ids[MAX_RUNTIME_CONNECTIONS],
+                MAX_RUNTIME_CONNECTIONS
+            ))
+        );
+        assert_eq!(list[0].1, 1);
+    }
 }

@@ -363,6 +363,58 @@ fn a_slow_link_to_a_cluster_keeps_caching() {
     keeps_caching_on_a_slow_link(&urls);
 }
 
+/// A connection that goes silent on a slow link is replaced too: the new
+/// connection's connect, handshake and check take several round trips, and
+/// redis-rs's renewal is given eight deadlines for them (`RENEWAL_DEADLINES`;
+/// with an eighth of one, the async faces had no hit in 10 s after the cut;
+/// the sync pool connects with four).
+#[test]
+fn a_silent_connection_on_a_slow_link_is_replaced() {
+    let server = common::Server::start();
+    let proxy = Proxy::start(server.port());
+    proxy.delay(SLOW_LINK_DELAY);
+    let runtime = common::runtime();
+    let faces = ["fred", "redis-rs"].map(|client| Face::ALL.map(|face| (client, face)));
+    let mut no_hit = Vec::new();
+    for (client, face) in faces.into_iter().flatten() {
+        let case = format!("{client} {face:?}");
+        let cache = lru_cache(
+            &format!("slow-cut-{client}-{face:?}"),
+            client,
+            &[proxy.url()],
+        );
+        let call = || {
+            assert_eq!(face.call_plus_one(&cache, &runtime, &F, 1), 2, "{case}");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let hit_within = |limit: Duration| {
+            let (started, hits) = (Instant::now(), cache.stats().hits);
+            while cache.stats().hits == hits && started.elapsed() < limit {
+                call();
+            }
+            (cache.stats().hits > hits).then(|| started.elapsed())
+        };
+        let Some(first) = hit_within(SLOW_LINK_FIRST_HIT) else {
+            no_hit.push(format!("{case}: no first hit: {:?}", cache.stats()));
+            continue;
+        };
+        proxy.blackhole_open_connections();
+        match hit_within(SLOW_LINK_FIRST_HIT) {
+            Some(after) => {
+                eprintln!(
+                    "{case} on a slow link: first hit after {first:?}, after the cut {after:?}"
+                )
+            }
+            None => no_hit.push(format!(
+                "{case}: no hit within {SLOW_LINK_FIRST_HIT:?} of the cut: {:?}",
+                cache.stats()
+            )),
+        }
+    }
+    runtime.shutdown_background();
+    assert!(no_hit.is_empty(), "{no_hit:#?}");
+}
+
 /// Each way: a round trip of twice this.
 const SLOW_LINK_DELAY: Duration = Duration::from_millis(80);
 

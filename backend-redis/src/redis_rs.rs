@@ -1208,10 +1208,7 @@ mod tests {
         assert!(list.iter().all(|(id, _)| *id != ids[0]), "the oldest went");
         assert_eq!(
             list.last(),
-            Some(&(
-                ids[MAX_RUNTIME_CONNECTIONS],
-                MAX_RUNTIME_CONNECTIONS
-            ))
+            Some(&(ids[MAX_RUNTIME_CONNECTIONS], MAX_RUNTIME_CONNECTIONS))
         );
         assert_eq!(list[0].1, 1);
     }

@@ -374,26 +374,16 @@ fn a_silent_connection_on_a_slow_link_is_replaced() {
     let proxy = Proxy::start(server.port());
     proxy.delay(SLOW_LINK_DELAY);
     let runtime = common::runtime();
-    let faces = ["fred", "redis-rs"].map(|client| Face::ALL.map(|face| (client, face)));
     let mut no_hit = Vec::new();
-    for (client, face) in faces.into_iter().flatten() {
+    for (client, face) in slow_link_cases() {
         let case = format!("{client} {face:?}");
         let cache = lru_cache(
             &format!("slow-cut-{client}-{face:?}"),
             client,
             &[proxy.url()],
         );
-        let call = || {
-            assert_eq!(face.call_plus_one(&cache, &runtime, &F, 1), 2, "{case}");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let hit_within = |limit: Duration| {
-            let (started, hits) = (Instant::now(), cache.stats().hits);
-            while cache.stats().hits == hits && started.elapsed() < limit {
-                call();
-            }
-            (cache.stats().hits > hits).then(|| started.elapsed())
-        };
+        let call = || paced_call(face, &cache, &runtime, &case);
+        let hit_within = |limit| hit_within(&cache, call, limit);
         let Some(first) = hit_within(SLOW_LINK_FIRST_HIT) else {
             no_hit.push(format!("{case}: no first hit: {:?}", cache.stats()));
             continue;
@@ -424,6 +414,35 @@ const SLOW_LINK_DELAY: Duration = Duration::from_millis(80);
 /// a probe interval (1 s, then backing off).
 const SLOW_LINK_FIRST_HIT: Duration = Duration::from_secs(10);
 
+/// Every client with every face.
+fn slow_link_cases() -> impl Iterator<Item = (&'static str, Face)> {
+    ["fred", "redis-rs"]
+        .into_iter()
+        .flat_map(|client| Face::ALL.map(|face| (client, face)))
+}
+
+/// One call of the one key, then a pause, so calls skipped while the
+/// breaker is open are few.
+fn paced_call(
+    face: Face,
+    cache: &FuncCache<AnyStore>,
+    runtime: &tokio::runtime::Runtime,
+    case: &str,
+) {
+    assert_eq!(face.call_plus_one(cache, runtime, &F, 1), 2, "{case}");
+    std::thread::sleep(Duration::from_millis(20));
+}
+
+/// Calls `call` until `cache` has one more hit, for at most `limit`: how
+/// long that took, or `None` if no hit came.
+fn hit_within(cache: &FuncCache<AnyStore>, call: impl Fn(), limit: Duration) -> Option<Duration> {
+    let (started, hits) = (Instant::now(), cache.stats().hits);
+    while cache.stats().hits == hits && started.elapsed() < limit {
+        call();
+    }
+    (cache.stats().hits > hits).then(|| started.elapsed())
+}
+
 /// For each client and face, a store on `urls` (one server, or the nodes of
 /// a cluster) called with one key: a first hit within
 /// [`SLOW_LINK_FIRST_HIT`], and then at least half of the calls in the next
@@ -431,21 +450,14 @@ const SLOW_LINK_FIRST_HIT: Duration = Duration::from_secs(10);
 fn keeps_caching_on_a_slow_link(urls: &[String]) {
     let runtime = common::runtime();
     let cluster = urls.len() > 1;
-    let faces = ["fred", "redis-rs"].map(|client| Face::ALL.map(|face| (client, face)));
     // Every case runs, and the ones with too few hits are told together.
     let mut few_hits = Vec::new();
-    for (client, face) in faces.into_iter().flatten() {
+    for (client, face) in slow_link_cases() {
         let case = format!("{client} {face:?}{}", if cluster { " cluster" } else { "" });
         let cache = lru_cache(&format!("slow-{client}-{face:?}"), client, urls);
-        // Paced, so calls skipped while the breaker is open are few.
-        let call = || {
-            assert_eq!(face.call_plus_one(&cache, &runtime, &F, 1), 2, "{case}");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let call = || paced_call(face, &cache, &runtime, &case);
         let started = Instant::now();
-        while cache.stats().hits == 0 && started.elapsed() < SLOW_LINK_FIRST_HIT {
-            call();
-        }
+        hit_within(&cache, call, SLOW_LINK_FIRST_HIT);
         let first_hit = started.elapsed();
         let before = cache.stats();
         let mut calls = 0;

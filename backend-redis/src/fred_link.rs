@@ -179,6 +179,11 @@ mod tests {
             !connections.flapping(1250 * MS),
             "connected again 1.19 s later"
         );
+        connections.made(2200 * MS);
+        assert!(
+            !connections.flapping(2201 * MS),
+            "connected again exactly 1 s later: not closer than that"
+        );
     }
 
     #[test]
@@ -193,6 +198,73 @@ mod tests {
             !connections.flapping(1900 * MS),
             "1 s after the last: steady again"
         );
+    }
+
+    #[test]
+    fn the_clock_counts_microseconds_from_the_start() {
+        let connections = Connections::new();
+        std::thread::sleep(Duration::from_millis(20));
+        let now = connections.now();
+        assert!(
+            (20 * MS..60_000 * MS).contains(&now),
+            "{now} µs after a 20 ms sleep"
+        );
+        assert!(connections.now() >= now, "the clock went back");
+    }
+
+    /// What [`Link::send`] gave the command (its fail-fast option), and a
+    /// command that answers `answer` to every call.
+    fn answering(
+        answer: fn() -> Result<Value, Error>,
+    ) -> (Arc<std::sync::Mutex<Vec<bool>>>, Box<LinkCommand<'static>>) {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sent = seen.clone();
+        let command: Box<LinkCommand<'static>> = Box::new(move |client, _asking| {
+            sent.lock().unwrap().push(client.options().fail_fast);
+            Box::pin(async move { answer() })
+        });
+        (seen, command)
+    }
+
+    #[tokio::test]
+    async fn only_a_flapping_client_fails_fast_and_marks_its_lost_calls() {
+        // A client that never connects: the commands here answer for it.
+        let link = Link::new(Builder::default_centralized().build().unwrap());
+        let lost = || Err(Error::new(ErrorKind::IO, "connection reset"));
+        let moved = || Err(Error::new(ErrorKind::Cluster, "MOVED 1 127.0.0.1:7000"));
+
+        let (steady_options, steady_lost) = answering(lost);
+        let e = link.send(&*steady_lost, false).await.unwrap_err();
+        assert!(!is_flapping(&e), "steady client: {e:?}");
+        assert_eq!(e.details(), "connection reset");
+
+        let now = link.connections.now();
+        link.connections.made(now);
+        link.connections.made(now);
+        let (flapping_options, flapping_lost) = answering(lost);
+        let e = link.send(&*flapping_lost, false).await.unwrap_err();
+        assert!(is_flapping(&e), "flapping client, lost call: {e:?}");
+        assert_eq!(*e.kind(), ErrorKind::IO);
+        assert!(e.details().ends_with("connection reset"), "{e:?}");
+
+        let (_, flapping_moved) = answering(moved);
+        let e = link.send(&*flapping_moved, false).await.unwrap_err();
+        assert!(!is_flapping(&e), "a redirection is not a lost call: {e:?}");
+        let (_, answered) = answering(|| Ok(Value::Integer(7)));
+        assert_eq!(
+            link.send(&*answered, false).await.unwrap(),
+            Value::Integer(7)
+        );
+
+        assert_eq!(*steady_options.lock().unwrap(), [false]);
+        assert_eq!(*flapping_options.lock().unwrap(), [true]);
+    }
+
+    #[tokio::test]
+    async fn the_client_is_the_one_watched() {
+        let client = Builder::default_centralized().build().unwrap();
+        let link = Link::new(client.clone());
+        assert_eq!(link.client().id(), client.id());
     }
 
     #[test]

@@ -415,6 +415,111 @@ mod tests {
         }
     }
 
+    /// The master `routes` sends `slot`'s commands to, if it knows one.
+    fn master_of(routes: &NodeRoutes, slot: u16) -> Option<Server> {
+        let routing = routes.routing();
+        let at = routing.slots[usize::from(slot)];
+        (at != UNKNOWN).then(|| routing.nodes[usize::from(at)].0.clone())
+    }
+
+    #[tokio::test]
+    async fn a_moved_slot_is_sent_to_its_new_master_from_then_on() {
+        // Nothing listens on these ports: the clients connect in the
+        // background and are never used here.
+        let template = Config::from_url("redis://127.0.0.1:1").unwrap();
+        let routes = NodeRoutes::new(template, RedisOptions::default());
+        let (a, b) = (Server::new("127.0.0.1", 1), Server::new("127.0.0.1", 2));
+        routes.moved(5000, &a).unwrap();
+        routes.moved(16383, &b).unwrap();
+        assert_eq!(master_of(&routes, 5000), Some(a.clone()));
+        assert_eq!(master_of(&routes, 16383), Some(b.clone()));
+        assert_eq!(master_of(&routes, 0), None, "no other slot moves");
+        routes.moved(5000, &b).unwrap();
+        assert_eq!(master_of(&routes, 5000), Some(b));
+        assert_eq!(routes.routing().nodes.len(), 2, "one client per master");
+    }
+
+    /// How often `server` was asked for `CLUSTER SLOTS` (answered or not).
+    #[cfg(feature = "test-server")]
+    fn cluster_slots_asked(server: &crate::test_server::OwnedServer) -> u64 {
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut server.connection())
+            .unwrap();
+        let Some(line) = info
+            .lines()
+            .find(|l| l.starts_with("cmdstat_cluster|slots:"))
+        else {
+            return 0;
+        };
+        line.split([':', ','])
+            .filter_map(|field| field.split_once('='))
+            .filter(|(name, _)| matches!(*name, "calls" | "rejected_calls"))
+            .map(|(_, n)| n.parse::<u64>().unwrap())
+            .sum()
+    }
+
+    #[cfg(feature = "test-server")]
+    #[tokio::test]
+    async fn the_slot_table_is_read_again_only_once_it_is_older_than_asked() {
+        // A server without cluster support: every read fails, and still
+        // counts as one.
+        let server = crate::test_server::OwnedServer::start();
+        let template = Config::from_url(&server.url).unwrap();
+        let routes = NodeRoutes::new(template, RedisOptions::default());
+        assert!(routes.refresh(Duration::from_secs(60)).await.is_err());
+        for _ in 0..2 {
+            // Read less than 60 s ago: nothing to do.
+            routes.refresh(Duration::from_secs(60)).await.unwrap();
+        }
+        assert_eq!(
+            cluster_slots_asked(&server),
+            1,
+            "read within 60 s of the last"
+        );
+        assert!(routes.refresh(Duration::ZERO).await.is_err());
+        assert_eq!(
+            cluster_slots_asked(&server),
+            2,
+            "a read that wants it fresh"
+        );
+    }
+
+    #[cfg(feature = "test-server")]
+    #[tokio::test]
+    async fn the_seeds_not_known_as_masters_are_asked_when_no_master_answers() {
+        let live = crate::test_server::OwnedServer::start();
+        // A port nothing listens on, as a master that died.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let url = format!(
+            "redis-cluster://127.0.0.1:{dead}?node=127.0.0.1:{}",
+            live.port()
+        );
+        let routes = NodeRoutes::new(Config::from_url(&url).unwrap(), RedisOptions::default());
+        // The dead seed is a known master (a redirection named it).
+        routes.link_at(&Server::new("127.0.0.1", dead)).unwrap();
+        // (The live seed is no cluster node: its answer is an error.)
+        assert!(routes.refresh(Duration::ZERO).await.is_err());
+        assert_eq!(cluster_slots_asked(&live), 1, "the live seed was asked");
+    }
+
+    #[tokio::test]
+    async fn a_slot_table_past_the_last_slot_is_cut_at_it() {
+        let template = Config::from_url("redis://127.0.0.1:1").unwrap();
+        let routes = NodeRoutes::new(template, RedisOptions::default());
+        let (a, b) = (Server::new("127.0.0.1", 1), Server::new("127.0.0.1", 2));
+        // (As a server that is not Redis might answer.)
+        routes
+            .install(vec![(0, 9, a.clone()), (16000, u16::MAX, b.clone())])
+            .unwrap();
+        assert_eq!(master_of(&routes, 9), Some(a));
+        assert_eq!(master_of(&routes, 10), None);
+        assert_eq!(master_of(&routes, 16383), Some(b));
+    }
+
     #[test]
     fn the_slot_table_is_read_from_cluster_slots() {
         let asked = Server::new("10.0.0.9", 7000);

@@ -442,21 +442,8 @@ mod tests {
     /// How often `server` was asked for `CLUSTER SLOTS` (answered or not).
     #[cfg(feature = "test-server")]
     fn cluster_slots_asked(server: &crate::test_server::OwnedServer) -> u64 {
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query(&mut server.connection())
-            .unwrap();
-        let Some(line) = info
-            .lines()
-            .find(|l| l.starts_with("cmdstat_cluster|slots:"))
-        else {
-            return 0;
-        };
-        line.split([':', ','])
-            .filter_map(|field| field.split_once('='))
-            .filter(|(name, _)| matches!(*name, "calls" | "rejected_calls"))
-            .map(|(_, n)| n.parse::<u64>().unwrap())
-            .sum()
+        let stats = crate::test_server::command_stats(&mut server.connection(), "cluster|slots");
+        stats.calls + stats.rejected_calls
     }
 
     #[cfg(feature = "test-server")]

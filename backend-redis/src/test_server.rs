@@ -464,3 +464,39 @@ mod tests {
         ));
     }
 }
+
+/// One command's line of `INFO commandstats`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CommandStats {
+    /// Calls that ran (failed or not).
+    pub calls: u64,
+    /// Calls refused before they ran.
+    pub rejected_calls: u64,
+    /// Calls that ran and answered an error.
+    pub failed_calls: u64,
+}
+
+/// `command`'s counts in `INFO commandstats` (all zero when the server has
+/// not seen it).
+///
+/// # Panics
+///
+/// If the server does not answer or a counter is missing.
+pub fn command_stats(con: &mut redis::Connection, command: &str) -> CommandStats {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(con).unwrap();
+    let prefix = format!("cmdstat_{command}:");
+    let Some(line) = info.lines().find_map(|l| l.strip_prefix(&prefix)) else {
+        return CommandStats::default();
+    };
+    let field = |name: &str| {
+        line.split(',')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+    };
+    CommandStats {
+        calls: field("calls"),
+        rejected_calls: field("rejected_calls"),
+        failed_calls: field("failed_calls"),
+    }
+}

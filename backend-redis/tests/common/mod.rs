@@ -4,7 +4,9 @@
 
 pub mod differential;
 
-pub use redis_func_cache_redis::test_server::{ClusterServers, Monitor, Server, connected_fred};
+pub use redis_func_cache_redis::test_server::{
+    ClusterServers, CommandStats, Monitor, Server, command_stats, connected_fred,
+};
 
 use redis_func_cache_core::store::AnyStore;
 use redis_func_cache_redis::RedisStore;
@@ -53,35 +55,6 @@ pub fn config_set(con: &mut redis::Connection, settings: &[(&str, &str)]) {
             .arg(value)
             .query(con)
             .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
-    }
-}
-
-/// One command's line of `INFO commandstats`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct CommandStats {
-    pub calls: u64,
-    pub rejected_calls: u64,
-    pub failed_calls: u64,
-}
-
-/// `command`'s counts in `INFO commandstats` (all zero when the server has
-/// not seen it).
-pub fn command_stats(con: &mut redis::Connection, command: &str) -> CommandStats {
-    let info: String = redis::cmd("INFO").arg("commandstats").query(con).unwrap();
-    let prefix = format!("cmdstat_{command}:");
-    let Some(line) = info.lines().find_map(|l| l.strip_prefix(&prefix)) else {
-        return CommandStats::default();
-    };
-    let field = |name: &str| {
-        line.split(',')
-            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {line}"))
-    };
-    CommandStats {
-        calls: field("calls"),
-        rejected_calls: field("rejected_calls"),
-        failed_calls: field("failed_calls"),
     }
 }
 

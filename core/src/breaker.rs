@@ -213,6 +213,32 @@ impl Breaker {
         }
     }
 
+    /// Lets the next operation probe at once if the breaker is open, not
+    /// when the interval ends: for a sign that the store answers again,
+    /// such as a new connection that answered where the old one went
+    /// silent. That holds even while a probe is out: it went before the
+    /// sign (on the old connection, likely to time out), and its failure
+    /// would put the next probe an interval off.
+    ///
+    /// ```
+    /// use redis_func_cache_core::breaker::{Admission, Breaker, BreakerOptions};
+    ///
+    /// let breaker = Breaker::new("redis", BreakerOptions::default());
+    /// for _ in 0..3 {
+    ///     let admitted = breaker.admit();
+    ///     breaker.record(admitted, false);
+    /// }
+    /// assert_eq!(breaker.admit(), Admission::Skip, "open: the next probe is a second away");
+    /// breaker.probe_now();
+    /// assert_eq!(breaker.admit(), Admission::Probe);
+    /// ```
+    pub fn probe_now(&self) {
+        if self.open.load(Relaxed) {
+            self.next_probe_at.store(0, Relaxed);
+            self.probing.store(false, Relaxed);
+        }
+    }
+
     /// The error a skipped operation returns.
     pub fn skipped(&self) -> Error {
         Error::Skipped { backend: self.name }
@@ -324,6 +350,61 @@ mod tests {
         breaker.record(probe, true);
         assert!(!breaker.is_open());
         assert_eq!(breaker.admit(), Admission::Pass);
+    }
+
+    #[test]
+    fn probe_now_lets_the_next_operation_probe_and_keeps_the_back_off() {
+        let clock = ManualClock::new(0);
+        let breaker = open_breaker(&clock);
+        let waits = failed_probe_waits(&breaker, &clock, 2, Duration::from_millis(10));
+        assert_eq!(waits[1], Duration::from_millis(1250));
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(breaker.admit(), Admission::Skip);
+        breaker.probe_now();
+        let probe = breaker.admit();
+        assert_eq!(probe, Admission::Probe, "at once, not 1.15 s later");
+        assert_eq!(breaker.admit(), Admission::Skip, "one probe at a time");
+        breaker.record(probe, false);
+        // A probe out when the sign comes does not hold up the next one,
+        // and its late failure does not reopen a breaker the next closed.
+        clock.advance(Duration::from_millis(1250));
+        let before_the_sign = breaker.admit();
+        assert_eq!(before_the_sign, Admission::Probe);
+        breaker.probe_now();
+        let after_the_sign = breaker.admit();
+        assert_eq!(after_the_sign, Admission::Probe, "beside the one out");
+        breaker.record(after_the_sign, true);
+        breaker.record(before_the_sign, false);
+        assert!(!breaker.is_open());
+        assert_eq!(breaker.admit(), Admission::Pass);
+        // Open again, for the back-off below.
+        for _ in 0..3 {
+            breaker.record(Admission::Pass, false);
+        }
+        clock.advance(Duration::from_millis(1000));
+        let probe = breaker.admit();
+        breaker.record(probe, false);
+        let waits = failed_probe_waits(&breaker, &clock, 1, Duration::from_millis(10));
+        assert_eq!(
+            waits,
+            [Duration::from_millis(1250)],
+            "its failure backs off as any probe's (here at the maximum)"
+        );
+    }
+
+    #[test]
+    fn probe_now_leaves_a_closed_breaker_closed() {
+        let clock = ManualClock::new(0);
+        let breaker = Breaker::with_clock(BreakerOptions::default(), Arc::new(clock.clone()));
+        breaker.probe_now();
+        assert!(!breaker.is_open());
+        assert_eq!(breaker.admit(), Admission::Pass);
+        // And an open one waits the interval again after its probe failed.
+        let breaker = open_breaker(&clock);
+        breaker.probe_now();
+        let probe = breaker.admit();
+        breaker.record(probe, false);
+        assert_eq!(breaker.admit(), Admission::Skip);
     }
 
     #[test]

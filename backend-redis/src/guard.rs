@@ -44,6 +44,21 @@ enum Breakers {
 }
 
 impl Breakers {
+    /// Every breaker made so far.
+    fn all(&self) -> Vec<Arc<Breaker>> {
+        match self {
+            Breakers::One(breaker) => vec![breaker.clone()],
+            Breakers::PerSlot {
+                unrouted, slots, ..
+            } => {
+                let slots = slots.read().unwrap_or_else(PoisonError::into_inner);
+                std::iter::once(unrouted.clone())
+                    .chain(slots.values().cloned())
+                    .collect()
+            }
+        }
+    }
+
     /// The breaker an operation on `key` (if it has one key) passes.
     fn of(&self, key: Option<&str>) -> Arc<Breaker> {
         let (options, unrouted, slots) = match self {
@@ -137,6 +152,15 @@ impl Guard {
             self.deadline - TIMER_LEAD
         } else {
             self.deadline
+        }
+    }
+
+    /// Lets the next operation through each open breaker probe at once
+    /// ([`Breaker::probe_now`]): the store has a new connection that
+    /// answered everywhere, so the calls need not wait out the interval.
+    pub(crate) fn probe_now(&self) {
+        for breaker in self.breakers.all() {
+            breaker.probe_now();
         }
     }
 
@@ -415,6 +439,38 @@ mod tests {
             runtime.block_on(guard.run(None, async { Err::<(), _>(Error::CacheMiss) }, hear));
         assert!(answered.is_err());
         assert_eq!(heard.lock().unwrap().len(), 1, "an answer is not a failure");
+    }
+
+    /// After a renewal the next call of every open slot probes, and the
+    /// unrouted breaker's too; a closed one stays closed.
+    #[test]
+    fn probe_now_reaches_every_slots_breaker() {
+        let guard = Guard::new(&RedisOptions::default(), true);
+        let refused = || -> Result<(), Error> {
+            Err(Error::transient_backend(
+                BACKEND,
+                std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+            ))
+        };
+        let open = [Some("{a}:0"), Some("{b}:0"), None];
+        for key in open {
+            for _ in 0..3 {
+                assert!(guard.sync(key, refused).is_err());
+            }
+            assert!(
+                matches!(guard.sync(key, || Ok(())), Err(Error::Skipped { .. })),
+                "{key:?}: open"
+            );
+        }
+        assert!(guard.sync(Some("{c}:0"), || Ok(())).is_ok());
+        guard.probe_now();
+        for key in open {
+            assert!(
+                guard.sync(key, || Ok(())).is_ok(),
+                "{key:?}: probed, closed"
+            );
+        }
+        assert!(guard.sync(Some("{c}:0"), || Ok(())).is_ok());
     }
 
     #[test]

@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use redis::cluster::ClusterClientBuilder;
 use redis::{Cmd, ConnectionInfo, IntoConnectionInfo, RedisResult};
 use std::time::Duration;
 
@@ -269,7 +268,8 @@ const MAX_RUNTIME_CONNECTIONS: usize = 16;
 
 /// How many deadlines an attempt to renew a connection may take: a connect
 /// to each node and a `PING` on each, in turn, with room for a link whose
-/// round trip is a large part of the deadline.
+/// round trip is a large part of the deadline; failed tries are made again
+/// within it.
 const RENEWAL_DEADLINES: u32 = 8;
 
 /// The least time between two attempts to renew a connection. In a cluster
@@ -490,17 +490,7 @@ impl RedisStore<Cluster> {
             .first()
             .cloned()
             .ok_or_else(|| Error::config("a cluster store needs at least one node URL"))?;
-        // The client's overall response timeout covers each request with its
-        // retries and redirections, so the deadline is not multiplied. A
-        // connect to a node and its handshake, made in the background (a
-        // renewal, a reconnect) or inside a call that keeps its own deadline,
-        // get more: on a link whose round trip is a large part of the
-        // deadline they could never finish within one.
-        let client = ClusterClientBuilder::new(infos)
-            .connection_timeout(options.deadline * topology::CONNECT_DEADLINES)
-            .response_timeout(options.deadline)
-            .build()
-            .map_err(backend_error)?;
+        let client = topology::cluster_client(infos, options.deadline).map_err(backend_error)?;
         Ok(RedisStore::new(client, seed, &options))
     }
 }
@@ -781,9 +771,9 @@ impl<T: Topology> RedisStore<T> {
     /// While a server or a node hangs, that `PING` fails and the old
     /// connection stays (in a cluster, the calls on the healthy masters are
     /// not held up); once a connection went silent while new ones work, the
-    /// next calls go on the new one. An attempt ends within
-    /// [`RENEWAL_DEADLINES`] deadlines, and starts at most once per
-    /// [`RENEWAL_SPACING`].
+    /// next calls go on the new one. An attempt tries again a deadline
+    /// after each failed try, ends within [`RENEWAL_DEADLINES`] deadlines,
+    /// and starts at most once per [`RENEWAL_SPACING`].
     fn renew_caller_connection(&self) {
         if let Some(runtime) = self.caller_runtime() {
             self.renew_connection_of(&runtime);
@@ -795,21 +785,41 @@ impl<T: Topology> RedisStore<T> {
     fn renew_connection_of(&self, runtime: &tokio::runtime::Handle) {
         let id = runtime.id();
         let client = self.shared.client.clone();
+        let seed = self.shared.seed.clone();
         let shared = Arc::downgrade(&self.shared);
-        let attempt = async move {
-            let renewed = async {
-                let mut con = T::connect(&client).await?;
-                T::answers_everywhere(&mut con).await?;
-                Ok::<_, redis::RedisError>(con)
-            };
-            match renewed.await {
-                Ok(con) => {
-                    if let Some(shared) = shared.upgrade() {
-                        shared.replace_connection(id, con);
-                        tracing::debug!("connection renewed");
+        let deadline = self.shared.guard.deadline();
+        let attempt = move || {
+            let (client, seed, shared) = (client.clone(), seed.clone(), shared.clone());
+            async move {
+                // Tried again, a deadline apart, until the attempt's time is
+                // up: in a cluster whose master hangs, only a connection made
+                // after its replica took over answers everywhere, and the
+                // failures that start attempts come a probe interval apart,
+                // so one try per failure found the new master a probe late.
+                loop {
+                    let old = shared.upgrade().and_then(|shared| shared.connection_of(id));
+                    let renewed = async {
+                        let mut con = T::reconnect(&client, old, &seed, deadline).await?;
+                        T::answers_everywhere(&mut con).await?;
+                        Ok::<_, redis::RedisError>(con)
+                    };
+                    match renewed.await {
+                        Ok(con) => {
+                            let Some(shared) = shared.upgrade() else {
+                                return true;
+                            };
+                            shared.replace_connection(id, con);
+                            shared.guard.probe_now();
+                            tracing::debug!("connection renewed");
+                            return true;
+                        }
+                        Err(e) => tracing::debug!(error = %e, "connection not renewed yet"),
                     }
+                    if shared.strong_count() == 0 {
+                        return true;
+                    }
+                    tokio::time::sleep(deadline).await;
                 }
-                Err(e) => tracing::debug!(error = %e, "connection not renewed"),
             }
         };
         let within = self.shared.guard.deadline() * RENEWAL_DEADLINES;

@@ -11,7 +11,9 @@
 //! connect and a handshake, which on a slow link outlast the deadline. So a
 //! new connection is made beside the old one, and the store takes it only
 //! once it has answered (on every master); until then calls keep going on
-//! the old one.
+//! the old one. An attempt tries until its time is up (in a cluster whose
+//! master hangs, the try after its replica took over is the one that
+//! succeeds), and a connection taken lets the open breakers probe at once.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -23,6 +25,10 @@ use std::time::Duration;
 #[derive(Debug, Default)]
 pub(crate) struct Renewals {
     running: AtomicBool,
+    /// Another attempt was asked for while one ran: if that one fails, the
+    /// next follows it at once, so the failures of an outage (a probe
+    /// interval apart) leave no time without an attempt.
+    again: AtomicBool,
 }
 
 /// Clears [`Renewals::running`] when the attempt's task ends, however it
@@ -36,39 +42,61 @@ impl Drop for Running {
 }
 
 impl Renewals {
-    /// Spawns `attempt` on `runtime`, given at most `within`, unless an
-    /// attempt is under way. The next one may start `spacing` after this one
-    /// started, at the earliest: failures come at the call rate before the
-    /// breaker opens, and each attempt connects to every node. A runtime
-    /// without timers gets no attempt (tokio panics instead of making a
-    /// timer there).
-    pub(crate) fn start(
+    /// Spawns an attempt made by `attempt` on `runtime`, given at most
+    /// `within`, unless one is under way (then one more is made after it,
+    /// if it fails: its answer says whether it renewed). The next one may
+    /// start `spacing` after this one started, at the earliest: failures
+    /// come at the call rate before the breaker opens, and each attempt
+    /// connects to every node. A runtime without timers gets no attempt
+    /// (tokio panics instead of making a timer there).
+    pub(crate) fn start<F, Fut>(
         self: &Arc<Self>,
         runtime: &tokio::runtime::Handle,
         within: Duration,
         spacing: Duration,
-        attempt: impl Future<Output = ()> + Send + 'static,
-    ) {
+        attempt: F,
+    ) where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
         if self.running.swap(true, Ordering::AcqRel) {
+            self.again.store(true, Ordering::Release);
             return;
         }
+        self.again.store(false, Ordering::Release);
         let running = Running(Arc::clone(self));
         let _context = runtime.enter();
-        let timed = std::panic::catch_unwind(AssertUnwindSafe(move || {
+        let timed = std::panic::catch_unwind(AssertUnwindSafe(|| {
             (
-                tokio::time::timeout(within, attempt),
+                tokio::time::timeout(within, attempt()),
                 tokio::time::sleep(spacing),
             )
         }));
-        let Ok((attempt, spaced)) = timed else {
+        let Ok((first, spaced)) = timed else {
             return;
         };
+        let renewals = Arc::clone(self);
         runtime.spawn(async move {
             let _running = running;
-            if attempt.await.is_err() {
-                tracing::debug!(?within, "no new connection that answers everywhere in time");
+            let (mut timed, mut spaced) = (first, spaced);
+            loop {
+                let renewed = match timed.await {
+                    Ok(renewed) => renewed,
+                    Err(_) => {
+                        tracing::debug!(
+                            ?within,
+                            "no new connection that answers everywhere in time"
+                        );
+                        false
+                    }
+                };
+                spaced.await;
+                if renewed || !renewals.again.swap(false, Ordering::AcqRel) {
+                    return;
+                }
+                timed = tokio::time::timeout(within, attempt());
+                spaced = tokio::time::sleep(spacing);
             }
-            spaced.await;
         });
     }
 }
@@ -93,8 +121,12 @@ mod tests {
         let started = Arc::new(AtomicUsize::new(0));
         let attempt = |started: &Arc<AtomicUsize>| {
             let started = Arc::clone(started);
-            async move {
-                started.fetch_add(1, Ordering::SeqCst);
+            move || {
+                let started = Arc::clone(&started);
+                async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    true
+                }
             }
         };
         let spacing = Duration::from_secs(1);
@@ -114,6 +146,42 @@ mod tests {
         });
     }
 
+    /// A failed attempt that was asked for again meanwhile is followed by
+    /// another once the spacing is over; one asked for once is not.
+    #[test]
+    fn a_failed_attempt_asked_for_again_runs_again_after_the_spacing() {
+        let runtime = runtime();
+        let renewals = Arc::new(Renewals::default());
+        let started = Arc::new(AtomicUsize::new(0));
+        let failing = {
+            let started = Arc::clone(&started);
+            move || {
+                let started = Arc::clone(&started);
+                async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    false
+                }
+            }
+        };
+        let spacing = Duration::from_secs(1);
+        let within = Duration::from_millis(100);
+        runtime.block_on(async {
+            let handle = tokio::runtime::Handle::current();
+            renewals.start(&handle, within, spacing, failing.clone());
+            tokio::time::sleep(spacing + Duration::from_millis(1)).await;
+            assert_eq!(started.load(Ordering::SeqCst), 1, "asked for once");
+            assert!(!renewals.running.load(Ordering::Acquire));
+            renewals.start(&handle, within, spacing, failing.clone());
+            renewals.start(&handle, within, spacing, failing.clone());
+            tokio::time::sleep(spacing / 2).await;
+            assert_eq!(started.load(Ordering::SeqCst), 2, "not before the spacing");
+            tokio::time::sleep(spacing / 2 + Duration::from_millis(1)).await;
+            assert_eq!(started.load(Ordering::SeqCst), 3, "again after it");
+            tokio::time::sleep(spacing * 2).await;
+            assert_eq!(started.load(Ordering::SeqCst), 3, "and then no more");
+        });
+    }
+
     #[test]
     fn an_attempt_that_hangs_ends_within_its_time() {
         let runtime = runtime();
@@ -121,7 +189,7 @@ mod tests {
         runtime.block_on(async {
             let handle = tokio::runtime::Handle::current();
             let within = Duration::from_millis(100);
-            renewals.start(&handle, within, within, std::future::pending());
+            renewals.start(&handle, within, within, std::future::pending::<bool>);
             tokio::time::sleep(within * 2).await;
             assert!(!renewals.running.load(Ordering::Acquire));
         });
@@ -140,7 +208,13 @@ mod tests {
             runtime.handle(),
             Duration::from_millis(1),
             Duration::from_millis(1),
-            async move { flag.store(true, Ordering::SeqCst) },
+            move || {
+                let flag = Arc::clone(&flag);
+                async move {
+                    flag.store(true, Ordering::SeqCst);
+                    true
+                }
+            },
         );
         runtime.block_on(tokio::task::yield_now());
         assert!(!ran.load(Ordering::SeqCst));

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use redis::aio::ConnectionManagerConfig;
-use redis::cluster::ClusterClient;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{ConnectionAddr, ConnectionInfo, RedisResult};
 
@@ -207,6 +207,16 @@ pub trait Topology: private::Sealed + Send + Sync + 'static {
         client: &Self::Client,
     ) -> impl Future<Output = RedisResult<Self::AsyncConnection>> + Send;
 
+    /// Makes a connection to replace `old`, the caller's (if it has one),
+    /// after it failed; `seed` and `deadline` are the store's. Before the
+    /// new one is taken it must pass [`Topology::answers_everywhere`].
+    fn reconnect(
+        client: &Self::Client,
+        old: Option<Self::AsyncConnection>,
+        seed: &ConnectionInfo,
+        deadline: Duration,
+    ) -> impl Future<Output = RedisResult<Self::AsyncConnection>> + Send;
+
     /// Whether every node that holds keys answers a `PING` on `con`: a
     /// connection made to replace one that stopped answering is taken only
     /// then (see `renewal.rs`).
@@ -249,6 +259,15 @@ impl Topology for Standalone {
         redis::aio::ConnectionManager::new_lazy_with_config(client.client.clone(), config)
     }
 
+    async fn reconnect(
+        client: &TimedClient,
+        _: Option<redis::aio::ConnectionManager>,
+        _: &ConnectionInfo,
+        _: Duration,
+    ) -> RedisResult<redis::aio::ConnectionManager> {
+        Self::connect(client).await
+    }
+
     async fn answers_everywhere(con: &mut redis::aio::ConnectionManager) -> RedisResult<()> {
         redis::cmd("PING").query_async(con).await
     }
@@ -285,6 +304,51 @@ impl Topology for Cluster {
         client.get_async_connection().await
     }
 
+    /// redis-rs's cluster connection learns a new slot table only from a
+    /// redirection, which a master that hangs never sends: after its
+    /// replica takes over, only a new connection finds it. So the old
+    /// connection is asked for the current table, through the nodes it
+    /// knows, and the new one starts from that table's masters, once those
+    /// the old one knows answer it:
+    /// - while a master hangs and still owns slots, the attempt fails
+    ///   within the deadline instead of waiting on it for a connect
+    ///   (renewal tries again, so a failover is found within a try);
+    /// - once its replica took over, the new connection does not start
+    ///   from it: a new connection with it among the seeds waits out its
+    ///   connect timeout, and with it the only seed never connects.
+    ///
+    /// With no old connection, or one that gives no table (every
+    /// connection silent: a firewall that lost its state), the connection
+    /// starts from the seeds the store was opened with.
+    async fn reconnect(
+        client: &ClusterClient,
+        old: Option<redis::cluster_async::ClusterConnection>,
+        seed: &ConnectionInfo,
+        deadline: Duration,
+    ) -> RedisResult<redis::cluster_async::ClusterConnection> {
+        let Some(mut old) = old else {
+            return Self::connect(client).await;
+        };
+        let Some(slots) = slot_table_from_any(&old).await else {
+            return Self::connect(client).await;
+        };
+        let masters = masters_of(&slots)?;
+        for (host, port) in &masters {
+            match ping_at(&mut old, host, *port).await {
+                // Not one of its nodes: a replica that took over, which
+                // the new connection's own check asks.
+                Err(e) if e.kind() == redis::ErrorKind::ClusterConnectionNotFound => {}
+                answer => answer?,
+            }
+        }
+        let seeds = masters
+            .into_iter()
+            .map(|(host, port)| node_info(seed, host, port));
+        cluster_client(seeds, deadline)?
+            .get_async_connection()
+            .await
+    }
+
     /// Every master that owns slots, by its address, one after another
     /// (a replica is not asked: the store sends it nothing). By address,
     /// since redis-rs sends a command routed by slot or to all masters to
@@ -294,18 +358,9 @@ impl Topology for Cluster {
         con: &mut redis::cluster_async::ClusterConnection,
     ) -> RedisResult<()> {
         let any = RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random);
-        let slots = con
-            .route_command(redis::cmd("CLUSTER").arg("SLOTS").clone(), any)
-            .await?;
-        let Some(masters) = slot_masters(&slots) else {
-            return Err(redis::RedisError::from((
-                redis::ErrorKind::Client,
-                "CLUSTER SLOTS named a master without a usable address",
-            )));
-        };
-        for (host, port) in masters {
-            let at = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
-            con.route_command(redis::cmd("PING"), at).await?;
+        let slots = con.route_command(slots_command(), any).await?;
+        for (host, port) in masters_of(&slots)? {
+            ping_at(con, &host, port).await?;
         }
         Ok(())
     }
@@ -329,6 +384,75 @@ impl Topology for Cluster {
             .map(|(host, port)| node_info(seed, host, port))
             .collect())
     }
+}
+
+/// The cluster client of a store on `nodes`. Its overall response timeout
+/// covers each request with its retries and redirections, so the deadline
+/// is not multiplied. A connect to a node and its handshake, made in the
+/// background (a renewal, a reconnect) or inside a call that keeps its own
+/// deadline, get more: on a link whose round trip is a large part of the
+/// deadline they could never finish within one.
+pub(crate) fn cluster_client(
+    nodes: impl IntoIterator<Item = ConnectionInfo>,
+    deadline: Duration,
+) -> RedisResult<ClusterClient> {
+    ClusterClientBuilder::new(nodes)
+        .connection_timeout(deadline * CONNECT_DEADLINES)
+        .response_timeout(deadline)
+        .build()
+}
+
+fn slots_command() -> redis::Cmd {
+    redis::cmd("CLUSTER").arg("SLOTS").clone()
+}
+
+/// How many nodes of an old connection are asked for the slot table at
+/// once: each ask goes to a node picked at random, and the first answer
+/// wins, so one node that hangs rarely holds it up.
+const TABLE_ASKS: usize = 3;
+
+/// `CLUSTER SLOTS` from any node `con` knows, or `None` if none of
+/// [`TABLE_ASKS`] asks got an answer.
+async fn slot_table_from_any(
+    con: &redis::cluster_async::ClusterConnection,
+) -> Option<redis::Value> {
+    let mut asks = tokio::task::JoinSet::new();
+    for _ in 0..TABLE_ASKS {
+        let mut con = con.clone();
+        asks.spawn(async move {
+            let any = RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random);
+            con.route_command(slots_command(), any).await
+        });
+    }
+    while let Some(asked) = asks.join_next().await {
+        if let Ok(Ok(slots)) = asked {
+            return Some(slots);
+        }
+    }
+    None
+}
+
+/// [`slot_masters`], or the error that says why there are none.
+fn masters_of(slots: &redis::Value) -> RedisResult<Vec<(String, u16)>> {
+    slot_masters(slots).ok_or_else(|| {
+        redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "CLUSTER SLOTS named a master without a usable address",
+        ))
+    })
+}
+
+/// `PING` on `con`'s connection to the node at `host`:`port`.
+async fn ping_at(
+    con: &mut redis::cluster_async::ClusterConnection,
+    host: &str,
+    port: u16,
+) -> RedisResult<()> {
+    let at = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+        host: host.to_owned(),
+        port,
+    });
+    con.route_command(redis::cmd("PING"), at).await.map(drop)
 }
 
 /// The connection to one node, made like the seed's: the same scheme (TLS

@@ -1,7 +1,8 @@
 //! Faults a cluster brings, under load (sync threads and async tasks, bounded
 //! in count and time): a slot moved to another master while calls run, a
 //! master failed over to its replica while calls run, and a master that
-//! stops answering: paused, killed without a replica, killed with one.
+//! stops answering: paused or killed without a replica, killed or hung for
+//! good with one.
 
 mod common;
 
@@ -602,13 +603,29 @@ fn pid_of(cluster: &ClusterServers, port: u16) -> u32 {
 /// How the master goes silent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Silence {
-    /// `SIGSTOP` for 3.5 s, less than the cluster's 5 s node timeout: a
-    /// hung host, or one cut off by a partition; connections hang.
+    /// `SIGSTOP`: a hung host, or one cut off by a partition; connections
+    /// to it hang, and the clients' sockets stay open.
     Paused,
-    /// `SIGKILL`, and 8 s of calls: past the node timeout, so the others
-    /// mark it failed and the clients see the cluster change; connections
-    /// are refused.
+    /// `SIGKILL`: connections to it are refused.
     Killed,
+}
+
+impl Silence {
+    /// Silences the node whose process is `pid`; a paused one resumes when
+    /// the answer is dropped.
+    fn silence(self, pid: u32) -> Option<Paused> {
+        match self {
+            Silence::Paused => Some(Paused::pause(pid)),
+            Silence::Killed => {
+                let status = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status()
+                    .unwrap();
+                assert!(status.success(), "kill -KILL {pid}");
+                None
+            }
+        }
+    }
 }
 
 /// Resumes a paused process when dropped, so a failing test leaves no
@@ -638,8 +655,10 @@ impl Drop for Paused {
 /// more, the longest call).
 type Fared = (u64, u64, Duration);
 
-/// One master of three goes silent ([`Silence`]) with the default options,
-/// while 12 caches, each one pair in its own slot, are called from a thread
+/// One master of three goes silent ([`Silence`]) with the default options:
+/// paused for 3.5 s, less than the cluster's 5 s node timeout, or killed
+/// with 8 s of calls after, past it, so the others mark it failed and the
+/// clients see the cluster change. Meanwhile 12 caches, each one pair in its own slot, are called from a thread
 /// each (the cluster is told not to require full coverage, so the other
 /// masters serve on after the node timeout). Every store has a breaker per
 /// slot: the pairs on the silent master open theirs after 3 failures and
@@ -670,17 +689,11 @@ fn one_master_stops_answering<S: Store + Clone>(
     let pid = pid_of(cluster, silent_port);
     let before: Vec<_> = caches.iter().map(|c| c.stats()).collect();
 
-    let (paused, window) = match silence {
-        Silence::Paused => (Some(Paused::pause(pid)), Duration::from_millis(3500)),
-        Silence::Killed => {
-            let status = std::process::Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status()
-                .unwrap();
-            assert!(status.success(), "kill -KILL {pid}");
-            (None, Duration::from_secs(8))
-        }
+    let window = match silence {
+        Silence::Paused => Duration::from_millis(3500),
+        Silence::Killed => Duration::from_secs(8),
     };
+    let paused = silence.silence(pid);
     let callers: Vec<std::thread::JoinHandle<Fared>> = caches
         .iter()
         .map(|cache| {
@@ -765,49 +778,109 @@ fn a_killed_master_with_a_replica_fails_over_redis_rs() {
     let cluster = ClusterServers::start();
     let nodes = cluster.urls.iter().map(String::as_str);
     let store = RedisClusterStore::open_cluster(nodes).unwrap();
-    killed_master_fails_over(&cluster, store);
+    master_fails_over(&cluster, store, Silence::Killed);
 }
 
 #[test]
 fn a_killed_master_with_a_replica_fails_over_fred() {
     let cluster = ClusterServers::start();
     let store = common::connected_fred(&cluster.fred_url());
-    killed_master_fails_over(&cluster, store);
+    master_fails_over(&cluster, store, Silence::Killed);
 }
 
-/// One master of three, which has a replica, is killed (`SIGKILL`) while
-/// 12 caches, each one pair in its own slot, are called from a thread each,
-/// with the default options. Its replica takes over after the node timeout.
-/// The pairs on the other masters hit on throughout (the cluster is told
-/// not to require full coverage, so they serve meanwhile); the pairs on
-/// the killed master fail open within the deadline until the replica
-/// serves their slots, and hit again within one probe interval of that.
-fn killed_master_fails_over<S: Store + Clone>(cluster: &ClusterServers, store: S) {
+#[test]
+fn a_hung_master_with_a_replica_fails_over_redis_rs() {
+    let cluster = ClusterServers::start();
+    let nodes = cluster.urls.iter().map(String::as_str);
+    let store = RedisClusterStore::open_cluster(nodes).unwrap();
+    master_fails_over(&cluster, store, Silence::Paused);
+}
+
+#[test]
+fn a_hung_master_with_a_replica_fails_over_fred() {
+    let cluster = ClusterServers::start();
+    let store = common::connected_fred(&cluster.fred_url());
+    master_fails_over(&cluster, store, Silence::Paused);
+}
+
+/// The store's only seed is the master that hangs: a new connection cannot
+/// start from it, so one that replaces the old must start from the nodes
+/// the old one knows.
+#[test]
+fn a_hung_master_that_was_the_only_seed_fails_over_redis_rs() {
+    let cluster = ClusterServers::start();
+    let seed = failover_master_url(&cluster);
+    let store = RedisClusterStore::open_cluster([seed.as_str()]).unwrap();
+    master_fails_over(&cluster, store, Silence::Paused);
+}
+
+#[test]
+fn a_hung_master_that_was_the_only_seed_fails_over_fred() {
+    let cluster = ClusterServers::start();
+    let seed = failover_master_url(&cluster);
+    let host = seed.trim_start_matches("redis://").trim_end_matches('/');
+    let store = common::connected_fred(&format!("redis-cluster://{host}"));
+    master_fails_over(&cluster, store, Silence::Paused);
+}
+
+/// The URL of the master that [`master_fails_over`] silences: the one
+/// that serves the pair of its first cache.
+fn failover_master_url(cluster: &ClusterServers) -> String {
+    let urls = cluster.urls.iter().map(String::as_str);
+    let probe = FuncCache::builder(format!("{FAILOVER_PREFIX}-0"))
+        .policy(LruClusterPolicy)
+        .maxsize(100)
+        .store(RedisClusterStore::open_cluster(urls).unwrap())
+        .build()
+        .unwrap();
+    let slot: u16 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(probe.key_pair(&F).index())
+        .query(&mut cluster.node(0))
+        .unwrap();
+    let port = owner(&nodes(&mut cluster.node(0)), slot).port;
+    cluster.urls[node_index(cluster, port)].clone()
+}
+
+/// The prefix of [`master_fails_over`]'s cache names.
+const FAILOVER_PREFIX: &str = "failover";
+
+/// One master of three, which has a replica, goes silent ([`Silence`]) for
+/// good while 12 caches, each one pair in its own slot, are called from a
+/// thread each, with the default options. Its replica takes over after the
+/// node timeout. The pairs on the other masters hit on throughout (the
+/// cluster is told not to require full coverage, so they serve meanwhile);
+/// the pairs on the silent master fail open within the deadline until the
+/// replica serves their slots, and hit again within one probe interval of
+/// that. A hung master is the harder case for a client: its connections
+/// neither close nor refuse, so only the calls' timeouts tell the client to
+/// read the slot table again.
+fn master_fails_over<S: Store + Clone>(cluster: &ClusterServers, store: S, silence: Silence) {
     const KEYS: u32 = 20;
     const CACHES: usize = 12;
     /// Longest the test waits for the replica to take over.
     const FAILOVER_LIMIT: Duration = Duration::from_secs(30);
-    let caches = pair_per_cache(&store, "failover", CACHES, KEYS);
+    let caches = pair_per_cache(&store, FAILOVER_PREFIX, CACHES, KEYS);
     let all = nodes(&mut cluster.node(0));
     let slots = slots_of(cluster, &caches);
-    let killed = owner(&all, slots[0]);
-    let on_killed: Vec<bool> = slots
+    let silent = owner(&all, slots[0]);
+    let on_silent: Vec<bool> = slots
         .iter()
-        .map(|&s| owner(&all, s).id == killed.id)
+        .map(|&s| owner(&all, s).id == silent.id)
         .collect();
-    assert!(on_killed.iter().any(|s| !s), "some pairs live elsewhere");
+    assert!(on_silent.iter().any(|s| !s), "some pairs live elsewhere");
     let replica = all
         .iter()
-        .find(|n| n.master_id.as_deref() == Some(killed.id.as_str()))
+        .find(|n| n.master_id.as_deref() == Some(silent.id.as_str()))
         .cloned()
         .expect("the master has a replica");
     let healthy = all
         .iter()
-        .find(|n| n.master && n.id != killed.id)
+        .find(|n| n.master && n.id != silent.id)
         .cloned()
         .unwrap();
     serve_without_full_coverage(cluster);
-    let pid = pid_of(cluster, killed.port);
+    let pid = pid_of(cluster, silent.port);
 
     let stop = Arc::new(AtomicBool::new(false));
     let callers: Vec<std::thread::JoinHandle<(u64, Duration)>> = caches
@@ -831,17 +904,13 @@ fn killed_master_fails_over<S: Store + Clone>(cluster: &ClusterServers, store: S
         .collect();
     std::thread::sleep(Duration::from_millis(300));
     let before: Vec<_> = caches.iter().map(|c| c.stats()).collect();
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -KILL {pid}");
-    let killed_at = Instant::now();
+    let paused = silence.silence(pid);
+    let silenced_at = Instant::now();
     // Wait until a healthy master says the replica serves the slot.
     let mut con = cluster.node(node_index(cluster, healthy.port));
     while owner(&nodes(&mut con), slots[0]).id != replica.id {
         assert!(
-            killed_at.elapsed() < FAILOVER_LIMIT,
+            silenced_at.elapsed() < FAILOVER_LIMIT,
             "the replica did not take over within {FAILOVER_LIMIT:?}"
         );
         std::thread::sleep(Duration::from_millis(50));
@@ -858,9 +927,10 @@ fn killed_master_fails_over<S: Store + Clone>(cluster: &ClusterServers, store: S
         .map(|t| t.join().expect("a caller saw a wrong value"))
         .collect();
     let end: Vec<_> = caches.iter().map(|c| c.stats()).collect();
+    drop(paused);
     eprintln!(
-        "failover {:.2} s after the kill",
-        (failed_over - killed_at).as_secs_f64()
+        "{silence:?}: failover {:.2} s after the master went silent",
+        (failed_over - silenced_at).as_secs_f64()
     );
     let deadline = RedisOptions::default().deadline;
     for i in 0..CACHES {
@@ -872,16 +942,16 @@ fn killed_master_fails_over<S: Store + Clone>(cluster: &ClusterServers, store: S
             end[i].skipped - settled[i].skipped,
         );
         eprintln!(
-            "cache {i} (on the killed master: {}): {calls} calls, longest {longest:?}, \
+            "cache {i} (on the silent master: {}): {calls} calls, longest {longest:?}, \
              {outage_hits} hits until the failover; after it settled: {late:?} (hits, errors, skipped)",
-            on_killed[i]
+            on_silent[i]
         );
         // Slack for a 2-core machine running six servers and 12 callers.
         assert!(
             longest <= deadline * 2 + Duration::from_millis(500),
             "cache {i}: a call took {longest:?} (deadline {deadline:?})"
         );
-        if on_killed[i] {
+        if on_silent[i] {
             assert!(late.0 > 0, "cache {i}: hits again once the replica serves");
             assert_eq!(late.1, 0, "cache {i}: no errors once the replica serves");
             assert_eq!(

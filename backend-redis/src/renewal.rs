@@ -104,6 +104,7 @@ impl Renewals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::pin::Pin;
     use std::sync::atomic::AtomicUsize;
 
     fn runtime() -> tokio::runtime::Runtime {
@@ -114,33 +115,38 @@ mod tests {
             .unwrap()
     }
 
+    /// An attempt that counts its starts in `started` and says `renews`.
+    fn counting(
+        started: &Arc<AtomicUsize>,
+        renews: bool,
+    ) -> impl Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Clone + Send + 'static {
+        let started = Arc::clone(started);
+        move || {
+            let started = Arc::clone(&started);
+            Box::pin(async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                renews
+            })
+        }
+    }
+
     #[test]
     fn one_attempt_at_a_time_spaced() {
         let runtime = runtime();
         let renewals = Arc::new(Renewals::default());
         let started = Arc::new(AtomicUsize::new(0));
-        let attempt = |started: &Arc<AtomicUsize>| {
-            let started = Arc::clone(started);
-            move || {
-                let started = Arc::clone(&started);
-                async move {
-                    started.fetch_add(1, Ordering::SeqCst);
-                    true
-                }
-            }
-        };
         let spacing = Duration::from_secs(1);
         let within = Duration::from_millis(100);
         runtime.block_on(async {
             let handle = tokio::runtime::Handle::current();
-            renewals.start(&handle, within, spacing, attempt(&started));
-            renewals.start(&handle, within, spacing, attempt(&started));
+            renewals.start(&handle, within, spacing, counting(&started, true));
+            renewals.start(&handle, within, spacing, counting(&started, true));
             tokio::time::sleep(spacing / 2).await;
             assert_eq!(started.load(Ordering::SeqCst), 1, "one at a time");
-            renewals.start(&handle, within, spacing, attempt(&started));
+            renewals.start(&handle, within, spacing, counting(&started, true));
             tokio::time::sleep(spacing / 2 + Duration::from_millis(1)).await;
             assert_eq!(started.load(Ordering::SeqCst), 1, "spaced");
-            renewals.start(&handle, within, spacing, attempt(&started));
+            renewals.start(&handle, within, spacing, counting(&started, true));
             tokio::time::sleep(Duration::from_millis(1)).await;
             assert_eq!(started.load(Ordering::SeqCst), 2, "after the spacing");
         });
@@ -153,16 +159,7 @@ mod tests {
         let runtime = runtime();
         let renewals = Arc::new(Renewals::default());
         let started = Arc::new(AtomicUsize::new(0));
-        let failing = {
-            let started = Arc::clone(&started);
-            move || {
-                let started = Arc::clone(&started);
-                async move {
-                    started.fetch_add(1, Ordering::SeqCst);
-                    false
-                }
-            }
-        };
+        let failing = counting(&started, false);
         let spacing = Duration::from_secs(1);
         let within = Duration::from_millis(100);
         runtime.block_on(async {

@@ -310,12 +310,13 @@ impl Topology for Cluster {
     /// connection is asked for the current table, through the nodes it
     /// knows, and the new one starts from that table's masters, once those
     /// the old one knows answer it:
-    /// - while a master hangs and still owns slots, the attempt fails
-    ///   within the deadline instead of waiting on it for a connect
-    ///   (renewal tries again, so a failover is found within a try);
+    /// - while a master hangs and still owns slots, the try fails within
+    ///   the deadline instead of waiting on it for a connect (the renewal
+    ///   tries again, so a failover is found within a try);
     /// - once its replica took over, the new connection does not start
     ///   from it: a new connection with it among the seeds waits out its
-    ///   connect timeout, and with it the only seed never connects.
+    ///   connect timeout, and with it as the only seed none can be made
+    ///   while it hangs.
     ///
     /// With no old connection, or one that gives no table (every
     /// connection silent: a firewall that lost its state), the connection

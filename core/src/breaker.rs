@@ -221,7 +221,7 @@ impl Breaker {
     /// would put the next probe an interval off.
     ///
     /// ```
-    /// use redis_func_cache_core::breaker::{Admission, Breaker, BreakerOptions};
+    /// use redis_func_cache::breaker::{Admission, Breaker, BreakerOptions};
     ///
     /// let breaker = Breaker::new("redis", BreakerOptions::default());
     /// for _ in 0..3 {

@@ -45,6 +45,7 @@ enum Breakers {
 
 impl Breakers {
     /// Every breaker made so far.
+    #[cfg(feature = "redis-rs")]
     fn all(&self) -> Vec<Arc<Breaker>> {
         match self {
             Breakers::One(breaker) => vec![breaker.clone()],
@@ -158,6 +159,9 @@ impl Guard {
     /// Lets the next operation through each open breaker probe at once
     /// ([`Breaker::probe_now`]): the store has a new connection that
     /// answered everywhere, so the calls need not wait out the interval.
+    /// (fred's store makes no such connection: its clients reconnect on
+    /// their own, and a cluster's slot table is read again after a failure.)
+    #[cfg(feature = "redis-rs")]
     pub(crate) fn probe_now(&self) {
         for breaker in self.breakers.all() {
             breaker.probe_now();
@@ -444,6 +448,7 @@ mod tests {
     /// After a renewal the next call of every open slot probes, and the
     /// unrouted breaker's too; a closed one stays closed.
     #[test]
+    #[cfg(feature = "redis-rs")]
     fn probe_now_reaches_every_slots_breaker() {
         let guard = Guard::new(&RedisOptions::default(), true);
         let refused = || -> Result<(), Error> {

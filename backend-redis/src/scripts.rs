@@ -180,15 +180,18 @@ impl ScriptText {
 /// Whether a store sends its scripts as functions (`FCALL`) or as scripts
 /// (`EVALSHA`), shared by every call of the store. Functions first (unless
 /// [`RedisOptions::functions`](crate::RedisOptions::functions) is off); a
-/// server that does not know them (Redis 6.2) or a user whose ACL refuses
-/// them turns the store to scripts for good, on the first refusal; a server
-/// that refuses writes, for [`WRITES_REFUSED_SCRIPTS_FOR`].
+/// server that does not know them (Redis 6.2), a user whose ACL refuses
+/// them or a server that cannot compile the library turns the store to
+/// scripts for good, on the first refusal; a server that refuses writes, or
+/// refuses the library's load for any other reason (one still loading its
+/// data, one busy with a slow script), for [`SCRIPTS_AFTER_REFUSAL_FOR`].
 #[derive(Debug)]
 pub(crate) struct FunctionRoute {
     scripts_only: AtomicBool,
     /// Milliseconds after `created` until which calls go as scripts,
-    /// because a server that refuses writes refused a function (0: none
-    /// did; see [`Refusal::WritesRefused`]). Such a server refuses every
+    /// because a server that refuses writes refused a function, or a load
+    /// was refused for a reason that may pass (0: none was; see
+    /// [`Refusal::WritesRefused`]). A server that refuses writes refuses every
     /// function that may write, whatever the call would do, but runs a
     /// script and refuses only its writes, so a hit is served; it may take
     /// writes again, so functions are tried again later.
@@ -197,11 +200,11 @@ pub(crate) struct FunctionRoute {
 }
 
 /// How long a store sends its calls as scripts after a server that refuses
-/// writes refused a function (see [`Refusal::WritesRefused`]): a store
-/// pointed at a replica, at a primary that a failover demoted, or at one
-/// out of memory, then pays one refused `FCALL` per period instead of one
-/// per call.
-pub(crate) const WRITES_REFUSED_SCRIPTS_FOR: Duration = Duration::from_secs(10);
+/// writes refused a function (see [`Refusal::WritesRefused`]), or refused
+/// its load for a reason that may pass: a store pointed at a replica, at a
+/// primary that a failover demoted, or at one out of memory or unable to
+/// save, then pays one refused `FCALL` per period instead of one per call.
+pub(crate) const SCRIPTS_AFTER_REFUSAL_FOR: Duration = Duration::from_secs(10);
 
 impl FunctionRoute {
     /// Functions first if `functions`, else scripts only.
@@ -234,11 +237,12 @@ impl FunctionRoute {
         u64::try_from(ms).unwrap_or(u64::MAX).max(1)
     }
 
-    /// A server that refuses writes refused a function at `at`: scripts
-    /// until [`WRITES_REFUSED_SCRIPTS_FOR`] later.
-    fn writes_refused(&self, at: Instant) {
+    /// A server refused a function at `at` for a reason that may pass
+    /// (it refuses writes; it refused the load): scripts until
+    /// [`SCRIPTS_AFTER_REFUSAL_FOR`] later.
+    fn scripts_for_a_while(&self, at: Instant) {
         self.scripts_until_ms.store(
-            self.millis(at + WRITES_REFUSED_SCRIPTS_FOR),
+            self.millis(at + SCRIPTS_AFTER_REFUSAL_FOR),
             Ordering::Relaxed,
         );
     }
@@ -253,20 +257,12 @@ impl FunctionRoute {
         if lower.contains("function not found") {
             return Some(Refusal::NotLoaded);
         }
-        // Redis 6.2 quotes an unknown command with backticks, 7 with
-        // quotes; ACL names FUNCTION's subcommands as 'function|load'.
-        // (An ACL refusal inside the function names the refused command.)
-        let unknown = ["'fcall'", "`fcall`", "'function'", "`function`"]
-            .iter()
-            .any(|name| lower.contains(&format!("unknown command {name}")));
-        let denied = lower.starts_with("noperm")
-            && (lower.contains("'fcall'") || lower.contains("'function|"));
-        if unknown || denied {
+        if functions_unsupported(&lower) {
             self.scripts_only.store(true, Ordering::Relaxed);
             return Some(Refusal::Unsupported);
         }
         if refuses_writes(&lower) {
-            self.writes_refused(Instant::now());
+            self.scripts_for_a_while(Instant::now());
             return Some(Refusal::WritesRefused);
         }
         None
@@ -274,26 +270,47 @@ impl FunctionRoute {
 }
 
 /// Whether a server's error (lower case) says it takes no writes now: out
-/// of memory under `noeviction`, a read-only replica, or a primary short of
-/// `min-replicas-to-write`.
+/// of memory under `noeviction`, a read-only replica, a primary short of
+/// `min-replicas-to-write`, or one that cannot save its data
+/// (`MISCONF`: a failed RDB save under `stop-writes-on-bgsave-error`, or a
+/// failed AOF write; a full disk, say).
 fn refuses_writes(lower: &str) -> bool {
-    ["oom", "readonly", "noreplicas"]
+    ["oom", "readonly", "noreplicas", "misconf"]
         .iter()
         .any(|code| lower.starts_with(code))
 }
 
+/// Whether a server's error (lower case) says that it, or the user's ACL,
+/// has no functions: every later call would meet the same refusal.
+/// (Redis 6.2 quotes an unknown command with backticks, 7 with quotes; ACL
+/// names FUNCTION's subcommands as 'function|load'. An ACL refusal inside
+/// the function names the refused command, not these.)
+fn functions_unsupported(lower: &str) -> bool {
+    let unknown = ["'fcall'", "`fcall`", "'function'", "`function`"]
+        .iter()
+        .any(|name| lower.contains(&format!("unknown command {name}")));
+    let denied =
+        lower.starts_with("noperm") && (lower.contains("'fcall'") || lower.contains("'function|"));
+    unknown || denied
+}
+
 impl FunctionRoute {
     /// After the server refused `FUNCTION LOAD` with `message` (a server's
-    /// answer, not a lost connection): scripts for a while if the server
-    /// refuses writes now (a replica whose primary may load the function, a
-    /// server out of memory), else for good. A load refused for any other
-    /// reason (an ACL, a server without functions, one that cannot compile
-    /// it) would be refused again, and every call would pay for the attempt.
+    /// answer, not a lost connection): scripts for good if every later load
+    /// would be refused too (a server or an ACL without functions, a server
+    /// that cannot compile the library), so no call pays for the attempt;
+    /// else for a while. A refusal that may pass must not keep the store
+    /// on scripts for good: a server that refuses writes (a replica whose
+    /// primary may load the function, one out of memory or unable to save),
+    /// one still loading its data after a restart (`LOADING`), one busy
+    /// with another client's slow script (`BUSY`); and an error this code
+    /// does not know costs one refused load per period at most.
     pub(crate) fn after_load_refused(&self, message: &str) {
-        if refuses_writes(&message.to_ascii_lowercase()) {
-            self.writes_refused(Instant::now());
-        } else {
+        let lower = message.to_ascii_lowercase();
+        if functions_unsupported(&lower) || lower.contains("error compiling") {
             self.scripts_only.store(true, Ordering::Relaxed);
+        } else {
+            self.scripts_for_a_while(Instant::now());
         }
     }
 }
@@ -311,7 +328,7 @@ pub(crate) enum Refusal {
     /// a read-only replica, too few replicas for `min-replicas-to-write`):
     /// it refuses a function without flags whole, but runs a script and
     /// refuses its writes one by one, so a hit is served. Calls go as
-    /// scripts for [`WRITES_REFUSED_SCRIPTS_FOR`].
+    /// scripts for [`SCRIPTS_AFTER_REFUSAL_FOR`].
     WritesRefused,
 }
 
@@ -690,6 +707,26 @@ mod tests {
                 Some(Refusal::WritesRefused),
                 false,
             ),
+            (
+                "MISCONF Redis is configured to save RDB snapshots, but it's \
+                 currently unable to persist to disk. Commands that may modify \
+                 the data set are disabled, ...",
+                Some(Refusal::WritesRefused),
+                false,
+            ),
+            (
+                "MISCONF Errors writing to the AOF file: No space left on device",
+                Some(Refusal::WritesRefused),
+                false,
+            ),
+            // Refused whole, as a script would be.
+            ("LOADING Redis is loading the dataset in memory", None, true),
+            (
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data \
+                 is set to 'no'.",
+                None,
+                true,
+            ),
         ];
         for (message, refusal, functions_after) in cases {
             let route = FunctionRoute::new(true);
@@ -699,8 +736,8 @@ mod tests {
         }
     }
 
-    /// A refused load turns the store to scripts: for a while if the
-    /// server refuses writes now, else for good.
+    /// A refused load turns the store to scripts: for good if every later
+    /// load would be refused too, else for a while.
     #[test]
     fn refused_loads() {
         for (message, for_good) in [
@@ -713,6 +750,22 @@ mod tests {
                 false,
             ),
             ("NOREPLICAS Not enough good replicas to write.", false),
+            (
+                "MISCONF Redis is configured to save RDB snapshots, but it's \
+                 currently unable to persist to disk. ...",
+                false,
+            ),
+            ("LOADING Redis is loading the dataset in memory", false),
+            (
+                "BUSY Redis is busy running a script. You can only call \
+                 SCRIPT KILL or SHUTDOWN NOSAVE.",
+                false,
+            ),
+            (
+                "TRYAGAIN Multiple keys request during rehashing of slot",
+                false,
+            ),
+            ("SOMETHING new that this code does not know", false),
             ("ERR Error compiling function: user_function:1: ...", true),
             (
                 "NOPERM this user has no permissions to run the 'function|load' command",
@@ -726,35 +779,33 @@ mod tests {
             let route = FunctionRoute::new(true);
             route.after_load_refused(message);
             assert!(!route.functions(), "{message}");
-            let later = route.created + WRITES_REFUSED_SCRIPTS_FOR * 2;
+            let later = route.created + SCRIPTS_AFTER_REFUSAL_FOR * 2;
             assert_eq!(route.functions_at(|| later), !for_good, "{message}");
         }
         assert!(!FunctionRoute::new(false).functions());
     }
 
     /// After a refusal of writes, calls go as scripts for
-    /// `WRITES_REFUSED_SCRIPTS_FOR`, then as functions again; a refusal
+    /// `SCRIPTS_AFTER_REFUSAL_FOR`, then as functions again; a refusal
     /// later starts the period again.
     #[test]
     fn scripts_for_a_while_after_writes_were_refused() {
         let route = FunctionRoute::new(true);
         let t0 = route.created + Duration::from_secs(3);
-        route.writes_refused(t0);
+        route.scripts_for_a_while(t0);
         let after = |d: Duration| route.functions_at(|| t0 + d);
         assert!(!after(Duration::ZERO));
-        assert!(!after(
-            WRITES_REFUSED_SCRIPTS_FOR - Duration::from_millis(1)
-        ));
-        assert!(after(WRITES_REFUSED_SCRIPTS_FOR));
-        assert!(after(WRITES_REFUSED_SCRIPTS_FOR * 5));
-        let t1 = t0 + WRITES_REFUSED_SCRIPTS_FOR * 5;
-        route.writes_refused(t1);
+        assert!(!after(SCRIPTS_AFTER_REFUSAL_FOR - Duration::from_millis(1)));
+        assert!(after(SCRIPTS_AFTER_REFUSAL_FOR));
+        assert!(after(SCRIPTS_AFTER_REFUSAL_FOR * 5));
+        let t1 = t0 + SCRIPTS_AFTER_REFUSAL_FOR * 5;
+        route.scripts_for_a_while(t1);
         assert!(!route.functions_at(|| t1 + Duration::from_secs(1)));
-        assert!(route.functions_at(|| t1 + WRITES_REFUSED_SCRIPTS_FOR));
+        assert!(route.functions_at(|| t1 + SCRIPTS_AFTER_REFUSAL_FOR));
         // Scripts for good stay so.
         let only = FunctionRoute::new(false);
-        only.writes_refused(only.created);
-        assert!(!only.functions_at(|| only.created + WRITES_REFUSED_SCRIPTS_FOR * 2));
+        only.scripts_for_a_while(only.created);
+        assert!(!only.functions_at(|| only.created + SCRIPTS_AFTER_REFUSAL_FOR * 2));
     }
 
     /// A script's function is named after its SHA1 and registers the text

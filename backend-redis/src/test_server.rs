@@ -330,6 +330,10 @@ impl OwnedServer {
                 "no",
                 "--enable-debug-command",
                 "local",
+                // For tests that move its directory (`CONFIG SET dir`), as
+                // a disk that fails does.
+                "--enable-protected-configs",
+                "local",
             ])
             .stdout(std::process::Stdio::null())
             .spawn()

@@ -1,9 +1,10 @@
 //! A server that takes no writes but still reads: one out of memory under
 //! `noeviction`, a read-only replica (a primary that a failover demoted,
 //! the store keeping its connections to it, or a store pointed at a
-//! replica) and a primary short of `min-replicas-to-write`. Such a server
-//! refuses every function that may write (`OOM`, `READONLY`,
-//! `NOREPLICAS`), whatever the call would do, but runs a
+//! replica), a primary short of `min-replicas-to-write` and one that cannot
+//! save its data (a full disk). Such a server refuses every function that
+//! may write (`OOM`, `READONLY`, `NOREPLICAS`, `MISCONF`), whatever the
+//! call would do, but runs a
 //! script and refuses only the writes in it; so hits are served, a miss
 //! returns the function's result (its put is refused, one backend error),
 //! and the store pays one refused `FCALL` per period, not one per call. On
@@ -341,4 +342,143 @@ fn a_server_out_of_memory_serves_hits() {
     );
     hits_served_writes_refused(&caches, &mut con, &runtime);
     common::config_set(&mut con, &[("maxmemory", "0")]);
+}
+
+/// Makes the server on `con` refuse writes as one whose disk failed does
+/// (`MISCONF`): with snapshots on and `stop-writes-on-bgsave-error` (the
+/// default), a `BGSAVE` into a directory that is gone fails. Returns what
+/// [`able_to_save`] needs to undo it.
+fn unable_to_save(con: &mut redis::Connection, name: &str) -> (String, std::path::PathBuf) {
+    let was: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("dir")
+        .query(con)
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("rfc-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    common::config_set(con, &[("dir", dir.to_str().unwrap()), ("save", "3600 1")]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let _: () = redis::cmd("BGSAVE").query(con).unwrap();
+    wait_bgsave(con, "err");
+    let refused = redis::cmd("SET").arg("probe").arg(1).query::<()>(con);
+    let refusal = refused.expect_err("a SET after a failed BGSAVE");
+    assert_eq!(refusal.code(), Some("MISCONF"), "{refusal}");
+    (was[1].clone(), dir)
+}
+
+/// Undoes [`unable_to_save`]: a `BGSAVE` that succeeds lets writes in.
+fn able_to_save(con: &mut redis::Connection, (was, dir): (String, std::path::PathBuf)) {
+    std::fs::create_dir_all(&dir).unwrap();
+    common::config_set(con, &[("dir", dir.to_str().unwrap())]);
+    let _: () = redis::cmd("BGSAVE").query(con).unwrap();
+    wait_bgsave(con, "ok");
+    common::config_set(con, &[("save", ""), ("dir", &was)]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Waits until no `BGSAVE` runs and the last one ended with `status`.
+fn wait_bgsave(con: &mut redis::Connection, status: &str) {
+    let start = Instant::now();
+    loop {
+        let info: String = redis::cmd("INFO").arg("persistence").query(con).unwrap();
+        if info.contains("rdb_bgsave_in_progress:0")
+            && info.contains(&format!("rdb_last_bgsave_status:{status}"))
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < SYNC_LIMIT,
+            "no BGSAVE ended {status}: {info}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A server that cannot save its data (`MISCONF`, as on a full disk)
+/// refuses every function that may write, and still serves hits; once it
+/// saves again, misses are stored again.
+#[test]
+fn a_server_that_cannot_save_serves_hits() {
+    let server = common::OwnedServer::start();
+    let mut con = server.connection();
+    let runtime = common::runtime();
+    let caches = filled_caches(&common::stores_of_both_clients(&server.url));
+    let undo = unable_to_save(&mut con, "cannot-save");
+    hits_served_writes_refused(&caches, &mut con, &runtime);
+    able_to_save(&mut con, undo);
+    for (client, policy, cache) in &caches {
+        let before = cache.stats();
+        let _: u32 = cache.call(&F, &3000u32, || 5).unwrap();
+        let v: u32 = cache.call(&F, &3000u32, || unreachable!()).unwrap();
+        assert_eq!(v, 5);
+        assert_eq!(
+            diff(cache.stats(), before),
+            (1, 1, 1, 0),
+            "{client} {policy}: writes taken again"
+        );
+    }
+}
+
+/// A server without the functions (flushed, or new) that cannot save its
+/// data refuses their load (`MISCONF`). That refusal passes: the stores
+/// serve hits as scripts meanwhile, and once the server saves again, their
+/// calls go as functions again, within a period of the refusal.
+#[test]
+fn a_load_refused_by_a_server_that_cannot_save_is_tried_again() {
+    let server = common::OwnedServer::start();
+    let mut con = server.connection();
+    let runtime = common::runtime();
+    let caches = filled_caches(&common::stores_of_both_clients(&server.url));
+    let _: () = redis::cmd("FUNCTION").arg("FLUSH").query(&mut con).unwrap();
+    let undo = unable_to_save(&mut con, "load-refused");
+    let loads_before = common::command_stats(&mut con, "function|load");
+    for (client, policy, cache) in &caches {
+        for k in 0..ENTRIES {
+            let v: u32 = cache
+                .call(&F, &k, || unreachable!("{client} {policy}: a miss"))
+                .unwrap();
+            assert_eq!(v, k * 3, "{client} {policy}");
+        }
+    }
+    let loads = common::command_stats(&mut con, "function|load");
+    assert!(
+        loads.rejected_calls > loads_before.rejected_calls,
+        "no FUNCTION LOAD was refused: {loads:?}"
+    );
+    able_to_save(&mut con, undo);
+    let refused_at = Instant::now();
+
+    // Within a period (and a margin for a slow machine), every store's
+    // calls are functions again: each hit is one successful FCALL.
+    let limit = refused_at + Duration::from_secs(10 + 10);
+    for (client, policy, cache) in &caches {
+        loop {
+            let fcalls = common::command_stats(&mut con, "fcall");
+            let v: u32 = runtime
+                .block_on(cache.call_async(&F, &1u32, async || {
+                    unreachable!("{client} {policy}: an async miss")
+                }))
+                .unwrap();
+            assert_eq!(v, 3, "{client} {policy}");
+            let after = common::command_stats(&mut con, "fcall");
+            if after.calls == fcalls.calls + 1 && after.failed_calls == fcalls.failed_calls {
+                break;
+            }
+            assert!(
+                Instant::now() < limit,
+                "{client} {policy}: calls still go as scripts {:?} after the server saved again",
+                refused_at.elapsed()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let before = cache.stats();
+        let _: u32 = cache.call(&F, &3000u32, || 5).unwrap();
+        let v: u32 = cache.call(&F, &3000u32, || unreachable!()).unwrap();
+        assert_eq!(v, 5);
+        assert_eq!(
+            diff(cache.stats(), before),
+            (1, 1, 1, 0),
+            "{client} {policy}: writes taken again"
+        );
+    }
 }

@@ -5,7 +5,7 @@
 pub mod differential;
 
 pub use redis_func_cache_redis::test_server::{
-    ClusterServers, CommandStats, Monitor, Server, command_stats, connected_fred,
+    ClusterServers, CommandStats, Monitor, OwnedServer, Server, command_stats, connected_fred,
 };
 
 use redis_func_cache_core::store::AnyStore;

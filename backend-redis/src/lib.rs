@@ -34,6 +34,8 @@ mod redis_rs;
 #[cfg(feature = "redis-rs")]
 mod renewal;
 mod scripts;
+#[cfg(feature = "redis-rs")]
+mod sync_link;
 #[cfg(feature = "test-server")]
 pub mod test_server;
 #[cfg(feature = "redis-rs")]

@@ -9,6 +9,8 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{ConnectionAddr, ConnectionInfo, RedisResult};
 
+use crate::sync_link::SyncLink;
+
 /// A one-server client whose connections keep the store's deadline: each
 /// read and each write time out after it, so a paused or partitioned
 /// server fails a sync call instead of blocking it.
@@ -31,35 +33,20 @@ impl TimedClient {
     /// handshake (two round trips or more) could never finish within one.
     /// (redis-rs reads the handshake's replies with a socket timeout of
     /// what is left of the connect timeout.)
-    pub(crate) fn connection(&self) -> RedisResult<redis::Connection> {
-        let con = self
-            .client
-            .get_connection_with_timeout(self.deadline * CONNECT_DEADLINES)?;
-        con.set_read_timeout(Some(socket_timeout(self.deadline)))?;
-        con.set_write_timeout(Some(socket_timeout(self.deadline)))?;
-        Ok(con)
+    /// Each command then has the deadline from its send to its reply, the
+    /// reply whole (see [`crate::sync_link`]).
+    pub(crate) fn connection(&self) -> RedisResult<SyncLink> {
+        SyncLink::connect(
+            &self.client,
+            self.deadline,
+            self.deadline * CONNECT_DEADLINES,
+        )
     }
 }
 
 /// How many deadlines a connect and its handshake may take where no caller
 /// waits for them: a pooled connection's, and a cluster node's.
 pub(crate) const CONNECT_DEADLINES: u32 = 4;
-
-/// The socket timeout that ends a blocking read or write within `left`.
-/// Linux's timer wheel rounds a timeout up to its level's granularity, an
-/// eighth of the level's span (32 ms for a 250 ms timeout at 250 Hz once
-/// an idle CPU lets the wheel's clock lag): a 250 ms `SO_RCVTIMEO` fired
-/// after 277 ms here while the server held a paused write. 8/9 of `left`
-/// plus that eighth is `left`, so a read gives up a little early, never
-/// late. (The async clients' tokio timers are precise.)
-fn socket_timeout(left: Duration) -> Duration {
-    (left * 8 / 9).max(TIMEOUT_SLACK)
-}
-
-/// How far the socket timeouts may be off what is left of a call's deadline
-/// before they are set again (two system calls); also the shortest, as a
-/// zero timeout means none to a socket.
-const TIMEOUT_SLACK: Duration = Duration::from_millis(1);
 
 /// A pooled connection that remembers a transport failure. Such a
 /// connection is never used again: after a lost server it would fail the
@@ -72,27 +59,19 @@ const TIMEOUT_SLACK: Duration = Duration::from_millis(1);
 /// in a row, and it is taken for silent (a firewall or NAT that lost its
 /// state, neither closed nor reset) and never used again.
 pub struct TimedConnection {
-    inner: redis::Connection,
+    inner: SyncLink,
     failed: bool,
     /// The last command's reply did not come in time.
     late: bool,
-    /// What is left of the deadline the socket's timeouts are set for.
-    timeout: Duration,
 }
 
 impl TimedConnection {
-    /// Sets the socket timeouts to `left`, what remains of the call's
-    /// deadline after the check-out, so that check-out, send and reply
-    /// together stay within it (a check-out that had to connect can take
-    /// tens of milliseconds). Usually the check-out took microseconds and
-    /// the timeouts are already right: nothing is set.
+    /// Gives the commands `left`, what remains of the call's deadline
+    /// after the check-out, so that check-out, send and reply together
+    /// stay within it (a check-out that had to connect can take tens of
+    /// milliseconds).
     fn reply_within(&mut self, left: Duration) -> RedisResult<()> {
-        if self.timeout.abs_diff(left) > TIMEOUT_SLACK {
-            self.inner.set_read_timeout(Some(socket_timeout(left)))?;
-            self.inner.set_write_timeout(Some(socket_timeout(left)))?;
-            self.timeout = left;
-        }
-        Ok(())
+        self.inner.budget(left)
     }
 
     fn note<T>(&mut self, result: RedisResult<T>) -> RedisResult<T> {
@@ -158,7 +137,7 @@ impl redis::ConnectionLike for TimedConnection {
     }
 
     fn is_open(&self) -> bool {
-        !self.failed && self.inner.is_open()
+        !self.failed && redis::ConnectionLike::is_open(&self.inner)
     }
 }
 
@@ -171,7 +150,6 @@ impl r2d2::ManageConnection for TimedClient {
             inner: self.connection()?,
             failed: false,
             late: false,
-            timeout: self.deadline,
         })
     }
 

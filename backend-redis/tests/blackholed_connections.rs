@@ -37,6 +37,8 @@ struct Proxy {
     generation: Arc<AtomicU64>,
     /// Milliseconds each chunk waits before it is forwarded, each way.
     delay_ms: Arc<AtomicU64>,
+    /// Whether data trickles through (see [`Proxy::dribble`]).
+    dribble: Arc<AtomicBool>,
     threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
     acceptor: Option<JoinHandle<()>>,
 }
@@ -49,13 +51,15 @@ impl Proxy {
         let stop = Arc::new(AtomicBool::new(false));
         let generation = Arc::new(AtomicU64::new(0));
         let delay_ms = Arc::new(AtomicU64::new(0));
+        let dribble = Arc::new(AtomicBool::new(false));
         let threads: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let acceptor = {
-            let (stop, generation, threads, delay_ms) = (
+            let (stop, generation, threads, delay_ms, dribble) = (
                 stop.clone(),
                 generation.clone(),
                 threads.clone(),
                 delay_ms.clone(),
+                dribble.clone(),
             );
             std::thread::spawn(move || {
                 let started = Instant::now();
@@ -79,6 +83,7 @@ impl Proxy {
                             born,
                             generation: generation.clone(),
                             delay_ms: delay_ms.clone(),
+                            dribble: dribble.clone(),
                             stop: stop.clone(),
                             started,
                         };
@@ -94,6 +99,7 @@ impl Proxy {
             stop,
             generation,
             delay_ms,
+            dribble,
             threads,
             acceptor: Some(acceptor),
         }
@@ -108,6 +114,14 @@ impl Proxy {
     fn delay(&self, delay: Duration) {
         let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         self.delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// While `on`, data trickles through, each way: [`DRIBBLE_SLICE`]
+    /// bytes every [`DRIBBLE_EVERY`] (a link short of bandwidth, or one
+    /// that loses most packets). Every read then brings a few bytes well
+    /// within any timeout, and a reply of a few kilobytes takes seconds.
+    fn dribble(&self, on: bool) {
+        self.dribble.store(on, Ordering::Relaxed);
     }
 
     /// Every connection open now forwards nothing from here on.
@@ -134,9 +148,15 @@ struct Link {
     born: u64,
     generation: Arc<AtomicU64>,
     delay_ms: Arc<AtomicU64>,
+    dribble: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     started: Instant,
 }
+
+/// What a dribbling link forwards at a time (see [`Proxy::dribble`]).
+const DRIBBLE_SLICE: usize = 16;
+/// How often a dribbling link forwards a slice.
+const DRIBBLE_EVERY: Duration = Duration::from_millis(10);
 
 /// Copies `from` to `to`, each chunk after the proxy's delay, while the
 /// connection's generation is current; after that, reads nothing and
@@ -160,7 +180,16 @@ fn forward(mut from: TcpStream, mut to: TcpStream, link: &Link) {
                 if cut() {
                     continue; // swallowed
                 }
-                if to.write_all(&buf[..n]).is_err() {
+                let mut rest = &buf[..n];
+                while link.dribble.load(Ordering::Relaxed) && rest.len() > DRIBBLE_SLICE {
+                    std::thread::sleep(DRIBBLE_EVERY);
+                    let (slice, after) = rest.split_at(DRIBBLE_SLICE);
+                    if to.write_all(slice).is_err() {
+                        return;
+                    }
+                    rest = after;
+                }
+                if to.write_all(rest).is_err() {
                     return;
                 }
             }
@@ -478,4 +507,97 @@ fn keeps_caching_on_a_slow_link(urls: &[String]) {
     }
     runtime.shutdown_background();
     assert!(few_hits.is_empty(), "{few_hits:#?}");
+}
+
+/// A function whose results take seconds to cross a dribbling link.
+static BIG: FuncId = FuncId::new("tests::blackholed_connections", "big", 1);
+
+/// A result of 4 KiB: 256 slices of a dribbling link, 2.6 s.
+fn big(k: u32) -> Vec<u8> {
+    vec![u8::try_from(k % 251).unwrap_or(0); 4096]
+}
+
+/// `cache`'s call of [`big`], made as `face` says.
+fn call_big(
+    face: Face,
+    cache: &FuncCache<AnyStore>,
+    runtime: &tokio::runtime::Runtime,
+    k: u32,
+) -> Vec<u8> {
+    match face {
+        Face::Sync => cache.call(&BIG, &k, || big(k)),
+        Face::Tokio => runtime.block_on(cache.call_async(&BIG, &k, async || big(k))),
+        Face::OtherExecutor => {
+            futures::executor::block_on(cache.call_async(&BIG, &k, async || big(k)))
+        }
+    }
+    .unwrap()
+}
+
+/// The longest a call may take while replies trickle in: the deadline
+/// (250 ms by default, SPEC §8) covers the whole reply, not each read of
+/// it, plus the function and a margin for a slow machine.
+const TRICKLE_CALL_LIMIT: Duration = Duration::from_millis(250 * 2 + 250);
+
+/// A link that still carries every byte, but a few at a time: each read
+/// brings some within any socket timeout, and a hit's reply of 4 KiB takes
+/// 2.6 s. Every call still ends within its deadline (plus a margin) with the
+/// function's result, on both clients and every face; once the link is
+/// whole again, caching resumes.
+#[test]
+fn a_reply_that_trickles_in_ends_at_the_deadline() {
+    let server = common::Server::start();
+    let proxy = Proxy::start(server.port());
+    let runtime = common::runtime();
+    let mut slow = Vec::new();
+    for (client, face) in slow_link_cases() {
+        let case = format!("{client} {face:?}");
+        let cache = lru_cache(
+            &format!("trickle-{client}-{face:?}"),
+            client,
+            &[proxy.url()],
+        );
+        for k in 0..10 {
+            assert_eq!(
+                call_big(face, &cache, &runtime, k % 5),
+                big(k % 5),
+                "{case}"
+            );
+        }
+        assert_eq!(cache.stats().hits, 5, "{case}: hits through the proxy");
+
+        proxy.dribble(true);
+        let (dribbled_at, mut calls, mut slowest) = (Instant::now(), 0u32, Duration::ZERO);
+        while dribbled_at.elapsed() < Duration::from_secs(4) {
+            let started = Instant::now();
+            assert_eq!(
+                call_big(face, &cache, &runtime, calls % 5),
+                big(calls % 5),
+                "{case}"
+            );
+            slowest = slowest.max(started.elapsed());
+            calls += 1;
+        }
+        eprintln!("{case}: {calls} calls while replies trickled, the slowest {slowest:?}");
+        if slowest > TRICKLE_CALL_LIMIT {
+            slow.push(format!(
+                "{case}: a call took {slowest:?}: {:?}",
+                cache.stats()
+            ));
+        }
+
+        proxy.dribble(false);
+        let call = || {
+            assert_eq!(call_big(face, &cache, &runtime, 1), big(1), "{case}");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if hit_within(&cache, call, RESUME_WITHIN).is_none() {
+            slow.push(format!(
+                "{case}: no hit after the link was whole: {:?}",
+                cache.stats()
+            ));
+        }
+    }
+    runtime.shutdown_background();
+    assert!(slow.is_empty(), "{slow:#?}");
 }

@@ -548,15 +548,34 @@ const TRICKLE_CALL_LIMIT: Duration = Duration::from_millis(250 * 2 + 250);
 fn a_reply_that_trickles_in_ends_at_the_deadline() {
     let server = common::Server::start();
     let proxy = Proxy::start(server.port());
+    replies_trickle_in(
+        &[proxy.url()],
+        || proxy.dribble(true),
+        || proxy.dribble(false),
+    );
+}
+
+/// [`a_reply_that_trickles_in_ends_at_the_deadline`] on a cluster, every
+/// node's link trickling.
+#[test]
+fn a_reply_from_a_cluster_that_trickles_in_ends_at_the_deadline() {
+    let (_cluster, proxies) = proxied_cluster();
+    let urls: Vec<String> = proxies.iter().map(Proxy::url).collect();
+    let dribble = |on: bool| proxies.iter().for_each(|p| p.dribble(on));
+    replies_trickle_in(&urls, || dribble(true), || dribble(false));
+}
+
+/// For each client and face, an LRU cache on `urls` (one server, or a
+/// cluster's nodes) filled with [`big`] results; between `trickle` and
+/// `whole`, every call ends within [`TRICKLE_CALL_LIMIT`] with the right
+/// result, and after `whole` a hit comes within [`RESUME_WITHIN`].
+fn replies_trickle_in(urls: &[String], trickle: impl Fn(), whole: impl Fn()) {
     let runtime = common::runtime();
+    let cluster = urls.len() > 1;
     let mut slow = Vec::new();
     for (client, face) in slow_link_cases() {
-        let case = format!("{client} {face:?}");
-        let cache = lru_cache(
-            &format!("trickle-{client}-{face:?}"),
-            client,
-            &[proxy.url()],
-        );
+        let case = format!("{client} {face:?}{}", if cluster { " cluster" } else { "" });
+        let cache = lru_cache(&format!("trickle-{client}-{face:?}"), client, urls);
         for k in 0..10 {
             assert_eq!(
                 call_big(face, &cache, &runtime, k % 5),
@@ -566,7 +585,7 @@ fn a_reply_that_trickles_in_ends_at_the_deadline() {
         }
         assert_eq!(cache.stats().hits, 5, "{case}: hits through the proxy");
 
-        proxy.dribble(true);
+        trickle();
         let (dribbled_at, mut calls, mut slowest) = (Instant::now(), 0u32, Duration::ZERO);
         while dribbled_at.elapsed() < Duration::from_secs(4) {
             let started = Instant::now();
@@ -586,7 +605,7 @@ fn a_reply_that_trickles_in_ends_at_the_deadline() {
             ));
         }
 
-        proxy.dribble(false);
+        whole();
         let call = || {
             assert_eq!(call_big(face, &cache, &runtime, 1), big(1), "{case}");
             std::thread::sleep(Duration::from_millis(20));

@@ -221,6 +221,12 @@ fn scripts_only_when_functions_are_off() {
             .store(store)
             .build()
             .unwrap();
+        // The store's connections are made first (a new sync connection's
+        // handshake sends a PING): only the calls' commands are counted.
+        assert_eq!(cache.call(&FIB, &100u32, || 1).unwrap(), 1);
+        let _: u32 = rt
+            .block_on(cache.call_async(&FIB, &100u32, || async { 1 }))
+            .unwrap();
         let _: () = redis::cmd("SCRIPT")
             .arg("FLUSH")
             .query(&mut server.connection())

@@ -220,6 +220,21 @@ fn hits_served_writes_refused(
     );
 }
 
+/// Every cache stores a miss again: a miss, its put, then a hit.
+fn writes_taken_again(caches: &[(&str, &str, FuncCache<AnyStore>)]) {
+    for (client, policy, cache) in caches {
+        let before = cache.stats();
+        let _: u32 = cache.call(&F, &3000u32, || 5).unwrap();
+        let v: u32 = cache.call(&F, &3000u32, || unreachable!()).unwrap();
+        assert_eq!(v, 5);
+        assert_eq!(
+            diff(cache.stats(), before),
+            (1, 1, 1, 0),
+            "{client} {policy}: writes taken again"
+        );
+    }
+}
+
 #[test]
 fn a_demoted_primary_serves_hits_and_the_new_primary_caches() {
     let a = common::Server::start();
@@ -315,17 +330,7 @@ fn a_primary_short_of_replicas_serves_hits() {
     common::config_set(&mut con, &[("min-replicas-to-write", "1")]);
     hits_served_writes_refused(&caches, &mut con, &runtime);
     common::config_set(&mut con, &[("min-replicas-to-write", "0")]);
-    for (client, policy, cache) in &caches {
-        let before = cache.stats();
-        let _: u32 = cache.call(&F, &3000u32, || 5).unwrap();
-        let v: u32 = cache.call(&F, &3000u32, || unreachable!()).unwrap();
-        assert_eq!(v, 5);
-        assert_eq!(
-            diff(cache.stats(), before),
-            (1, 1, 1, 0),
-            "{client} {policy}: writes taken again"
-        );
-    }
+    writes_taken_again(&caches);
 }
 
 /// A server out of memory under `noeviction` refuses writes (`OOM`) and
@@ -406,17 +411,7 @@ fn a_server_that_cannot_save_serves_hits() {
     let undo = unable_to_save(&mut con, "cannot-save");
     hits_served_writes_refused(&caches, &mut con, &runtime);
     able_to_save(&mut con, undo);
-    for (client, policy, cache) in &caches {
-        let before = cache.stats();
-        let _: u32 = cache.call(&F, &3000u32, || 5).unwrap();
-        let v: u32 = cache.call(&F, &3000u32, || unreachable!()).unwrap();
-        assert_eq!(v, 5);
-        assert_eq!(
-            diff(cache.stats(), before),
-            (1, 1, 1, 0),
-            "{client} {policy}: writes taken again"
-        );
-    }
+    writes_taken_again(&caches);
 }
 
 /// A server without the functions (flushed, or new) that cannot save its
@@ -471,14 +466,6 @@ fn a_load_refused_by_a_server_that_cannot_save_is_tried_again() {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        let before = cache.stats();
-        let _: u32 = cache.call(&F, &3000u32, || 5).unwrap();
-        let v: u32 = cache.call(&F, &3000u32, || unreachable!()).unwrap();
-        assert_eq!(v, 5);
-        assert_eq!(
-            diff(cache.stats(), before),
-            (1, 1, 1, 0),
-            "{client} {policy}: writes taken again"
-        );
     }
+    writes_taken_again(&caches);
 }

@@ -245,7 +245,8 @@ impl OwnLink {
 
     /// The reply to the command last sent, after the late replies of the
     /// ones before it, as redis-rs's connection reads (whose parser keeps
-    /// the bytes of a reply cut short by a timeout, for the next read).
+    /// the bytes of a reply cut short by a timeout, for the next read);
+    /// unlike it, a reply that does not parse closes the link.
     fn recv(&mut self) -> RedisResult<Value> {
         loop {
             let mut bounded = Bounded {
@@ -263,14 +264,13 @@ impl OwnLink {
                     self.late += 1;
                     return Err(e);
                 }
-                // Closed, reset: nothing more comes.
-                Err(e) if e.is_io_error() || e.is_connection_dropped() => {
+                // Closed or reset, or bytes that are not RESP (after which
+                // no one knows where the next reply starts): nothing more
+                // is read from it.
+                Err(e) => {
                     self.open = false;
                     return Err(e);
                 }
-                // A reply that did not parse: a late one is dropped whole.
-                Err(_) if self.late > 0 => self.late -= 1,
-                Err(e) => return Err(e),
             }
         }
     }
@@ -367,9 +367,13 @@ mod tests {
     use redis::ConnectionLike;
 
     /// A peer on a loopback port that answers its first command with
-    /// `+PONG` (the handshake) and every later one with a bulk string of
-    /// 4 KiB, 16 bytes every 10 ms (2.6 s whole). Stops after `lifetime`.
-    fn trickling_peer(lifetime: Duration) -> (u16, std::thread::JoinHandle<()>) {
+    /// `+PONG` (the handshake) and every later one with `reply`,
+    /// `slice_len` bytes every 10 ms. Stops after `lifetime`.
+    fn peer(
+        reply: &'static [u8],
+        slice_len: usize,
+        lifetime: Duration,
+    ) -> (u16, std::thread::JoinHandle<()>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let peer = std::thread::spawn(move || {
@@ -380,9 +384,6 @@ mod tests {
             stream
                 .set_read_timeout(Some(Duration::from_millis(20)))
                 .unwrap();
-            let mut reply = b"$4096\r\n".to_vec();
-            reply.extend([b'v'; 4096]);
-            reply.extend(b"\r\n");
             let mut buf = [0u8; 1024];
             let mut first = true;
             while started.elapsed() < lifetime {
@@ -393,7 +394,7 @@ mod tests {
                         let _ = stream.write_all(b"+PONG\r\n");
                     }
                     Ok(_) => {
-                        for slice in reply.chunks(16) {
+                        for slice in reply.chunks(slice_len) {
                             if started.elapsed() > lifetime || stream.write_all(slice).is_err() {
                                 return;
                             }
@@ -412,7 +413,13 @@ mod tests {
     /// timeout (redis-rs's own connection waited for the whole 2.6 s).
     #[test]
     fn a_reply_that_trickles_in_ends_when_its_time_is_up() {
-        let (port, peer) = trickling_peer(Duration::from_secs(5));
+        static REPLY: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+            let mut reply = b"$4096\r\n".to_vec();
+            reply.extend([b'v'; 4096]);
+            reply.extend(b"\r\n");
+            reply
+        });
+        let (port, peer) = peer(REPLY.as_slice(), 16, Duration::from_secs(5));
         let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
         let mut link =
             SyncLink::connect(&client, Duration::from_millis(200), Duration::from_secs(2)).unwrap();
@@ -430,6 +437,29 @@ mod tests {
             "{took:?}"
         );
         assert!(link.is_open(), "kept: the late reply is skipped later");
+        drop(link);
+        peer.join().unwrap();
+    }
+
+    /// A reply that is not RESP (something else answers the port) fails
+    /// the command, and the link is not used again: where the next reply
+    /// would start is unknown.
+    #[test]
+    fn a_reply_that_is_not_resp_closes_the_link() {
+        let (port, peer) = peer(
+            b"HTTP/1.1 400 Bad Request\r\n\r\n",
+            64,
+            Duration::from_secs(5),
+        );
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+        let mut link =
+            SyncLink::connect(&client, Duration::from_secs(1), Duration::from_secs(2)).unwrap();
+        let refused = redis::cmd("GET")
+            .arg("k")
+            .query::<Option<String>>(&mut link);
+        let refused = refused.expect_err("not RESP");
+        assert!(!refused.is_timeout(), "{refused:?}");
+        assert!(!link.is_open(), "closed after {refused:?}");
         drop(link);
         peer.join().unwrap();
     }

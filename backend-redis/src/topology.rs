@@ -12,8 +12,8 @@ use redis::{ConnectionAddr, ConnectionInfo, RedisResult};
 use crate::sync_link::SyncLink;
 
 /// A one-server client whose connections keep the store's deadline: each
-/// read and each write time out after it, so a paused or partitioned
-/// server fails a sync call instead of blocking it.
+/// command, its send and its whole reply, times out after it, so a paused,
+/// partitioned or starved server fails a sync call instead of blocking it.
 #[derive(Debug, Clone)]
 pub struct TimedClient {
     client: redis::Client,
@@ -25,16 +25,13 @@ impl TimedClient {
         TimedClient { client, deadline }
     }
 
-    /// A plain connection with the deadline on read and write, and
+    /// A plain connection whose commands each have the deadline, from the
+    /// send to the whole reply (see [`crate::sync_link`]), and
     /// [`CONNECT_DEADLINES`] deadlines for the connect and the handshake:
     /// the pool connects on threads of its own while a caller waits at
     /// most the deadline, so a longer connect holds up no call, and on a
     /// link whose round trip is a large part of the deadline a connect and
     /// handshake (two round trips or more) could never finish within one.
-    /// (redis-rs reads the handshake's replies with a socket timeout of
-    /// what is left of the connect timeout.)
-    /// Each command then has the deadline from its send to its reply, the
-    /// reply whole (see [`crate::sync_link`]).
     pub(crate) fn connection(&self) -> RedisResult<SyncLink> {
         SyncLink::connect(
             &self.client,

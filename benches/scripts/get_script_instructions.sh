@@ -6,7 +6,8 @@
 # store's template with the policy's words and TTL written in, as scripts.rs
 # does), sent as the store sends it (FCALL of the script as a function)
 # and as a script (EVALSHA, the fallback), and of the bare HGET + ZADD XX
-# script (EVALSHA) that `compare` measures against.
+# script (EVALSHA) that `compare` measures against, and of LRU's floor (the
+# four calls SPEC asks of an LRU hit, bare).
 #
 # Two counts per line: the whole server (reading the request, replying,
 # the event loop) and only what runs inside Redis's call(), the span that
@@ -74,6 +75,14 @@ per_call() { # script, name, extra arguments, form; minus a run without calls on
 scores=distinct
 per_call "local v = redis.call('HGET', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1]) return v" bare __rand_int__ eval
+# LRU's floor: the four calls SPEC asks of its hit and nothing else (compare's
+# redis_hit_server_us_lru_floor baseline), in both forms.
+for form in fcall eval; do
+  per_call "local v = redis.call('HGET', KEYS[2], ARGV[1])
+local top = redis.call('HINCRBY', KEYS[2], '', '1')
+redis.call('ZADD', KEYS[1], 'XX', 'CH', top, ARGV[1])
+redis.call('PTTL', KEYS[1]) return v" lru-floor "" "$form"
+done
 for words in "z max1 lru" "z incr lfu" "z clock tlru" "z keep fifo" "q visit sieve" "q freq s3fifo"; do
   set -- $words
   scores=distinct

@@ -63,8 +63,9 @@ const MEMORY_ROWS: [&str; 3] = [
 ];
 
 /// The comparisons that need Redis.
-const REDIS_ROWS: [&str; 15] = [
+const REDIS_ROWS: [&str; 16] = [
     "redis_hit_server_us_lru",
+    "redis_hit_server_us_lru_floor",
     "redis_hit_server_us_fifo",
     "redis_hit_server_us_lfu",
     "redis_hit_server_us_sieve",
@@ -231,10 +232,14 @@ fn redis_comparisons(
     }
     let cost_words: Vec<&'static str> = ["lru", "fifo", "lfu", "sieve", "s3fifo"]
         .into_iter()
-        .filter(|w| wanted(&format!("redis_hit_server_us_{w}")))
+        .filter(|w| {
+            wanted(&format!("redis_hit_server_us_{w}"))
+                || (*w == "lru" && wanted("redis_hit_server_us_lru_floor"))
+        })
         .collect();
     if !cost_words.is_empty() {
-        report(bench.server_cost(&cost_words)?);
+        let new = bench.server_cost(&cost_words)?;
+        report(new.into_iter().filter(|r| wanted(&r.name)).collect());
     }
     if wanted("redis_hit_conc64") {
         report(vec![bench.concurrent_hits()?]);

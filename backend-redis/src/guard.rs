@@ -101,9 +101,9 @@ struct Admitted {
 }
 
 impl Admitted {
-    fn report(mut self, reached: bool) {
+    fn report(mut self, served: bool) {
         self.reported = true;
-        self.breaker.record(self.admission, reached);
+        self.breaker.record(self.admission, served);
     }
 }
 
@@ -194,7 +194,7 @@ impl Guard {
         // A child of the call's span: the part of the call on the network.
         let _span = tracing::trace_span!("redis_op", backend = BACKEND).entered();
         let result = op();
-        admitted.report(reached(&result));
+        admitted.report(served(&result));
         result
     }
 
@@ -228,10 +228,9 @@ impl Guard {
             }
             None => op.await,
         };
-        let reached = reached(&result);
-        admitted.report(reached);
+        admitted.report(served(&result));
         if let Err(e) = &result
-            && !reached
+            && !reached(&result)
         {
             after_failure(e);
         }
@@ -300,6 +299,46 @@ pub(crate) fn reached<R>(result: &Result<R, Error>) -> bool {
         return !matches!(e.kind(), K::IO | K::Timeout | K::Canceled);
     }
     true
+}
+
+/// Whether an operation's result tells its breaker that the server served
+/// it: it reached the server (see [`reached`]), and the server did not
+/// answer that it serves no command for now. Such answers come at once,
+/// but every call would pay a round trip for nothing for as long as the
+/// state lasts (a large dataset loads for minutes), so they count against
+/// the breaker as a timeout does, and its probes find when the server
+/// serves again. The connection is fine and is kept.
+pub(crate) fn served<R>(result: &Result<R, Error>) -> bool {
+    reached(result) && !result.as_ref().is_err_and(serves_nothing_now)
+}
+
+/// The answers of a server that refuses every command for now, whatever
+/// it is: `LOADING` (loading its data after a restart or a full sync),
+/// `BUSY` (another client's script or function past
+/// `busy-reply-threshold`), `MASTERDOWN` (a replica cut off from its
+/// primary, set not to serve stale data), `CLUSTERDOWN` (a cluster without
+/// a master for some slot). A refused write (`OOM`, `READONLY`, …), a
+/// script's error or a redirection is an answer about this call only.
+const SERVES_NOTHING_NOW: [&str; 4] = ["LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN"];
+
+fn serves_nothing_now(error: &Error) -> bool {
+    let Error::Backend { source, .. } = error else {
+        return false;
+    };
+    #[cfg(feature = "redis-rs")]
+    if let Some(e) = source.downcast_ref::<redis::RedisError>() {
+        return e
+            .code()
+            .is_some_and(|code| SERVES_NOTHING_NOW.contains(&code));
+    }
+    #[cfg(feature = "fred")]
+    if let Some(e) = source.downcast_ref::<fred::error::Error>() {
+        // fred keeps the whole answer, code first.
+        let code = e.details().split_whitespace().next().unwrap_or_default();
+        return SERVES_NOTHING_NOW.contains(&code);
+    }
+    let _ = source;
+    false
 }
 
 /// The hash slot of a key, as Redis Cluster computes it: CRC16 (XMODEM) of
@@ -408,6 +447,64 @@ mod tests {
                 assert!(reached::<()>(&Err(e)), "{kind:?}");
             }
         }
+    }
+
+    /// A server that answers that it serves nothing for now (loading its
+    /// data, busy with a slow script, a replica cut off, a cluster down)
+    /// was reached, so its connection is kept, but the answer counts
+    /// against the breaker; an answer about the call itself does not.
+    #[test]
+    fn answers_that_serve_nothing_now_count_against_the_breaker() {
+        let answers = [
+            ("LOADING Redis is loading the dataset in memory", false),
+            (
+                "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+                false,
+            ),
+            (
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+                false,
+            ),
+            ("CLUSTERDOWN The cluster is down", false),
+            ("BUSYGROUP Consumer Group name already exists", true),
+            (
+                "OOM command not allowed when used memory > 'maxmemory'.",
+                true,
+            ),
+            (
+                "READONLY You can't write against a read only replica.",
+                true,
+            ),
+            (
+                "TRYAGAIN Multiple keys request during rehashing of slot",
+                true,
+            ),
+            ("ERR Error running script, loading the dataset", true),
+            ("NOSCRIPT No matching script.", true),
+        ];
+        for (answer, served_it) in answers {
+            #[cfg(feature = "redis-rs")]
+            {
+                let reply = redis::parse_redis_value(format!("-{answer}\r\n").as_bytes())
+                    .and_then(redis::Value::extract_error);
+                let result: Result<(), Error> =
+                    Err(Error::backend(BACKEND, reply.expect_err("an error answer")));
+                assert!(reached(&result), "redis-rs {answer}");
+                assert_eq!(served(&result), served_it, "redis-rs {answer}");
+            }
+            #[cfg(feature = "fred")]
+            {
+                let e = fred::error::Error::new(fred::error::ErrorKind::Unknown, answer);
+                let result: Result<(), Error> = Err(Error::backend(BACKEND, e));
+                assert!(reached(&result), "fred {answer}");
+                assert_eq!(served(&result), served_it, "fred {answer}");
+            }
+        }
+        assert!(served(&Ok(())));
+        assert!(!served::<()>(&Err(Error::transient_backend(
+            BACKEND,
+            std::io::Error::from(std::io::ErrorKind::TimedOut),
+        ))));
     }
 
     /// An async call on tokio ends at the deadline however long the

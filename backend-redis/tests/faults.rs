@@ -1,6 +1,7 @@
 //! The fault suite (SPEC §8), on real servers this test starts and stops:
 //! a server killed and restarted, paused with `SIGSTOP`, blocked by `DEBUG
-//! SLEEP`, holding writes with `CLIENT PAUSE … WRITE`, and dropping every
+//! SLEEP`, reloading its data (`LOADING`), answering `BUSY` behind another
+//! client's looping script, holding writes with `CLIENT PAUSE … WRITE`, and dropping every
 //! connection and its scripts every 5 ms, under load from
 //! 4 threads (sync) and 8 tasks (async), on both clients, with the default
 //! options. Every case asserts: no wrong value, no panic, no call past the
@@ -382,6 +383,130 @@ fn debug_sleep(client: Client) {
     }
 }
 
+/// The server reloads its data (`DEBUG RELOAD`, as after a restart or a
+/// replica's full sync), slowed to 2–3 s by `key-load-delay` over 12,000
+/// filler keys: meanwhile it answers every command with `LOADING` at once.
+/// Calls fail open, the breaker opens (a loading server serves nothing,
+/// and a large dataset loads for minutes: calls must not each pay it a
+/// round trip), and the cached entries are hits again once it has loaded
+/// them.
+fn reloading(client: Client) {
+    for face in [Face::Sync, Face::Async] {
+        let dir = std::env::temp_dir().join(format!(
+            "rfc-reload-{}-{client:?}-{face:?}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sender: Arc<Mutex<Option<std::thread::JoinHandle<()>>>> = Arc::default();
+        let join = sender.clone();
+        let fault_dir = dir.clone();
+        let Skipped(skipped) = scenario(
+            "DEBUG RELOAD, loading for 2-3 s",
+            client,
+            face,
+            move |server| {
+                let mut con = server.connection();
+                for (name, value) in [
+                    ("dir", fault_dir.to_str().expect("a UTF-8 temporary path")),
+                    // Answer other clients every 1 KiB read, not every 2 MiB.
+                    ("loading-process-events-interval-bytes", "1024"),
+                    ("key-load-delay", "100"),
+                ] {
+                    let _: () = redis::cmd("CONFIG")
+                        .arg("SET")
+                        .arg(name)
+                        .arg(value)
+                        .query(&mut con)
+                        .unwrap();
+                }
+                let _: () = redis::cmd("DEBUG")
+                    .arg("POPULATE")
+                    .arg(12_000)
+                    .arg("filler")
+                    .query(&mut con)
+                    .unwrap();
+                *sender.lock().unwrap() = Some(std::thread::spawn(move || {
+                    con.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                    let _: () = redis::cmd("DEBUG")
+                        .arg("RELOAD")
+                        .query(&mut con)
+                        .expect("DEBUG RELOAD ran (the server allows DEBUG from loopback)");
+                }));
+            },
+            move |server| {
+                if let Some(t) = join.lock().unwrap().take() {
+                    t.join().unwrap();
+                }
+                let _: () = redis::cmd("CONFIG")
+                    .arg("SET")
+                    .arg("key-load-delay")
+                    .arg(0)
+                    .query(&mut server.connection())
+                    .unwrap();
+            },
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            skipped > 0,
+            "{client:?} {face:?}: no call skipped the store while it was loading"
+        );
+    }
+}
+
+/// Another client's script loops (a bug in someone else's Lua): past
+/// `busy-reply-threshold` (100 ms here, 5 s by default) the server answers
+/// every other command with `BUSY` until `SCRIPT KILL`. Calls fail open and
+/// the breaker opens, as for a server that does not answer at all.
+fn busy_with_a_slow_script(client: Client) {
+    for face in [Face::Sync, Face::Async] {
+        let sender: Arc<Mutex<Option<std::thread::JoinHandle<()>>>> = Arc::default();
+        let join = sender.clone();
+        let Skipped(skipped) = scenario(
+            "another client's script loops (BUSY)",
+            client,
+            face,
+            move |server| {
+                let mut con = server.connection();
+                let _: () = redis::cmd("CONFIG")
+                    .arg("SET")
+                    .arg("busy-reply-threshold")
+                    .arg(100)
+                    .query(&mut con)
+                    .unwrap();
+                *sender.lock().unwrap() = Some(std::thread::spawn(move || {
+                    con.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                    let killed: redis::RedisResult<()> = redis::cmd("EVAL")
+                        .arg("local i = 0 while true do i = i + 1 end")
+                        .arg(0)
+                        .query(&mut con);
+                    let killed = killed.expect_err("the loop ends only when killed");
+                    assert!(killed.to_string().contains("killed"), "{killed}");
+                }));
+            },
+            move |server| {
+                // Retried: the kill may come before the loop has started.
+                let mut con = server.connection();
+                let stopped = (0..100).any(|_| {
+                    let kill: redis::RedisResult<()> =
+                        redis::cmd("SCRIPT").arg("KILL").query(&mut con);
+                    kill.is_ok() || {
+                        std::thread::sleep(Duration::from_millis(20));
+                        false
+                    }
+                });
+                assert!(stopped, "SCRIPT KILL stopped the loop");
+                if let Some(t) = join.lock().unwrap().take() {
+                    t.join().unwrap();
+                }
+            },
+        );
+        assert!(
+            skipped > 0,
+            "{client:?} {face:?}: no call skipped the store while it answered BUSY"
+        );
+    }
+}
+
 /// `CLIENT PAUSE … WRITE`, as a failover does: reads go on, scripts that
 /// may write wait.
 fn client_pause_write(client: Client) {
@@ -566,6 +691,26 @@ fn debug_sleep_redis_rs() {
 #[test]
 fn debug_sleep_fred() {
     debug_sleep(Client::Fred);
+}
+
+#[test]
+fn reloading_redis_rs() {
+    reloading(Client::RedisRs);
+}
+
+#[test]
+fn reloading_fred() {
+    reloading(Client::Fred);
+}
+
+#[test]
+fn busy_with_a_slow_script_redis_rs() {
+    busy_with_a_slow_script(Client::RedisRs);
+}
+
+#[test]
+fn busy_with_a_slow_script_fred() {
+    busy_with_a_slow_script(Client::Fred);
 }
 
 #[test]

@@ -3,10 +3,13 @@
 //! interval tests it; a probe that succeeds closes the breaker.
 //!
 //! A store consults its breaker before each operation ([`Breaker::admit`])
-//! and reports whether the server answered ([`Breaker::record`]). Only
-//! transport failures and timeouts count: a script error, a refused write
-//! or a cluster redirection says the server is there. The store decides
-//! which of its errors are which.
+//! and reports whether the server served it ([`Breaker::record`]). Transport
+//! failures and timeouts count, and so do answers that say the server
+//! serves no command for now (Redis still loading its data, or busy with
+//! another client's script): every call would pay a round trip for
+//! nothing while that lasts. A script error, a refused write or a cluster
+//! redirection is an answer about one call and does not count. The store
+//! decides which of its errors are which.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -159,8 +162,9 @@ impl Breaker {
     }
 
     /// Reports how an admitted operation ended: `reached` is false for a
-    /// transport failure or a timeout, true for any answer (an error reply
-    /// included).
+    /// transport failure, a timeout or an answer that the server serves
+    /// nothing for now; true for any other answer (an error reply about the
+    /// call included).
     pub fn record(&self, admission: Admission, reached: bool) {
         if self.options.failures_to_open == 0 {
             return;

@@ -353,32 +353,55 @@ fn paused(client: Client) {
     }
 }
 
+/// A command a thread of the test sends during the fault, and waits for
+/// the reply of (it blocks the server, or the server answers it only when
+/// the fault ends); joined at recovery.
+#[derive(Clone, Default)]
+struct InBackground(Arc<Mutex<Option<std::thread::JoinHandle<()>>>>);
+
+impl InBackground {
+    /// Sends what `send` sends on `con`, from a thread, with a read timeout
+    /// of 20 s.
+    fn send(
+        &self,
+        mut con: redis::Connection,
+        send: impl FnOnce(&mut redis::Connection) + Send + 'static,
+    ) {
+        *self.0.lock().unwrap() = Some(std::thread::spawn(move || {
+            con.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            send(&mut con);
+        }));
+    }
+
+    /// Waits for the thread; its panic (a failed check of the reply) is
+    /// the test's.
+    fn join(&self) {
+        if let Some(t) = self.0.lock().unwrap().take() {
+            t.join().unwrap();
+        }
+    }
+}
+
 /// `DEBUG SLEEP` blocks the server for the whole fault window; a thread of
 /// the test sends it and waits for its reply.
 fn debug_sleep(client: Client) {
     for face in [Face::Sync, Face::Async] {
-        let sender: Arc<Mutex<Option<std::thread::JoinHandle<()>>>> = Arc::default();
-        let join = sender.clone();
+        let sleeper = InBackground::default();
+        let joined = sleeper.clone();
         scenario(
             "DEBUG SLEEP 3",
             client,
             face,
             move |server| {
-                let mut con = server.connection();
-                *sender.lock().unwrap() = Some(std::thread::spawn(move || {
-                    con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                sleeper.send(server.connection(), |con| {
                     let _: () = redis::cmd("DEBUG")
                         .arg("SLEEP")
                         .arg(3)
-                        .query(&mut con)
+                        .query(con)
                         .expect("DEBUG SLEEP ran (the server allows DEBUG from loopback)");
-                }));
+                });
             },
-            move |_| {
-                if let Some(t) = join.lock().unwrap().take() {
-                    t.join().unwrap();
-                }
-            },
+            move |_| joined.join(),
         );
     }
 }
@@ -397,8 +420,8 @@ fn reloading(client: Client) {
             std::process::id()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let sender: Arc<Mutex<Option<std::thread::JoinHandle<()>>>> = Arc::default();
-        let join = sender.clone();
+        let reloader = InBackground::default();
+        let joined = reloader.clone();
         let fault_dir = dir.clone();
         let Skipped(skipped) = scenario(
             "DEBUG RELOAD, loading for 2-3 s",
@@ -406,43 +429,31 @@ fn reloading(client: Client) {
             face,
             move |server| {
                 let mut con = server.connection();
-                for (name, value) in [
-                    ("dir", fault_dir.to_str().expect("a UTF-8 temporary path")),
-                    // Answer other clients every 1 KiB read, not every 2 MiB.
-                    ("loading-process-events-interval-bytes", "1024"),
-                    ("key-load-delay", "100"),
-                ] {
-                    let _: () = redis::cmd("CONFIG")
-                        .arg("SET")
-                        .arg(name)
-                        .arg(value)
-                        .query(&mut con)
-                        .unwrap();
-                }
+                common::config_set(
+                    &mut con,
+                    &[
+                        ("dir", fault_dir.to_str().expect("a UTF-8 temporary path")),
+                        // Answer other clients every 1 KiB read, not every 2 MiB.
+                        ("loading-process-events-interval-bytes", "1024"),
+                        ("key-load-delay", "100"),
+                    ],
+                );
                 let _: () = redis::cmd("DEBUG")
                     .arg("POPULATE")
                     .arg(12_000)
                     .arg("filler")
                     .query(&mut con)
                     .unwrap();
-                *sender.lock().unwrap() = Some(std::thread::spawn(move || {
-                    con.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                reloader.send(con, |con| {
                     let _: () = redis::cmd("DEBUG")
                         .arg("RELOAD")
-                        .query(&mut con)
+                        .query(con)
                         .expect("DEBUG RELOAD ran (the server allows DEBUG from loopback)");
-                }));
+                });
             },
             move |server| {
-                if let Some(t) = join.lock().unwrap().take() {
-                    t.join().unwrap();
-                }
-                let _: () = redis::cmd("CONFIG")
-                    .arg("SET")
-                    .arg("key-load-delay")
-                    .arg(0)
-                    .query(&mut server.connection())
-                    .unwrap();
+                joined.join();
+                common::config_set(&mut server.connection(), &[("key-load-delay", "0")]);
             },
         );
         std::fs::remove_dir_all(&dir).unwrap();
@@ -459,29 +470,23 @@ fn reloading(client: Client) {
 /// the breaker opens, as for a server that does not answer at all.
 fn busy_with_a_slow_script(client: Client) {
     for face in [Face::Sync, Face::Async] {
-        let sender: Arc<Mutex<Option<std::thread::JoinHandle<()>>>> = Arc::default();
-        let join = sender.clone();
+        let looper = InBackground::default();
+        let joined = looper.clone();
         let Skipped(skipped) = scenario(
             "another client's script loops (BUSY)",
             client,
             face,
             move |server| {
                 let mut con = server.connection();
-                let _: () = redis::cmd("CONFIG")
-                    .arg("SET")
-                    .arg("busy-reply-threshold")
-                    .arg(100)
-                    .query(&mut con)
-                    .unwrap();
-                *sender.lock().unwrap() = Some(std::thread::spawn(move || {
-                    con.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                common::config_set(&mut con, &[("busy-reply-threshold", "100")]);
+                looper.send(con, |con| {
                     let killed: redis::RedisResult<()> = redis::cmd("EVAL")
                         .arg("local i = 0 while true do i = i + 1 end")
                         .arg(0)
-                        .query(&mut con);
+                        .query(con);
                     let killed = killed.expect_err("the loop ends only when killed");
                     assert!(killed.to_string().contains("killed"), "{killed}");
-                }));
+                });
             },
             move |server| {
                 // Retried: the kill may come before the loop has started.
@@ -495,9 +500,7 @@ fn busy_with_a_slow_script(client: Client) {
                     }
                 });
                 assert!(stopped, "SCRIPT KILL stopped the loop");
-                if let Some(t) = join.lock().unwrap().take() {
-                    t.join().unwrap();
-                }
+                joined.join();
             },
         );
         assert!(

@@ -81,6 +81,9 @@ fn same_on(
             }
         }
     }
+    // Longest first (the workers pop from the end), so the last replays
+    // to finish are short ones and no worker is left with a long tail.
+    jobs.sort_by_key(|job| job.keys.len());
     let expected = jobs.len();
     let queue = Mutex::new(jobs);
     let checked = Mutex::new(0usize);

@@ -329,8 +329,28 @@ fn scenario(
 /// Calls that skipped the store (its breaker open) during a fault.
 struct Skipped(u64);
 
+/// Runs `case` for the sync and the async face at once, each on a thread
+/// of its own (each case starts its own server). A scenario mostly waits
+/// out its windows, so the two faces side by side halve the suite's time;
+/// a panic on either face is the test's.
+fn on_both_faces(case: impl Fn(Face) + Sync) {
+    let outcomes = std::thread::scope(|scope| {
+        [Face::Sync, Face::Async]
+            .map(|face| {
+                let case = &case;
+                scope.spawn(move || case(face))
+            })
+            .map(|thread| thread.join())
+    });
+    for outcome in outcomes {
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
 fn killed_and_restarted(client: Client) {
-    for face in [Face::Sync, Face::Async] {
+    on_both_faces(|face| {
         scenario(
             "server killed, then restarted",
             client,
@@ -338,11 +358,11 @@ fn killed_and_restarted(client: Client) {
             OwnedServer::kill,
             OwnedServer::restart,
         );
-    }
+    });
 }
 
 fn paused(client: Client) {
-    for face in [Face::Sync, Face::Async] {
+    on_both_faces(|face| {
         scenario(
             "server paused (SIGSTOP)",
             client,
@@ -350,7 +370,7 @@ fn paused(client: Client) {
             OwnedServer::pause,
             OwnedServer::resume,
         );
-    }
+    });
 }
 
 /// A command a thread of the test sends during the fault, and waits for
@@ -385,7 +405,7 @@ impl InBackground {
 /// `DEBUG SLEEP` blocks the server for the whole fault window; a thread of
 /// the test sends it and waits for its reply.
 fn debug_sleep(client: Client) {
-    for face in [Face::Sync, Face::Async] {
+    on_both_faces(|face| {
         let sleeper = InBackground::default();
         let joined = sleeper.clone();
         scenario(
@@ -403,7 +423,7 @@ fn debug_sleep(client: Client) {
             },
             move |_| joined.join(),
         );
-    }
+    });
 }
 
 /// The server reloads its data (`DEBUG RELOAD`, as after a restart or a
@@ -414,7 +434,7 @@ fn debug_sleep(client: Client) {
 /// round trip), and the cached entries are hits again once it has loaded
 /// them.
 fn reloading(client: Client) {
-    for face in [Face::Sync, Face::Async] {
+    on_both_faces(|face| {
         let dir = std::env::temp_dir().join(format!(
             "rfc-reload-{}-{client:?}-{face:?}",
             std::process::id()
@@ -461,7 +481,7 @@ fn reloading(client: Client) {
             skipped > 0,
             "{client:?} {face:?}: no call skipped the store while it was loading"
         );
-    }
+    });
 }
 
 /// Another client's script loops (a bug in someone else's Lua): past
@@ -469,7 +489,7 @@ fn reloading(client: Client) {
 /// every other command with `BUSY` until `SCRIPT KILL`. Calls fail open and
 /// the breaker opens, as for a server that does not answer at all.
 fn busy_with_a_slow_script(client: Client) {
-    for face in [Face::Sync, Face::Async] {
+    on_both_faces(|face| {
         let looper = InBackground::default();
         let joined = looper.clone();
         let Skipped(skipped) = scenario(
@@ -507,13 +527,13 @@ fn busy_with_a_slow_script(client: Client) {
             skipped > 0,
             "{client:?} {face:?}: no call skipped the store while it answered BUSY"
         );
-    }
+    });
 }
 
 /// `CLIENT PAUSE … WRITE`, as a failover does: reads go on, scripts that
 /// may write wait.
 fn client_pause_write(client: Client) {
-    for face in [Face::Sync, Face::Async] {
+    on_both_faces(|face| {
         scenario(
             "CLIENT PAUSE 3000 WRITE",
             client,
@@ -533,7 +553,7 @@ fn client_pause_write(client: Client) {
                     .unwrap();
             },
         );
-    }
+    });
 }
 
 /// The server drops every client connection and flushes the script cache
@@ -543,7 +563,7 @@ fn client_pause_write(client: Client) {
 /// calls fail open fast (the breaker opens), no wrong value, and hits come
 /// back once it stops.
 fn kill_and_flush_storm(client: Client) {
-    for face in [Face::Sync, Face::Async] {
+    on_both_faces(|face| {
         let stop = Arc::new(AtomicBool::new(false));
         let storm: Arc<Mutex<Option<std::thread::JoinHandle<u64>>>> = Arc::default();
         let (stop_at_end, join) = (stop.clone(), storm.clone());
@@ -586,7 +606,7 @@ fn kill_and_flush_storm(client: Client) {
                 "{face:?}: no call skipped the store during the storm"
             );
         }
-    }
+    });
 }
 
 /// Redis evicts single keys under `maxmemory` with `allkeys-random`, so

@@ -329,24 +329,14 @@ fn scenario(
 /// Calls that skipped the store (its breaker open) during a fault.
 struct Skipped(u64);
 
-/// Runs `case` for the sync and the async face at once, each on a thread
-/// of its own (each case starts its own server). A scenario mostly waits
-/// out its windows, so the two faces side by side halve the suite's time;
-/// a panic on either face is the test's.
+/// Runs `case` for the sync and the async face at once, each on its own
+/// server: a scenario mostly waits out its windows, so the two faces side
+/// by side halve the suite's time.
 fn on_both_faces(case: impl Fn(Face) + Sync) {
-    let outcomes = std::thread::scope(|scope| {
-        [Face::Sync, Face::Async]
-            .map(|face| {
-                let case = &case;
-                scope.spawn(move || case(face))
-            })
-            .map(|thread| thread.join())
-    });
-    for outcome in outcomes {
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic);
-        }
-    }
+    common::side_by_side(vec![
+        Box::new(|| case(Face::Sync)),
+        Box::new(|| case(Face::Async)),
+    ]);
 }
 
 fn killed_and_restarted(client: Client) {

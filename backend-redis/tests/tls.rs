@@ -191,7 +191,7 @@ fn over_tls() {
     // The four runs (each client, sync and async) mostly sleep out their
     // TTL checks, so they run side by side, each in a database of its own.
     let db = |n: u8| format!("{url}{n}");
-    let runs: [Box<dyn FnOnce() + Send>; 4] = [
+    common::side_by_side(vec![
         Box::new(|| conformance::run_all(&RealTime(RedisStore::open(db(0).as_str()).unwrap()))),
         Box::new(|| {
             let harness = RealTime(RedisStore::open(db(1).as_str()).unwrap());
@@ -202,20 +202,7 @@ fn over_tls() {
             let harness = RealTime(FredStore::open(&db(3)).unwrap());
             common::runtime().block_on(conformance::run_all_async(&harness));
         }),
-    ];
-    std::thread::scope(|scope| {
-        let threads = runs.map(|run| {
-            std::thread::Builder::new()
-                .stack_size(32 << 20)
-                .spawn_scoped(scope, run)
-                .unwrap()
-        });
-        for thread in threads {
-            if let Err(panic) = thread.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    });
+    ]);
 
     // A cache on it hits, as a user sees it.
     let cache = FuncCache::builder("tls-trusted")

@@ -46,6 +46,31 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Runs each of `runs` on a thread of its own, all at once, and waits for
+/// them all; a panic in any is re-raised here, so it fails the test. For
+/// cases that mostly wait (sleeps, timeouts, fault windows): side by side
+/// they take the time of the longest. Each thread has 32 MiB of stack, as
+/// TLS handshakes nest deep in debug builds.
+pub fn side_by_side<'a>(runs: Vec<Box<dyn FnOnce() + Send + 'a>>) {
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let threads: Vec<_> = runs
+            .into_iter()
+            .map(|run| {
+                std::thread::Builder::new()
+                    .stack_size(32 << 20)
+                    .spawn_scoped(scope, run)
+                    .unwrap()
+            })
+            .collect();
+        threads.into_iter().map(|thread| thread.join()).collect()
+    });
+    for outcome in outcomes {
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
 /// `CONFIG SET` of each (name, value) on one connection.
 pub fn config_set(con: &mut redis::Connection, settings: &[(&str, &str)]) {
     for (name, value) in settings {

@@ -5,7 +5,8 @@
 //! connections as before. A store must not keep waiting on the dead
 //! connections: calls fail open at the deadline, and caching resumes on a
 //! new connection. On both clients, sync, tokio and another executor, on
-//! one server and on a cluster.
+//! one server and on a cluster. A test's cases run side by side (they
+//! mostly wait out links and deadlines) and meet each fault together.
 
 mod common;
 
@@ -238,16 +239,39 @@ fn lru_cache(name: &str, client: &str, urls: &[String]) -> FuncCache<AnyStore> {
     builder.store(store(client, urls)).build().unwrap()
 }
 
-/// For each face, a store on `urls` (the proxies' URLs) whose connections
-/// `cut` silences: every call still returns the function's result, few
-/// reach a dead connection (the breaker opens), and a hit comes on a new
-/// connection within [`RESUME_WITHIN`].
-fn caching_resumes_after_the_cut(client: &str, urls: &[String], cut: impl Fn()) {
+/// Runs `run` for each of `cases`, all side by side (the cases mostly
+/// wait out links and timeouts), with the [`common::Phases`] that lets
+/// them start a fault together; a panic in any fails the test.
+fn side_by_side<C: Copy + Send>(
+    cases: impl IntoIterator<Item = C>,
+    run: impl Fn(C, &common::Phases) + Sync,
+) {
+    let cases: Vec<C> = cases.into_iter().collect();
+    let phases = common::Phases::new(cases.len());
+    let (run, phases) = (&run, &phases);
+    common::side_by_side(
+        cases
+            .into_iter()
+            .map(|case| {
+                Box::new(move || {
+                    let _member = phases.member();
+                    run(case, phases);
+                }) as Box<dyn FnOnce() + Send + '_>
+            })
+            .collect(),
+    );
+}
+
+/// For each face, side by side, a store on `urls` (the proxies' URLs)
+/// whose connections `cut` silences (all the faces' at once): every call
+/// still returns the function's result, few reach a dead connection (the
+/// breaker opens), and a hit comes on a new connection within
+/// [`RESUME_WITHIN`].
+fn caching_resumes_after_the_cut(client: &str, urls: &[String], cut: impl Fn() + Sync) {
     let runtime = common::runtime();
     let cluster = urls.len() > 1;
-    for face in Face::ALL {
+    side_by_side(Face::ALL, |face, phases| {
         let case = format!("{client} {face:?}{}", if cluster { " cluster" } else { "" });
-        // A new store each time: the last one's connections are dead.
         let cache = lru_cache(&format!("blackholed-{client}-{face:?}"), client, urls);
         let call = |k: u32| face.call_plus_one(&cache, &runtime, &F, k);
         for k in 0..20 {
@@ -255,7 +279,10 @@ fn caching_resumes_after_the_cut(client: &str, urls: &[String], cut: impl Fn()) 
         }
         assert_eq!(cache.stats().hits, 10, "{case}: hits through the proxy");
 
-        cut();
+        if phases.wait() {
+            cut();
+        }
+        phases.wait();
         let cut_at = Instant::now();
         let before = cache.stats();
         while cache.stats().hits == before.hits && cut_at.elapsed() < RESUME_WITHIN {
@@ -275,7 +302,7 @@ fn caching_resumes_after_the_cut(client: &str, urls: &[String], cut: impl Fn()) 
             failed <= 8,
             "{case}: {failed} calls waited on a dead connection: {after:?}"
         );
-    }
+    });
     runtime.shutdown_background();
 }
 
@@ -403,8 +430,10 @@ fn a_silent_connection_on_a_slow_link_is_replaced() {
     let proxy = Proxy::start(server.port());
     proxy.delay(SLOW_LINK_DELAY);
     let runtime = common::runtime();
-    let mut no_hit = Vec::new();
-    for (client, face) in slow_link_cases() {
+    let no_hit = Mutex::new(Vec::new());
+    // Every case side by side; the cut silences all their connections at
+    // once, after each has had its first hit (or waited for it in vain).
+    side_by_side(slow_link_cases(), |(client, face), phases| {
         let case = format!("{client} {face:?}");
         let cache = lru_cache(
             &format!("slow-cut-{client}-{face:?}"),
@@ -413,24 +442,33 @@ fn a_silent_connection_on_a_slow_link_is_replaced() {
         );
         let call = || paced_call(face, &cache, &runtime, &case);
         let hit_within = |limit| hit_within(&cache, call, limit);
-        let Some(first) = hit_within(SLOW_LINK_FIRST_HIT) else {
-            no_hit.push(format!("{case}: no first hit: {:?}", cache.stats()));
-            continue;
-        };
-        proxy.blackhole_open_connections();
+        let first = hit_within(SLOW_LINK_FIRST_HIT);
+        if first.is_none() {
+            let stats = cache.stats();
+            no_hit
+                .lock()
+                .unwrap()
+                .push(format!("{case}: no first hit: {stats:?}"));
+        }
+        if phases.wait() {
+            proxy.blackhole_open_connections();
+        }
+        phases.wait();
+        let Some(first) = first else { return };
         match hit_within(SLOW_LINK_FIRST_HIT) {
             Some(after) => {
                 eprintln!(
                     "{case} on a slow link: first hit after {first:?}, after the cut {after:?}"
                 )
             }
-            None => no_hit.push(format!(
+            None => no_hit.lock().unwrap().push(format!(
                 "{case}: no hit within {SLOW_LINK_FIRST_HIT:?} of the cut: {:?}",
                 cache.stats()
             )),
         }
-    }
+    });
     runtime.shutdown_background();
+    let no_hit = no_hit.into_inner().unwrap();
     assert!(no_hit.is_empty(), "{no_hit:#?}");
 }
 
@@ -472,16 +510,16 @@ fn hit_within(cache: &FuncCache<AnyStore>, call: impl Fn(), limit: Duration) -> 
     (cache.stats().hits > hits).then(|| started.elapsed())
 }
 
-/// For each client and face, a store on `urls` (one server, or the nodes of
-/// a cluster) called with one key: a first hit within
+/// For each client and face, side by side, a store on `urls` (one server,
+/// or the nodes of a cluster) called with one key: a first hit within
 /// [`SLOW_LINK_FIRST_HIT`], and then at least half of the calls in the next
 /// 2 s hit.
 fn keeps_caching_on_a_slow_link(urls: &[String]) {
     let runtime = common::runtime();
     let cluster = urls.len() > 1;
     // Every case runs, and the ones with too few hits are told together.
-    let mut few_hits = Vec::new();
-    for (client, face) in slow_link_cases() {
+    let few_hits = Mutex::new(Vec::new());
+    side_by_side(slow_link_cases(), |(client, face), _| {
         let case = format!("{client} {face:?}{}", if cluster { " cluster" } else { "" });
         let cache = lru_cache(&format!("slow-{client}-{face:?}"), client, urls);
         let call = || paced_call(face, &cache, &runtime, &case);
@@ -499,13 +537,14 @@ fn keeps_caching_on_a_slow_link(urls: &[String]) {
             "{case} on a slow link: first hit after {first_hit:?}, then {hits} hits in {calls} calls"
         );
         if before.hits == 0 || hits * 2 < calls {
-            few_hits.push(format!(
+            few_hits.lock().unwrap().push(format!(
                 "{case}: first hit after {first_hit:?}, then {hits} hits in {calls} calls: {:?}",
                 cache.stats()
             ));
         }
-    }
+    });
     runtime.shutdown_background();
+    let few_hits = few_hits.into_inner().unwrap();
     assert!(few_hits.is_empty(), "{few_hits:#?}");
 }
 
@@ -565,15 +604,16 @@ fn a_reply_from_a_cluster_that_trickles_in_ends_at_the_deadline() {
     replies_trickle_in(&urls, || dribble(true), || dribble(false));
 }
 
-/// For each client and face, an LRU cache on `urls` (one server, or a
-/// cluster's nodes) filled with [`big`] results; between `trickle` and
-/// `whole`, every call ends within [`TRICKLE_CALL_LIMIT`] with the right
-/// result, and after `whole` a hit comes within [`RESUME_WITHIN`].
-fn replies_trickle_in(urls: &[String], trickle: impl Fn(), whole: impl Fn()) {
+/// For each client and face, side by side, an LRU cache on `urls` (one
+/// server, or a cluster's nodes) filled with [`big`] results; between
+/// `trickle` and `whole` (for all the cases at once), every call ends
+/// within [`TRICKLE_CALL_LIMIT`] with the right result, and after `whole` a
+/// hit comes within [`RESUME_WITHIN`].
+fn replies_trickle_in(urls: &[String], trickle: impl Fn() + Sync, whole: impl Fn() + Sync) {
     let runtime = common::runtime();
     let cluster = urls.len() > 1;
-    let mut slow = Vec::new();
-    for (client, face) in slow_link_cases() {
+    let slow = Mutex::new(Vec::new());
+    side_by_side(slow_link_cases(), |(client, face), phases| {
         let case = format!("{client} {face:?}{}", if cluster { " cluster" } else { "" });
         let cache = lru_cache(&format!("trickle-{client}-{face:?}"), client, urls);
         for k in 0..10 {
@@ -585,7 +625,10 @@ fn replies_trickle_in(urls: &[String], trickle: impl Fn(), whole: impl Fn()) {
         }
         assert_eq!(cache.stats().hits, 5, "{case}: hits through the proxy");
 
-        trickle();
+        if phases.wait() {
+            trickle();
+        }
+        phases.wait();
         let (dribbled_at, mut calls, mut slowest) = (Instant::now(), 0u32, Duration::ZERO);
         while dribbled_at.elapsed() < Duration::from_secs(4) {
             let started = Instant::now();
@@ -599,24 +642,28 @@ fn replies_trickle_in(urls: &[String], trickle: impl Fn(), whole: impl Fn()) {
         }
         eprintln!("{case}: {calls} calls while replies trickled, the slowest {slowest:?}");
         if slowest > TRICKLE_CALL_LIMIT {
-            slow.push(format!(
+            slow.lock().unwrap().push(format!(
                 "{case}: a call took {slowest:?}: {:?}",
                 cache.stats()
             ));
         }
 
-        whole();
+        if phases.wait() {
+            whole();
+        }
+        phases.wait();
         let call = || {
             assert_eq!(call_big(face, &cache, &runtime, 1), big(1), "{case}");
             std::thread::sleep(Duration::from_millis(20));
         };
         if hit_within(&cache, call, RESUME_WITHIN).is_none() {
-            slow.push(format!(
+            slow.lock().unwrap().push(format!(
                 "{case}: no hit after the link was whole: {:?}",
                 cache.stats()
             ));
         }
-    }
+    });
     runtime.shutdown_background();
+    let slow = slow.into_inner().unwrap();
     assert!(slow.is_empty(), "{slow:#?}");
 }

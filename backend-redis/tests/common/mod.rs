@@ -71,6 +71,104 @@ pub fn side_by_side<'a>(runs: Vec<Box<dyn FnOnce() + Send + 'a>>) {
     }
 }
 
+/// A barrier for cases run side by side ([`side_by_side`]) that must pass
+/// points of a scenario together (a fault that one of them starts for
+/// all). Unlike `std::sync::Barrier`, a wait ends in a panic instead of
+/// hanging when another case panicked (each case holds a [`PhaseMember`])
+/// or when the others have not come within [`PHASE_WAIT_LIMIT`]: a failing
+/// case fails the test, never stalls it.
+pub struct Phases {
+    cases: usize,
+    state: std::sync::Mutex<PhaseState>,
+    turned: std::sync::Condvar,
+}
+
+struct PhaseState {
+    arrived: usize,
+    phase: u64,
+    broken: bool,
+}
+
+/// The longest a case waits for the others at one point of [`Phases`].
+pub const PHASE_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Phases {
+    /// A barrier for `cases` cases.
+    pub fn new(cases: usize) -> Phases {
+        Phases {
+            cases,
+            state: std::sync::Mutex::new(PhaseState {
+                arrived: 0,
+                phase: 0,
+                broken: false,
+            }),
+            turned: std::sync::Condvar::new(),
+        }
+    }
+
+    /// A case's membership: dropped while its thread panics, it ends every
+    /// other case's wait.
+    pub fn member(&self) -> PhaseMember<'_> {
+        PhaseMember(self)
+    }
+
+    /// Waits until every case has come here; `true` for exactly one of
+    /// them (the last to come), which acts for all.
+    pub fn wait(&self) -> bool {
+        let mut state = self.lock();
+        assert!(
+            !state.broken,
+            "another case failed (its panic is told above)"
+        );
+        let phase = state.phase;
+        state.arrived += 1;
+        if state.arrived == self.cases {
+            state.arrived = 0;
+            state.phase += 1;
+            self.turned.notify_all();
+            return true;
+        }
+        let until = std::time::Instant::now() + PHASE_WAIT_LIMIT;
+        while state.phase == phase && !state.broken {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                state.broken = true;
+                self.turned.notify_all();
+                drop(state);
+                panic!("the other cases did not come within {PHASE_WAIT_LIMIT:?}");
+            }
+            state = self
+                .turned
+                .wait_timeout(state, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        assert!(
+            !state.broken,
+            "another case failed (its panic is told above)"
+        );
+        false
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PhaseState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A case's membership in [`Phases`] (see [`Phases::member`]).
+pub struct PhaseMember<'a>(&'a Phases);
+
+impl Drop for PhaseMember<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().broken = true;
+            self.0.turned.notify_all();
+        }
+    }
+}
+
 /// `CONFIG SET` of each (name, value) on one connection.
 pub fn config_set(con: &mut redis::Connection, settings: &[(&str, &str)]) {
     for (name, value) in settings {

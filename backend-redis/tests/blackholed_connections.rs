@@ -242,7 +242,7 @@ fn lru_cache(name: &str, client: &str, urls: &[String]) -> FuncCache<AnyStore> {
 /// Runs `run` for each of `cases`, all side by side (the cases mostly
 /// wait out links and timeouts), with the [`common::Phases`] that lets
 /// them start a fault together; a panic in any fails the test.
-fn side_by_side<C: Copy + Send>(
+fn side_by_side<C: Copy + Send + std::fmt::Debug>(
     cases: impl IntoIterator<Item = C>,
     run: impl Fn(C, &common::Phases) + Sync,
 ) {
@@ -253,10 +253,11 @@ fn side_by_side<C: Copy + Send>(
         cases
             .into_iter()
             .map(|case| {
-                Box::new(move || {
+                let run = Box::new(move || {
                     let _member = phases.member();
                     run(case, phases);
-                }) as Box<dyn FnOnce() + Send + '_>
+                }) as Box<dyn FnOnce() + Send + '_>;
+                (format!("{case:?}"), run)
             })
             .collect(),
     );

@@ -245,7 +245,6 @@ fn fred(cluster: &ClusterServers) -> Caches<FredStore> {
     )
 }
 
-#[test]
 fn moving_the_slot_of_a_pair_while_calls_run_redis_rs() {
     let cluster = ClusterServers::start();
     let caches = redis_rs(&cluster);
@@ -254,7 +253,6 @@ fn moving_the_slot_of_a_pair_while_calls_run_redis_rs() {
     move_the_slot(&cluster, caches, leased);
 }
 
-#[test]
 fn moving_the_slot_of_a_pair_while_calls_run_fred() {
     let cluster = ClusterServers::start();
     let caches = fred(&cluster);
@@ -443,14 +441,12 @@ fn move_the_slot<S: Store>(cluster: &ClusterServers, (open, strict): Caches<S>, 
     }
 }
 
-#[test]
 fn failing_a_master_over_to_its_replica_while_calls_run_redis_rs() {
     let cluster = ClusterServers::start();
     let caches = redis_rs(&cluster);
     fail_over(&cluster, caches);
 }
 
-#[test]
 fn failing_a_master_over_to_its_replica_while_calls_run_fred() {
     let cluster = ClusterServers::start();
     let caches = fred(&cluster);
@@ -505,7 +501,6 @@ fn fail_over<S: Store>(cluster: &ClusterServers, (open, strict): Caches<S>) {
     }
 }
 
-#[test]
 fn a_master_that_stops_answering_costs_only_its_own_pairs_redis_rs() {
     let cluster = ClusterServers::start_masters_only();
     let nodes = cluster.urls.iter().map(String::as_str);
@@ -513,14 +508,12 @@ fn a_master_that_stops_answering_costs_only_its_own_pairs_redis_rs() {
     one_master_stops_answering(&cluster, store, Silence::Paused);
 }
 
-#[test]
 fn a_master_that_stops_answering_costs_only_its_own_pairs_fred() {
     let cluster = ClusterServers::start_masters_only();
     let store = common::connected_fred(&cluster.fred_url());
     one_master_stops_answering(&cluster, store, Silence::Paused);
 }
 
-#[test]
 fn a_killed_master_costs_only_its_own_pairs_redis_rs() {
     let cluster = ClusterServers::start_masters_only();
     let nodes = cluster.urls.iter().map(String::as_str);
@@ -528,7 +521,6 @@ fn a_killed_master_costs_only_its_own_pairs_redis_rs() {
     one_master_stops_answering(&cluster, store, Silence::Killed);
 }
 
-#[test]
 fn a_killed_master_costs_only_its_own_pairs_fred() {
     let cluster = ClusterServers::start_masters_only();
     // fred's own cluster client connects the whole cluster again when one
@@ -773,7 +765,6 @@ fn one_master_stops_answering<S: Store + Clone>(
     }
 }
 
-#[test]
 fn a_killed_master_with_a_replica_fails_over_redis_rs() {
     let cluster = ClusterServers::start();
     let nodes = cluster.urls.iter().map(String::as_str);
@@ -781,14 +772,12 @@ fn a_killed_master_with_a_replica_fails_over_redis_rs() {
     master_fails_over(&cluster, store, Silence::Killed);
 }
 
-#[test]
 fn a_killed_master_with_a_replica_fails_over_fred() {
     let cluster = ClusterServers::start();
     let store = common::connected_fred(&cluster.fred_url());
     master_fails_over(&cluster, store, Silence::Killed);
 }
 
-#[test]
 fn a_hung_master_with_a_replica_fails_over_redis_rs() {
     let cluster = ClusterServers::start();
     let nodes = cluster.urls.iter().map(String::as_str);
@@ -796,7 +785,6 @@ fn a_hung_master_with_a_replica_fails_over_redis_rs() {
     master_fails_over(&cluster, store, Silence::Paused);
 }
 
-#[test]
 fn a_hung_master_with_a_replica_fails_over_fred() {
     let cluster = ClusterServers::start();
     let store = common::connected_fred(&cluster.fred_url());
@@ -806,7 +794,6 @@ fn a_hung_master_with_a_replica_fails_over_fred() {
 /// The store's only seed is the master that hangs: a new connection cannot
 /// start from it, so one that replaces the old must start from the nodes
 /// the old one knows.
-#[test]
 fn a_hung_master_that_was_the_only_seed_fails_over_redis_rs() {
     let cluster = ClusterServers::start();
     let seed = failover_master_url(&cluster);
@@ -814,7 +801,6 @@ fn a_hung_master_that_was_the_only_seed_fails_over_redis_rs() {
     master_fails_over(&cluster, store, Silence::Paused);
 }
 
-#[test]
 fn a_hung_master_that_was_the_only_seed_fails_over_fred() {
     let cluster = ClusterServers::start();
     let seed = failover_master_url(&cluster);
@@ -974,4 +960,72 @@ fn master_fails_over<S: Store + Clone>(cluster: &ClusterServers, store: S, silen
             assert!(whole.0 > 0, "cache {i}: the calls went on");
         }
     }
+}
+
+// Each scenario runs on both clients side by side, each on a cluster of its
+// own: the scenarios mostly wait out fault windows and the cluster's node
+// timeout, so two at a time left most of the machine idle.
+
+/// Runs a scenario on redis-rs and on fred at once.
+fn on_both_clients(redis_rs: fn(), fred: fn()) {
+    common::side_by_side(vec![
+        ("redis-rs".into(), Box::new(redis_rs)),
+        ("fred".into(), Box::new(fred)),
+    ]);
+}
+
+#[test]
+fn moving_the_slot_of_a_pair_while_calls_run() {
+    on_both_clients(
+        moving_the_slot_of_a_pair_while_calls_run_redis_rs,
+        moving_the_slot_of_a_pair_while_calls_run_fred,
+    );
+}
+
+#[test]
+fn failing_a_master_over_to_its_replica_while_calls_run() {
+    on_both_clients(
+        failing_a_master_over_to_its_replica_while_calls_run_redis_rs,
+        failing_a_master_over_to_its_replica_while_calls_run_fred,
+    );
+}
+
+#[test]
+fn a_master_that_stops_answering_costs_only_its_own_pairs() {
+    on_both_clients(
+        a_master_that_stops_answering_costs_only_its_own_pairs_redis_rs,
+        a_master_that_stops_answering_costs_only_its_own_pairs_fred,
+    );
+}
+
+#[test]
+fn a_killed_master_costs_only_its_own_pairs() {
+    on_both_clients(
+        a_killed_master_costs_only_its_own_pairs_redis_rs,
+        a_killed_master_costs_only_its_own_pairs_fred,
+    );
+}
+
+#[test]
+fn a_killed_master_with_a_replica_fails_over() {
+    on_both_clients(
+        a_killed_master_with_a_replica_fails_over_redis_rs,
+        a_killed_master_with_a_replica_fails_over_fred,
+    );
+}
+
+#[test]
+fn a_hung_master_with_a_replica_fails_over() {
+    on_both_clients(
+        a_hung_master_with_a_replica_fails_over_redis_rs,
+        a_hung_master_with_a_replica_fails_over_fred,
+    );
+}
+
+#[test]
+fn a_hung_master_that_was_the_only_seed_fails_over() {
+    on_both_clients(
+        a_hung_master_that_was_the_only_seed_fails_over_redis_rs,
+        a_hung_master_that_was_the_only_seed_fails_over_fred,
+    );
 }

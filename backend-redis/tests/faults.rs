@@ -334,8 +334,8 @@ struct Skipped(u64);
 /// by side halve the suite's time.
 fn on_both_faces(case: impl Fn(Face) + Sync) {
     common::side_by_side(vec![
-        Box::new(|| case(Face::Sync)),
-        Box::new(|| case(Face::Async)),
+        ("sync".into(), Box::new(|| case(Face::Sync))),
+        ("async".into(), Box::new(|| case(Face::Async))),
     ]);
 }
 

@@ -192,16 +192,28 @@ fn over_tls() {
     // TTL checks, so they run side by side, each in a database of its own.
     let db = |n: u8| format!("{url}{n}");
     common::side_by_side(vec![
-        Box::new(|| conformance::run_all(&RealTime(RedisStore::open(db(0).as_str()).unwrap()))),
-        Box::new(|| {
-            let harness = RealTime(RedisStore::open(db(1).as_str()).unwrap());
-            common::runtime().block_on(conformance::run_all_async(&harness));
-        }),
-        Box::new(|| conformance::run_all(&RealTime(FredStore::open(&db(2)).unwrap()))),
-        Box::new(|| {
-            let harness = RealTime(FredStore::open(&db(3)).unwrap());
-            common::runtime().block_on(conformance::run_all_async(&harness));
-        }),
+        (
+            "redis-rs sync".into(),
+            Box::new(|| conformance::run_all(&RealTime(RedisStore::open(db(0).as_str()).unwrap()))),
+        ),
+        (
+            "redis-rs async".into(),
+            Box::new(|| {
+                let harness = RealTime(RedisStore::open(db(1).as_str()).unwrap());
+                common::runtime().block_on(conformance::run_all_async(&harness));
+            }),
+        ),
+        (
+            "fred sync".into(),
+            Box::new(|| conformance::run_all(&RealTime(FredStore::open(&db(2)).unwrap()))),
+        ),
+        (
+            "fred async".into(),
+            Box::new(|| {
+                let harness = RealTime(FredStore::open(&db(3)).unwrap());
+                common::runtime().block_on(conformance::run_all_async(&harness));
+            }),
+        ),
     ]);
 
     // A cache on it hits, as a user sees it.

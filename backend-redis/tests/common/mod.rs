@@ -46,17 +46,19 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Runs each of `runs` on a thread of its own, all at once, and waits for
-/// them all; a panic in any is re-raised here, so it fails the test. For
+/// Runs each of `runs` on a thread of its own named as the run is (so a
+/// panic says which case failed), all at once, and waits for them all; a
+/// panic in any is re-raised here, so it fails the test. For
 /// cases that mostly wait (sleeps, timeouts, fault windows): side by side
 /// they take the time of the longest. Each thread has 32 MiB of stack, as
 /// TLS handshakes nest deep in debug builds.
-pub fn side_by_side<'a>(runs: Vec<Box<dyn FnOnce() + Send + 'a>>) {
+pub fn side_by_side<'a>(runs: Vec<(String, Box<dyn FnOnce() + Send + 'a>)>) {
     let outcomes: Vec<_> = std::thread::scope(|scope| {
         let threads: Vec<_> = runs
             .into_iter()
-            .map(|run| {
+            .map(|(name, run)| {
                 std::thread::Builder::new()
+                    .name(name)
                     .stack_size(32 << 20)
                     .spawn_scoped(scope, run)
                     .unwrap()

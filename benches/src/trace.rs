@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use flate2::read::MultiGzDecoder;
 
 /// Reads a trace; gzip is recognised by its magic bytes, not by the name.
-/// Blank lines are skipped; a line that is not an integer is an error that
-/// names the file and line.
+/// Blank lines and the LIRS traces' `*` checkpoint markers (in the traces
+/// as their authors publish them) are skipped; a line that is not an
+/// integer is an error that names the file and line.
 ///
 /// ```no_run
 /// let keys = redis_func_cache_benches::trace::load("trace.gz".as_ref(), None).unwrap();
@@ -25,6 +26,12 @@ pub fn load(path: &Path, limit: Option<usize>) -> Result<Vec<i64>, String> {
     } else {
         Box::new(BufReader::new(file))
     };
+    keys_of(reader, path, limit)
+}
+
+/// The keys of a trace's text, read from `reader` (`path` names it in
+/// errors); see [`load`].
+fn keys_of(reader: impl BufRead, path: &Path, limit: Option<usize>) -> Result<Vec<i64>, String> {
     let mut keys = Vec::new();
     for (lineno, line) in reader.lines().enumerate() {
         if limit.is_some_and(|l| keys.len() >= l) {
@@ -32,7 +39,7 @@ pub fn load(path: &Path, limit: Option<usize>) -> Result<Vec<i64>, String> {
         }
         let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
         let text = line.trim();
-        if text.is_empty() {
+        if text.is_empty() || text == "*" {
             continue;
         }
         let key = text.parse::<i64>().map_err(|e| {
@@ -83,4 +90,48 @@ pub fn default_dir() -> PathBuf {
         return shared;
     }
     PathBuf::from("traces")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(text: &str, limit: Option<usize>) -> Result<Vec<i64>, String> {
+        keys_of(text.as_bytes(), Path::new("t.trace"), limit)
+    }
+
+    #[test]
+    fn blank_lines_checkpoint_markers_and_line_endings_are_not_keys() {
+        let text = "1\r\n\n  -2 \n*\n2147483647\r\n*\n-2147483648";
+        assert_eq!(
+            keys(text, None).unwrap(),
+            [1, -2, 2_147_483_647, -2_147_483_648]
+        );
+        assert_eq!(keys(text, Some(2)).unwrap(), [1, -2]);
+    }
+
+    #[test]
+    fn a_line_that_is_not_a_key_is_an_error_naming_its_line() {
+        let error = keys("1\n*\n3x\n4", None).unwrap_err();
+        assert!(error.starts_with("t.trace:3: \"3x\""), "{error}");
+        assert!(keys("1\n**\n", None).is_err());
+    }
+
+    #[test]
+    fn gzip_and_plain_files_give_the_same_keys() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("rfc-trace-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = "5\n*\n6\n5\n";
+        let plain = dir.join("plain.trace");
+        std::fs::write(&plain, text).unwrap();
+        let gz = dir.join("packed.trace.gz");
+        let mut encoder =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.finish().unwrap();
+        assert_eq!(load(&plain, None).unwrap(), [5, 6, 5]);
+        assert_eq!(load(&gz, None).unwrap(), [5, 6, 5]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -16,7 +16,7 @@ use redis_func_cache_benches::{replay, trace};
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// The trace: one integer key per line, plain or gzip'd.
+    /// The trace: one integer key per line, plain or gzip'd (blank lines and LIRS `*` markers skipped).
     #[arg(long)]
     trace: PathBuf,
     /// lru, mru, fifo, lfu, rr, tlru, s3fifo or sieve.

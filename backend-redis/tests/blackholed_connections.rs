@@ -280,10 +280,7 @@ fn caching_resumes_after_the_cut(client: &str, urls: &[String], cut: impl Fn() +
         }
         assert_eq!(cache.stats().hits, 10, "{case}: hits through the proxy");
 
-        if phases.wait() {
-            cut();
-        }
-        phases.wait();
+        phases.together(&cut);
         let cut_at = Instant::now();
         let before = cache.stats();
         while cache.stats().hits == before.hits && cut_at.elapsed() < RESUME_WITHIN {
@@ -451,10 +448,7 @@ fn a_silent_connection_on_a_slow_link_is_replaced() {
                 .unwrap()
                 .push(format!("{case}: no first hit: {stats:?}"));
         }
-        if phases.wait() {
-            proxy.blackhole_open_connections();
-        }
-        phases.wait();
+        phases.together(|| proxy.blackhole_open_connections());
         let Some(first) = first else { return };
         match hit_within(SLOW_LINK_FIRST_HIT) {
             Some(after) => {
@@ -626,10 +620,7 @@ fn replies_trickle_in(urls: &[String], trickle: impl Fn() + Sync, whole: impl Fn
         }
         assert_eq!(cache.stats().hits, 5, "{case}: hits through the proxy");
 
-        if phases.wait() {
-            trickle();
-        }
-        phases.wait();
+        phases.together(&trickle);
         let (dribbled_at, mut calls, mut slowest) = (Instant::now(), 0u32, Duration::ZERO);
         while dribbled_at.elapsed() < Duration::from_secs(4) {
             let started = Instant::now();
@@ -649,10 +640,7 @@ fn replies_trickle_in(urls: &[String], trickle: impl Fn() + Sync, whole: impl Fn
             ));
         }
 
-        if phases.wait() {
-            whole();
-        }
-        phases.wait();
+        phases.together(&whole);
         let call = || {
             assert_eq!(call_big(face, &cache, &runtime, 1), big(1), "{case}");
             std::thread::sleep(Duration::from_millis(20));

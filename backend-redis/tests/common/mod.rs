@@ -114,9 +114,19 @@ impl Phases {
         PhaseMember(self)
     }
 
+    /// Waits until every case has come here, lets one of them do `act`
+    /// (a fault that concerns all), and returns once it is done, so every
+    /// case goes on from the same point.
+    pub fn together(&self, act: impl FnOnce()) {
+        if self.wait() {
+            act();
+        }
+        self.wait();
+    }
+
     /// Waits until every case has come here; `true` for exactly one of
     /// them (the last to come), which acts for all.
-    pub fn wait(&self) -> bool {
+    fn wait(&self) -> bool {
         let mut state = self.lock();
         assert!(
             !state.broken,

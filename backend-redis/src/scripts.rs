@@ -102,13 +102,13 @@ fn get_text(
     leased: bool,
     pair_ttl_ms: u64,
 ) -> String {
-    let words = format!("'{kind}', '{rule}', {slide}, {per_entry}");
+    let mut words = vec![kind, rule];
+    words.extend(slide.then_some("slide"));
+    words.extend(per_entry.then_some("per_entry"));
     // SPEC §6: restarted once it has run down by 1/16 of itself.
     let renew_at = pair_ttl_ms - pair_ttl_ms / 16;
     let ttl = format!("'{pair_ttl_ms}', {renew_at}");
-    let get = GET_TEMPLATE
-        .replace("POLICY_WORDS", &words)
-        .replace("PAIR_TTL", &ttl);
+    let get = parts_for(GET_TEMPLATE, &words).replace("PAIR_TTL", &ttl);
     if leased {
         format!(
             "{LEASE_PART}{}",
@@ -118,6 +118,28 @@ fn get_text(
     } else {
         get
     }
+}
+
+/// The lines of `template` that a script of `words` runs: a line `--@ a b`
+/// starts a part that only a script with the word `a` or `b` keeps, up to
+/// the next such line, and `--@ end` ends it. What a word decides is so
+/// settled when the text is made, not tested on every call (each test, and
+/// even code that never runs, costs the server time on every hit).
+fn parts_for(template: &str, words: &[&str]) -> String {
+    let mut text = String::with_capacity(template.len());
+    let mut kept = true;
+    for line in template.lines() {
+        match line.strip_prefix("--@ ") {
+            Some("end") => kept = true,
+            Some(part) => kept = part.split_whitespace().any(|w| words.contains(&w)),
+            None if kept => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            None => {}
+        }
+    }
+    text
 }
 
 /// The text of the get script the Redis stores send for a cache of these
@@ -825,28 +847,81 @@ mod tests {
         );
     }
 
-    /// Every get script made from the template has its words written in,
-    /// and the leased ones answer every miss with the lease part.
+    /// The index kinds and hit rules that valid policies give the get
+    /// script (`PolicyRules::validate`: a set keeps no scores, S3-FIFO and
+    /// SIEVE bring their own rules).
+    const GET_WORDS: [(&str, &str); 8] = [
+        ("z", "keep"),
+        ("z", "max1"),
+        ("z", "one"),
+        ("z", "incr"),
+        ("z", "clock"),
+        ("s", "keep"),
+        ("q", "freq"),
+        ("q", "visit"),
+    ];
+
+    /// Every get script made from the template keeps only its policy's
+    /// parts, has its TTL written in where it slides, and the leased ones
+    /// answer every miss with the lease part. (Each compiles: the Redis
+    /// tests load all of them.)
     #[test]
     fn every_get_script_is_whole() {
-        for kind in GET_KINDS {
-            for rule in GET_RULES {
-                for flags in 0..8u8 {
-                    let (slide, per_entry, leased) =
-                        (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0);
-                    let text = get_text(kind, rule, slide, per_entry, leased, 3_600_000);
-                    assert!(!text.contains("POLICY_WORDS"), "{kind} {rule}");
-                    assert!(!text.contains("PAIR_TTL"), "{kind} {rule}");
-                    assert!(text.contains(&format!("= '{kind}', '{rule}', {slide}, {per_entry}")));
-                    assert!(text.contains("= '3600000', 3375000\n"));
-                    if leased {
-                        let get = &text[LEASE_PART.len()..];
-                        assert!(!get.contains("return false"), "{kind} {rule}: a bare miss");
-                        assert!(get.matches("return lease_miss()").count() >= 8);
-                    }
+        for (kind, rule) in GET_WORDS {
+            for flags in 0..8u8 {
+                let (slide, per_entry, leased) = (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0);
+                let text = get_text(kind, rule, slide, per_entry, leased, 3_600_000);
+                let case = format!("{kind} {rule} {flags}");
+                // (The lease part in front has its own PTTL and PEXPIRE.)
+                let text = &text[if leased { LEASE_PART.len() } else { 0 }..];
+                assert!(
+                    !text.lines().any(|l| l.trim_start().starts_with("--@")),
+                    "{case}"
+                );
+                assert!(!text.contains("PAIR_TTL"), "{case}");
+                assert_eq!(text.contains("= '3600000', 3375000\n"), slide, "{case}");
+                assert_eq!(text.contains("'PEXPIRE'"), slide, "{case}");
+                let reads_ttl = slide || rule == "keep" || kind == "q";
+                assert_eq!(text.contains("'PTTL', index"), reads_ttl, "{case}");
+                // Each hit rule's own call, and no other rule's.
+                for (other, call) in [
+                    ("max1", "'HINCRBY'"),
+                    ("incr", "'INCR'"),
+                    ("clock", "string.format('%d', now)"),
+                    ("one", "local new = 1"),
+                    ("freq", "if flag < 3 then"),
+                    ("visit", "if flag < 1 then"),
+                ] {
+                    assert_eq!(text.contains(call), rule == other, "{case}: {call}");
+                }
+                assert_eq!(text.contains("'SREM'"), kind == "s", "{case}");
+                assert_eq!(
+                    text.contains("Written without a deadline"),
+                    per_entry,
+                    "{case}"
+                );
+                if leased {
+                    assert!(!text.contains("return false"), "{case}: a bare miss");
+                    let unleased = get_text(kind, rule, slide, per_entry, false, 3_600_000);
+                    assert_eq!(
+                        text.matches("return lease_miss()").count(),
+                        unleased.matches("return false").count(),
+                        "{case}"
+                    );
+                    assert!(text.contains("return {lease_miss()} -- expired"), "{case}");
                 }
             }
         }
+    }
+
+    /// A part runs up to the next part's line; `--@ end` ends it, and a
+    /// script keeps a part if it has any of its words.
+    #[test]
+    fn parts_of_a_template() {
+        let template = "a\n--@ x y\nb\n--@ z\nc\n--@ end\nd\n";
+        assert_eq!(parts_for(template, &["x"]), "a\nb\nd\n");
+        assert_eq!(parts_for(template, &["y", "z"]), "a\nb\nc\nd\n");
+        assert_eq!(parts_for(template, &["w"]), "a\nd\n");
     }
 
     /// A cache's pair TTL is written into its get script: caches with

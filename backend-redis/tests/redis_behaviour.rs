@@ -253,6 +253,58 @@ fn scripts_only_when_functions_are_off() {
     assert!(libraries.is_empty(), "{libraries:?}");
 }
 
+/// Each get script is made for its policy from parts of one template
+/// (scripts.rs): every one a valid policy can ask for, with and without the
+/// TTL slide, per-entry TTLs and leases, compiles on the server, as a
+/// script and as the function the store loads.
+#[test]
+fn every_get_script_compiles() {
+    use redis_func_cache_core::policy::ScoreRule;
+    use redis_func_cache_core::store::Expiry;
+    use redis_func_cache_policies::{S3FifoPolicy, SievePolicy};
+    let server = common::Server::start();
+    let con = &mut server.connection();
+    let mut rules = vec![RrPolicy.rules(), S3FifoPolicy.rules(), SievePolicy.rules()];
+    for on_hit in [
+        ScoreRule::Keep,
+        ScoreRule::MaxPlusOne,
+        ScoreRule::One,
+        ScoreRule::Increment,
+        ScoreRule::ClockMicros,
+    ] {
+        rules.push(redis_func_cache_core::PolicyRules {
+            on_hit,
+            ..LruPolicy.rules()
+        });
+    }
+    let mut texts = std::collections::HashSet::new();
+    for rules in &rules {
+        rules.validate().unwrap();
+        for flags in 0..8u8 {
+            let expiry = Expiry {
+                pair_ttl: Duration::from_secs(60),
+                slide: flags & 1 != 0,
+                entry_ttl: (flags & 2 != 0).then_some(Duration::from_secs(5)),
+            };
+            let text =
+                redis_func_cache_redis::get_script_text(rules, &expiry, flags & 4 != 0).unwrap();
+            let loaded: redis::RedisResult<String> =
+                redis::cmd("SCRIPT").arg("LOAD").arg(text).query(con);
+            assert!(loaded.is_ok(), "{rules:?} {expiry:?}: {loaded:?}\n{text}");
+            let name = format!("get{}", texts.len());
+            let library = format!(
+                "#!lua name={name}\nredis.register_function('{name}', function(KEYS, ARGV)\n{text}\nend)\n"
+            );
+            let loaded: redis::RedisResult<String> =
+                redis::cmd("FUNCTION").arg("LOAD").arg(library).query(con);
+            assert!(loaded.is_ok(), "{rules:?} {expiry:?}: {loaded:?}");
+            texts.insert(text);
+        }
+    }
+    // One text per policy path and set of words (S3-FIFO and SIEVE differ).
+    assert_eq!(texts.len(), rules.len() * 8);
+}
+
 /// After `FUNCTION FLUSH` and `SCRIPT FLUSH`, the refused `FCALL` loads the
 /// function again and the call goes as `EVALSHA`, then `EVAL` on
 /// `NOSCRIPT`; the next hit is one `FCALL` again. Sync and async.

@@ -3,9 +3,9 @@
 # unlike time on a shared machine): runs redis-server under callgrind, fills
 # a pair of 1,000 entries, sends N hits of one script and subtracts a run
 # that sends none. Prints instructions per call of each get script (the
-# store's template with the policy's words and TTL written in, as scripts.rs
-# does), sent as the store sends it (FCALL of the script as a function)
-# and as a script (EVALSHA, the fallback), and of the bare HGET + ZADD XX
+# text the store sends for the policy with the default TTL), sent as the
+# store sends it (FCALL of the script as a function) and as a script
+# (EVALSHA, the fallback), and of the bare HGET + ZADD XX
 # script (EVALSHA) that `compare` measures against, and of LRU's floor (the
 # four calls SPEC asks of an LRU hit, bare).
 #
@@ -19,7 +19,6 @@
 set -euo pipefail
 N=${1:-2000}
 here=$(cd "$(dirname "$0")" && pwd)
-template="$here/../../backend-redis/src/lua/get.lua"
 port=$((20000 + RANDOM % 20000))
 out=$(mktemp -d)
 trap 'redis-cli -p $port SHUTDOWN NOSAVE >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
@@ -83,12 +82,13 @@ local top = redis.call('HINCRBY', KEYS[2], '', '1')
 redis.call('ZADD', KEYS[1], 'XX', 'CH', top, ARGV[1])
 redis.call('PTTL', KEYS[1]) return v" lru-floor "" "$form"
 done
-for words in "z max1 lru" "z incr lfu" "z clock tlru" "z keep fifo" "q visit sieve" "q freq s3fifo"; do
-  set -- $words
+# Each policy's get script as the stores send it (hit_instructions prints
+# it: scripts.rs makes it from the template's parts for that policy).
+(cd "$here/../.." && cargo build --release -q -p redis-func-cache-benches --bin hit_instructions)
+for word in lru lfu tlru fifo sieve s3fifo; do
   scores=distinct
-  if [ "$3" = lfu ]; then scores=equal; fi
+  if [ "$word" = lfu ]; then scores=equal; fi
   for form in fcall eval; do
-    per_call "$(sed -e "s/POLICY_WORDS/'$1', '$2', true, false/" \
-      -e "s/PAIR_TTL/'3600000', 3375000/" "$template")" "$3" "" "$form"
+    per_call "$("$here/../../target/release/hit_instructions" --get-script "$word")" "$word" "" "$form"
   done
 done

@@ -14,11 +14,19 @@
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/hit_instructions 20000 redis://127.0.0.1:6379/ async
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/hit_instructions 20000 redis://127.0.0.1:6379/ async fred
 //! ```
+//!
+//! `hit_instructions --get-script <policy>` prints the get script the Redis
+//! stores send for a cache of that policy (key word, default TTL, sliding),
+//! which `benches/scripts/get_script_instructions.sh` counts inside the
+//! server.
 
 use std::process::ExitCode;
 
-use redis_func_cache::store::Store;
-use redis_func_cache::{FredStore, FuncCache, FuncId, LruPolicy, MemoryStore, RedisStore};
+use redis_func_cache::store::{Expiry, Store};
+use redis_func_cache::{
+    DEFAULT_TTL, FredStore, FuncCache, FuncId, LruPolicy, MemoryStore, RedisStore, by_name,
+};
+use redis_func_cache_redis::get_script_text;
 
 static F: FuncId = FuncId::new("hit_instructions", "f", 1);
 
@@ -34,9 +42,27 @@ enum Caller {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || {
-        eprintln!("usage: hit_instructions <hits> [<redis-url> [sync|async] [redis-rs|fred]]");
+        eprintln!(
+            "usage: hit_instructions <hits> [<redis-url> [sync|async] [redis-rs|fred]]\n       \
+             hit_instructions --get-script <policy>"
+        );
         ExitCode::FAILURE
     };
+    if args.first().map(String::as_str) == Some("--get-script") {
+        let Some(word) = args.get(1) else {
+            return usage();
+        };
+        return match get_script(word) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("hit_instructions: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let Some(Ok(hits)) = args.first().map(|a| a.parse::<u64>()) else {
         return usage();
     };
@@ -77,6 +103,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The get script of a cache of `word`'s policy with the default TTL,
+/// sliding, without per-entry TTLs or leases.
+fn get_script(word: &str) -> Result<&'static str, String> {
+    let policy = by_name(word, "single").ok_or_else(|| format!("no policy {word:?}"))?;
+    let expiry = Expiry {
+        pair_ttl: DEFAULT_TTL,
+        slide: true,
+        entry_ttl: None,
+    };
+    get_script_text(policy.rules_ref(), &expiry, false).map_err(|e| e.to_string())
 }
 
 /// Fills a cache of `KEYS` entries on `store` (in both runs, N and 0),

@@ -53,8 +53,8 @@ if head == 255 and info and info % 32 >= 16 then
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
   local deadline = tonumber(string.sub(value, 3, 18))
   if deadline == nil or now >= deadline then
-    -- It may have had the top score: drop the kept one ('' above), so the
-    -- next hit reads the index.
+    -- It may have had the top score: drop the kept one (the field '', see
+    -- the max1 part below), so the next hit reads the index.
     redis.pcall('HDEL', values, member, '')
 --@ z q
     redis.pcall('ZREM', index, member)

@@ -243,3 +243,24 @@ fn hitratio_names_a_missing_folder_once() {
     let text = stderr(&out);
     assert_eq!(text.matches("/no/such/traces").count(), 1, "{text}");
 }
+
+#[test]
+fn hit_instructions_prints_a_policys_get_script_or_names_the_unknown_one() {
+    let bin = env!("CARGO_BIN_EXE_hit_instructions");
+    let out = run(bin, &["--get-script", "sieve"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // SIEVE's own part and the default TTL's slide, and no other rule's.
+    assert!(text.contains("if flag < 1 then"), "{text}");
+    assert!(text.contains("= '3600000', 3375000\n"), "{text}");
+    assert!(!text.contains("HINCRBY"), "{text}");
+    let out = run(bin, &["--get-script", "lrux"]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr(&out).contains("no policy \"lrux\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!run(bin, &["--get-script"]).status.success());
+}

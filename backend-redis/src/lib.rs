@@ -51,7 +51,7 @@ pub use fred_store::FredStore;
 #[cfg(feature = "redis-rs")]
 pub use redis_rs::{RedisClusterStore, RedisStore};
 #[doc(hidden)]
-pub use scripts::get_script_text;
+pub use scripts::{get_script_library, get_script_text};
 #[cfg(feature = "redis-rs")]
 pub use topology::{Cluster, Standalone, Topology};
 

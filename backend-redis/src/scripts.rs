@@ -154,6 +154,18 @@ pub fn get_script_text(
     Ok(&get_script(rules, expiry, leased)?.text)
 }
 
+/// The same get script as the library the stores load with `FUNCTION
+/// LOAD` (see [`get_script_text`]), for the tests that load every variant.
+/// Not part of the API.
+#[doc(hidden)]
+pub fn get_script_library(
+    rules: &PolicyRules,
+    expiry: &Expiry,
+    leased: bool,
+) -> Result<&'static str, Error> {
+    Ok(&get_script(rules, expiry, leased)?.library)
+}
+
 /// Evict, insert or replace, set TTLs.
 static PUT: LazyLock<ScriptText> = LazyLock::new(|| ScriptText::new(include_str!("lua/put.lua")));
 /// Read (no hit rule) or remove one entry.

@@ -291,10 +291,8 @@ fn every_get_script_compiles() {
             let loaded: redis::RedisResult<String> =
                 redis::cmd("SCRIPT").arg("LOAD").arg(text).query(con);
             assert!(loaded.is_ok(), "{rules:?} {expiry:?}: {loaded:?}\n{text}");
-            let name = format!("get{}", texts.len());
-            let library = format!(
-                "#!lua name={name}\nredis.register_function('{name}', function(KEYS, ARGV)\n{text}\nend)\n"
-            );
+            let library =
+                redis_func_cache_redis::get_script_library(rules, &expiry, flags & 4 != 0).unwrap();
             let loaded: redis::RedisResult<String> =
                 redis::cmd("FUNCTION").arg("LOAD").arg(library).query(con);
             assert!(loaded.is_ok(), "{rules:?} {expiry:?}: {loaded:?}");

@@ -202,12 +202,18 @@ impl Breaker {
                 );
             }
             (Admission::Probe, true) => {
+                // A probe that `probe_now` released while it was out went
+                // before the sign: its failure says nothing about the
+                // store now, and must not put the next probe an interval
+                // off (with one caller, no other call gets in first).
+                if !self.probing.swap(false, Relaxed) {
+                    return;
+                }
                 let max = micros(self.options.max_probe_interval);
                 let interval = (self.interval.load(Relaxed).saturating_mul(5) / 4).min(max);
                 self.interval.store(interval, Relaxed);
                 self.next_probe_at
                     .store(self.clock.now_micros().saturating_add(interval), Relaxed);
-                self.probing.store(false, Relaxed);
                 tracing::debug!(
                     store = self.name,
                     next_probe_in_ms = interval / 1000,
@@ -394,6 +400,33 @@ mod tests {
             [Duration::from_millis(1250)],
             "its failure backs off as any probe's (here at the maximum)"
         );
+    }
+
+    /// The case a single caller meets: its own call is the probe out when
+    /// the sign comes, so no other call is admitted before that probe's
+    /// failure (a timeout on the old connection) is recorded.
+    #[test]
+    fn a_probe_out_when_the_sign_comes_does_not_put_the_next_off() {
+        let clock = ManualClock::new(0);
+        let breaker = open_breaker(&clock);
+        clock.advance(Duration::from_secs(1));
+        let out = breaker.admit();
+        assert_eq!(out, Admission::Probe);
+        breaker.probe_now();
+        clock.advance(Duration::from_millis(250));
+        breaker.record(out, false);
+        let next = breaker.admit();
+        assert_eq!(
+            next,
+            Admission::Probe,
+            "at once, not 1.25 s after the old one failed"
+        );
+        assert_eq!(breaker.admit(), Admission::Skip, "one probe at a time");
+        // A probe admitted after the sign that fails backs off as before.
+        breaker.record(next, false);
+        assert_eq!(breaker.admit(), Admission::Skip);
+        let waits = failed_probe_waits(&breaker, &clock, 1, Duration::from_millis(10));
+        assert_eq!(waits, [Duration::from_millis(1250)]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use redis_func_cache_core::store::{
 use redis_func_cache_core::{Error, InvocationHash, KeyPair};
 
 use crate::guard::{self, Guard};
-use crate::renewal::Renewals;
+use crate::renewal::{self, Renewals};
 use crate::scripts::{
     Arg, FunctionRoute, GetAnswer, Refusal, ScriptCall, ScriptText, entry_call, get_call,
     get_leased_call, hit_value, leased, len_call, looked_up, member, outcome, purge_call, put_call,
@@ -791,35 +791,39 @@ impl<T: Topology> RedisStore<T> {
         let attempt = move || {
             let (client, seed, shared) = (client.clone(), seed.clone(), shared.clone());
             async move {
-                // Tried again, a deadline apart, until the attempt's time is
-                // up: in a cluster whose master hangs, only a connection made
-                // after its replica took over answers everywhere, and the
-                // failures that start attempts come a probe interval apart,
-                // so one try per failure found the new master a probe late.
-                loop {
-                    let old = shared.upgrade().and_then(|shared| shared.connection_of(id));
-                    let renewed = async {
-                        let mut con = T::reconnect(&client, old, &seed, deadline).await?;
-                        T::answers_everywhere(&mut con).await?;
-                        Ok::<_, redis::RedisError>(con)
-                    };
-                    match renewed.await {
-                        Ok(con) => {
-                            let Some(shared) = shared.upgrade() else {
-                                return true;
-                            };
-                            shared.replace_connection(id, con);
-                            shared.guard.probe_now();
-                            tracing::debug!("connection renewed");
-                            return true;
+                // Tried again until the attempt's time is up: in a cluster
+                // whose master hangs, only a connection made after its
+                // replica took over answers everywhere, and the failures
+                // that start attempts come a probe interval apart, so one
+                // try per failure found the new master a probe late.
+                renewal::tries_a_deadline_apart(deadline, || {
+                    let (client, seed, shared) = (&client, &seed, &shared);
+                    async move {
+                        let old = shared.upgrade().and_then(|shared| shared.connection_of(id));
+                        let renewed = async {
+                            let mut con = T::reconnect(client, old, seed, deadline).await?;
+                            T::answers_everywhere(&mut con).await?;
+                            Ok::<_, redis::RedisError>(con)
+                        };
+                        match renewed.await {
+                            Ok(con) => {
+                                let Some(shared) = shared.upgrade() else {
+                                    return true;
+                                };
+                                shared.replace_connection(id, con);
+                                shared.guard.probe_now();
+                                tracing::debug!("connection renewed");
+                                true
+                            }
+                            Err(e) => {
+                                tracing::debug!(error = %e, "connection not renewed yet");
+                                // Nothing to renew for once the store is gone.
+                                shared.strong_count() == 0
+                            }
                         }
-                        Err(e) => tracing::debug!(error = %e, "connection not renewed yet"),
                     }
-                    if shared.strong_count() == 0 {
-                        return true;
-                    }
-                    tokio::time::sleep(deadline).await;
-                }
+                })
+                .await
             }
         };
         let within = self.shared.guard.deadline() * RENEWAL_DEADLINES;

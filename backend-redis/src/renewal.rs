@@ -101,6 +101,25 @@ impl Renewals {
     }
 }
 
+/// Runs `try_once` until it answers true (done), the tries' starts a
+/// `deadline` apart: a try that ended early waits out the rest, one that
+/// took the whole deadline (waiting on a node that hangs) goes again at
+/// once. Spaced end to start instead, a renewal found a failover up to two
+/// deadlines after the new master served, not one.
+pub(crate) async fn tries_a_deadline_apart<F, Fut>(deadline: Duration, mut try_once: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    loop {
+        let started = tokio::time::Instant::now();
+        if try_once().await {
+            return true;
+        }
+        tokio::time::sleep_until(started + deadline).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +147,44 @@ mod tests {
                 renews
             })
         }
+    }
+
+    /// Each try's start, from a paused clock, of tries that take
+    /// `lasting[i]` and fail until the last.
+    fn starts_of_tries(lasting: &[u64]) -> Vec<u64> {
+        let runtime = runtime();
+        runtime.block_on(async {
+            let begin = tokio::time::Instant::now();
+            let mut starts = Vec::new();
+            let mut n = 0;
+            tries_a_deadline_apart(Duration::from_millis(250), || {
+                let started = begin.elapsed().as_millis() as u64;
+                starts.push(started);
+                let (lasts, last) = (lasting[n], n + 1 == lasting.len());
+                n += 1;
+                async move {
+                    tokio::time::sleep(Duration::from_millis(lasts)).await;
+                    last
+                }
+            })
+            .await;
+            starts
+        })
+    }
+
+    #[test]
+    fn tries_start_a_deadline_apart() {
+        assert_eq!(
+            starts_of_tries(&[0, 10, 0]),
+            [0, 250, 500],
+            "quick failures wait"
+        );
+        assert_eq!(
+            starts_of_tries(&[250, 250, 100, 0]),
+            [0, 250, 500, 750],
+            "a try that waited out the deadline goes again at once"
+        );
+        assert_eq!(starts_of_tries(&[400, 0]), [0, 400], "even a late one");
     }
 
     #[test]

@@ -34,6 +34,9 @@ const MAX_REDIRECTIONS: u32 = 4;
 /// (a dead master fails every probe; its slots' breakers keep those rare).
 const REFRESH_AFTER_FAILURE: Duration = Duration::from_millis(500);
 
+/// What [`NodeRoutes::on_new_masters`] calls.
+type NewMasters = Box<dyn Fn(&[u16]) + Send + Sync>;
+
 /// Masters and the slot table, replaced whole when it changes.
 struct Routing {
     /// For each slot, its master's position in `nodes`, or [`UNKNOWN`].
@@ -45,6 +48,12 @@ impl Routing {
     fn link(&self, slot: u16) -> Option<Link> {
         let at = *self.slots.get(usize::from(slot))?;
         self.nodes.get(usize::from(at)).map(|(_, l)| l.clone())
+    }
+
+    /// The master of `slot`, if one is known.
+    fn master(&self, slot: u16) -> Option<&Server> {
+        let at = *self.slots.get(usize::from(slot))?;
+        self.nodes.get(usize::from(at)).map(|(s, _)| s)
     }
 
     fn position(&self, server: &Server) -> Option<usize> {
@@ -67,6 +76,9 @@ pub(crate) struct NodeRoutes {
     refreshed: tokio::sync::Mutex<Option<Instant>>,
     /// A read after a failed call is waiting for its turn.
     refresh_due: AtomicBool,
+    /// Told the slots whose master a new slot table changed (see
+    /// [`NodeRoutes::on_new_masters`]).
+    new_masters: NewMasters,
 }
 
 impl NodeRoutes {
@@ -82,7 +94,19 @@ impl NodeRoutes {
             })),
             refreshed: tokio::sync::Mutex::new(None),
             refresh_due: AtomicBool::new(false),
+            new_masters: Box::new(|_| {}),
         }
+    }
+
+    /// Calls `hook` with the slots whose master changed each time a slot
+    /// table read again names another master for some (a replica that
+    /// took over, a slot moved). The store lets those slots' breakers probe
+    /// at once: while one is open its probes are the only calls, the table
+    /// is read again after a failed one, and without this the first call
+    /// to the new master waited out one more probe interval.
+    pub(crate) fn on_new_masters(mut self, hook: impl Fn(&[u16]) + Send + Sync + 'static) -> Self {
+        self.new_masters = Box::new(hook);
+        self
     }
 
     fn routing(&self) -> Arc<Routing> {
@@ -232,7 +256,11 @@ impl NodeRoutes {
                 drop(link.client().quit());
             }
         }
+        let changed = new_masters(&old, &next);
         *self.routing.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
+        if !changed.is_empty() {
+            (self.new_masters)(&changed);
+        }
         Ok(())
     }
 
@@ -326,6 +354,16 @@ impl NodeRoutes {
     }
 }
 
+/// The slots that `next` gives a master and `old` gave none or another.
+fn new_masters(old: &Routing, next: &Routing) -> Vec<u16> {
+    (0..SLOTS as u16)
+        .filter(|&slot| {
+            let now = next.master(slot);
+            now.is_some() && now != old.master(slot)
+        })
+        .collect()
+}
+
 /// `MOVED slot host:port` or `ASK slot host:port`: (is it `ASK`, slot,
 /// where to).
 fn redirection(e: &Error) -> Option<(bool, u16, Server)> {
@@ -417,9 +455,7 @@ mod tests {
 
     /// The master `routes` sends `slot`'s commands to, if it knows one.
     fn master_of(routes: &NodeRoutes, slot: u16) -> Option<Server> {
-        let routing = routes.routing();
-        let at = routing.slots[usize::from(slot)];
-        (at != UNKNOWN).then(|| routing.nodes[usize::from(at)].0.clone())
+        routes.routing().master(slot).cloned()
     }
 
     #[tokio::test]
@@ -505,6 +541,35 @@ mod tests {
         assert_eq!(master_of(&routes, 9), Some(a));
         assert_eq!(master_of(&routes, 10), None);
         assert_eq!(master_of(&routes, 16383), Some(b));
+    }
+
+    #[tokio::test]
+    async fn a_new_table_names_the_slots_whose_master_changed() {
+        let heard = Arc::new(std::sync::Mutex::new(Vec::<Vec<u16>>::new()));
+        let hear = heard.clone();
+        let template = Config::from_url("redis://127.0.0.1:1").unwrap();
+        let routes = NodeRoutes::new(template, RedisOptions::default())
+            .on_new_masters(move |slots| hear.lock().unwrap().push(slots.to_vec()));
+        let (a, b, c) = (
+            Server::new("127.0.0.1", 1),
+            Server::new("127.0.0.1", 2),
+            Server::new("127.0.0.1", 3),
+        );
+        let first = vec![(0, 8191, a.clone()), (8192, 16383, b.clone())];
+        routes.install(first.clone()).unwrap();
+        routes.install(first).unwrap();
+        // b's replica c took over its slots but the last ten; a's stay.
+        routes
+            .install(vec![(0, 8191, a), (8192, 16373, c), (16374, 16383, b)])
+            .unwrap();
+        let heard = heard.lock().unwrap();
+        assert_eq!(heard.len(), 2, "the same table again changes nothing");
+        assert_eq!(
+            heard[0],
+            (0..16384).collect::<Vec<u16>>(),
+            "all new at first"
+        );
+        assert_eq!(heard[1], (8192..16374).collect::<Vec<u16>>());
     }
 
     #[test]

@@ -54,8 +54,10 @@ struct Shared {
     /// For a cluster, a client per master: every keyed command goes
     /// through them, so a dead master stops only its own slots.
     nodes: Option<Arc<NodeRoutes>>,
-    /// The breaker and the deadline every operation passes through.
-    guard: Guard,
+    /// The breaker and the deadline every operation passes through (the
+    /// cluster's routes hold it weakly, to let slots with a new master
+    /// probe at once).
+    guard: Arc<Guard>,
     cluster: bool,
     io: Option<tokio::runtime::Runtime>,
     /// Functions or scripts, for every call of the store.
@@ -444,7 +446,17 @@ impl FredStore {
         config.fail_fast = false;
         let cluster = config.server.is_clustered();
         let client = build_client(config.clone(), &options).map_err(fred_error)?;
-        let nodes = cluster.then(|| Arc::new(NodeRoutes::new(config, options.clone())));
+        let guard = Arc::new(Guard::new(&options, cluster));
+        let nodes = cluster.then(|| {
+            let guard = Arc::downgrade(&guard);
+            Arc::new(
+                NodeRoutes::new(config, options.clone()).on_new_masters(move |slots| {
+                    if let Some(guard) = guard.upgrade() {
+                        guard.probe_now_in(slots);
+                    }
+                }),
+            )
+        });
         let io = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("redis-func-cache-fred")
@@ -464,7 +476,7 @@ impl FredStore {
             shared: Arc::new(Shared {
                 link,
                 nodes,
-                guard: Guard::new(&options, cluster),
+                guard,
                 cluster,
                 io: Some(io),
                 route: Arc::new(FunctionRoute::new(options.functions)),

@@ -168,6 +168,23 @@ impl Guard {
         }
     }
 
+    /// Lets the next operation through the open breakers of `slots` probe
+    /// at once: fred's cluster routes read a slot table that names new
+    /// masters for them (a replica took over), so a probe may now get
+    /// through where the last one timed out.
+    #[cfg(feature = "fred")]
+    pub(crate) fn probe_now_in(&self, slots: &[u16]) {
+        let Breakers::PerSlot { slots: known, .. } = &self.breakers else {
+            return;
+        };
+        let known = known.read().unwrap_or_else(PoisonError::into_inner);
+        for slot in slots {
+            if let Some(breaker) = known.get(slot) {
+                breaker.probe_now();
+            }
+        }
+    }
+
     /// Asks the breaker of `key` whether an operation may go to Redis.
     fn admit(&self, key: Option<&str>) -> Result<Admitted, Error> {
         let breaker = self.breakers.of(key);
@@ -573,6 +590,34 @@ mod tests {
             );
         }
         assert!(guard.sync(Some("{c}:0"), || Ok(())).is_ok());
+    }
+
+    /// A new master for some slots lets only their open breakers probe.
+    #[test]
+    #[cfg(feature = "fred")]
+    fn probe_now_in_reaches_only_the_slots_named() {
+        let guard = Guard::new(&RedisOptions::default(), true);
+        let refused = || -> Result<(), Error> {
+            Err(Error::transient_backend(
+                BACKEND,
+                std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+            ))
+        };
+        let (moved, stayed) = ("{a}:0", "{b}:0");
+        for key in [moved, stayed] {
+            for _ in 0..3 {
+                assert!(guard.sync(Some(key), refused).is_err());
+            }
+        }
+        guard.probe_now_in(&[key_slot(moved.as_bytes()), 42]);
+        assert!(guard.sync(Some(moved), || Ok(())).is_ok(), "probed, closed");
+        assert!(
+            matches!(
+                guard.sync(Some(stayed), || Ok(())),
+                Err(Error::Skipped { .. })
+            ),
+            "still waits for its probe"
+        );
     }
 
     #[test]

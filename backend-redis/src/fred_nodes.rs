@@ -33,6 +33,12 @@ const MAX_REDIRECTIONS: u32 = 4;
 /// Reads of `CLUSTER SLOTS` after a failed call come at most this often
 /// (a dead master fails every probe; its slots' breakers keep those rare).
 const REFRESH_AFTER_FAILURE: Duration = Duration::from_millis(500);
+/// After a failed call the slot table is read again, every
+/// [`REFRESH_AFTER_FAILURE`], until this long has passed without another
+/// failure: once a master's breakers are open its
+/// probes, a probe interval apart, are the only failures, and a read only
+/// after each found a replica that took over up to that interval late.
+const WATCH_AFTER_FAILURE: Duration = Duration::from_secs(2);
 
 /// What [`NodeRoutes::on_new_masters`] calls.
 type NewMasters = Box<dyn Fn(&[u16]) + Send + Sync>;
@@ -74,8 +80,11 @@ pub(crate) struct NodeRoutes {
     routing: RwLock<Arc<Routing>>,
     /// Held while the slot table is read; when it was last read.
     refreshed: tokio::sync::Mutex<Option<Instant>>,
-    /// A read after a failed call is waiting for its turn.
+    /// Reads after a failed call are under way (one task at a time).
     refresh_due: AtomicBool,
+    /// Until when those reads go on (the last failure and
+    /// [`WATCH_AFTER_FAILURE`]).
+    watch_until: std::sync::Mutex<Option<Instant>>,
     /// Told the slots whose master a new slot table changed (see
     /// [`NodeRoutes::on_new_masters`]).
     new_masters: NewMasters,
@@ -94,6 +103,7 @@ impl NodeRoutes {
             })),
             refreshed: tokio::sync::Mutex::new(None),
             refresh_due: AtomicBool::new(false),
+            watch_until: std::sync::Mutex::new(None),
             new_masters: Box::new(|_| {}),
         }
     }
@@ -265,24 +275,49 @@ impl NodeRoutes {
     }
 
     /// Reads the slot table in the background after a failed call, so a
-    /// master that failed over is found by the next call of its slots. A
-    /// read made less than [`REFRESH_AFTER_FAILURE`] ago defers this one
-    /// to the end of that time rather than dropping it (the table it read
-    /// may be from before the failover); one is pending at a time.
+    /// master that failed over is found by the next call of its slots, and
+    /// again every [`REFRESH_AFTER_FAILURE`] until [`WATCH_AFTER_FAILURE`]
+    /// passed without a failure (a new master found lets its slots' open
+    /// breakers probe at once: [`NodeRoutes::on_new_masters`]). A read made
+    /// less than [`REFRESH_AFTER_FAILURE`] ago defers the next one to the
+    /// end of that time rather than dropping it (the table it read may be
+    /// from before the failover); one task reads at a time.
     fn refresh_soon(self: &Arc<Self>) {
+        *self
+            .watch_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + WATCH_AFTER_FAILURE);
         if self.refresh_due.swap(true, Ordering::AcqRel) {
             return;
         }
         let routes = self.clone();
         tokio::spawn(async move {
-            let last = *routes.refreshed.lock().await;
-            if let Some(wait) = last.and_then(|at| REFRESH_AFTER_FAILURE.checked_sub(at.elapsed()))
-            {
-                tokio::time::sleep(wait).await;
+            loop {
+                let last = *routes.refreshed.lock().await;
+                if let Some(wait) =
+                    last.and_then(|at| REFRESH_AFTER_FAILURE.checked_sub(at.elapsed()))
+                {
+                    tokio::time::sleep(wait).await;
+                }
+                let _ = routes.refresh(Duration::ZERO).await;
+                if !routes.watching() {
+                    routes.refresh_due.store(false, Ordering::Release);
+                    // Unless a failure came just now, found this task still
+                    // running and left its reads to it.
+                    if !routes.watching() || routes.refresh_due.swap(true, Ordering::AcqRel) {
+                        return;
+                    }
+                }
             }
-            routes.refresh_due.store(false, Ordering::Release);
-            let _ = routes.refresh(Duration::ZERO).await;
         });
+    }
+
+    /// Whether the reads after a failure go on.
+    fn watching(&self) -> bool {
+        self.watch_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some_and(|until| Instant::now() < until)
     }
 
     /// Sends a command to the master of `slot`, following redirections.
@@ -505,6 +540,40 @@ mod tests {
             cluster_slots_asked(&server),
             2,
             "a read that wants it fresh"
+        );
+    }
+
+    /// After a failed call the table is read at once, then every
+    /// REFRESH_AFTER_FAILURE until WATCH_AFTER_FAILURE passed without
+    /// another failure, and not after.
+    #[cfg(feature = "test-server")]
+    #[tokio::test]
+    async fn after_a_failure_the_table_is_read_again_for_a_while() {
+        let server = crate::test_server::OwnedServer::start();
+        let template = Config::from_url(&server.url).unwrap();
+        let routes = Arc::new(NodeRoutes::new(template, RedisOptions::default()));
+        let failed = Instant::now();
+        routes.refresh_soon();
+        // (A read takes a round trip on loopback, so a few ms of slack.)
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(cluster_slots_asked(&server), 1, "at once");
+        routes.refresh_soon();
+        assert_eq!(cluster_slots_asked(&server), 1, "spaced, one task");
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        // At about 0, 0.5 and 1.0 s.
+        let within = cluster_slots_asked(&server);
+        assert!((2..=4).contains(&within), "{within} reads in 1.25 s");
+        // The second failure, at about 0.25 s, keeps it up until about
+        // 2.25 s (reads at 1.5, 2.0 and 2.5 s); then it stops.
+        let failed = tokio::time::Instant::from_std(failed);
+        tokio::time::sleep_until(failed + Duration::from_millis(3250)).await;
+        let all = cluster_slots_asked(&server);
+        assert!((4..=7).contains(&all), "{all} reads in 3.25 s");
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(
+            cluster_slots_asked(&server),
+            all,
+            "none once the watch ended"
         );
     }
 

@@ -559,18 +559,21 @@ mod tests {
         assert_eq!(heard.lock().unwrap().len(), 1, "an answer is not a failure");
     }
 
+    /// An operation whose connection was refused: a failure the breaker
+    /// counts.
+    fn refused() -> Result<(), Error> {
+        Err(Error::transient_backend(
+            BACKEND,
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        ))
+    }
+
     /// After a renewal the next call of every open slot probes, and the
     /// unrouted breaker's too; a closed one stays closed.
     #[test]
     #[cfg(feature = "redis-rs")]
     fn probe_now_reaches_every_slots_breaker() {
         let guard = Guard::new(&RedisOptions::default(), true);
-        let refused = || -> Result<(), Error> {
-            Err(Error::transient_backend(
-                BACKEND,
-                std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
-            ))
-        };
         let open = [Some("{a}:0"), Some("{b}:0"), None];
         for key in open {
             for _ in 0..3 {
@@ -597,12 +600,6 @@ mod tests {
     #[cfg(feature = "fred")]
     fn probe_now_in_reaches_only_the_slots_named() {
         let guard = Guard::new(&RedisOptions::default(), true);
-        let refused = || -> Result<(), Error> {
-            Err(Error::transient_backend(
-                BACKEND,
-                std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
-            ))
-        };
         let (moved, stayed) = ("{a}:0", "{b}:0");
         for key in [moved, stayed] {
             for _ in 0..3 {
@@ -625,12 +622,6 @@ mod tests {
         let guard = Guard::new(&RedisOptions::default(), true);
         let (dead, alive) = ("{a}:0", "{b}:0");
         assert_ne!(key_slot(dead.as_bytes()), key_slot(alive.as_bytes()));
-        let refused = || -> Result<(), Error> {
-            Err(Error::transient_backend(
-                BACKEND,
-                std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
-            ))
-        };
         for _ in 0..3 {
             assert!(guard.sync(Some(dead), refused).is_err());
             assert!(guard.sync(Some(alive), || Ok(())).is_ok());
@@ -670,12 +661,6 @@ mod tests {
                 .max_probe_interval(Duration::from_millis(20)),
         );
         let guard = Guard::new(&options, false);
-        let refused = || -> Result<(), Error> {
-            Err(Error::transient_backend(
-                BACKEND,
-                std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
-            ))
-        };
         for _ in 0..3 {
             let _ = guard.sync(None, refused);
         }

@@ -292,13 +292,17 @@ impl NodeRoutes {
         }
         let routes = self.clone();
         tokio::spawn(async move {
+            // This task's own last read too: a read that fails before it
+            // is recorded (no client for a seed) must not make this spin.
+            let mut read_at: Option<Instant> = None;
             loop {
-                let last = *routes.refreshed.lock().await;
+                let last = (*routes.refreshed.lock().await).max(read_at);
                 if let Some(wait) =
                     last.and_then(|at| REFRESH_AFTER_FAILURE.checked_sub(at.elapsed()))
                 {
                     tokio::time::sleep(wait).await;
                 }
+                read_at = Some(Instant::now());
                 let _ = routes.refresh(Duration::ZERO).await;
                 if !routes.watching() {
                     routes.refresh_due.store(false, Ordering::Release);

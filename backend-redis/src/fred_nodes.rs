@@ -35,9 +35,9 @@ const MAX_REDIRECTIONS: u32 = 4;
 const REFRESH_AFTER_FAILURE: Duration = Duration::from_millis(500);
 /// After a failed call the slot table is read again, every
 /// [`REFRESH_AFTER_FAILURE`], until this long has passed without another
-/// failure: once a master's breakers are open its
-/// probes, a probe interval apart, are the only failures, and a read only
-/// after each found a replica that took over up to that interval late.
+/// failure: once a master's breakers are open its probes, a probe interval
+/// apart, are the only failures, and a read only after each found a
+/// replica that took over up to that interval late.
 const WATCH_AFTER_FAILURE: Duration = Duration::from_secs(2);
 
 /// What [`NodeRoutes::on_new_masters`] calls.
@@ -51,15 +51,19 @@ struct Routing {
 }
 
 impl Routing {
-    fn link(&self, slot: u16) -> Option<Link> {
+    /// The master of `slot` and its client, if one is known.
+    fn node(&self, slot: u16) -> Option<&(Server, Link)> {
         let at = *self.slots.get(usize::from(slot))?;
-        self.nodes.get(usize::from(at)).map(|(_, l)| l.clone())
+        self.nodes.get(usize::from(at))
+    }
+
+    fn link(&self, slot: u16) -> Option<Link> {
+        self.node(slot).map(|(_, l)| l.clone())
     }
 
     /// The master of `slot`, if one is known.
     fn master(&self, slot: u16) -> Option<&Server> {
-        let at = *self.slots.get(usize::from(slot))?;
-        self.nodes.get(usize::from(at)).map(|(s, _)| s)
+        self.node(slot).map(|(s, _)| s)
     }
 
     fn position(&self, server: &Server) -> Option<usize> {
